@@ -1,0 +1,59 @@
+package kafkawakereceiver // import "github.com/kafkawake/kafkawake/receiver/kafkawakereceiver"
+
+import (
+	"context"
+	"time"
+
+	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/consumer"
+	"go.opentelemetry.io/collector/receiver"
+	"go.opentelemetry.io/collector/scraper"
+	"go.opentelemetry.io/collector/scraper/scraperhelper"
+
+	schema "github.com/kafkawake/kafkawake/internal/metadata"
+	"github.com/kafkawake/kafkawake/receiver/kafkawakereceiver/internal/metadata"
+)
+
+const (
+	defaultClientID           = "otelcol-kafkawake"
+	defaultCollectionInterval = 2 * time.Second
+	defaultTimeout            = 5 * time.Second
+)
+
+// NewFactory creates the kafkawake receiver factory.
+func NewFactory() receiver.Factory {
+	return receiver.NewFactory(
+		metadata.Type,
+		createDefaultConfig,
+		receiver.WithMetrics(createMetricsReceiver, metadata.MetricsStability),
+	)
+}
+
+func createDefaultConfig() component.Config {
+	controller := scraperhelper.NewDefaultControllerConfig()
+	controller.CollectionInterval = defaultCollectionInterval
+	controller.InitialDelay = 0
+	controller.Timeout = defaultTimeout
+	return &Config{
+		ControllerConfig:     controller,
+		MetricsBuilderConfig: schema.DefaultMetricsBuilderConfig(),
+		ClientID:             defaultClientID,
+		OffsetReset:          OffsetResetEarliest,
+	}
+}
+
+func createMetricsReceiver(
+	_ context.Context,
+	set receiver.Settings,
+	cfg component.Config,
+	next consumer.Metrics,
+) (receiver.Metrics, error) {
+	rcfg := cfg.(*Config)
+	s := newKafkaScraper(rcfg, set)
+	sc, err := scraper.NewMetrics(s.scrape, scraper.WithStart(s.start), scraper.WithShutdown(s.shutdown))
+	if err != nil {
+		return nil, err
+	}
+	return scraperhelper.NewMetricsController(&rcfg.ControllerConfig, set, next,
+		scraperhelper.AddMetricsScraper(metadata.Type, sc))
+}

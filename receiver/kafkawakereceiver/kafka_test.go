@@ -1,0 +1,63 @@
+package kafkawakereceiver
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// testCluster is an in-process Kafka-protocol cluster with an admin client
+// for arranging topics, records and commits.
+type testCluster struct {
+	t       *testing.T
+	cluster *kfake.Cluster
+	client  *kgo.Client
+	adm     *kadm.Client
+}
+
+func newTestCluster(t *testing.T, opts ...kfake.Opt) *testCluster {
+	t.Helper()
+	cluster, err := kfake.NewCluster(append([]kfake.Opt{kfake.NumBrokers(3)}, opts...)...)
+	require.NoError(t, err)
+	t.Cleanup(cluster.Close)
+	client, err := kgo.NewClient(
+		kgo.SeedBrokers(cluster.ListenAddrs()...),
+		kgo.RecordPartitioner(kgo.ManualPartitioner()),
+		kgo.DisableClientMetrics(),
+	)
+	require.NoError(t, err)
+	t.Cleanup(client.Close)
+	return &testCluster{t: t, cluster: cluster, client: client, adm: kadm.NewClient(client)}
+}
+
+func (c *testCluster) ctx() context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	c.t.Cleanup(cancel)
+	return ctx
+}
+
+// produce writes n records to one partition.
+func (c *testCluster) produce(topic string, partition int32, n int) {
+	c.t.Helper()
+	records := make([]*kgo.Record, n)
+	for i := range records {
+		records[i] = &kgo.Record{Topic: topic, Partition: partition, Value: []byte("m")}
+	}
+	require.NoError(c.t, c.client.ProduceSync(c.ctx(), records...).FirstErr())
+}
+
+// commit sets the group's committed offset on one partition, as a consumer
+// that processed everything before offset `at` would.
+func (c *testCluster) commit(group, topic string, partition int32, at int64) {
+	c.t.Helper()
+	var offsets kadm.Offsets
+	offsets.Add(kadm.Offset{Topic: topic, Partition: partition, At: at, LeaderEpoch: -1})
+	resp, err := c.adm.CommitOffsets(c.ctx(), group, offsets)
+	require.NoError(c.t, err)
+	require.NoError(c.t, resp.Error())
+}

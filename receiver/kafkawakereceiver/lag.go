@@ -1,0 +1,91 @@
+package kafkawakereceiver // import "github.com/kafkawake/kafkawake/receiver/kafkawakereceiver"
+
+import "time"
+
+// noCommit marks a partition on which the group has no committed offset.
+const noCommit int64 = -1
+
+// partitionOffsets is what one scrape read for one partition of a binding.
+type partitionOffsets struct {
+	highWatermark int64
+	logStart      int64
+	committed     int64 // noCommit when the group never committed on the partition
+}
+
+// observation is a binding's result for one scrape.
+type observation struct {
+	pending      int64
+	consumed     int64     // cumulative since the collector started
+	lastActivity time.Time // zero until the first observed activity
+}
+
+// bindingState follows one binding across scrapes. It is plain data: the
+// scraper feeds it offsets and a time, so every lag and activity rule can be
+// tested without Kafka.
+type bindingState struct {
+	observed       bool
+	prevCommitted  map[int32]int64 // commits of the previous observation, only partitions that had one
+	latestBaseline map[int32]int64 // high watermark when a partition was first seen without a commit
+	consumed       int64
+	lastActivity   time.Time
+}
+
+func newBindingState() *bindingState {
+	return &bindingState{
+		prevCommitted:  map[int32]int64{},
+		latestBaseline: map[int32]int64{},
+	}
+}
+
+// observe applies SPEC §4 to one scrape's offsets.
+func (s *bindingState) observe(now time.Time, partitions map[int32]partitionOffsets, reset OffsetReset) observation {
+	var pending, consumedDelta int64
+	committed := make(map[int32]int64, len(partitions))
+	for p, o := range partitions {
+		pending += s.partitionPending(p, o, reset)
+		if o.committed == noCommit {
+			continue
+		}
+		committed[p] = o.committed
+		if prev, ok := s.prevCommitted[p]; ok && s.observed {
+			// A rewind is not consumption; only forward moves count.
+			consumedDelta += max(0, o.committed-prev)
+		}
+	}
+	// Partitions that disappeared lose their baselines too, so a re-created
+	// partition starts fresh.
+	for p := range s.latestBaseline {
+		if _, ok := partitions[p]; !ok {
+			delete(s.latestBaseline, p)
+		}
+	}
+	s.prevCommitted = committed
+	s.observed = true
+	if consumedDelta > 0 {
+		s.consumed += consumedDelta
+		s.lastActivity = now
+	}
+	return observation{pending: pending, consumed: s.consumed, lastActivity: s.lastActivity}
+}
+
+// partitionPending is the number of messages the group still has to read on
+// one partition.
+func (s *bindingState) partitionPending(p int32, o partitionOffsets, reset OffsetReset) int64 {
+	if o.committed != noCommit {
+		delete(s.latestBaseline, p)
+		// A commit below the log start points at deleted messages; one above
+		// the high watermark (stale commit, unclean election) leaves nothing.
+		return max(0, o.highWatermark-max(o.committed, o.logStart))
+	}
+	if reset == OffsetResetEarliest {
+		return max(0, o.highWatermark-o.logStart)
+	}
+	baseline, ok := s.latestBaseline[p]
+	if !ok || o.highWatermark < baseline {
+		// First sight, or the partition was truncated or re-created: the
+		// group would start from the end, so only what arrives from now counts.
+		baseline = o.highWatermark
+		s.latestBaseline[p] = baseline
+	}
+	return max(0, o.highWatermark-max(baseline, o.logStart))
+}
