@@ -1,0 +1,83 @@
+# Build, run and test otelcol-kafkawake. `make run` shows the demo loop,
+# `make test` runs everything CI runs.
+SHELL := bash
+GO    ?= go
+BIN   := $(CURDIR)/bin
+
+MDATAGEN  := $(BIN)/mdatagen
+OCB       := $(BIN)/ocb
+COLLECTOR := $(BIN)/otelcol-kafkawake
+DEVSTACK  := $(BIN)/devstack
+
+COMPONENT_DIRS := receiver/kafkawakereceiver processor/slimfaaswakeprocessor
+
+# The race runtime sleeps 1 s at exit of every test binary by default.
+export GORACE ?= atexit_sleep_ms=0
+
+# Every file mdatagen writes, with its checksum: `check-generate` compares
+# them before and after a fresh `generate`.
+GENERATED_SUMS = find . \( -path ./dist -o -path ./bin -o -path ./.git \) -prune -o -type f \
+	\( -name 'generated_*' -o -name documentation.md -o -path '*/internal/metadata/testdata/*' \) -print \
+	| LC_ALL=C sort | xargs sha256sum
+
+.PHONY: all tools generate check-generate lint build run test test-unit test-e2e clean
+
+all: build
+
+tools: $(MDATAGEN) $(OCB)
+
+$(MDATAGEN): internal/tools/go.mod internal/tools/go.sum
+	cd internal/tools && $(GO) build -o $@ go.opentelemetry.io/collector/cmd/mdatagen
+
+$(OCB): internal/tools/go.mod internal/tools/go.sum
+	cd internal/tools && $(GO) build -o $@ go.opentelemetry.io/collector/cmd/builder
+
+generate: $(MDATAGEN)
+	$(MDATAGEN) metadata.yaml
+	@# The root package only carries the shared schema; it has no component
+	@# of its own for these generated tests to exercise.
+	rm -f generated_component_test.go generated_package_test.go
+	for dir in $(COMPONENT_DIRS); do (cd $$dir && $(MDATAGEN) metadata.yaml) || exit 1; done
+
+check-generate: $(MDATAGEN)
+	@before="$$($(GENERATED_SUMS))"; \
+	$(MAKE) --no-print-directory generate >/dev/null; \
+	after="$$($(GENERATED_SUMS))"; \
+	if [ "$$before" != "$$after" ]; then \
+		echo "generated files are stale: run 'make generate' and commit the result"; \
+		diff <(echo "$$before") <(echo "$$after"); exit 1; \
+	fi
+
+lint:
+	@unformatted="$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './dist/*'))"; \
+	if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
+	$(GO) vet ./...
+	$(GO) vet -tags e2e ./e2e/...
+
+build: $(OCB)
+	mkdir -p dist
+	$(OCB) --config builder-config.yaml
+	mkdir -p $(BIN)
+	cp dist/otelcol-kafkawake/otelcol-kafkawake $(COLLECTOR)
+
+$(DEVSTACK): FORCE
+	$(GO) build -o $@ ./cmd/devstack
+
+run: build $(DEVSTACK)
+	@echo "Starting the local stack (Kafka, SlimFaas and a demo function) and the collector; Ctrl-C stops both."
+	@$(DEVSTACK) -metrics-url http://127.0.0.1:9464/metrics & devstack=$$!; \
+	trap 'kill $$devstack 2>/dev/null; wait $$devstack' EXIT; \
+	$(COLLECTOR) --config examples/local/config.yaml
+
+test: check-generate lint test-unit test-e2e
+
+test-unit:
+	$(GO) test -race -count=1 -timeout 15m ./...
+
+test-e2e: build
+	KAFKAWAKE_COLLECTOR=$(COLLECTOR) $(GO) test -race -count=1 -timeout 15m -tags e2e ./e2e/...
+
+clean:
+	rm -rf $(BIN) dist
+
+FORCE:
