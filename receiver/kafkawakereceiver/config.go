@@ -5,6 +5,9 @@ import (
 	"fmt"
 	"strings"
 
+	"go.opentelemetry.io/collector/config/configopaque"
+	"go.opentelemetry.io/collector/config/configoptional"
+	"go.opentelemetry.io/collector/config/configtls"
 	"go.opentelemetry.io/collector/scraper/scraperhelper"
 
 	schema "github.com/kafkawake/kafkawake/internal/metadata"
@@ -22,6 +25,34 @@ const (
 	OffsetResetLatest OffsetReset = "latest"
 )
 
+// IsolationLevel says up to which offset a partition's messages count.
+type IsolationLevel string
+
+const (
+	// IsolationReadUncommitted counts up to the high watermark.
+	IsolationReadUncommitted IsolationLevel = "read_uncommitted"
+	// IsolationReadCommitted counts up to the last stable offset, as a
+	// read_committed consumer of transactional producers sees the partition.
+	IsolationReadCommitted IsolationLevel = "read_committed"
+)
+
+// SASL mechanisms the receiver authenticates with.
+const (
+	MechanismPlain       = "PLAIN"
+	MechanismScramSHA256 = "SCRAM-SHA-256"
+	MechanismScramSHA512 = "SCRAM-SHA-512"
+)
+
+// SASLConfig authenticates the receiver's Kafka connections.
+type SASLConfig struct {
+	Mechanism string              `mapstructure:"mechanism"`
+	Username  string              `mapstructure:"username"`
+	Password  configopaque.String `mapstructure:"password"`
+
+	// prevent unkeyed literal initialization
+	_ struct{}
+}
+
 // Config is the kafkawake receiver configuration.
 type Config struct {
 	scraperhelper.ControllerConfig `mapstructure:",squash"`
@@ -33,6 +64,13 @@ type Config struct {
 	ClientID string `mapstructure:"client_id"`
 	// OffsetReset decides how partitions without a committed offset count.
 	OffsetReset OffsetReset `mapstructure:"offset_reset"`
+	// IsolationLevel decides whether pending stops at the high watermark or
+	// at the last stable offset.
+	IsolationLevel IsolationLevel `mapstructure:"isolation_level"`
+	// TLS, when present, encrypts the connections to the brokers.
+	TLS configoptional.Optional[configtls.ClientConfig] `mapstructure:"tls"`
+	// SASL, when present, authenticates the connections.
+	SASL configoptional.Optional[SASLConfig] `mapstructure:"sasl"`
 	// Bindings are the (topic, consumer group, function) triples to observe.
 	Bindings []BindingConfig `mapstructure:"bindings"`
 
@@ -74,8 +112,32 @@ func (cfg *Config) Validate() error {
 	default:
 		errs = append(errs, fmt.Errorf("offset_reset: must be %q or %q, got %q", OffsetResetEarliest, OffsetResetLatest, cfg.OffsetReset))
 	}
+	switch cfg.IsolationLevel {
+	case IsolationReadUncommitted, IsolationReadCommitted:
+	default:
+		errs = append(errs, fmt.Errorf("isolation_level: must be %q or %q, got %q", IsolationReadUncommitted, IsolationReadCommitted, cfg.IsolationLevel))
+	}
+	if cfg.SASL.HasValue() {
+		errs = append(errs, cfg.SASL.Get().validate()...)
+	}
 	errs = append(errs, validateBindings(cfg.Bindings)...)
 	return errors.Join(errs...)
+}
+
+func (s *SASLConfig) validate() []error {
+	var errs []error
+	switch s.Mechanism {
+	case MechanismPlain, MechanismScramSHA256, MechanismScramSHA512:
+	default:
+		errs = append(errs, fmt.Errorf("sasl.mechanism: must be %s, %s or %s, got %q", MechanismPlain, MechanismScramSHA256, MechanismScramSHA512, s.Mechanism))
+	}
+	if s.Username == "" {
+		errs = append(errs, errors.New("sasl.username: must not be empty"))
+	}
+	if s.Password == "" {
+		errs = append(errs, errors.New("sasl.password: must not be empty"))
+	}
+	return errs
 }
 
 func validateBindings(bindings []BindingConfig) []error {

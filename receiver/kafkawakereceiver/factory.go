@@ -39,6 +39,7 @@ func createDefaultConfig() component.Config {
 		MetricsBuilderConfig: schema.DefaultMetricsBuilderConfig(),
 		ClientID:             defaultClientID,
 		OffsetReset:          OffsetResetEarliest,
+		IsolationLevel:       IsolationReadUncommitted,
 	}
 }
 

@@ -12,7 +12,7 @@ import (
 )
 
 // testCluster is an in-process Kafka-protocol cluster with an admin client
-// for arranging topics, records and commits.
+// for arranging topics and commits.
 type testCluster struct {
 	t       *testing.T
 	cluster *kfake.Cluster
@@ -25,11 +25,7 @@ func newTestCluster(t *testing.T, opts ...kfake.Opt) *testCluster {
 	cluster, err := kfake.NewCluster(append([]kfake.Opt{kfake.NumBrokers(3)}, opts...)...)
 	require.NoError(t, err)
 	t.Cleanup(cluster.Close)
-	client, err := kgo.NewClient(
-		kgo.SeedBrokers(cluster.ListenAddrs()...),
-		kgo.RecordPartitioner(kgo.ManualPartitioner()),
-		kgo.DisableClientMetrics(),
-	)
+	client, err := kgo.NewClient(kgo.SeedBrokers(cluster.ListenAddrs()...), kgo.DisableClientMetrics())
 	require.NoError(t, err)
 	t.Cleanup(client.Close)
 	return &testCluster{t: t, cluster: cluster, client: client, adm: kadm.NewClient(client)}
@@ -41,14 +37,22 @@ func (c *testCluster) ctx() context.Context {
 	return ctx
 }
 
-// produce writes n records to one partition.
+// produce writes n records to one partition. It uses a fresh client so that
+// partitions created during the test are known to it.
 func (c *testCluster) produce(topic string, partition int32, n int) {
 	c.t.Helper()
+	producer, err := kgo.NewClient(
+		kgo.SeedBrokers(c.cluster.ListenAddrs()...),
+		kgo.RecordPartitioner(kgo.ManualPartitioner()),
+		kgo.DisableClientMetrics(),
+	)
+	require.NoError(c.t, err)
+	defer producer.Close()
 	records := make([]*kgo.Record, n)
 	for i := range records {
 		records[i] = &kgo.Record{Topic: topic, Partition: partition, Value: []byte("m")}
 	}
-	require.NoError(c.t, c.client.ProduceSync(c.ctx(), records...).FirstErr())
+	require.NoError(c.t, producer.ProduceSync(c.ctx(), records...).FirstErr())
 }
 
 // commit sets the group's committed offset on one partition, as a consumer

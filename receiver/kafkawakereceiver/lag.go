@@ -28,6 +28,10 @@ type bindingState struct {
 	latestBaseline map[int32]int64 // high watermark when a partition was first seen without a commit
 	consumed       int64
 	lastActivity   time.Time
+
+	// prevEnds holds the end offsets of the previous scrape while the group's
+	// commits are unreadable; nil outside that mode.
+	prevEnds map[int32]int64
 }
 
 func newBindingState() *bindingState {
@@ -60,6 +64,7 @@ func (s *bindingState) observe(now time.Time, partitions map[int32]partitionOffs
 		}
 	}
 	s.prevCommitted = committed
+	s.prevEnds = nil
 	s.observed = true
 	if consumedDelta > 0 {
 		s.consumed += consumedDelta
@@ -88,4 +93,24 @@ func (s *bindingState) partitionPending(p int32, o partitionOffsets, reset Offse
 		s.latestBaseline[p] = baseline
 	}
 	return max(0, o.highWatermark-max(baseline, o.logStart))
+}
+
+// observeProduced is the fallback for a group whose commits cannot be read:
+// pending is the number of messages produced since the previous scrape, so
+// new messages still wake the function but old ones do not wake it forever.
+// The first scrape in this mode is a baseline. Consumption is unknown, so it
+// neither grows nor marks activity, and commits seen after the mode ends are
+// baselines again.
+func (s *bindingState) observeProduced(partitions map[int32]partitionOffsets) observation {
+	var pending int64
+	ends := make(map[int32]int64, len(partitions))
+	for p, o := range partitions {
+		ends[p] = o.highWatermark
+		if prev, ok := s.prevEnds[p]; ok {
+			pending += max(0, o.highWatermark-prev)
+		}
+	}
+	s.prevEnds = ends
+	s.prevCommitted = map[int32]int64{}
+	return observation{pending: pending, consumed: s.consumed, lastActivity: s.lastActivity}
 }

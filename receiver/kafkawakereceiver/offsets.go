@@ -8,56 +8,156 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // clusterOffsets is everything one scrape read from Kafka, for all bindings.
 type clusterOffsets struct {
+	topicErrs          map[string]error // topics that cannot be listed at all
 	ends, starts       kadm.ListedOffsets
 	endsErr, startsErr error
 	commits            kadm.FetchOffsetsResponses
 }
 
-// readClusterOffsets reads every watched topic and group with batched
-// requests: OffsetFetch per group coordinator, then ListOffsets per partition
-// leader for the high watermarks and the log starts. The number of requests
-// depends on the number of brokers, not on bindings or partitions.
-func readClusterOffsets(ctx context.Context, adm *kadm.Client, topics, groups []string) clusterOffsets {
+// offsetReader reads every watched topic and group with batched requests:
+// OffsetFetch per group coordinator, then ListOffsets per partition leader
+// for the end offsets and the log starts. The number of requests depends on
+// the number of brokers, not on bindings or partitions.
+type offsetReader struct {
+	client *kgo.Client
+	adm    *kadm.Client
+	topics []string
+	groups []string
+	// readCommitted lists end offsets as the last stable offset, which is
+	// where a read_committed consumer stops.
+	readCommitted bool
+}
+
+func (r *offsetReader) read(ctx context.Context) clusterOffsets {
 	var c clusterOffsets
-	// Commits are read before the watermarks, so a commit racing the reads
+	// Commits are read before the end offsets, so a commit racing the reads
 	// shows up as fewer pending messages, never as a commit above the end.
-	c.commits = adm.FetchManyOffsets(ctx, groups...)
+	c.commits = r.adm.FetchManyOffsets(ctx, r.groups...)
+	listable, topicErrs, err := r.listableTopics(ctx)
+	if err != nil {
+		c.endsErr, c.startsErr = err, err
+		return c
+	}
+	c.topicErrs = topicErrs
+	if len(listable) == 0 {
+		return c
+	}
 	var wg sync.WaitGroup
-	wg.Go(func() { c.ends, c.endsErr = adm.ListEndOffsets(ctx, topics...) })
-	wg.Go(func() { c.starts, c.startsErr = adm.ListStartOffsets(ctx, topics...) })
+	wg.Go(func() {
+		if r.readCommitted {
+			c.ends, c.endsErr = r.adm.ListCommittedOffsets(ctx, listable...)
+		} else {
+			c.ends, c.endsErr = r.adm.ListEndOffsets(ctx, listable...)
+		}
+	})
+	wg.Go(func() { c.starts, c.startsErr = r.adm.ListStartOffsets(ctx, listable...) })
 	wg.Wait()
+	if hasStaleLeader(c.ends) || hasStaleLeader(c.starts) {
+		// A partition moved: the affected bindings report an error in this
+		// scrape, and the refreshed leaders serve the next one.
+		r.client.ForceMetadataRefresh()
+	}
 	return c
 }
 
-// partitionsOf assembles the offsets of one topic as seen by one group, or
-// says why they cannot be trusted. It never turns an error into zeros.
-func (c clusterOffsets) partitionsOf(topic, group string) (map[int32]partitionOffsets, error) {
-	ends, err := topicOffsets(c.ends, c.endsErr, topic, "high watermarks")
+func hasStaleLeader(listed kadm.ListedOffsets) bool {
+	for _, partitions := range listed {
+		for p, o := range partitions {
+			if p >= 0 && o.Err != nil && kerr.IsRetriable(o.Err) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// listableTopics checks the watched topics in the (cached) metadata. kadm's
+// list calls fail as a whole when any one topic is not authorized, so such
+// topics, and missing ones, are set aside with their own error and the
+// others are listed.
+func (r *offsetReader) listableTopics(ctx context.Context) ([]string, map[string]error, error) {
+	req := kmsg.NewPtrMetadataRequest()
+	for _, t := range r.topics {
+		rt := kmsg.NewMetadataRequestTopic()
+		rt.Topic = kmsg.StringPtr(t)
+		req.Topics = append(req.Topics, rt)
+	}
+	resp, err := r.client.RequestCachedMetadata(ctx, req, 0)
 	if err != nil {
-		return nil, err
+		return nil, nil, fmt.Errorf("reading topic metadata: %w", err)
+	}
+	topicErrs := map[string]error{}
+	for _, t := range resp.Topics {
+		if t.Topic == nil {
+			continue
+		}
+		if err := kerr.ErrorForCode(t.ErrorCode); err != nil {
+			topicErrs[*t.Topic] = topicError(*t.Topic, err)
+		}
+	}
+	listable := make([]string, 0, len(r.topics))
+	for _, t := range r.topics {
+		if topicErrs[t] == nil {
+			listable = append(listable, t)
+		}
+	}
+	return listable, topicErrs, nil
+}
+
+func topicError(topic string, err error) error {
+	switch {
+	case errors.Is(err, kerr.UnknownTopicOrPartition):
+		return fmt.Errorf("topic %q does not exist (the receiver never creates topics): %w", topic, err)
+	case errors.Is(err, kerr.TopicAuthorizationFailed):
+		return fmt.Errorf("topic %q is not authorized: grant the collector's principal Describe on it: %w", topic, err)
+	default:
+		return fmt.Errorf("topic %q: %w", topic, err)
+	}
+}
+
+// bindingOffsets is one binding's view of a scrape.
+type bindingOffsets struct {
+	partitions map[int32]partitionOffsets
+	// commitsErr is set when the group's committed offsets are not
+	// authorized: partitions then carry no commits and pending falls back to
+	// the messages produced since the previous scrape.
+	commitsErr error
+}
+
+// offsetsOf assembles the offsets of one topic as seen by one group, or says
+// why they cannot be trusted. It never turns an error into zeros.
+func (c clusterOffsets) offsetsOf(topic, group string) (bindingOffsets, error) {
+	if err := c.topicErrs[topic]; err != nil {
+		return bindingOffsets{}, err
+	}
+	ends, err := topicOffsets(c.ends, c.endsErr, topic, "end offsets")
+	if err != nil {
+		return bindingOffsets{}, err
 	}
 	starts, err := topicOffsets(c.starts, c.startsErr, topic, "log start offsets")
 	if err != nil {
-		return nil, err
+		return bindingOffsets{}, err
 	}
-	commits, err := c.groupCommits(group)
+	commits, commitsErr, err := c.groupCommits(group)
 	if err != nil {
-		return nil, err
+		return bindingOffsets{}, err
 	}
 	partitions := make(map[int32]partitionOffsets, len(ends))
 	for p, end := range ends {
 		start, ok := starts[p]
 		if !ok {
-			return nil, fmt.Errorf("no log start offset for partition %d of topic %q", p, topic)
+			return bindingOffsets{}, fmt.Errorf("no log start offset for partition %d of topic %q", p, topic)
 		}
 		committed := noCommit
 		if commit, ok := commits.Lookup(topic, p); ok {
 			if commit.Err != nil {
-				return nil, fmt.Errorf("committed offset of group %q on partition %d of topic %q: %w", group, p, topic, commit.Err)
+				return bindingOffsets{}, fmt.Errorf("committed offset of group %q on partition %d of topic %q: %w", group, p, topic, commit.Err)
 			}
 			if commit.At >= 0 {
 				committed = commit.At
@@ -65,7 +165,7 @@ func (c clusterOffsets) partitionsOf(topic, group string) (map[int32]partitionOf
 		}
 		partitions[p] = partitionOffsets{highWatermark: end.Offset, logStart: start.Offset, committed: committed}
 	}
-	return partitions, nil
+	return bindingOffsets{partitions: partitions, commitsErr: commitsErr}, nil
 }
 
 func topicOffsets(listed kadm.ListedOffsets, listErr error, topic, what string) (map[int32]kadm.ListedOffset, error) {
@@ -80,8 +180,11 @@ func topicOffsets(listed kadm.ListedOffsets, listErr error, topic, what string) 
 		if o.Err == nil {
 			continue
 		}
-		if p < 0 && errors.Is(o.Err, kerr.UnknownTopicOrPartition) {
-			return nil, fmt.Errorf("topic %q does not exist (the receiver never creates topics): %w", topic, o.Err)
+		if p < 0 {
+			return nil, topicError(topic, o.Err)
+		}
+		if errors.Is(o.Err, kerr.UnknownTopicOrPartition) {
+			return nil, fmt.Errorf("listing %s of topic %q partition %d: the broker does not know it (topic deleted, or leadership moved): %w", what, topic, p, o.Err)
 		}
 		return nil, fmt.Errorf("listing %s of topic %q partition %d: %w", what, topic, p, o.Err)
 	}
@@ -91,16 +194,21 @@ func topicOffsets(listed kadm.ListedOffsets, listErr error, topic, what string) 
 // groupCommits returns the group's committed offsets. A group that never
 // committed is the normal scale-from-zero case: Apache Kafka answers it with
 // -1 offsets, some brokers with GROUP_ID_NOT_FOUND; both mean "no commit".
-func (c clusterOffsets) groupCommits(group string) (kadm.OffsetResponses, error) {
+// A group the collector may not describe yields commitsErr, not an error:
+// the binding degrades instead of going dark.
+func (c clusterOffsets) groupCommits(group string) (commits kadm.OffsetResponses, commitsErr, err error) {
 	resp, ok := c.commits[group]
 	if !ok {
-		return nil, fmt.Errorf("no committed-offsets answer for group %q", group)
+		return nil, nil, fmt.Errorf("no committed-offsets answer for group %q", group)
 	}
-	if resp.Err != nil {
-		if errors.Is(resp.Err, kerr.GroupIDNotFound) {
-			return nil, nil
-		}
-		return nil, fmt.Errorf("reading committed offsets of group %q: %w", group, resp.Err)
+	switch {
+	case resp.Err == nil:
+		return resp.Fetched, nil, nil
+	case errors.Is(resp.Err, kerr.GroupIDNotFound):
+		return nil, nil, nil
+	case errors.Is(resp.Err, kerr.GroupAuthorizationFailed):
+		return nil, fmt.Errorf("committed offsets of group %q are not authorized (grant Describe on the group): %w", group, resp.Err), nil
+	default:
+		return nil, nil, fmt.Errorf("reading committed offsets of group %q: %w", group, resp.Err)
 	}
-	return resp.Fetched, nil
 }

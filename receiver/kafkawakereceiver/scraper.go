@@ -23,16 +23,13 @@ type kafkaScraper struct {
 	now    func() time.Time
 	mb     *schema.MetricsBuilder
 
-	// topics and groups are the distinct names across bindings: two bindings
-	// sharing a topic or a group read it once.
-	topics []string
-	groups []string
+	states         []*bindingState // one per binding, same order as cfg.Bindings
+	lastStatusText []string        // per binding, so each cause is logged once
 
-	states        []*bindingState // one per binding, same order as cfg.Bindings
-	lastErrorText []string        // per binding, so each cause is logged once
-
+	reader offsetReader
 	client *kgo.Client
-	adm    *kadm.Client
+	// extraClientOpts lets tests shorten franz-go's metadata caching.
+	extraClientOpts []kgo.Opt
 }
 
 func newKafkaScraper(cfg *Config, set receiver.Settings) *kafkaScraper {
@@ -41,19 +38,20 @@ func newKafkaScraper(cfg *Config, set receiver.Settings) *kafkaScraper {
 		logger:        set.Logger,
 		now:           time.Now,
 		mb:            schema.NewMetricsBuilder(cfg.MetricsBuilderConfig, set),
-		states:        make([]*bindingState, len(cfg.Bindings)),
-		lastErrorText: make([]string, len(cfg.Bindings)),
+		states:         make([]*bindingState, len(cfg.Bindings)),
+		lastStatusText: make([]string, len(cfg.Bindings)),
 	}
+	// Two bindings sharing a topic or a group read it once.
 	seenTopics, seenGroups := map[string]bool{}, map[string]bool{}
 	for i, b := range cfg.Bindings {
 		s.states[i] = newBindingState()
 		if !seenTopics[b.Topic] {
 			seenTopics[b.Topic] = true
-			s.topics = append(s.topics, b.Topic)
+			s.reader.topics = append(s.reader.topics, b.Topic)
 		}
 		if !seenGroups[b.ConsumerGroup] {
 			seenGroups[b.ConsumerGroup] = true
-			s.groups = append(s.groups, b.ConsumerGroup)
+			s.reader.groups = append(s.reader.groups, b.ConsumerGroup)
 		}
 	}
 	return s
@@ -61,13 +59,19 @@ func newKafkaScraper(cfg *Config, set receiver.Settings) *kafkaScraper {
 
 // start creates the receiver's one Kafka client; it connects lazily, so a
 // broker that is down at start shows up as scrape errors, not a failed start.
-func (s *kafkaScraper) start(context.Context, component.Host) error {
-	client, err := kgo.NewClient(clientOptions(s.cfg)...)
+func (s *kafkaScraper) start(ctx context.Context, _ component.Host) error {
+	opts, err := clientOptions(ctx, s.cfg)
+	if err != nil {
+		return err
+	}
+	client, err := kgo.NewClient(append(opts, s.extraClientOpts...)...)
 	if err != nil {
 		return fmt.Errorf("creating Kafka client for brokers %v: %w", s.cfg.Brokers, err)
 	}
 	s.client = client
-	s.adm = kadm.NewClient(client)
+	s.reader.client = client
+	s.reader.adm = kadm.NewClient(client)
+	s.reader.readCommitted = s.cfg.IsolationLevel == IsolationReadCommitted
 	return nil
 }
 
@@ -78,29 +82,25 @@ func (s *kafkaScraper) shutdown(context.Context) error {
 	return nil
 }
 
-func clientOptions(cfg *Config) []kgo.Opt {
-	return []kgo.Opt{
-		kgo.SeedBrokers(cfg.Brokers...),
-		kgo.ClientID(cfg.ClientID),
-		// KIP-714 pushes would add a goroutine and broker errors for nothing.
-		kgo.DisableClientMetrics(),
-	}
-}
-
 func (s *kafkaScraper) scrape(ctx context.Context) (pmetric.Metrics, error) {
 	now := s.now()
-	offsets := readClusterOffsets(ctx, s.adm, s.topics, s.groups)
+	offsets := s.reader.read(ctx)
 	ts := pcommon.NewTimestampFromTime(now)
 	var errs scrapererror.ScrapeErrors
 	for i, b := range s.cfg.Bindings {
-		partitions, err := offsets.partitionsOf(b.Topic, b.ConsumerGroup)
-		s.logBindingError(i, err)
+		read, err := offsets.offsetsOf(b.Topic, b.ConsumerGroup)
+		s.logBindingStatus(i, err, read.commitsErr)
 		if err != nil {
 			// No pending point: an unreadable binding must not look idle.
 			errs.AddPartial(1, fmt.Errorf("binding %s: %w", b, err))
 			continue
 		}
-		obs := s.states[i].observe(now, partitions, s.cfg.OffsetReset)
+		var obs observation
+		if read.commitsErr != nil {
+			obs = s.states[i].observeProduced(read.partitions)
+		} else {
+			obs = s.states[i].observe(now, read.partitions, s.cfg.OffsetReset)
+		}
 		s.mb.RecordSlimfaaskafkaPendingMessagesDataPoint(ts, obs.pending, b.Topic, b.ConsumerGroup, b.Function)
 		s.mb.RecordSlimfaaskafkaConsumedMessagesDataPoint(ts, obs.consumed, b.Topic, b.ConsumerGroup, b.Function)
 		if !obs.lastActivity.IsZero() {
@@ -110,24 +110,30 @@ func (s *kafkaScraper) scrape(ctx context.Context) (pmetric.Metrics, error) {
 	return s.mb.Emit(), errs.Combine()
 }
 
-// logBindingError logs a binding's read error when its cause changes, and
-// its recovery, instead of repeating the same line every scrape.
-func (s *kafkaScraper) logBindingError(i int, err error) {
+// logBindingStatus logs a binding's read problem when it changes, and its
+// recovery, instead of repeating the same line every scrape.
+func (s *kafkaScraper) logBindingStatus(i int, err, commitsErr error) {
 	text := ""
-	if err != nil {
+	switch {
+	case err != nil:
 		text = err.Error()
+	case commitsErr != nil:
+		text = commitsErr.Error()
 	}
-	if text == s.lastErrorText[i] {
+	if text == s.lastStatusText[i] {
 		return
 	}
 	b := s.cfg.Bindings[i]
 	fields := []zap.Field{zap.String("topic", b.Topic), zap.String("group", b.ConsumerGroup), zap.String("function", b.Function)}
-	if err != nil {
+	switch {
+	case err != nil:
 		s.logger.Warn("Cannot read the binding's offsets; no pending value is reported for it until this clears", append(fields, zap.Error(err))...)
-	} else {
+	case commitsErr != nil:
+		s.logger.Warn("Pending falls back to messages produced since the previous scrape; activity cannot be observed", append(fields, zap.Error(commitsErr))...)
+	default:
 		s.logger.Info("The binding's offsets are readable again", fields...)
 	}
-	s.lastErrorText[i] = text
+	s.lastStatusText[i] = text
 }
 
 func unixSeconds(t time.Time) float64 {

@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
 	"go.opentelemetry.io/collector/component/componenttest"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/pmetric"
@@ -26,12 +27,23 @@ func (c *fakeClock) Advance(d time.Duration) { c.now = c.now.Add(d) }
 
 func startScraper(t *testing.T, brokers []string, reset OffsetReset, bindings ...BindingConfig) (*kafkaScraper, *fakeClock) {
 	t.Helper()
+	return startScraperWith(t, func(cfg *Config) {
+		cfg.Brokers = brokers
+		cfg.OffsetReset = reset
+		cfg.Bindings = bindings
+	})
+}
+
+// startScraperWith starts a scraper on a valid configuration that configure
+// adjusts. Metadata is refreshed on every scrape so that topology changes
+// show up at once.
+func startScraperWith(t *testing.T, configure func(*Config)) (*kafkaScraper, *fakeClock) {
+	t.Helper()
 	cfg := createDefaultConfig().(*Config)
-	cfg.Brokers = brokers
-	cfg.OffsetReset = reset
-	cfg.Bindings = bindings
+	configure(cfg)
 	require.NoError(t, cfg.Validate())
 	s := newKafkaScraper(cfg, receivertest.NewNopSettings(metadata.Type))
+	s.extraClientOpts = []kgo.Opt{kgo.MetadataMinAge(10 * time.Millisecond)}
 	clock := &fakeClock{now: time.Date(2026, 11, 21, 10, 0, 0, 0, time.UTC)}
 	s.now = clock.Now
 	require.NoError(t, s.start(context.Background(), componenttest.NewNopHost()))

@@ -1,0 +1,222 @@
+package kafkawakereceiver
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kmsg"
+	"go.opentelemetry.io/collector/scraper/scrapererror"
+)
+
+// scrapeOK scrapes and requires a complete scrape.
+func scrapeOK(t *testing.T, c *testCluster, s *kafkaScraper) bindingPoints {
+	t.Helper()
+	md, err := s.scrape(c.ctx())
+	require.NoError(t, err)
+	return pointsByFunction(t, md)
+}
+
+func TestRetentionAndOutOfRangeCommits(t *testing.T) {
+	c := newTestCluster(t, kfake.SeedTopics(2, "events"))
+	c.produce("events", 0, 100)
+	c.produce("events", 1, 100)
+	c.commit("g", "events", 0, 60)  // below the log start once records are deleted
+	c.commit("g", "events", 1, 130) // above the high watermark (stale commit)
+	require.NoError(t, c.cluster.DeleteRecords("events", 0, 80))
+	require.NoError(t, c.cluster.DeleteRecords("events", 1, 90))
+
+	s, _ := startScraper(t, c.cluster.ListenAddrs(), OffsetResetEarliest,
+		BindingConfig{Topic: "events", ConsumerGroup: "g", Function: "committed"},
+		BindingConfig{Topic: "events", ConsumerGroup: "never", Function: "uncommitted"},
+	)
+	pts := scrapeOK(t, c, s)
+	// Partition 0: only the 20 retained messages; partition 1: nothing, not -30.
+	assert.Equal(t, int64(20), pts.intValue(t, pendingName, "committed"))
+	// No commit, earliest: what is still retained, 20 + 10.
+	assert.Equal(t, int64(30), pts.intValue(t, pendingName, "uncommitted"))
+}
+
+func TestOffsetResetLatestBaseline(t *testing.T) {
+	c := newTestCluster(t, kfake.SeedTopics(2, "events"))
+	c.produce("events", 0, 50)
+	s, _ := startScraper(t, c.cluster.ListenAddrs(), OffsetResetLatest,
+		BindingConfig{Topic: "events", ConsumerGroup: "g", Function: "f"})
+
+	assert.Equal(t, int64(0), scrapeOK(t, c, s).intValue(t, pendingName, "f"), "history is not pending under latest")
+	c.produce("events", 0, 3)
+	c.produce("events", 1, 4)
+	assert.Equal(t, int64(7), scrapeOK(t, c, s).intValue(t, pendingName, "f"))
+	c.commit("g", "events", 0, 53)
+	assert.Equal(t, int64(4), scrapeOK(t, c, s).intValue(t, pendingName, "f"))
+}
+
+func TestRewindAndAddedPartitions(t *testing.T) {
+	c := newTestCluster(t, kfake.SeedTopics(1, "events"))
+	c.produce("events", 0, 100)
+	c.commit("g", "events", 0, 60)
+	s, clock := startScraper(t, c.cluster.ListenAddrs(), OffsetResetEarliest,
+		BindingConfig{Topic: "events", ConsumerGroup: "g", Function: "f"})
+	pts := scrapeOK(t, c, s)
+	assert.Equal(t, int64(40), pts.intValue(t, pendingName, "f"))
+
+	// An operator rewinds the group to replay: more pending, no consumption.
+	c.commit("g", "events", 0, 10)
+	clock.Advance(2 * time.Second)
+	pts = scrapeOK(t, c, s)
+	assert.Equal(t, int64(90), pts.intValue(t, pendingName, "f"))
+	assert.Equal(t, int64(0), pts.intValue(t, consumedName, "f"))
+	assert.False(t, pts.has(lastActivityName, "f"))
+
+	// Two partitions are added and receive messages.
+	_, err := c.adm.CreatePartitions(c.ctx(), 2, "events")
+	require.NoError(t, err)
+	c.produce("events", 1, 5)
+	c.produce("events", 2, 7)
+	c.commit("g", "events", 0, 15)
+	clock.Advance(2 * time.Second)
+	pts = scrapeOK(t, c, s)
+	assert.Equal(t, int64(85+5+7), pts.intValue(t, pendingName, "f"))
+	assert.Equal(t, int64(5), pts.intValue(t, consumedName, "f"))
+	assert.Equal(t, float64(clock.Now().Unix()), pts[lastActivityName]["f"].DoubleValue())
+}
+
+func TestTopicDeletedWhileRunning(t *testing.T) {
+	c := newTestCluster(t, kfake.SeedTopics(1, "doomed", "kept"))
+	c.produce("doomed", 0, 3)
+	c.produce("kept", 0, 4)
+	s, _ := startScraper(t, c.cluster.ListenAddrs(), OffsetResetEarliest,
+		BindingConfig{Topic: "doomed", ConsumerGroup: "g", Function: "doomed"},
+		BindingConfig{Topic: "kept", ConsumerGroup: "g", Function: "kept"})
+	assert.Equal(t, int64(3), scrapeOK(t, c, s).intValue(t, pendingName, "doomed"))
+
+	require.NoError(t, c.cluster.DeleteTopic("doomed"))
+	for range 2 { // the first scrape may still use the old leaders
+		md, err := s.scrape(c.ctx())
+		require.Error(t, err)
+		assert.True(t, scrapererror.IsPartialScrapeError(err))
+		assert.ErrorContains(t, err, `topic "doomed"`)
+		assert.ErrorContains(t, err, kerr.UnknownTopicOrPartition.Message)
+		pts := pointsByFunction(t, md)
+		assert.False(t, pts.has(pendingName, "doomed"))
+		assert.Equal(t, int64(4), pts.intValue(t, pendingName, "kept"))
+	}
+}
+
+func TestBindingsSharingTopicAndGroup(t *testing.T) {
+	c := newTestCluster(t, kfake.SeedTopics(3, "shared"))
+	for p := range int32(3) {
+		c.produce("shared", p, 10)
+	}
+	c.commit("g1", "shared", 0, 10)
+	s, _ := startScraper(t, c.cluster.ListenAddrs(), OffsetResetEarliest,
+		BindingConfig{Topic: "shared", ConsumerGroup: "g1", Function: "a"},
+		BindingConfig{Topic: "shared", ConsumerGroup: "g1", Function: "b"},
+		BindingConfig{Topic: "shared", ConsumerGroup: "g2", Function: "c"},
+	)
+	assert.Equal(t, []string{"shared"}, s.reader.topics)
+	assert.Equal(t, []string{"g1", "g2"}, s.reader.groups)
+	pts := scrapeOK(t, c, s)
+	assert.Equal(t, int64(20), pts.intValue(t, pendingName, "a"))
+	assert.Equal(t, int64(20), pts.intValue(t, pendingName, "b"))
+	assert.Equal(t, int64(30), pts.intValue(t, pendingName, "c"))
+}
+
+func TestSlowBrokerRespectsTimeout(t *testing.T) {
+	c := newTestCluster(t, kfake.SeedTopics(3, "events"))
+	c.produce("events", 0, 5)
+	s, _ := startScraper(t, c.cluster.ListenAddrs(), OffsetResetEarliest,
+		BindingConfig{Topic: "events", ConsumerGroup: "g", Function: "f"})
+	scrapeOK(t, c, s) // warm metadata and connections
+
+	// Every ListOffsets stalls well past the scrape's deadline.
+	release := make(chan struct{})
+	defer close(release)
+	c.cluster.ControlKey(int16(kmsg.ListOffsets), func(kmsg.Request) (kmsg.Response, error, bool) {
+		c.cluster.KeepControl()
+		c.cluster.SleepControl(func() {
+			select {
+			case <-release:
+			case <-time.After(30 * time.Second):
+			}
+		})
+		return nil, nil, false
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	md, err := s.scrape(ctx)
+	require.Error(t, err)
+	assert.ErrorContains(t, err, context.DeadlineExceeded.Error())
+	assert.ErrorContains(t, err, `binding topic "events"`)
+	assert.False(t, pointsByFunction(t, md).has(pendingName, "f"), "a timed-out read must not be reported as 0")
+}
+
+func TestCoordinatorErrorsAreRetriedOrReported(t *testing.T) {
+	c := newTestCluster(t, kfake.SeedTopics(2, "events"))
+	c.produce("events", 0, 10)
+	c.commit("g", "events", 0, 4)
+	s, _ := startScraper(t, c.cluster.ListenAddrs(), OffsetResetEarliest,
+		BindingConfig{Topic: "events", ConsumerGroup: "g", Function: "f"})
+
+	// A coordinator that is loading answers retriable errors: the client
+	// retries and the values are right.
+	c.cluster.Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.OffsetFetch}, Group: "g", Err: kerr.CoordinatorLoadInProgress, Count: 2})
+	assert.Equal(t, int64(6), scrapeOK(t, c, s).intValue(t, pendingName, "f"))
+
+	// A coordinator that keeps failing is an explicit error, never a 0.
+	h := c.cluster.Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.OffsetFetch}, Group: "g", Err: kerr.UnknownServerError, Count: -1})
+	md, err := s.scrape(c.ctx())
+	require.Error(t, err)
+	assert.ErrorContains(t, err, `reading committed offsets of group "g"`)
+	assert.False(t, pointsByFunction(t, md).has(pendingName, "f"))
+
+	// Recovery: correct values on the next scrape.
+	h.Remove()
+	assert.Equal(t, int64(6), scrapeOK(t, c, s).intValue(t, pendingName, "f"))
+}
+
+func TestPartitionErrorIsReportedNotZero(t *testing.T) {
+	c := newTestCluster(t, kfake.SeedTopics(2, "events"))
+	c.produce("events", 1, 10)
+	s, _ := startScraper(t, c.cluster.ListenAddrs(), OffsetResetEarliest,
+		BindingConfig{Topic: "events", ConsumerGroup: "g", Function: "f"})
+	c.cluster.Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.ListOffsets}, Topic: "events", Partitions: []int32{1}, Err: kerr.UnknownServerError, Count: -1})
+	md, err := s.scrape(c.ctx())
+	require.Error(t, err)
+	assert.ErrorContains(t, err, `topic "events" partition 1`)
+	assert.False(t, pointsByFunction(t, md).has(pendingName, "f"))
+}
+
+func TestLeaderMovesKeepValuesRight(t *testing.T) {
+	c := newTestCluster(t, kfake.SeedTopics(6, "events"))
+	for p := range int32(6) {
+		c.produce("events", p, int(p)+1)
+	}
+	c.commit("g", "events", 5, 6)
+	s, _ := startScraper(t, c.cluster.ListenAddrs(), OffsetResetEarliest,
+		BindingConfig{Topic: "events", ConsumerGroup: "g", Function: "f"})
+	assert.Equal(t, int64(15), scrapeOK(t, c, s).intValue(t, pendingName, "f"))
+	for range 3 {
+		c.cluster.ShufflePartitionLeaders()
+		c.cluster.RehashCoordinators()
+		// Until the client learns the new leaders a scrape may fail, but it
+		// never reports a wrong value, and it recovers within a few scrapes.
+		recovered := false
+		for attempt := 0; attempt < 50 && !recovered; attempt++ {
+			md, err := s.scrape(c.ctx())
+			pts := pointsByFunction(t, md)
+			if err != nil {
+				assert.False(t, pts.has(pendingName, "f"), "a failed read must not be reported")
+				time.Sleep(20 * time.Millisecond) // let the metadata refresh land
+				continue
+			}
+			assert.Equal(t, int64(15), pts.intValue(t, pendingName, "f"))
+			recovered = true
+		}
+		require.True(t, recovered, "values did not recover after the leaders moved")
+	}
+}
