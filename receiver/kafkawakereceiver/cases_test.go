@@ -2,6 +2,7 @@ package kafkawakereceiver
 
 import (
 	"context"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -133,17 +134,15 @@ func TestSlowBrokerRespectsTimeout(t *testing.T) {
 		BindingConfig{Topic: "events", ConsumerGroup: "g", Function: "f"})
 	scrapeOK(t, c, s) // warm metadata and connections
 
-	// Every ListOffsets stalls well past the scrape's deadline.
+	// Every ListOffsets stalls until released, well past the scrape's deadline.
+	var stalling atomic.Bool
+	stalling.Store(true)
 	release := make(chan struct{})
-	defer close(release)
 	c.cluster.ControlKey(int16(kmsg.ListOffsets), func(kmsg.Request) (kmsg.Response, error, bool) {
 		c.cluster.KeepControl()
-		c.cluster.SleepControl(func() {
-			select {
-			case <-release:
-			case <-time.After(30 * time.Second):
-			}
-		})
+		if stalling.Load() {
+			c.cluster.SleepControl(func() { <-release })
+		}
 		return nil, nil, false
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
@@ -153,6 +152,11 @@ func TestSlowBrokerRespectsTimeout(t *testing.T) {
 	assert.ErrorContains(t, err, context.DeadlineExceeded.Error())
 	assert.ErrorContains(t, err, `binding topic "events"`)
 	assert.False(t, pointsByFunction(t, md).has(pendingName, "f"), "a timed-out read must not be reported as 0")
+
+	// The broker recovers: the next scrape is right.
+	stalling.Store(false)
+	close(release)
+	assert.Equal(t, int64(5), scrapeOK(t, c, s).intValue(t, pendingName, "f"))
 }
 
 func TestCoordinatorErrorsAreRetriedOrReported(t *testing.T) {

@@ -34,10 +34,10 @@ type kafkaScraper struct {
 
 func newKafkaScraper(cfg *Config, set receiver.Settings) *kafkaScraper {
 	s := &kafkaScraper{
-		cfg:           cfg,
-		logger:        set.Logger,
-		now:           time.Now,
-		mb:            schema.NewMetricsBuilder(cfg.MetricsBuilderConfig, set),
+		cfg:            cfg,
+		logger:         set.Logger,
+		now:            time.Now,
+		mb:             schema.NewMetricsBuilder(cfg.MetricsBuilderConfig, set),
 		states:         make([]*bindingState, len(cfg.Bindings)),
 		lastStatusText: make([]string, len(cfg.Bindings)),
 	}
