@@ -14,21 +14,32 @@ import (
 // testCluster is an in-process Kafka-protocol cluster with an admin client
 // for arranging topics and commits.
 type testCluster struct {
-	t       *testing.T
-	cluster *kfake.Cluster
-	client  *kgo.Client
-	adm     *kadm.Client
+	t          *testing.T
+	cluster    *kfake.Cluster
+	clientOpts []kgo.Opt // how the test's own clients connect
+	client     *kgo.Client
+	adm        *kadm.Client
 }
 
 func newTestCluster(t *testing.T, opts ...kfake.Opt) *testCluster {
 	t.Helper()
+	return newTestClusterAs(t, nil, opts...)
+}
+
+// newTestClusterAs starts a cluster whose test clients connect with
+// clientOpts, for clusters that require TLS or SASL.
+func newTestClusterAs(t *testing.T, clientOpts []kgo.Opt, opts ...kfake.Opt) *testCluster {
+	t.Helper()
 	cluster, err := kfake.NewCluster(append([]kfake.Opt{kfake.NumBrokers(3)}, opts...)...)
 	require.NoError(t, err)
 	t.Cleanup(cluster.Close)
-	client, err := kgo.NewClient(kgo.SeedBrokers(cluster.ListenAddrs()...), kgo.DisableClientMetrics())
+	c := &testCluster{t: t, cluster: cluster}
+	c.clientOpts = append([]kgo.Opt{kgo.SeedBrokers(cluster.ListenAddrs()...), kgo.DisableClientMetrics()}, clientOpts...)
+	c.client, err = kgo.NewClient(c.clientOpts...)
 	require.NoError(t, err)
-	t.Cleanup(client.Close)
-	return &testCluster{t: t, cluster: cluster, client: client, adm: kadm.NewClient(client)}
+	t.Cleanup(c.client.Close)
+	c.adm = kadm.NewClient(c.client)
+	return c
 }
 
 func (c *testCluster) ctx() context.Context {
@@ -41,11 +52,7 @@ func (c *testCluster) ctx() context.Context {
 // partitions created during the test are known to it.
 func (c *testCluster) produce(topic string, partition int32, n int) {
 	c.t.Helper()
-	producer, err := kgo.NewClient(
-		kgo.SeedBrokers(c.cluster.ListenAddrs()...),
-		kgo.RecordPartitioner(kgo.ManualPartitioner()),
-		kgo.DisableClientMetrics(),
-	)
+	producer, err := kgo.NewClient(append(c.clientOpts, kgo.RecordPartitioner(kgo.ManualPartitioner()))...)
 	require.NoError(c.t, err)
 	defer producer.Close()
 	records := make([]*kgo.Record, n)

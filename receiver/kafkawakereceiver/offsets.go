@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"sync"
 
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -32,6 +33,9 @@ type offsetReader struct {
 	// readCommitted lists end offsets as the last stable offset, which is
 	// where a read_committed consumer stops.
 	readCommitted bool
+	// usesSASL turns a bare EOF from the brokers into a hint: brokers close
+	// the connection when they reject SASL credentials.
+	usesSASL bool
 }
 
 func (r *offsetReader) read(ctx context.Context) clusterOffsets {
@@ -41,7 +45,11 @@ func (r *offsetReader) read(ctx context.Context) clusterOffsets {
 	c.commits = r.adm.FetchManyOffsets(ctx, r.groups...)
 	listable, topicErrs, err := r.listableTopics(ctx)
 	if err != nil {
-		c.endsErr, c.startsErr = err, err
+		err = r.explain(err)
+		c.topicErrs = make(map[string]error, len(r.topics))
+		for _, t := range r.topics {
+			c.topicErrs[t] = err
+		}
 		return c
 	}
 	c.topicErrs = topicErrs
@@ -108,6 +116,13 @@ func (r *offsetReader) listableTopics(ctx context.Context) ([]string, map[string
 		}
 	}
 	return listable, topicErrs, nil
+}
+
+func (r *offsetReader) explain(err error) error {
+	if r.usesSASL && errors.Is(err, io.EOF) {
+		return fmt.Errorf("%w (the broker closed the connection: check the SASL mechanism, username and password)", err)
+	}
+	return err
 }
 
 func topicError(topic string, err error) error {

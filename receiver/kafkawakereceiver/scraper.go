@@ -72,6 +72,7 @@ func (s *kafkaScraper) start(ctx context.Context, _ component.Host) error {
 	s.reader.client = client
 	s.reader.adm = kadm.NewClient(client)
 	s.reader.readCommitted = s.cfg.IsolationLevel == IsolationReadCommitted
+	s.reader.usesSASL = s.cfg.SASL.HasValue()
 	return nil
 }
 

@@ -1,0 +1,264 @@
+package kafkawakereceiver
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"math/big"
+	"net"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+	"github.com/twmb/franz-go/pkg/sasl/plain"
+	"go.opentelemetry.io/collector/config/configopaque"
+	"go.opentelemetry.io/collector/config/configoptional"
+	"go.opentelemetry.io/collector/config/configtls"
+	"go.opentelemetry.io/collector/receiver/receivertest"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+	"go.uber.org/zap/zaptest/observer"
+
+	"github.com/kafkawake/kafkawake/receiver/kafkawakereceiver/internal/metadata"
+)
+
+var adminSASL = kgo.SASL(plain.Auth{User: "admin", Pass: "admin-secret"}.AsMechanism())
+
+func TestSASLMechanisms(t *testing.T) {
+	c := newTestClusterAs(t, []kgo.Opt{adminSASL},
+		kfake.SeedTopics(1, "orders"),
+		kfake.EnableSASL(),
+		kfake.Superuser("PLAIN", "admin", "admin-secret"),
+		kfake.User("PLAIN", "plain-monitor", "p1"),
+		kfake.User("SCRAM-SHA-256", "scram256-monitor", "p2"),
+		kfake.User("SCRAM-SHA-512", "scram512-monitor", "p3"),
+	)
+	c.produce("orders", 0, 4)
+
+	tests := []struct{ mechanism, user, password string }{
+		{MechanismPlain, "plain-monitor", "p1"},
+		{MechanismScramSHA256, "scram256-monitor", "p2"},
+		{MechanismScramSHA512, "scram512-monitor", "p3"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.mechanism, func(t *testing.T) {
+			s, _ := startScraperWith(t, func(cfg *Config) {
+				cfg.Brokers = c.cluster.ListenAddrs()
+				cfg.SASL = configoptional.Some(SASLConfig{Mechanism: tt.mechanism, Username: tt.user, Password: "hunter2-wrong"})
+				cfg.Bindings = []BindingConfig{{Topic: "orders", ConsumerGroup: "g", Function: "f"}}
+			})
+			// Wrong credentials: an error in the scrape, no point, no crash.
+			ctx, cancel := context.WithTimeout(t.Context(), 2*time.Second)
+			defer cancel()
+			md, err := s.scrape(ctx)
+			require.Error(t, err)
+			assert.ErrorContains(t, err, "check the SASL mechanism, username and password")
+			assert.NotContains(t, err.Error(), "hunter2-wrong", "credentials must never appear in errors")
+			assert.False(t, pointsByFunction(t, md).has(pendingName, "f"))
+
+			s, _ = startScraperWith(t, func(cfg *Config) {
+				cfg.Brokers = c.cluster.ListenAddrs()
+				cfg.SASL = configoptional.Some(SASLConfig{Mechanism: tt.mechanism, Username: tt.user, Password: configopaque.String(tt.password)})
+				cfg.Bindings = []BindingConfig{{Topic: "orders", ConsumerGroup: "g", Function: "f"}}
+			})
+			assert.Equal(t, int64(4), scrapeOK(t, c, s).intValue(t, pendingName, "f"))
+		})
+	}
+}
+
+func TestGroupOffsetsNotAuthorizedFallsBackToProducedMessages(t *testing.T) {
+	describe := func(resource kmsg.ACLResourceType, name string) kfake.ACL {
+		return kfake.ACL{Resource: resource, Name: name, Pattern: kmsg.ACLResourcePatternTypeLiteral, Operation: kmsg.ACLOperationDescribe, Allow: true}
+	}
+	c := newTestClusterAs(t, []kgo.Opt{adminSASL},
+		kfake.SeedTopics(2, "orders", "secret"),
+		kfake.EnableSASL(),
+		kfake.EnableACLs(),
+		kfake.Superuser("PLAIN", "admin", "admin-secret"),
+		kfake.User("PLAIN", "monitor", "monitor-secret",
+			describe(kmsg.ACLResourceTypeTopic, "orders"),
+			describe(kmsg.ACLResourceTypeGroup, "allowed"),
+		),
+	)
+	c.produce("orders", 0, 10)
+	c.produce("secret", 0, 10)
+	c.commit("allowed", "orders", 0, 4)
+	c.commit("denied", "orders", 0, 4)
+
+	core, logs := observer.New(zapcore.InfoLevel)
+	s, clock := startScraperWith(t, func(cfg *Config) {
+		cfg.Brokers = c.cluster.ListenAddrs()
+		cfg.SASL = configoptional.Some(SASLConfig{Mechanism: MechanismPlain, Username: "monitor", Password: "monitor-secret"})
+		cfg.Bindings = []BindingConfig{
+			{Topic: "orders", ConsumerGroup: "allowed", Function: "allowed"},
+			{Topic: "orders", ConsumerGroup: "denied", Function: "denied"},
+			{Topic: "secret", ConsumerGroup: "allowed", Function: "secret"},
+		}
+	})
+	s.logger = zap.New(core)
+
+	scrape := func() bindingPoints {
+		md, err := s.scrape(c.ctx())
+		require.Error(t, err, "the unauthorized topic must be reported")
+		assert.ErrorContains(t, err, `topic "secret" is not authorized`)
+		clock.Advance(2 * time.Second)
+		return pointsByFunction(t, md)
+	}
+
+	pts := scrape()
+	assert.Equal(t, int64(6), pts.intValue(t, pendingName, "allowed"), "one unauthorized topic must not hide the others")
+	assert.False(t, pts.has(pendingName, "secret"), "an unauthorized topic is an error, never 0")
+	assert.Equal(t, int64(0), pts.intValue(t, pendingName, "denied"), "the first scrape without group offsets is a baseline")
+
+	c.produce("orders", 0, 3)
+	c.produce("orders", 1, 2)
+	pts = scrape()
+	assert.Equal(t, int64(5), pts.intValue(t, pendingName, "denied"), "new messages still wake the function")
+	assert.Equal(t, int64(11), pts.intValue(t, pendingName, "allowed"))
+
+	pts = scrape()
+	assert.Equal(t, int64(0), pts.intValue(t, pendingName, "denied"), "old messages do not wake it forever")
+
+	fallbackLogs := logs.FilterMessageSnippet("falls back").FilterField(zap.String("function", "denied"))
+	assert.Equal(t, 1, fallbackLogs.Len(), "the fallback is logged once per change, not every scrape")
+	secretLogs := logs.FilterMessageSnippet("Cannot read").FilterField(zap.String("function", "secret"))
+	assert.Equal(t, 1, secretLogs.Len())
+}
+
+func TestTLSAndMutualTLS(t *testing.T) {
+	pki := newTestPKI(t)
+	tests := []struct {
+		name       string
+		clientAuth tls.ClientAuthType
+		clientTLS  configtls.ClientConfig
+	}{
+		{"server TLS", tls.NoClientCert, configtls.ClientConfig{Config: configtls.Config{CAFile: pki.caFile}}},
+		{"mutual TLS", tls.RequireAndVerifyClientCert, configtls.ClientConfig{Config: configtls.Config{
+			CAFile: pki.caFile, CertFile: pki.clientCertFile, KeyFile: pki.clientKeyFile,
+		}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			serverTLS := &tls.Config{
+				Certificates: []tls.Certificate{pki.serverCert},
+				ClientAuth:   tt.clientAuth,
+				ClientCAs:    pki.pool,
+				MinVersion:   tls.VersionTLS12,
+			}
+			adminTLS := kgo.DialTLSConfig(&tls.Config{RootCAs: pki.pool, Certificates: []tls.Certificate{pki.clientCert}, MinVersion: tls.VersionTLS12})
+			c := newTestClusterAs(t, []kgo.Opt{adminTLS}, kfake.SeedTopics(1, "orders"), kfake.TLS(serverTLS))
+			c.produce("orders", 0, 3)
+
+			s, _ := startScraperWith(t, func(cfg *Config) {
+				cfg.Brokers = c.cluster.ListenAddrs()
+				cfg.TLS = configoptional.Some(tt.clientTLS)
+				cfg.Bindings = []BindingConfig{{Topic: "orders", ConsumerGroup: "g", Function: "f"}}
+			})
+			assert.Equal(t, int64(3), scrapeOK(t, c, s).intValue(t, pendingName, "f"))
+
+			// Without TLS the handshake fails: an error, not a 0.
+			plaintext, _ := startScraperWith(t, func(cfg *Config) {
+				cfg.Brokers = c.cluster.ListenAddrs()
+				cfg.Timeout = time.Second
+				cfg.Bindings = []BindingConfig{{Topic: "orders", ConsumerGroup: "g", Function: "f"}}
+			})
+			ctx, cancel := context.WithTimeout(t.Context(), 2*time.Second)
+			defer cancel()
+			md, err := plaintext.scrape(ctx)
+			require.Error(t, err)
+			assert.False(t, pointsByFunction(t, md).has(pendingName, "f"))
+		})
+	}
+}
+
+func TestTLSConfigErrorFailsStart(t *testing.T) {
+	cfg := createDefaultConfig().(*Config)
+	cfg.Brokers = []string{"127.0.0.1:9092"}
+	cfg.Bindings = []BindingConfig{{Topic: "t", ConsumerGroup: "g", Function: "f"}}
+	cfg.TLS = configoptional.Some(configtls.ClientConfig{Config: configtls.Config{CAFile: filepath.Join(t.TempDir(), "missing-ca.pem")}})
+	s := newKafkaScraper(cfg, receivertest.NewNopSettings(metadata.Type))
+	err := s.start(t.Context(), nil)
+	require.Error(t, err)
+	assert.ErrorContains(t, err, "tls:")
+}
+
+// testPKI is a throwaway CA with a server certificate for 127.0.0.1 and a
+// client certificate, written to files for configtls.
+type testPKI struct {
+	pool                          *x509.CertPool
+	caFile                        string
+	serverCert, clientCert        tls.Certificate
+	clientCertFile, clientKeyFile string
+}
+
+func newTestPKI(t *testing.T) testPKI {
+	t.Helper()
+	dir := t.TempDir()
+	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	require.NoError(t, err)
+	caTemplate := &x509.Certificate{
+		SerialNumber:          big.NewInt(1),
+		Subject:               pkix.Name{CommonName: "kafkawake test CA"},
+		NotBefore:             time.Now().Add(-time.Hour),
+		NotAfter:              time.Now().Add(time.Hour),
+		IsCA:                  true,
+		KeyUsage:              x509.KeyUsageCertSign,
+		BasicConstraintsValid: true,
+	}
+	caDER, err := x509.CreateCertificate(rand.Reader, caTemplate, caTemplate, &caKey.PublicKey, caKey)
+	require.NoError(t, err)
+	caCert, err := x509.ParseCertificate(caDER)
+	require.NoError(t, err)
+
+	issue := func(serial int64, usage x509.ExtKeyUsage) (tls.Certificate, []byte, []byte) {
+		key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		require.NoError(t, err)
+		template := &x509.Certificate{
+			SerialNumber: big.NewInt(serial),
+			Subject:      pkix.Name{CommonName: "127.0.0.1"},
+			NotBefore:    time.Now().Add(-time.Hour),
+			NotAfter:     time.Now().Add(time.Hour),
+			KeyUsage:     x509.KeyUsageDigitalSignature,
+			ExtKeyUsage:  []x509.ExtKeyUsage{usage},
+			IPAddresses:  []net.IP{net.ParseIP("127.0.0.1")},
+		}
+		der, err := x509.CreateCertificate(rand.Reader, template, caCert, &key.PublicKey, caKey)
+		require.NoError(t, err)
+		keyDER, err := x509.MarshalECPrivateKey(key)
+		require.NoError(t, err)
+		certPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
+		keyPEM := pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER})
+		cert, err := tls.X509KeyPair(certPEM, keyPEM)
+		require.NoError(t, err)
+		return cert, certPEM, keyPEM
+	}
+	serverCert, _, _ := issue(2, x509.ExtKeyUsageServerAuth)
+	clientCert, clientCertPEM, clientKeyPEM := issue(3, x509.ExtKeyUsageClientAuth)
+
+	write := func(name string, data []byte) string {
+		path := filepath.Join(dir, name)
+		require.NoError(t, os.WriteFile(path, data, 0o600))
+		return path
+	}
+	pool := x509.NewCertPool()
+	pool.AddCert(caCert)
+	return testPKI{
+		pool:           pool,
+		caFile:         write("ca.pem", pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER})),
+		serverCert:     serverCert,
+		clientCert:     clientCert,
+		clientCertFile: write("client.pem", clientCertPEM),
+		clientKeyFile:  write("client-key.pem", clientKeyPEM),
+	}
+}
