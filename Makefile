@@ -20,7 +20,7 @@ GENERATED_SUMS = find . \( -path ./dist -o -path ./bin -o -path ./.git \) -prune
 	\( -name 'generated_*' -o -name documentation.md -o -path '*/internal/metadata/testdata/*' \) -print \
 	| LC_ALL=C sort | xargs sha256sum
 
-.PHONY: all tools generate check-generate lint build run test test-unit test-e2e clean
+.PHONY: all tools generate check-generate check-versions lint build run test test-unit test-e2e clean
 
 all: build
 
@@ -48,7 +48,13 @@ check-generate: $(MDATAGEN)
 		diff <(echo "$$before") <(echo "$$after"); exit 1; \
 	fi
 
-lint:
+# `go mod tidy` silently lifts collector modules past the pinned set; catch it.
+check-versions:
+	@strays="$$($(GO) mod graph | awk '{print $$2}' | grep '^go.opentelemetry.io/collector' \
+		| grep -vE '@v(0\.161\.0|1\.67\.0)$$' | sort -u)"; \
+	if [ -n "$$strays" ]; then echo "collector modules off the pinned v0.161.0 / v1.67.0:"; echo "$$strays"; exit 1; fi
+
+lint: check-versions
 	@unformatted="$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './dist/*'))"; \
 	if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
 	$(GO) vet ./...
