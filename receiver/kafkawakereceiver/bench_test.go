@@ -1,0 +1,49 @@
+package kafkawakereceiver
+
+import (
+	"context"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"go.opentelemetry.io/collector/component/componenttest"
+	"go.opentelemetry.io/collector/receiver/receivertest"
+
+	"github.com/kafkawake/kafkawake/receiver/kafkawakereceiver/internal/metadata"
+)
+
+// BenchmarkScrape measures one steady-state scrape of 200 bindings on 200
+// topics of 12 partitions on 3 brokers, with the receiver's default client
+// settings. Besides ns/op and allocs/op it reports the Kafka requests per
+// scrape counted on the server.
+func BenchmarkScrape(b *testing.B) {
+	const brokers, topics, partitions, bindings = 3, 200, 12, 200
+	c, err := kfake.NewCluster(kfake.NumBrokers(brokers), kfake.SeedTopics(partitions, topicNames(topics)...),
+		kfake.WithLogger(kfake.BasicLogger(nil, kfake.LogLevelNone)))
+	require.NoError(b, err)
+	defer c.Close()
+
+	cfg := createDefaultConfig().(*Config)
+	cfg.Brokers = c.ListenAddrs()
+	cfg.Bindings = seedWorkload(b, c, topics, bindings)
+	require.NoError(b, cfg.Validate())
+	s := newKafkaScraper(cfg, receivertest.NewNopSettings(metadata.Type))
+	require.NoError(b, s.start(context.Background(), componenttest.NewNopHost()))
+	defer func() { require.NoError(b, s.shutdown(context.Background())) }()
+	for range 2 { // warm connections, versions and coordinators
+		_, err := s.scrape(b.Context())
+		require.NoError(b, err)
+	}
+
+	rc := countRequests(c)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		if _, err := s.scrape(b.Context()); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.StopTimer()
+	_, total := rc.snapshot()
+	b.ReportMetric(float64(total)/float64(b.N), "requests/scrape")
+}
