@@ -20,7 +20,10 @@ GENERATED_SUMS = find . \( -path ./dist -o -path ./bin -o -path ./.git \) -prune
 	\( -name 'generated_*' -o -name documentation.md -o -path '*/internal/metadata/testdata/*' \) -print \
 	| LC_ALL=C sort | xargs sha256sum
 
-.PHONY: all tools generate check-generate check-versions lint build run test test-unit test-e2e clean
+# Debian packages the tests run as independent peers: kcat (librdkafka).
+TEST_COMMANDS := kcat
+
+.PHONY: all tools deps generate check-generate check-versions lint build run test test-unit test-e2e bench clean
 
 all: build
 
@@ -57,8 +60,7 @@ check-versions:
 lint: check-versions
 	@unformatted="$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './dist/*'))"; \
 	if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
-	$(GO) vet ./...
-	$(GO) vet -tags e2e ./e2e/...
+	$(GO) vet -tags e2e,interop ./...
 
 build: $(OCB)
 	mkdir -p dist
@@ -75,13 +77,24 @@ run: build $(DEVSTACK)
 	trap 'kill $$devstack 2>/dev/null; wait $$devstack' EXIT; \
 	$(COLLECTOR) --config examples/local/config.yaml
 
+# Installs the test peers with apt when they are missing and we are root.
+deps:
+	@missing=""; for cmd in $(TEST_COMMANDS); do command -v $$cmd >/dev/null || missing="$$missing $$cmd"; done; \
+	if [ -n "$$missing" ]; then \
+		if [ "$$(id -u)" != 0 ]; then echo "missing test tools:$$missing (Debian: sudo apt-get install$$missing)"; exit 1; fi; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	fi
+
 test: check-generate lint test-unit test-e2e
 
-test-unit:
-	$(GO) test -race -count=1 -timeout 15m ./...
+test-unit: deps
+	$(GO) test -race -count=1 -timeout 15m -tags interop ./...
 
 test-e2e: build
 	KAFKAWAKE_COLLECTOR=$(COLLECTOR) $(GO) test -race -count=1 -timeout 15m -tags e2e ./e2e/...
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./...
 
 clean:
 	rm -rf $(BIN) dist
