@@ -1,0 +1,193 @@
+package slimfaaswakeprocessor
+
+import (
+	"context"
+	"net/http"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/config/configopaque"
+	"go.opentelemetry.io/collector/pdata/pmetric"
+
+	schema "github.com/kafkawake/kafkawake/internal/metadata"
+)
+
+func TestWakeCallsSlimFaasAndStartsCooldown(t *testing.T) {
+	slimfaas := newFakeSlimFaas(t, answerStatus(http.StatusNoContent))
+	cfg := configFor(slimfaas.URL)
+	cfg.ClientConfig.Headers = configopaque.MapList{{Name: "X-Wake-Source", Value: "kafkawake"}}
+	tp := newTestProcessor(t, cfg)
+	key := bindingKey{"orders", "orders-group", "a b/c"}
+	pendingWakes := wakeups(key.topic, key.group, key.function, schema.AttributeReasonPending)
+	pending := func() pmetric.Metrics { return batch([]point{pendingPoint(key.topic, key.group, key.function, 1)}) }
+
+	out := tp.process(t, pending())
+	assert.Equal(t, zeroCounters(key), counters(t, out, 0), "the call's result is not awaited")
+	tp.waitForCalls(t)
+
+	reqs := slimfaas.Requests()
+	require.Len(t, reqs, 1)
+	assert.Equal(t, http.MethodPost, reqs[0].method)
+	assert.Equal(t, "/wake-function/a%20b%2Fc", reqs[0].uri)
+	assert.Empty(t, reqs[0].body)
+	assert.Equal(t, "kafkawake", reqs[0].header.Get("X-Wake-Source"))
+
+	tp.clock.Advance(defaultCooldown - time.Second)
+	out = tp.process(t, pending())
+	assert.Equal(t, withCounts(zeroCounters(key), map[counterID]int64{pendingWakes: 1}), counters(t, out, 0))
+	tp.waitForCalls(t)
+	assert.Len(t, slimfaas.Requests(), 1, "in cooldown")
+
+	tp.clock.Advance(time.Second)
+	tp.process(t, pending())
+	tp.waitForCalls(t)
+	assert.Len(t, slimfaas.Requests(), 2, "still pending when the cooldown ends")
+	out = tp.process(t, pending())
+	assert.Equal(t, int64(2), counters(t, out, 0)[pendingWakes])
+	assert.Equal(t, []string{outcomeWake, outcomeCooldown, outcomeWake, outcomeCooldown}, decisionOutcomes(tp.logs))
+}
+
+func TestFailedWakeWithoutRetriesDoesNotStartCooldown(t *testing.T) {
+	for _, status := range []int{http.StatusInternalServerError, http.StatusServiceUnavailable, http.StatusTooManyRequests} {
+		t.Run(http.StatusText(status), func(t *testing.T) {
+			slimfaas := newFakeSlimFaas(t, answerStatus(status))
+			cfg := configFor(slimfaas.URL)
+			cfg.RetryOnFailure.Enabled = false
+			tp := newTestProcessor(t, cfg)
+			key := bindingKey{"t", "g", "f"}
+
+			tp.process(t, batch([]point{pendingPoint("t", "g", "f", 1)}))
+			tp.waitForCalls(t)
+			tp.clock.Advance(time.Second)
+			out := tp.process(t, batch([]point{pendingPoint("t", "g", "f", 1)}))
+			tp.waitForCalls(t)
+
+			assert.Equal(t, withCounts(zeroCounters(key), map[counterID]int64{
+				failures("t", "g", "f", schema.AttributeReasonPending): 1,
+			}), counters(t, out, 0), "a failure is no wakeup")
+			assert.Len(t, slimfaas.Requests(), 2, "tried again at the next observation")
+			assert.Equal(t, []string{outcomeWake, outcomeWake}, decisionOutcomes(tp.logs))
+		})
+	}
+}
+
+func TestRejectedWakeWaitsForCooldown(t *testing.T) {
+	slimfaas := newFakeSlimFaas(t, answerStatus(http.StatusNotFound))
+	tp := newTestProcessor(t, configFor(slimfaas.URL))
+	key := bindingKey{"t", "g", "unknown-function"}
+	pending := func() pmetric.Metrics { return batch([]point{pendingPoint(key.topic, key.group, key.function, 1)}) }
+
+	tp.process(t, pending())
+	tp.waitForCalls(t)
+	tp.clock.Advance(time.Second)
+	out := tp.process(t, pending())
+	assert.Equal(t, withCounts(zeroCounters(key), map[counterID]int64{
+		failures(key.topic, key.group, key.function, schema.AttributeReasonPending): 1,
+	}), counters(t, out, 0))
+	assert.Len(t, slimfaas.Requests(), 1, "a 404 is not retried before the cooldown")
+
+	tp.clock.Advance(defaultCooldown)
+	tp.process(t, pending())
+	tp.waitForCalls(t)
+	assert.Len(t, slimfaas.Requests(), 2)
+	assert.Equal(t, []string{outcomeWake, outcomeCooldown, outcomeWake}, decisionOutcomes(tp.logs))
+}
+
+func TestOneWakeInFlightPerFunction(t *testing.T) {
+	release := make(chan struct{})
+	slimfaas := newFakeSlimFaas(t, func(w http.ResponseWriter, r *http.Request, _ int) {
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+		w.WriteHeader(http.StatusNoContent)
+	})
+	tp := newTestProcessor(t, configFor(slimfaas.URL))
+	// Two topics feed the same function.
+	orders := bindingKey{"orders", "g", "shop"}
+	refunds := bindingKey{"refunds", "g", "shop"}
+	both := func() pmetric.Metrics {
+		return batch([]point{
+			pendingPoint(orders.topic, orders.group, orders.function, 1),
+			pendingPoint(refunds.topic, refunds.group, refunds.function, 1),
+		})
+	}
+
+	tp.process(t, both())
+	require.Eventually(t, func() bool { return len(slimfaas.Requests()) == 1 }, 10*time.Second, time.Millisecond)
+	tp.process(t, both())
+	close(release)
+	tp.waitForCalls(t)
+	assert.Len(t, slimfaas.Requests(), 1)
+	assert.Equal(t, []string{outcomeWake, outcomeInFlight, outcomeInFlight, outcomeInFlight}, decisionOutcomes(tp.logs))
+
+	// The cooldown belongs to the binding that woke the function.
+	tp.clock.Advance(time.Second)
+	tp.process(t, both())
+	tp.waitForCalls(t)
+	assert.Len(t, slimfaas.Requests(), 2)
+	assert.Equal(t, []string{outcomeCooldown, outcomeWake}, decisionOutcomes(tp.logs)[4:])
+}
+
+func TestConcurrentWakesAreBounded(t *testing.T) {
+	var mu sync.Mutex
+	active, maxActive := 0, 0
+	release := make(chan struct{})
+	slimfaas := newFakeSlimFaas(t, func(w http.ResponseWriter, r *http.Request, _ int) {
+		mu.Lock()
+		active++
+		maxActive = max(maxActive, active)
+		mu.Unlock()
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+		mu.Lock()
+		active--
+		mu.Unlock()
+		w.WriteHeader(http.StatusNoContent)
+	})
+	tp := newTestProcessor(t, configFor(slimfaas.URL))
+
+	const functions = maxConcurrentWakes + 4
+	var points []point
+	for i := range functions {
+		points = append(points, pendingPoint("t", "g", "fn-"+string(rune('a'+i)), 1))
+	}
+	tp.process(t, batch(points))
+	require.Eventually(t, func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return active == maxConcurrentWakes
+	}, 10*time.Second, time.Millisecond)
+	close(release)
+	tp.waitForCalls(t)
+
+	assert.Len(t, slimfaas.Requests(), functions)
+	mu.Lock()
+	defer mu.Unlock()
+	assert.Equal(t, maxConcurrentWakes, maxActive)
+}
+
+func TestShutdownCancelsRunningWakes(t *testing.T) {
+	slimfaas := newFakeSlimFaas(t, func(w http.ResponseWriter, r *http.Request, _ int) {
+		<-r.Context().Done()
+		w.WriteHeader(http.StatusNoContent)
+	})
+	tp := newTestProcessor(t, configFor(slimfaas.URL))
+	key := bindingKey{"t", "g", "f"}
+
+	tp.process(t, batch([]point{pendingPoint("t", "g", "f", 1)}))
+	require.Eventually(t, func() bool { return len(slimfaas.Requests()) == 1 }, 10*time.Second, time.Millisecond)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	require.NoError(t, tp.shutdown(ctx))
+
+	out := tp.process(t, batch([]point{pendingPoint("t", "g", "f", 1)}))
+	assert.Equal(t, zeroCounters(key), counters(t, out, 0), "a cancelled call is neither a wakeup nor a failure")
+	assert.Equal(t, []string{outcomeWake, outcomeNotRunning}, decisionOutcomes(tp.logs))
+}

@@ -1,0 +1,75 @@
+package slimfaaswakeprocessor // import "github.com/kafkawake/kafkawake/processor/slimfaaswakeprocessor"
+
+import (
+	"context"
+	"time"
+
+	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/config/confighttp"
+	"go.opentelemetry.io/collector/config/configretry"
+	"go.opentelemetry.io/collector/consumer"
+	"go.opentelemetry.io/collector/processor"
+	"go.opentelemetry.io/collector/processor/processorhelper"
+
+	"github.com/kafkawake/kafkawake/processor/slimfaaswakeprocessor/internal/metadata"
+)
+
+const (
+	defaultEndpoint           = "http://slimfaas:5000"
+	defaultTimeout            = 10 * time.Second
+	defaultWakePath           = "/wake-function/" + functionNamePlaceholder
+	defaultMinPendingMessages = 1
+	defaultCooldown           = 30 * time.Second
+	defaultActivityKeepAlive  = 60 * time.Second
+	defaultMinConsumedDelta   = 1
+
+	// Retries fit in the default cooldown: 1s, 1.5s, 2.25s... capped at 10s.
+	defaultRetryInitialInterval = time.Second
+	defaultRetryMaxInterval     = 10 * time.Second
+)
+
+// NewFactory creates the slimfaaswake processor factory.
+func NewFactory() processor.Factory {
+	return processor.NewFactory(
+		metadata.Type,
+		createDefaultConfig,
+		processor.WithMetrics(createMetricsProcessor, metadata.MetricsStability),
+	)
+}
+
+func createDefaultConfig() component.Config {
+	client := confighttp.NewDefaultClientConfig()
+	client.Endpoint = defaultEndpoint
+	client.Timeout = defaultTimeout
+	retry := configretry.NewDefaultBackOffConfig()
+	retry.InitialInterval = defaultRetryInitialInterval
+	retry.MaxInterval = defaultRetryMaxInterval
+	// Zero: retries are bounded by each function's cooldown instead.
+	retry.MaxElapsedTime = 0
+	return &Config{
+		ClientConfig: client,
+		WakePath:     defaultWakePath,
+		Defaults: WakeRules{
+			MinPendingMessages: defaultMinPendingMessages,
+			Cooldown:           defaultCooldown,
+			ActivityKeepAlive:  defaultActivityKeepAlive,
+			MinConsumedDelta:   defaultMinConsumedDelta,
+		},
+		RetryOnFailure: retry,
+	}
+}
+
+func createMetricsProcessor(
+	ctx context.Context,
+	set processor.Settings,
+	cfg component.Config,
+	next consumer.Metrics,
+) (processor.Metrics, error) {
+	p := newWakeProcessor(cfg.(*Config), set, time.Now)
+	return processorhelper.NewMetrics(ctx, set, cfg, next, p.processMetrics,
+		// The wake counters are appended to the input, so it must be writable.
+		processorhelper.WithCapabilities(consumer.Capabilities{MutatesData: true}),
+		processorhelper.WithStart(p.start),
+		processorhelper.WithShutdown(p.shutdown),
+	)
+}

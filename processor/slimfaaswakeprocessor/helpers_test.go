@@ -1,0 +1,297 @@
+package slimfaaswakeprocessor
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/component/componenttest"
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/pmetric"
+	"go.opentelemetry.io/collector/processor/processortest"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+	"go.uber.org/zap/zaptest/observer"
+
+	schema "github.com/kafkawake/kafkawake/internal/metadata"
+	"github.com/kafkawake/kafkawake/processor/slimfaaswakeprocessor/internal/metadata"
+)
+
+// testStart is the fake clock's initial time, and so the processor's start time.
+var testStart = time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)
+
+// fakeClock is a manually advanced clock.
+type fakeClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func newFakeClock() *fakeClock { return &fakeClock{now: testStart} }
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
+// recordedRequest is what the fake SlimFaas saw of one request.
+type recordedRequest struct {
+	method, uri, body string
+	header            http.Header
+}
+
+// fakeSlimFaas is an httptest server answering wake calls with a scripted
+// handler and recording every request.
+type fakeSlimFaas struct {
+	*httptest.Server
+	mu       sync.Mutex
+	requests []recordedRequest
+}
+
+// newFakeSlimFaas starts a server that records each request, then lets
+// answer write the response. answer receives the 0-based request number.
+func newFakeSlimFaas(t *testing.T, answer func(w http.ResponseWriter, r *http.Request, n int)) *fakeSlimFaas {
+	t.Helper()
+	f := &fakeSlimFaas{}
+	f.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		f.mu.Lock()
+		n := len(f.requests)
+		f.requests = append(f.requests, recordedRequest{method: r.Method, uri: r.RequestURI, body: string(body), header: r.Header.Clone()})
+		f.mu.Unlock()
+		answer(w, r, n)
+	}))
+	t.Cleanup(f.Close)
+	return f
+}
+
+// answerStatus answers every request with status.
+func answerStatus(status int) func(http.ResponseWriter, *http.Request, int) {
+	return func(w http.ResponseWriter, _ *http.Request, _ int) { w.WriteHeader(status) }
+}
+
+func (f *fakeSlimFaas) Requests() []recordedRequest {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]recordedRequest(nil), f.requests...)
+}
+
+// testProcessor is a started processor with a fake clock and observed logs.
+// Its retry delays take no real time: they advance the clock and are recorded.
+type testProcessor struct {
+	*wakeProcessor
+	clock *fakeClock
+	logs  *observer.ObservedLogs
+
+	sleepsMu sync.Mutex
+	sleeps   []time.Duration
+}
+
+// Sleeps returns the retry delays waited so far.
+func (tp *testProcessor) Sleeps() []time.Duration {
+	tp.sleepsMu.Lock()
+	defer tp.sleepsMu.Unlock()
+	return append([]time.Duration(nil), tp.sleeps...)
+}
+
+// newTestProcessor starts a processor on cfg and shuts it down at cleanup.
+func newTestProcessor(t *testing.T, cfg *Config) *testProcessor {
+	t.Helper()
+	// Without jitter, retry delays are the exact backoff intervals.
+	cfg.RetryOnFailure.RandomizationFactor = 0
+	require.NoError(t, cfg.Validate())
+	core, logs := observer.New(zapcore.DebugLevel)
+	set := processortest.NewNopSettings(metadata.Type)
+	set.Logger = zap.New(core)
+	clock := newFakeClock()
+	p := newWakeProcessor(cfg, set, clock.Now)
+	tp := &testProcessor{wakeProcessor: p, clock: clock, logs: logs}
+	p.sleep = func(ctx context.Context, d time.Duration) error {
+		tp.sleepsMu.Lock()
+		tp.sleeps = append(tp.sleeps, d)
+		tp.sleepsMu.Unlock()
+		clock.Advance(d)
+		return ctx.Err()
+	}
+	require.NoError(t, p.start(context.Background(), componenttest.NewNopHost()))
+	t.Cleanup(func() { require.NoError(t, p.shutdown(context.Background())) })
+	return tp
+}
+
+// configFor returns a valid default configuration calling endpoint.
+func configFor(endpoint string) *Config {
+	cfg := createDefaultConfig().(*Config)
+	cfg.ClientConfig.Endpoint = endpoint
+	return cfg
+}
+
+// process runs one batch through the processor and returns its output.
+func (tp *testProcessor) process(t *testing.T, md pmetric.Metrics) pmetric.Metrics {
+	t.Helper()
+	out, err := tp.processMetrics(context.Background(), md)
+	require.NoError(t, err)
+	return out
+}
+
+// waitForCalls waits until no wake call is in flight, so that every started
+// call has recorded its result.
+func (tp *testProcessor) waitForCalls(t *testing.T) {
+	t.Helper()
+	require.Eventually(t, func() bool {
+		tp.mu.Lock()
+		defer tp.mu.Unlock()
+		return len(tp.inFlight) == 0
+	}, 10*time.Second, time.Millisecond)
+}
+
+// point is one binding's values in a test batch; nil means no point.
+type point struct {
+	topic, group, function string
+	pending, consumed      *int64
+}
+
+func pendingPoint(topic, group, function string, pending int64) point {
+	return point{topic: topic, group: group, function: function, pending: &pending}
+}
+
+func consumedPoint(topic, group, function string, consumed int64) point {
+	return point{topic: topic, group: group, function: function, consumed: &consumed}
+}
+
+// batch builds metrics with one ResourceMetrics per group of points, shaped
+// like the kafkawake receiver's output. Resource i has attribute
+// service.instance.id = "collector-<i>".
+func batch(resources ...[]point) pmetric.Metrics {
+	md := pmetric.NewMetrics()
+	ts := pcommon.NewTimestampFromTime(testStart)
+	for i, points := range resources {
+		rm := md.ResourceMetrics().AppendEmpty()
+		rm.Resource().Attributes().PutStr("service.instance.id", "collector-"+string(rune('0'+i)))
+		sm := rm.ScopeMetrics().AppendEmpty()
+		sm.Scope().SetName("kafkawake-test")
+		pending := sm.Metrics().AppendEmpty()
+		pending.SetName(schema.MetricsInfo.SlimfaaskafkaPendingMessages.Name)
+		gauge := pending.SetEmptyGauge()
+		consumed := sm.Metrics().AppendEmpty()
+		consumed.SetName(schema.MetricsInfo.SlimfaaskafkaConsumedMessages.Name)
+		sum := consumed.SetEmptySum()
+		sum.SetIsMonotonic(true)
+		sum.SetAggregationTemporality(pmetric.AggregationTemporalityCumulative)
+		for _, p := range points {
+			if p.pending != nil {
+				dp := gauge.DataPoints().AppendEmpty()
+				setBindingAttributes(dp.Attributes(), p.topic, p.group, p.function)
+				dp.SetTimestamp(ts)
+				dp.SetIntValue(*p.pending)
+			}
+			if p.consumed != nil {
+				dp := sum.DataPoints().AppendEmpty()
+				setBindingAttributes(dp.Attributes(), p.topic, p.group, p.function)
+				dp.SetTimestamp(ts)
+				dp.SetIntValue(*p.consumed)
+			}
+		}
+	}
+	return md
+}
+
+func setBindingAttributes(attrs pcommon.Map, topic, group, function string) {
+	attrs.PutStr(topicKey, topic)
+	attrs.PutStr(groupKey, group)
+	attrs.PutStr(functionKey, function)
+}
+
+// counterID names one wake counter point in test expectations.
+type counterID struct {
+	metric, topic, group, function string
+	reason                         schema.AttributeReason
+}
+
+func wakeups(topic, group, function string, reason schema.AttributeReason) counterID {
+	return counterID{schema.MetricsInfo.SlimfaaskafkaWakeups.Name, topic, group, function, reason}
+}
+
+func failures(topic, group, function string, reason schema.AttributeReason) counterID {
+	return counterID{schema.MetricsInfo.SlimfaaskafkaWakeFailures.Name, topic, group, function, reason}
+}
+
+// counters returns the wake counter points that the processor appended to
+// resource r of md, failing the test on a malformed or duplicated point.
+func counters(t *testing.T, md pmetric.Metrics, r int) map[counterID]int64 {
+	t.Helper()
+	got := make(map[counterID]int64)
+	sms := md.ResourceMetrics().At(r).ScopeMetrics()
+	for s := 0; s < sms.Len(); s++ {
+		if sms.At(s).Scope().Name() != metadata.ScopeName {
+			continue
+		}
+		metrics := sms.At(s).Metrics()
+		for m := 0; m < metrics.Len(); m++ {
+			metric := metrics.At(m)
+			require.Equal(t, pmetric.MetricTypeSum, metric.Type(), metric.Name())
+			require.True(t, metric.Sum().IsMonotonic())
+			require.Equal(t, pmetric.AggregationTemporalityCumulative, metric.Sum().AggregationTemporality())
+			dps := metric.Sum().DataPoints()
+			for i := 0; i < dps.Len(); i++ {
+				dp := dps.At(i)
+				attrs := dp.Attributes()
+				str := func(key string) string {
+					v, ok := attrs.Get(key)
+					require.True(t, ok, key)
+					return v.Str()
+				}
+				reasonKey := string(schema.SlimfaaskafkaWakeupsMetricAttributeKeyReason)
+				reason, ok := schema.MapAttributeReason[str(reasonKey)]
+				require.True(t, ok)
+				id := counterID{metric.Name(), str(topicKey), str(groupKey), str(functionKey), reason}
+				require.NotContains(t, got, id)
+				got[id] = dp.IntValue()
+			}
+		}
+	}
+	return got
+}
+
+// zeroCounters is the counters of bindings never woken: every reason at 0.
+func zeroCounters(bindings ...bindingKey) map[counterID]int64 {
+	want := make(map[counterID]int64)
+	for _, b := range bindings {
+		for _, reason := range reasons {
+			want[wakeups(b.topic, b.group, b.function, reason)] = 0
+			want[failures(b.topic, b.group, b.function, reason)] = 0
+		}
+	}
+	return want
+}
+
+// withCounts returns base with the given counters changed.
+func withCounts(base map[counterID]int64, changes map[counterID]int64) map[counterID]int64 {
+	out := make(map[counterID]int64, len(base))
+	for k, v := range base {
+		out[k] = v
+	}
+	for k, v := range changes {
+		out[k] = v
+	}
+	return out
+}
+
+// decisionOutcomes returns the outcome of each logged decision, in order.
+func decisionOutcomes(logs *observer.ObservedLogs) []string {
+	var outcomes []string
+	for _, entry := range logs.FilterMessage("Wake decision").All() {
+		outcomes = append(outcomes, entry.ContextMap()["outcome"].(string))
+	}
+	return outcomes
+}
