@@ -32,14 +32,52 @@ type bindingState struct {
 	// prevEnds holds the end offsets of the previous scrape while the group's
 	// commits are unreadable; nil outside that mode.
 	prevEnds map[int32]int64
+
+	// prevRanges are the pending ranges of committed partitions at the
+	// previous observation; emptyRanges those proven to hold no readable
+	// record (transaction markers only), which count 0 while unchanged.
+	prevRanges  map[int32]offsetRange
+	emptyRanges map[int32]offsetRange
 }
 
 func newBindingState() *bindingState {
 	return &bindingState{
 		prevCommitted:  map[int32]int64{},
 		latestBaseline: map[int32]int64{},
+		prevRanges:     map[int32]offsetRange{},
+		emptyRanges:    map[int32]offsetRange{},
 	}
 }
+
+// committedRange is what a group with a commit still has to read.
+func committedRange(o partitionOffsets) offsetRange {
+	return offsetRange{from: max(o.committed, o.logStart), to: o.highWatermark}
+}
+
+// residueSuspects returns the committed partitions whose pending range may be
+// made only of transaction markers: non-empty, not yet checked, and either
+// seen for the first time or unchanged since the previous observation. A
+// range that moves is a live partition and is left alone, which keeps the
+// checks rare.
+func (s *bindingState) residueSuspects(partitions map[int32]partitionOffsets) map[int32]offsetRange {
+	suspects := map[int32]offsetRange{}
+	for p, o := range partitions {
+		if o.committed == noCommit {
+			continue
+		}
+		r := committedRange(o)
+		if r.empty() || s.emptyRanges[p] == r {
+			continue
+		}
+		if prev, seen := s.prevRanges[p]; !seen || prev == r {
+			suspects[p] = r
+		}
+	}
+	return suspects
+}
+
+// markEmpty records that partition p's range r holds no readable record.
+func (s *bindingState) markEmpty(p int32, r offsetRange) { s.emptyRanges[p] = r }
 
 // observe applies SPEC §4 to one scrape's offsets.
 func (s *bindingState) observe(now time.Time, partitions map[int32]partitionOffsets, reset OffsetReset) observation {
@@ -66,6 +104,7 @@ func (s *bindingState) observe(now time.Time, partitions map[int32]partitionOffs
 	s.prevCommitted = committed
 	s.prevEnds = nil
 	s.observed = true
+	s.rememberRanges(partitions)
 	if consumedDelta > 0 {
 		s.consumed += consumedDelta
 		s.lastActivity = now
@@ -78,9 +117,13 @@ func (s *bindingState) observe(now time.Time, partitions map[int32]partitionOffs
 func (s *bindingState) partitionPending(p int32, o partitionOffsets, reset OffsetReset) int64 {
 	if o.committed != noCommit {
 		delete(s.latestBaseline, p)
+		r := committedRange(o)
+		if s.emptyRanges[p] == r {
+			return 0
+		}
 		// A commit below the log start points at deleted messages; one above
 		// the high watermark (stale commit, unclean election) leaves nothing.
-		return max(0, o.highWatermark-max(o.committed, o.logStart))
+		return max(0, r.to-r.from)
 	}
 	if reset == OffsetResetEarliest {
 		return max(0, o.highWatermark-o.logStart)
@@ -113,4 +156,20 @@ func (s *bindingState) observeProduced(partitions map[int32]partitionOffsets) ob
 	s.prevEnds = ends
 	s.prevCommitted = map[int32]int64{}
 	return observation{pending: pending, consumed: s.consumed, lastActivity: s.lastActivity}
+}
+
+// rememberRanges keeps this observation's committed ranges for the next
+// residue check, and forgets verdicts about ranges that have moved.
+func (s *bindingState) rememberRanges(partitions map[int32]partitionOffsets) {
+	clear(s.prevRanges)
+	for p, o := range partitions {
+		if o.committed != noCommit {
+			s.prevRanges[p] = committedRange(o)
+		}
+	}
+	for p, r := range s.emptyRanges {
+		if s.prevRanges[p] != r {
+			delete(s.emptyRanges, p)
+		}
+	}
 }

@@ -15,6 +15,7 @@ import (
 
 // clusterOffsets is everything one scrape read from Kafka, for all bindings.
 type clusterOffsets struct {
+	layout             topicLayout
 	topicErrs          map[string]error // topics that cannot be listed at all
 	ends, starts       kadm.ListedOffsets
 	endsErr, startsErr error
@@ -43,7 +44,7 @@ func (r *offsetReader) read(ctx context.Context) clusterOffsets {
 	// Commits are read before the end offsets, so a commit racing the reads
 	// shows up as fewer pending messages, never as a commit above the end.
 	c.commits = r.adm.FetchManyOffsets(ctx, r.groups...)
-	listable, topicErrs, err := r.listableTopics(ctx)
+	listable, layout, topicErrs, err := r.listableTopics(ctx)
 	if err != nil {
 		err = r.explain(err)
 		c.topicErrs = make(map[string]error, len(r.topics))
@@ -52,7 +53,7 @@ func (r *offsetReader) read(ctx context.Context) clusterOffsets {
 		}
 		return c
 	}
-	c.topicErrs = topicErrs
+	c.layout, c.topicErrs = layout, topicErrs
 	if len(listable) == 0 {
 		return c
 	}
@@ -85,11 +86,18 @@ func hasStaleLeader(listed kadm.ListedOffsets) bool {
 	return false
 }
 
+// topicLayout is where the watched topics' partitions live.
+type topicLayout struct {
+	leaders map[string]map[int32]int32
+	ids     map[string][16]byte
+	names   map[[16]byte]string
+}
+
 // listableTopics checks the watched topics in the (cached) metadata. kadm's
 // list calls fail as a whole when any one topic is not authorized, so such
 // topics, and missing ones, are set aside with their own error and the
 // others are listed.
-func (r *offsetReader) listableTopics(ctx context.Context) ([]string, map[string]error, error) {
+func (r *offsetReader) listableTopics(ctx context.Context) ([]string, topicLayout, map[string]error, error) {
 	req := kmsg.NewPtrMetadataRequest()
 	for _, t := range r.topics {
 		rt := kmsg.NewMetadataRequestTopic()
@@ -98,16 +106,25 @@ func (r *offsetReader) listableTopics(ctx context.Context) ([]string, map[string
 	}
 	resp, err := r.client.RequestCachedMetadata(ctx, req, 0)
 	if err != nil {
-		return nil, nil, fmt.Errorf("reading topic metadata: %w", err)
+		return nil, topicLayout{}, nil, fmt.Errorf("reading topic metadata: %w", err)
 	}
 	topicErrs := map[string]error{}
+	layout := topicLayout{leaders: map[string]map[int32]int32{}, ids: map[string][16]byte{}, names: map[[16]byte]string{}}
 	for _, t := range resp.Topics {
 		if t.Topic == nil {
 			continue
 		}
 		if err := kerr.ErrorForCode(t.ErrorCode); err != nil {
 			topicErrs[*t.Topic] = topicError(*t.Topic, err)
+			continue
 		}
+		layout.ids[*t.Topic] = t.TopicID
+		layout.names[t.TopicID] = *t.Topic
+		leaders := make(map[int32]int32, len(t.Partitions))
+		for _, p := range t.Partitions {
+			leaders[p.Partition] = p.Leader
+		}
+		layout.leaders[*t.Topic] = leaders
 	}
 	listable := make([]string, 0, len(r.topics))
 	for _, t := range r.topics {
@@ -115,7 +132,7 @@ func (r *offsetReader) listableTopics(ctx context.Context) ([]string, map[string
 			listable = append(listable, t)
 		}
 	}
-	return listable, topicErrs, nil
+	return listable, layout, topicErrs, nil
 }
 
 func (r *offsetReader) explain(err error) error {

@@ -86,10 +86,19 @@ func (s *kafkaScraper) shutdown(context.Context) error {
 func (s *kafkaScraper) scrape(ctx context.Context) (pmetric.Metrics, error) {
 	now := s.now()
 	offsets := s.reader.read(ctx)
+	reads := make([]bindingOffsets, len(s.cfg.Bindings))
+	readErrs := make([]error, len(s.cfg.Bindings))
+	for i, b := range s.cfg.Bindings {
+		reads[i], readErrs[i] = offsets.offsetsOf(b.Topic, b.ConsumerGroup)
+	}
+	if s.reader.readCommitted {
+		s.checkResidue(ctx, offsets.layout, reads, readErrs)
+	}
+
 	ts := pcommon.NewTimestampFromTime(now)
 	var errs scrapererror.ScrapeErrors
 	for i, b := range s.cfg.Bindings {
-		read, err := offsets.offsetsOf(b.Topic, b.ConsumerGroup)
+		read, err := reads[i], readErrs[i]
 		s.logBindingStatus(i, err, read.commitsErr)
 		if err != nil {
 			// No pending point: an unreadable binding must not look idle.
@@ -109,6 +118,39 @@ func (s *kafkaScraper) scrape(ctx context.Context) (pmetric.Metrics, error) {
 		}
 	}
 	return s.mb.Emit(), errs.Combine()
+}
+
+// checkResidue asks Kafka, for every suspect range of every readable binding
+// at once, whether it holds records a read_committed consumer would read,
+// and records the ranges that hold none.
+func (s *kafkaScraper) checkResidue(ctx context.Context, layout topicLayout, reads []bindingOffsets, readErrs []error) {
+	suspects := make([]map[int32]offsetRange, len(reads))
+	var ranges []residueRange
+	seen := map[residueRange]bool{}
+	for i, read := range reads {
+		if readErrs[i] != nil || read.commitsErr != nil {
+			continue
+		}
+		suspects[i] = s.states[i].residueSuspects(read.partitions)
+		for p, r := range suspects[i] {
+			rr := residueRange{topic: s.cfg.Bindings[i].Topic, partition: p, offsetRange: r}
+			if !seen[rr] {
+				seen[rr] = true
+				ranges = append(ranges, rr)
+			}
+		}
+	}
+	if len(ranges) == 0 {
+		return
+	}
+	empty := s.reader.checkResidue(ctx, layout, ranges)
+	for i := range suspects {
+		for p, r := range suspects[i] {
+			if empty[residueRange{topic: s.cfg.Bindings[i].Topic, partition: p, offsetRange: r}] {
+				s.states[i].markEmpty(p, r)
+			}
+		}
+	}
 }
 
 // logBindingStatus logs a binding's read problem when it changes, and its
