@@ -108,6 +108,57 @@ func (ms *SlimfaaskafkaLastActivityTimestampMetricConfig) Validate() error {
 	return nil
 }
 
+// SlimfaaskafkaPartitionPendingMessagesMetricAttributeKey specifies the key of an attribute for the slimfaaskafka.partition.pending_messages metric.
+type SlimfaaskafkaPartitionPendingMessagesMetricAttributeKey string
+
+const (
+	SlimfaaskafkaPartitionPendingMessagesMetricAttributeKeyTopic     SlimfaaskafkaPartitionPendingMessagesMetricAttributeKey = "topic"
+	SlimfaaskafkaPartitionPendingMessagesMetricAttributeKeyGroup     SlimfaaskafkaPartitionPendingMessagesMetricAttributeKey = "group"
+	SlimfaaskafkaPartitionPendingMessagesMetricAttributeKeyFunction  SlimfaaskafkaPartitionPendingMessagesMetricAttributeKey = "function"
+	SlimfaaskafkaPartitionPendingMessagesMetricAttributeKeyPartition SlimfaaskafkaPartitionPendingMessagesMetricAttributeKey = "partition"
+)
+
+// SlimfaaskafkaPartitionPendingMessagesMetricConfig provides config for the slimfaaskafka.partition.pending_messages metric.
+type SlimfaaskafkaPartitionPendingMessagesMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+
+	AggregationStrategy string                                                    `mapstructure:"aggregation_strategy"`
+	EnabledAttributes   []SlimfaaskafkaPartitionPendingMessagesMetricAttributeKey `mapstructure:"attributes"`
+}
+
+func (ms *SlimfaaskafkaPartitionPendingMessagesMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+func (ms *SlimfaaskafkaPartitionPendingMessagesMetricConfig) Validate() error {
+	for _, val := range ms.EnabledAttributes {
+		switch val {
+		case SlimfaaskafkaPartitionPendingMessagesMetricAttributeKeyTopic, SlimfaaskafkaPartitionPendingMessagesMetricAttributeKeyGroup, SlimfaaskafkaPartitionPendingMessagesMetricAttributeKeyFunction, SlimfaaskafkaPartitionPendingMessagesMetricAttributeKeyPartition:
+		default:
+			return fmt.Errorf("metric slimfaaskafka.partition.pending_messages doesn't have an attribute %v, valid attributes: [topic, group, function, partition]", val)
+		}
+	}
+
+	switch ms.AggregationStrategy {
+	case AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax:
+	default:
+		return fmt.Errorf("invalid aggregation strategy %q, valid strategies: [%s, %s, %s, %s]", ms.AggregationStrategy, AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax)
+	}
+
+	return nil
+}
+
 // SlimfaaskafkaPendingMessagesMetricAttributeKey specifies the key of an attribute for the slimfaaskafka.pending_messages metric.
 type SlimfaaskafkaPendingMessagesMetricAttributeKey string
 
@@ -262,11 +313,12 @@ func (ms *SlimfaaskafkaWakeupsMetricConfig) Validate() error {
 
 // MetricsConfig provides config for slimfaaskafka metrics.
 type MetricsConfig struct {
-	SlimfaaskafkaConsumedMessages      SlimfaaskafkaConsumedMessagesMetricConfig      `mapstructure:"slimfaaskafka.consumed_messages"`
-	SlimfaaskafkaLastActivityTimestamp SlimfaaskafkaLastActivityTimestampMetricConfig `mapstructure:"slimfaaskafka.last_activity_timestamp"`
-	SlimfaaskafkaPendingMessages       SlimfaaskafkaPendingMessagesMetricConfig       `mapstructure:"slimfaaskafka.pending_messages"`
-	SlimfaaskafkaWakeFailures          SlimfaaskafkaWakeFailuresMetricConfig          `mapstructure:"slimfaaskafka.wake_failures"`
-	SlimfaaskafkaWakeups               SlimfaaskafkaWakeupsMetricConfig               `mapstructure:"slimfaaskafka.wakeups"`
+	SlimfaaskafkaConsumedMessages         SlimfaaskafkaConsumedMessagesMetricConfig         `mapstructure:"slimfaaskafka.consumed_messages"`
+	SlimfaaskafkaLastActivityTimestamp    SlimfaaskafkaLastActivityTimestampMetricConfig    `mapstructure:"slimfaaskafka.last_activity_timestamp"`
+	SlimfaaskafkaPartitionPendingMessages SlimfaaskafkaPartitionPendingMessagesMetricConfig `mapstructure:"slimfaaskafka.partition.pending_messages"`
+	SlimfaaskafkaPendingMessages          SlimfaaskafkaPendingMessagesMetricConfig          `mapstructure:"slimfaaskafka.pending_messages"`
+	SlimfaaskafkaWakeFailures             SlimfaaskafkaWakeFailuresMetricConfig             `mapstructure:"slimfaaskafka.wake_failures"`
+	SlimfaaskafkaWakeups                  SlimfaaskafkaWakeupsMetricConfig                  `mapstructure:"slimfaaskafka.wakeups"`
 }
 
 func DefaultMetricsConfig() MetricsConfig {
@@ -280,6 +332,11 @@ func DefaultMetricsConfig() MetricsConfig {
 			Enabled:             true,
 			AggregationStrategy: AggregationStrategyAvg,
 			EnabledAttributes:   []SlimfaaskafkaLastActivityTimestampMetricAttributeKey{SlimfaaskafkaLastActivityTimestampMetricAttributeKeyTopic, SlimfaaskafkaLastActivityTimestampMetricAttributeKeyGroup, SlimfaaskafkaLastActivityTimestampMetricAttributeKeyFunction},
+		},
+		SlimfaaskafkaPartitionPendingMessages: SlimfaaskafkaPartitionPendingMessagesMetricConfig{
+			Enabled:             false,
+			AggregationStrategy: AggregationStrategyAvg,
+			EnabledAttributes:   []SlimfaaskafkaPartitionPendingMessagesMetricAttributeKey{SlimfaaskafkaPartitionPendingMessagesMetricAttributeKeyTopic, SlimfaaskafkaPartitionPendingMessagesMetricAttributeKeyGroup, SlimfaaskafkaPartitionPendingMessagesMetricAttributeKeyFunction, SlimfaaskafkaPartitionPendingMessagesMetricAttributeKeyPartition},
 		},
 		SlimfaaskafkaPendingMessages: SlimfaaskafkaPendingMessagesMetricConfig{
 			Enabled:             true,

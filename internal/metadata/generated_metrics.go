@@ -57,6 +57,10 @@ var MetricsInfo = metricsInfo{
 		Name:       "slimfaaskafka.last_activity_timestamp",
 		Attributes: []string{"topic", "group", "function"},
 	},
+	SlimfaaskafkaPartitionPendingMessages: metricInfo{
+		Name:       "slimfaaskafka.partition.pending_messages",
+		Attributes: []string{"topic", "group", "function", "partition"},
+	},
 	SlimfaaskafkaPendingMessages: metricInfo{
 		Name:       "slimfaaskafka.pending_messages",
 		Attributes: []string{"topic", "group", "function"},
@@ -72,11 +76,12 @@ var MetricsInfo = metricsInfo{
 }
 
 type metricsInfo struct {
-	SlimfaaskafkaConsumedMessages      metricInfo
-	SlimfaaskafkaLastActivityTimestamp metricInfo
-	SlimfaaskafkaPendingMessages       metricInfo
-	SlimfaaskafkaWakeFailures          metricInfo
-	SlimfaaskafkaWakeups               metricInfo
+	SlimfaaskafkaConsumedMessages         metricInfo
+	SlimfaaskafkaLastActivityTimestamp    metricInfo
+	SlimfaaskafkaPartitionPendingMessages metricInfo
+	SlimfaaskafkaPendingMessages          metricInfo
+	SlimfaaskafkaWakeFailures             metricInfo
+	SlimfaaskafkaWakeups                  metricInfo
 }
 
 type metricInfo struct {
@@ -268,6 +273,104 @@ func (m *metricSlimfaaskafkaLastActivityTimestamp) emit(metrics pmetric.MetricSl
 
 func newMetricSlimfaaskafkaLastActivityTimestamp(cfg SlimfaaskafkaLastActivityTimestampMetricConfig) metricSlimfaaskafkaLastActivityTimestamp {
 	m := metricSlimfaaskafkaLastActivityTimestamp{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
+type metricSlimfaaskafkaPartitionPendingMessages struct {
+	data          pmetric.Metric                                    // data buffer for generated metric.
+	config        SlimfaaskafkaPartitionPendingMessagesMetricConfig // metric config provided by user.
+	capacity      int                                               // max observed number of data points added to the metric.
+	aggDataPoints []int64                                           // slice containing number of aggregated datapoints at each index
+}
+
+// init fills slimfaaskafka.partition.pending_messages metric with initial data.
+func (m *metricSlimfaaskafkaPartitionPendingMessages) init() {
+	m.data.SetName("slimfaaskafka.partition.pending_messages")
+	m.data.SetDescription("Messages waiting for the binding's consumer group on one partition, by the same rules as pending_messages. One series per partition; enable it for troubleshooting.")
+	m.data.SetUnit("{messages}")
+	m.data.SetEmptyGauge()
+	m.data.Gauge().DataPoints().EnsureCapacity(m.capacity)
+	m.aggDataPoints = m.aggDataPoints[:0]
+}
+
+func (m *metricSlimfaaskafkaPartitionPendingMessages) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64, topicAttributeValue string, groupAttributeValue string, functionAttributeValue string, partitionAttributeValue int64) {
+	if !m.config.Enabled {
+		return
+	}
+
+	dp := pmetric.NewNumberDataPoint()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	if slices.Contains(m.config.EnabledAttributes, SlimfaaskafkaPartitionPendingMessagesMetricAttributeKeyTopic) {
+		dp.Attributes().PutStr("topic", topicAttributeValue)
+	}
+	if slices.Contains(m.config.EnabledAttributes, SlimfaaskafkaPartitionPendingMessagesMetricAttributeKeyGroup) {
+		dp.Attributes().PutStr("group", groupAttributeValue)
+	}
+	if slices.Contains(m.config.EnabledAttributes, SlimfaaskafkaPartitionPendingMessagesMetricAttributeKeyFunction) {
+		dp.Attributes().PutStr("function", functionAttributeValue)
+	}
+	if slices.Contains(m.config.EnabledAttributes, SlimfaaskafkaPartitionPendingMessagesMetricAttributeKeyPartition) {
+		dp.Attributes().PutInt("partition", partitionAttributeValue)
+	}
+
+	var s string
+	dps := m.data.Gauge().DataPoints()
+	for i := 0; i < dps.Len(); i++ {
+		dpi := dps.At(i)
+		if dp.Attributes().Equal(dpi.Attributes()) && dp.StartTimestamp() == dpi.StartTimestamp() && dp.Timestamp() == dpi.Timestamp() {
+			switch s = m.config.AggregationStrategy; s {
+			case AggregationStrategySum, AggregationStrategyAvg:
+				dpi.SetIntValue(dpi.IntValue() + val)
+				m.aggDataPoints[i] += 1
+				return
+			case AggregationStrategyMin:
+				if dpi.IntValue() > val {
+					dpi.SetIntValue(val)
+				}
+				return
+			case AggregationStrategyMax:
+				if dpi.IntValue() < val {
+					dpi.SetIntValue(val)
+				}
+				return
+			}
+		}
+	}
+
+	dp.SetIntValue(val)
+	m.aggDataPoints = append(m.aggDataPoints, 1)
+	dp.MoveTo(dps.AppendEmpty())
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricSlimfaaskafkaPartitionPendingMessages) updateCapacity() {
+	if m.data.Gauge().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Gauge().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricSlimfaaskafkaPartitionPendingMessages) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Gauge().DataPoints().Len() > 0 {
+		if m.config.AggregationStrategy == AggregationStrategyAvg {
+			for i, aggCount := range m.aggDataPoints {
+				m.data.Gauge().DataPoints().At(i).SetIntValue(m.data.Gauge().DataPoints().At(i).IntValue() / aggCount)
+			}
+		}
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricSlimfaaskafkaPartitionPendingMessages(cfg SlimfaaskafkaPartitionPendingMessagesMetricConfig) metricSlimfaaskafkaPartitionPendingMessages {
+	m := metricSlimfaaskafkaPartitionPendingMessages{config: cfg}
 
 	if cfg.Enabled {
 		m.data = pmetric.NewMetric()
@@ -574,16 +677,17 @@ func newMetricSlimfaaskafkaWakeups(cfg SlimfaaskafkaWakeupsMetricConfig) metricS
 // MetricsBuilder provides an interface for scrapers to report metrics while taking care of all the transformations
 // required to produce metric representation defined in metadata and user config.
 type MetricsBuilder struct {
-	config                                   MetricsBuilderConfig // config of the metrics builder.
-	startTime                                pcommon.Timestamp    // start time that will be applied to all recorded data points.
-	metricsCapacity                          int                  // maximum observed number of metrics per resource.
-	metricsBuffer                            pmetric.Metrics      // accumulates metrics data before emitting.
-	buildInfo                                component.BuildInfo  // contains version information.
-	metricSlimfaaskafkaConsumedMessages      metricSlimfaaskafkaConsumedMessages
-	metricSlimfaaskafkaLastActivityTimestamp metricSlimfaaskafkaLastActivityTimestamp
-	metricSlimfaaskafkaPendingMessages       metricSlimfaaskafkaPendingMessages
-	metricSlimfaaskafkaWakeFailures          metricSlimfaaskafkaWakeFailures
-	metricSlimfaaskafkaWakeups               metricSlimfaaskafkaWakeups
+	config                                      MetricsBuilderConfig // config of the metrics builder.
+	startTime                                   pcommon.Timestamp    // start time that will be applied to all recorded data points.
+	metricsCapacity                             int                  // maximum observed number of metrics per resource.
+	metricsBuffer                               pmetric.Metrics      // accumulates metrics data before emitting.
+	buildInfo                                   component.BuildInfo  // contains version information.
+	metricSlimfaaskafkaConsumedMessages         metricSlimfaaskafkaConsumedMessages
+	metricSlimfaaskafkaLastActivityTimestamp    metricSlimfaaskafkaLastActivityTimestamp
+	metricSlimfaaskafkaPartitionPendingMessages metricSlimfaaskafkaPartitionPendingMessages
+	metricSlimfaaskafkaPendingMessages          metricSlimfaaskafkaPendingMessages
+	metricSlimfaaskafkaWakeFailures             metricSlimfaaskafkaWakeFailures
+	metricSlimfaaskafkaWakeups                  metricSlimfaaskafkaWakeups
 }
 
 // MetricBuilderOption applies changes to default metrics builder.
@@ -611,9 +715,10 @@ func NewMetricsBuilder(mbc MetricsBuilderConfig, settings receiver.Settings, opt
 		buildInfo:                                settings.BuildInfo,
 		metricSlimfaaskafkaConsumedMessages:      newMetricSlimfaaskafkaConsumedMessages(mbc.Metrics.SlimfaaskafkaConsumedMessages),
 		metricSlimfaaskafkaLastActivityTimestamp: newMetricSlimfaaskafkaLastActivityTimestamp(mbc.Metrics.SlimfaaskafkaLastActivityTimestamp),
-		metricSlimfaaskafkaPendingMessages:       newMetricSlimfaaskafkaPendingMessages(mbc.Metrics.SlimfaaskafkaPendingMessages),
-		metricSlimfaaskafkaWakeFailures:          newMetricSlimfaaskafkaWakeFailures(mbc.Metrics.SlimfaaskafkaWakeFailures),
-		metricSlimfaaskafkaWakeups:               newMetricSlimfaaskafkaWakeups(mbc.Metrics.SlimfaaskafkaWakeups),
+		metricSlimfaaskafkaPartitionPendingMessages: newMetricSlimfaaskafkaPartitionPendingMessages(mbc.Metrics.SlimfaaskafkaPartitionPendingMessages),
+		metricSlimfaaskafkaPendingMessages:          newMetricSlimfaaskafkaPendingMessages(mbc.Metrics.SlimfaaskafkaPendingMessages),
+		metricSlimfaaskafkaWakeFailures:             newMetricSlimfaaskafkaWakeFailures(mbc.Metrics.SlimfaaskafkaWakeFailures),
+		metricSlimfaaskafkaWakeups:                  newMetricSlimfaaskafkaWakeups(mbc.Metrics.SlimfaaskafkaWakeups),
 	}
 
 	for _, op := range options {
@@ -681,6 +786,7 @@ func (mb *MetricsBuilder) EmitForResource(options ...ResourceMetricsOption) {
 	ils.Metrics().EnsureCapacity(mb.metricsCapacity)
 	mb.metricSlimfaaskafkaConsumedMessages.emit(ils.Metrics())
 	mb.metricSlimfaaskafkaLastActivityTimestamp.emit(ils.Metrics())
+	mb.metricSlimfaaskafkaPartitionPendingMessages.emit(ils.Metrics())
 	mb.metricSlimfaaskafkaPendingMessages.emit(ils.Metrics())
 	mb.metricSlimfaaskafkaWakeFailures.emit(ils.Metrics())
 	mb.metricSlimfaaskafkaWakeups.emit(ils.Metrics())
@@ -713,6 +819,11 @@ func (mb *MetricsBuilder) RecordSlimfaaskafkaConsumedMessagesDataPoint(ts pcommo
 // RecordSlimfaaskafkaLastActivityTimestampDataPoint adds a data point to slimfaaskafka.last_activity_timestamp metric.
 func (mb *MetricsBuilder) RecordSlimfaaskafkaLastActivityTimestampDataPoint(ts pcommon.Timestamp, val float64, topicAttributeValue string, groupAttributeValue string, functionAttributeValue string) {
 	mb.metricSlimfaaskafkaLastActivityTimestamp.recordDataPoint(mb.startTime, ts, val, topicAttributeValue, groupAttributeValue, functionAttributeValue)
+}
+
+// RecordSlimfaaskafkaPartitionPendingMessagesDataPoint adds a data point to slimfaaskafka.partition.pending_messages metric.
+func (mb *MetricsBuilder) RecordSlimfaaskafkaPartitionPendingMessagesDataPoint(ts pcommon.Timestamp, val int64, topicAttributeValue string, groupAttributeValue string, functionAttributeValue string, partitionAttributeValue int64) {
+	mb.metricSlimfaaskafkaPartitionPendingMessages.recordDataPoint(mb.startTime, ts, val, topicAttributeValue, groupAttributeValue, functionAttributeValue, partitionAttributeValue)
 }
 
 // RecordSlimfaaskafkaPendingMessagesDataPoint adds a data point to slimfaaskafka.pending_messages metric.

@@ -60,6 +60,7 @@ func TestMetricsBuilder(t *testing.T) {
 			aggMap := make(map[string]string) // contains the aggregation strategies for each metric name
 			aggMap["slimfaaskafka.consumed_messages"] = mb.metricSlimfaaskafkaConsumedMessages.config.AggregationStrategy
 			aggMap["slimfaaskafka.last_activity_timestamp"] = mb.metricSlimfaaskafkaLastActivityTimestamp.config.AggregationStrategy
+			aggMap["slimfaaskafka.partition.pending_messages"] = mb.metricSlimfaaskafkaPartitionPendingMessages.config.AggregationStrategy
 			aggMap["slimfaaskafka.pending_messages"] = mb.metricSlimfaaskafkaPendingMessages.config.AggregationStrategy
 			aggMap["slimfaaskafka.wake_failures"] = mb.metricSlimfaaskafkaWakeFailures.config.AggregationStrategy
 			aggMap["slimfaaskafka.wakeups"] = mb.metricSlimfaaskafkaWakeups.config.AggregationStrategy
@@ -82,6 +83,12 @@ func TestMetricsBuilder(t *testing.T) {
 			mb.RecordSlimfaaskafkaLastActivityTimestampDataPoint(ts, 1, "topic-val", "group-val", "function-val")
 			if tt.name == "reaggregate_set" {
 				mb.RecordSlimfaaskafkaLastActivityTimestampDataPoint(ts, 3, "topic-val-2", "group-val-2", "function-val-2")
+			}
+
+			allMetricsCount++
+			mb.RecordSlimfaaskafkaPartitionPendingMessagesDataPoint(ts, 1, "topic-val", "group-val", "function-val", 9)
+			if tt.name == "reaggregate_set" {
+				mb.RecordSlimfaaskafkaPartitionPendingMessagesDataPoint(ts, 3, "topic-val-2", "group-val-2", "function-val-2", 10)
 			}
 			defaultMetricsCount++
 			allMetricsCount++
@@ -107,6 +114,7 @@ func TestMetricsBuilder(t *testing.T) {
 			if tt.name == "reaggregate_set" {
 				assert.Empty(t, mb.metricSlimfaaskafkaConsumedMessages.aggDataPoints)
 				assert.Empty(t, mb.metricSlimfaaskafkaLastActivityTimestamp.aggDataPoints)
+				assert.Empty(t, mb.metricSlimfaaskafkaPartitionPendingMessages.aggDataPoints)
 				assert.Empty(t, mb.metricSlimfaaskafkaPendingMessages.aggDataPoints)
 				assert.Empty(t, mb.metricSlimfaaskafkaWakeFailures.aggDataPoints)
 				assert.Empty(t, mb.metricSlimfaaskafkaWakeups.aggDataPoints)
@@ -239,6 +247,61 @@ func TestMetricsBuilder(t *testing.T) {
 						_, ok = dp.Attributes().Get("group")
 						assert.False(t, ok)
 						_, ok = dp.Attributes().Get("function")
+						assert.False(t, ok)
+					}
+				case "slimfaaskafka.partition.pending_messages":
+					if tt.name != "reaggregate_set" {
+						assert.False(t, validatedMetrics["slimfaaskafka.partition.pending_messages"], "Found a duplicate in the metrics slice: slimfaaskafka.partition.pending_messages")
+						validatedMetrics["slimfaaskafka.partition.pending_messages"] = true
+						assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+						assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+						assert.Equal(t, "Messages waiting for the binding's consumer group on one partition, by the same rules as pending_messages. One series per partition; enable it for troubleshooting.", mi.Description())
+						assert.Equal(t, "{messages}", mi.Unit())
+						dp := mi.Gauge().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+						assert.Equal(t, int64(1), dp.IntValue())
+						topicAttrVal, ok := dp.Attributes().Get("topic")
+						assert.True(t, ok)
+						assert.Equal(t, "topic-val", topicAttrVal.Str())
+						groupAttrVal, ok := dp.Attributes().Get("group")
+						assert.True(t, ok)
+						assert.Equal(t, "group-val", groupAttrVal.Str())
+						functionAttrVal, ok := dp.Attributes().Get("function")
+						assert.True(t, ok)
+						assert.Equal(t, "function-val", functionAttrVal.Str())
+						partitionAttrVal, ok := dp.Attributes().Get("partition")
+						assert.True(t, ok)
+						assert.EqualValues(t, 9, partitionAttrVal.Int())
+					} else {
+						assert.False(t, validatedMetrics["slimfaaskafka.partition.pending_messages"], "Found a duplicate in the metrics slice: slimfaaskafka.partition.pending_messages")
+						validatedMetrics["slimfaaskafka.partition.pending_messages"] = true
+						assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+						assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+						assert.Equal(t, "Messages waiting for the binding's consumer group on one partition, by the same rules as pending_messages. One series per partition; enable it for troubleshooting.", mi.Description())
+						assert.Equal(t, "{messages}", mi.Unit())
+						dp := mi.Gauge().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+						switch aggMap["slimfaaskafka.partition.pending_messages"] {
+						case "sum":
+							assert.Equal(t, int64(4), dp.IntValue())
+						case "avg":
+							assert.Equal(t, int64(2), dp.IntValue())
+						case "min":
+							assert.Equal(t, int64(1), dp.IntValue())
+						case "max":
+							assert.Equal(t, int64(3), dp.IntValue())
+						}
+						_, ok := dp.Attributes().Get("topic")
+						assert.False(t, ok)
+						_, ok = dp.Attributes().Get("group")
+						assert.False(t, ok)
+						_, ok = dp.Attributes().Get("function")
+						assert.False(t, ok)
+						_, ok = dp.Attributes().Get("partition")
 						assert.False(t, ok)
 					}
 				case "slimfaaskafka.pending_messages":

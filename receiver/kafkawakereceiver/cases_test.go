@@ -12,6 +12,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kmsg"
 	"go.opentelemetry.io/collector/scraper/scrapererror"
+
+	schema "github.com/kafkawake/kafkawake/internal/metadata"
 )
 
 // scrapeOK scrapes and requires a complete scrape.
@@ -222,5 +224,43 @@ func TestLeaderMovesKeepValuesRight(t *testing.T) {
 			recovered = true
 		}
 		require.True(t, recovered, "values did not recover after the leaders moved")
+	}
+}
+
+func TestPerPartitionPendingIsOptional(t *testing.T) {
+	c := newTestCluster(t, kfake.SeedTopics(3, "events"))
+	c.produce("events", 0, 4)
+	c.produce("events", 2, 9)
+	c.commit("g", "events", 2, 3)
+	partitionName := schema.MetricsInfo.SlimfaaskafkaPartitionPendingMessages.Name
+
+	for _, enabled := range []bool{false, true} {
+		s, _ := startScraperWith(t, func(cfg *Config) {
+			cfg.Brokers = c.cluster.ListenAddrs()
+			cfg.Metrics.SlimfaaskafkaPartitionPendingMessages.Enabled = enabled
+			cfg.Bindings = []BindingConfig{{Topic: "events", ConsumerGroup: "g", Function: "f"}}
+		})
+		md, err := s.scrape(c.ctx())
+		require.NoError(t, err)
+		byPartition := map[int64]int64{}
+		for _, rm := range md.ResourceMetrics().All() {
+			for _, sm := range rm.ScopeMetrics().All() {
+				for _, m := range sm.Metrics().All() {
+					if m.Name() != partitionName {
+						continue
+					}
+					for _, dp := range m.Gauge().DataPoints().All() {
+						p, ok := dp.Attributes().Get("partition")
+						require.True(t, ok)
+						byPartition[p.Int()] = dp.IntValue()
+					}
+				}
+			}
+		}
+		if !enabled {
+			assert.Empty(t, byPartition, "disabled by default")
+			continue
+		}
+		assert.Equal(t, map[int64]int64{0: 4, 1: 0, 2: 6}, byPartition)
 	}
 }

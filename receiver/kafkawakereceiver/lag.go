@@ -79,12 +79,17 @@ func (s *bindingState) residueSuspects(partitions map[int32]partitionOffsets) ma
 // markEmpty records that partition p's range r holds no readable record.
 func (s *bindingState) markEmpty(p int32, r offsetRange) { s.emptyRanges[p] = r }
 
-// observe applies SPEC §4 to one scrape's offsets.
-func (s *bindingState) observe(now time.Time, partitions map[int32]partitionOffsets, reset OffsetReset) observation {
+// observe applies SPEC §4 to one scrape's offsets. perPartition, when not
+// nil, receives each partition's pending count.
+func (s *bindingState) observe(now time.Time, partitions map[int32]partitionOffsets, reset OffsetReset, perPartition func(int32, int64)) observation {
 	var pending, consumedDelta int64
 	committed := make(map[int32]int64, len(partitions))
 	for p, o := range partitions {
-		pending += s.partitionPending(p, o, reset)
+		partitionPending := s.partitionPending(p, o, reset)
+		pending += partitionPending
+		if perPartition != nil {
+			perPartition(p, partitionPending)
+		}
 		if o.committed == noCommit {
 			continue
 		}

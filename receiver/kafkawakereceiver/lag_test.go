@@ -46,7 +46,7 @@ func runSteps(t *testing.T, reset OffsetReset, steps []step) {
 	var lastActivity time.Time
 	for i, st := range steps {
 		now := start.Add(time.Duration(i) * 2 * time.Second)
-		obs := s.observe(now, st.partitions, reset)
+		obs := s.observe(now, st.partitions, reset, nil)
 		assert.Equal(t, st.wantPending, obs.pending, "step %d pending", i)
 		assert.Equal(t, st.wantConsumed, obs.consumed, "step %d consumed", i)
 		if st.wantActivity {

@@ -57,14 +57,14 @@ func TestResidueSuspects(t *testing.T) {
 	}
 	assert.Equal(t, map[int32]offsetRange{0: {10, 11}}, s.residueSuspects(offsets), "first sight is checked")
 	s.markEmpty(0, offsetRange{10, 11})
-	assert.Equal(t, int64(5), s.observe(residueTestTime, offsets, OffsetResetEarliest).pending, "a proven residue counts 0")
+	assert.Equal(t, int64(5), s.observe(residueTestTime, offsets, OffsetResetEarliest, nil).pending, "a proven residue counts 0")
 	assert.Empty(t, s.residueSuspects(offsets), "a proven range is not checked again")
 
 	// The partition moves on: the verdict is dropped, a live range is not
 	// checked until it holds still.
 	moved := map[int32]partitionOffsets{0: {highWatermark: 14, logStart: 0, committed: 10}}
 	assert.Empty(t, s.residueSuspects(moved))
-	assert.Equal(t, int64(4), s.observe(residueTestTime, moved, OffsetResetEarliest).pending)
+	assert.Equal(t, int64(4), s.observe(residueTestTime, moved, OffsetResetEarliest, nil).pending)
 	assert.Equal(t, map[int32]offsetRange{0: {10, 14}}, s.residueSuspects(moved))
 }
 

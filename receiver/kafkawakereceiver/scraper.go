@@ -109,7 +109,7 @@ func (s *kafkaScraper) scrape(ctx context.Context) (pmetric.Metrics, error) {
 		if read.commitsErr != nil {
 			obs = s.states[i].observeProduced(read.partitions)
 		} else {
-			obs = s.states[i].observe(now, read.partitions, s.cfg.OffsetReset)
+			obs = s.states[i].observe(now, read.partitions, s.cfg.OffsetReset, s.partitionRecorder(ts, b))
 		}
 		s.mb.RecordSlimfaaskafkaPendingMessagesDataPoint(ts, obs.pending, b.Topic, b.ConsumerGroup, b.Function)
 		s.mb.RecordSlimfaaskafkaConsumedMessagesDataPoint(ts, obs.consumed, b.Topic, b.ConsumerGroup, b.Function)
@@ -118,6 +118,17 @@ func (s *kafkaScraper) scrape(ctx context.Context) (pmetric.Metrics, error) {
 		}
 	}
 	return s.mb.Emit(), errs.Combine()
+}
+
+// partitionRecorder records the optional per-partition pending metric, or is
+// nil when it is disabled.
+func (s *kafkaScraper) partitionRecorder(ts pcommon.Timestamp, b BindingConfig) func(int32, int64) {
+	if !s.cfg.Metrics.SlimfaaskafkaPartitionPendingMessages.Enabled {
+		return nil
+	}
+	return func(partition int32, pending int64) {
+		s.mb.RecordSlimfaaskafkaPartitionPendingMessagesDataPoint(ts, pending, b.Topic, b.ConsumerGroup, b.Function, int64(partition))
+	}
 }
 
 // checkResidue asks Kafka, for every suspect range of every readable binding
