@@ -34,10 +34,17 @@ type bindingState struct {
 	prevEnds map[int32]int64
 
 	// prevRanges are the pending ranges of committed partitions at the
-	// previous observation; emptyRanges those proven to hold no readable
-	// record (transaction markers only), which count 0 while unchanged.
-	prevRanges  map[int32]offsetRange
-	emptyRanges map[int32]offsetRange
+	// previous observation; checkedRanges those already checked for
+	// readable records, each with its verdict, kept while unchanged.
+	prevRanges    map[int32]offsetRange
+	checkedRanges map[int32]rangeVerdict
+}
+
+// rangeVerdict is the outcome of checking a pending range for readable
+// records; empty ranges (transaction markers only) count 0.
+type rangeVerdict struct {
+	offsetRange
+	empty bool
 }
 
 func newBindingState() *bindingState {
@@ -45,7 +52,7 @@ func newBindingState() *bindingState {
 		prevCommitted:  map[int32]int64{},
 		latestBaseline: map[int32]int64{},
 		prevRanges:     map[int32]offsetRange{},
-		emptyRanges:    map[int32]offsetRange{},
+		checkedRanges:  map[int32]rangeVerdict{},
 	}
 }
 
@@ -57,8 +64,8 @@ func committedRange(o partitionOffsets) offsetRange {
 // residueSuspects returns the committed partitions whose pending range may be
 // made only of transaction markers: non-empty, not yet checked, and either
 // seen for the first time or unchanged since the previous observation. A
-// range that moves is a live partition and is left alone, which keeps the
-// checks rare.
+// range that moves is a live partition and is left alone, and a range is
+// checked once whatever the verdict, which keeps the checks rare.
 func (s *bindingState) residueSuspects(partitions map[int32]partitionOffsets) map[int32]offsetRange {
 	suspects := map[int32]offsetRange{}
 	for p, o := range partitions {
@@ -66,7 +73,7 @@ func (s *bindingState) residueSuspects(partitions map[int32]partitionOffsets) ma
 			continue
 		}
 		r := committedRange(o)
-		if r.empty() || s.emptyRanges[p] == r {
+		if r.empty() || s.checkedRanges[p].offsetRange == r {
 			continue
 		}
 		if prev, seen := s.prevRanges[p]; !seen || prev == r {
@@ -76,8 +83,10 @@ func (s *bindingState) residueSuspects(partitions map[int32]partitionOffsets) ma
 	return suspects
 }
 
-// markEmpty records that partition p's range r holds no readable record.
-func (s *bindingState) markEmpty(p int32, r offsetRange) { s.emptyRanges[p] = r }
+// markChecked records whether partition p's range r holds no readable record.
+func (s *bindingState) markChecked(p int32, r offsetRange, empty bool) {
+	s.checkedRanges[p] = rangeVerdict{offsetRange: r, empty: empty}
+}
 
 // observe applies SPEC §4 to one scrape's offsets. perPartition, when not
 // nil, receives each partition's pending count.
@@ -123,7 +132,7 @@ func (s *bindingState) partitionPending(p int32, o partitionOffsets, reset Offse
 	if o.committed != noCommit {
 		delete(s.latestBaseline, p)
 		r := committedRange(o)
-		if s.emptyRanges[p] == r {
+		if v := s.checkedRanges[p]; v.empty && v.offsetRange == r {
 			return 0
 		}
 		// A commit below the log start points at deleted messages; one above
@@ -172,9 +181,9 @@ func (s *bindingState) rememberRanges(partitions map[int32]partitionOffsets) {
 			s.prevRanges[p] = committedRange(o)
 		}
 	}
-	for p, r := range s.emptyRanges {
-		if s.prevRanges[p] != r {
-			delete(s.emptyRanges, p)
+	for p, v := range s.checkedRanges {
+		if s.prevRanges[p] != v.offsetRange {
+			delete(s.checkedRanges, p)
 		}
 	}
 }

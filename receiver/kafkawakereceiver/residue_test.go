@@ -56,7 +56,7 @@ func TestResidueSuspects(t *testing.T) {
 		2: {highWatermark: 5, logStart: 0, committed: noCommit},
 	}
 	assert.Equal(t, map[int32]offsetRange{0: {10, 11}}, s.residueSuspects(offsets), "first sight is checked")
-	s.markEmpty(0, offsetRange{10, 11})
+	s.markChecked(0, offsetRange{10, 11}, true)
 	assert.Equal(t, int64(5), s.observe(residueTestTime, offsets, OffsetResetEarliest, nil).pending, "a proven residue counts 0")
 	assert.Empty(t, s.residueSuspects(offsets), "a proven range is not checked again")
 
@@ -66,6 +66,12 @@ func TestResidueSuspects(t *testing.T) {
 	assert.Empty(t, s.residueSuspects(moved))
 	assert.Equal(t, int64(4), s.observe(residueTestTime, moved, OffsetResetEarliest, nil).pending)
 	assert.Equal(t, map[int32]offsetRange{0: {10, 14}}, s.residueSuspects(moved))
+
+	// A range with readable records (or one that could not be proven empty)
+	// stays pending and is not checked again while it holds still.
+	s.markChecked(0, offsetRange{10, 14}, false)
+	assert.Equal(t, int64(4), s.observe(residueTestTime, moved, OffsetResetEarliest, nil).pending)
+	assert.Empty(t, s.residueSuspects(moved))
 }
 
 // transactionalTopic writes a committed transaction of 10 records, then an
@@ -119,10 +125,13 @@ func TestReadCommittedIgnoresTransactionMarkersAndAbortedRecords(t *testing.T) {
 	uncommitted, committed := start(IsolationReadUncommitted), start(IsolationReadCommitted)
 	assert.Equal(t, int64(6), scrapeOK(t, c, uncommitted).intValue(t, pendingName, "f"),
 		"offsets count: two markers and four aborted records")
+	rc := countRequests(c.cluster)
 	for range 3 {
 		assert.Equal(t, int64(0), scrapeOK(t, c, committed).intValue(t, pendingName, "f"),
 			"nothing is readable past the commit: not a permanent lag")
 	}
+	counts, _ := rc.snapshot()
+	assert.Equal(t, int64(1), counts["Fetch"], "a residue is checked once, not every scrape")
 
 	// A real record after the markers is pending again.
 	c.produce("payments", 0, 1)

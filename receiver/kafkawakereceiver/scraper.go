@@ -133,7 +133,9 @@ func (s *kafkaScraper) partitionRecorder(ts pcommon.Timestamp, b BindingConfig) 
 
 // checkResidue asks Kafka, for every suspect range of every readable binding
 // at once, whether it holds records a read_committed consumer would read,
-// and records the ranges that hold none.
+// and records the verdicts. A range that could not be proven empty (not
+// authorized to read, truncated answer) stays pending and is not asked again
+// until it changes.
 func (s *kafkaScraper) checkResidue(ctx context.Context, layout topicLayout, reads []bindingOffsets, readErrs []error) {
 	suspects := make([]map[int32]offsetRange, len(reads))
 	var ranges []residueRange
@@ -155,11 +157,12 @@ func (s *kafkaScraper) checkResidue(ctx context.Context, layout topicLayout, rea
 		return
 	}
 	empty := s.reader.checkResidue(ctx, layout, ranges)
+	if ctx.Err() != nil {
+		return // unanswered checks are retried next scrape
+	}
 	for i := range suspects {
 		for p, r := range suspects[i] {
-			if empty[residueRange{topic: s.cfg.Bindings[i].Topic, partition: p, offsetRange: r}] {
-				s.states[i].markEmpty(p, r)
-			}
+			s.states[i].markChecked(p, r, empty[residueRange{topic: s.cfg.Bindings[i].Topic, partition: p, offsetRange: r}])
 		}
 	}
 }
