@@ -20,10 +20,13 @@ GENERATED_SUMS = find . \( -path ./dist -o -path ./bin -o -path ./.git \) -prune
 	\( -name 'generated_*' -o -name documentation.md -o -path '*/internal/metadata/testdata/*' \) -print \
 	| LC_ALL=C sort | xargs sha256sum
 
+# How long `make test` fuzzes the processor's input.
+FUZZTIME ?= 30s
+
 # Debian packages the tests run as independent peers: kcat (librdkafka).
 TEST_COMMANDS := kcat
 
-.PHONY: all tools deps generate check-generate check-versions lint build run test test-unit test-e2e bench clean
+.PHONY: all tools deps generate check-generate check-versions lint build run test test-unit test-fuzz test-e2e bench clean
 
 all: build
 
@@ -85,10 +88,14 @@ deps:
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
 	fi
 
-test: check-generate lint test-unit test-e2e
+test: check-generate lint test-unit test-fuzz test-e2e
 
 test-unit: deps
 	$(GO) test -race -count=1 -timeout 15m -tags interop ./...
+
+# A failing input is written to the package's testdata/fuzz: commit it.
+test-fuzz:
+	$(GO) test -run '^$$' -fuzz '^FuzzProcessMetrics$$' -fuzztime $(FUZZTIME) ./processor/slimfaaswakeprocessor/
 
 test-e2e: build
 	KAFKAWAKE_COLLECTOR=$(COLLECTOR) $(GO) test -race -count=1 -timeout 15m -tags e2e ./e2e/...
