@@ -23,8 +23,9 @@ GENERATED_SUMS = find . \( -path ./dist -o -path ./bin -o -path ./.git \) -prune
 # How long `make test` fuzzes the processor's input.
 FUZZTIME ?= 30s
 
-# Debian packages the tests run as independent peers: kcat (librdkafka).
-TEST_COMMANDS := kcat
+# Debian packages the tests run as independent peers: kcat (librdkafka) and
+# a Prometheus server.
+TEST_COMMANDS := kcat prometheus
 
 .PHONY: all tools deps generate check-generate check-versions lint build run test test-unit test-fuzz test-e2e bench clean
 
@@ -97,7 +98,7 @@ test-unit: deps
 test-fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzProcessMetrics$$' -fuzztime $(FUZZTIME) ./processor/slimfaaswakeprocessor/
 
-test-e2e: build
+test-e2e: build deps
 	KAFKAWAKE_COLLECTOR=$(COLLECTOR) $(GO) test -race -count=1 -timeout 15m -tags e2e ./e2e/...
 
 bench:
