@@ -55,6 +55,8 @@ func createMetricsReceiver(
 	if err != nil {
 		return nil, err
 	}
-	return scraperhelper.NewMetricsController(&rcfg.ControllerConfig, set, next,
+	controllerSet := set
+	controllerSet.Logger = logChangesOnly(set.Logger)
+	return scraperhelper.NewMetricsController(&rcfg.ControllerConfig, controllerSet, next,
 		scraperhelper.AddMetricsScraper(metadata.Type, sc))
 }
