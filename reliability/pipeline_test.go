@@ -39,10 +39,11 @@ const interval = 250 * time.Millisecond
 // pipeline is the receiver feeding the processor feeding a sink, as the
 // collector wires them, with every log line kept.
 type pipeline struct {
-	sink *consumertest.MetricsSink
-	logs *observer.ObservedLogs
-	rcv  receiver.Metrics
-	proc processor.Metrics
+	sink     *consumertest.MetricsSink
+	logs     *observer.ObservedLogs
+	rcv      receiver.Metrics
+	proc     processor.Metrics
+	stopOnce sync.Once
 }
 
 func receiverConfig(brokers []string, bindings ...kafkawakereceiver.BindingConfig) *kafkawakereceiver.Config {
@@ -88,10 +89,13 @@ func startPipeline(t *testing.T, rcfg *kafkawakereceiver.Config, pcfg *slimfaasw
 	return p
 }
 
-// stop shuts the pipeline down; it may be called more than once.
+// stop shuts the pipeline down, receiver first as the collector does; it
+// may be called more than once.
 func (p *pipeline) stop() {
-	_ = p.rcv.Shutdown(context.Background())
-	_ = p.proc.Shutdown(context.Background())
+	p.stopOnce.Do(func() {
+		_ = p.rcv.Shutdown(context.Background())
+		_ = p.proc.Shutdown(context.Background())
+	})
 }
 
 // pendingValues returns, for one function, the pending values of every

@@ -2,16 +2,7 @@ package kafkawakereceiver
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
-	"math/big"
-	"net"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -31,6 +22,7 @@ import (
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
 
+	"github.com/kafkawake/kafkawake/internal/testpki"
 	"github.com/kafkawake/kafkawake/receiver/kafkawakereceiver/internal/metadata"
 )
 
@@ -142,26 +134,26 @@ func TestGroupOffsetsNotAuthorizedFallsBackToProducedMessages(t *testing.T) {
 }
 
 func TestTLSAndMutualTLS(t *testing.T) {
-	pki := newTestPKI(t)
+	pki := testpki.New(t)
 	tests := []struct {
 		name       string
 		clientAuth tls.ClientAuthType
 		clientTLS  configtls.ClientConfig
 	}{
-		{"server TLS", tls.NoClientCert, configtls.ClientConfig{Config: configtls.Config{CAFile: pki.caFile}}},
+		{"server TLS", tls.NoClientCert, configtls.ClientConfig{Config: configtls.Config{CAFile: pki.CAFile}}},
 		{"mutual TLS", tls.RequireAndVerifyClientCert, configtls.ClientConfig{Config: configtls.Config{
-			CAFile: pki.caFile, CertFile: pki.clientCertFile, KeyFile: pki.clientKeyFile,
+			CAFile: pki.CAFile, CertFile: pki.ClientCertFile, KeyFile: pki.ClientKeyFile,
 		}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			serverTLS := &tls.Config{
-				Certificates: []tls.Certificate{pki.serverCert},
+				Certificates: []tls.Certificate{pki.ServerCert},
 				ClientAuth:   tt.clientAuth,
-				ClientCAs:    pki.pool,
+				ClientCAs:    pki.Pool,
 				MinVersion:   tls.VersionTLS12,
 			}
-			adminTLS := kgo.DialTLSConfig(&tls.Config{RootCAs: pki.pool, Certificates: []tls.Certificate{pki.clientCert}, MinVersion: tls.VersionTLS12})
+			adminTLS := kgo.DialTLSConfig(&tls.Config{RootCAs: pki.Pool, Certificates: []tls.Certificate{pki.ClientCert}, MinVersion: tls.VersionTLS12})
 			c := newTestClusterAs(t, []kgo.Opt{adminTLS}, kfake.SeedTopics(1, "orders"), kfake.TLS(serverTLS))
 			c.produce("orders", 0, 3)
 
@@ -196,74 +188,4 @@ func TestTLSConfigErrorFailsStart(t *testing.T) {
 	err := s.start(t.Context(), nil)
 	require.Error(t, err)
 	assert.ErrorContains(t, err, "tls:")
-}
-
-// testPKI is a throwaway CA with a server certificate for 127.0.0.1 and a
-// client certificate, written to files for configtls.
-type testPKI struct {
-	pool                          *x509.CertPool
-	caFile                        string
-	serverCert, clientCert        tls.Certificate
-	clientCertFile, clientKeyFile string
-}
-
-func newTestPKI(t *testing.T) testPKI {
-	t.Helper()
-	dir := t.TempDir()
-	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	require.NoError(t, err)
-	caTemplate := &x509.Certificate{
-		SerialNumber:          big.NewInt(1),
-		Subject:               pkix.Name{CommonName: "kafkawake test CA"},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(time.Hour),
-		IsCA:                  true,
-		KeyUsage:              x509.KeyUsageCertSign,
-		BasicConstraintsValid: true,
-	}
-	caDER, err := x509.CreateCertificate(rand.Reader, caTemplate, caTemplate, &caKey.PublicKey, caKey)
-	require.NoError(t, err)
-	caCert, err := x509.ParseCertificate(caDER)
-	require.NoError(t, err)
-
-	issue := func(serial int64, usage x509.ExtKeyUsage) (tls.Certificate, []byte, []byte) {
-		key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-		require.NoError(t, err)
-		template := &x509.Certificate{
-			SerialNumber: big.NewInt(serial),
-			Subject:      pkix.Name{CommonName: "127.0.0.1"},
-			NotBefore:    time.Now().Add(-time.Hour),
-			NotAfter:     time.Now().Add(time.Hour),
-			KeyUsage:     x509.KeyUsageDigitalSignature,
-			ExtKeyUsage:  []x509.ExtKeyUsage{usage},
-			IPAddresses:  []net.IP{net.ParseIP("127.0.0.1")},
-		}
-		der, err := x509.CreateCertificate(rand.Reader, template, caCert, &key.PublicKey, caKey)
-		require.NoError(t, err)
-		keyDER, err := x509.MarshalECPrivateKey(key)
-		require.NoError(t, err)
-		certPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
-		keyPEM := pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER})
-		cert, err := tls.X509KeyPair(certPEM, keyPEM)
-		require.NoError(t, err)
-		return cert, certPEM, keyPEM
-	}
-	serverCert, _, _ := issue(2, x509.ExtKeyUsageServerAuth)
-	clientCert, clientCertPEM, clientKeyPEM := issue(3, x509.ExtKeyUsageClientAuth)
-
-	write := func(name string, data []byte) string {
-		path := filepath.Join(dir, name)
-		require.NoError(t, os.WriteFile(path, data, 0o600))
-		return path
-	}
-	pool := x509.NewCertPool()
-	pool.AddCert(caCert)
-	return testPKI{
-		pool:           pool,
-		caFile:         write("ca.pem", pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER})),
-		serverCert:     serverCert,
-		clientCert:     clientCert,
-		clientCertFile: write("client.pem", clientCertPEM),
-		clientKeyFile:  write("client-key.pem", clientKeyPEM),
-	}
 }
