@@ -11,6 +11,9 @@ DEVSTACK  := $(BIN)/devstack
 
 COMPONENT_DIRS := receiver/kafkawakereceiver processor/slimfaaswakeprocessor
 
+VERSION ?= $(shell awk '$$1 == "version:" {print $$2; exit}' builder-config.yaml)
+IMAGE   ?= ghcr.io/kafkawake/otelcol-kafkawake
+
 # The race runtime sleeps 1 s at exit of every test binary by default.
 export GORACE ?= atexit_sleep_ms=0
 
@@ -27,7 +30,7 @@ FUZZTIME ?= 30s
 # a Prometheus server.
 TEST_COMMANDS := kcat prometheus
 
-.PHONY: all tools deps generate check-generate check-versions lint build run test test-unit test-fuzz test-e2e bench clean
+.PHONY: all tools deps generate check-generate check-versions lint build image run test test-unit test-fuzz test-e2e bench clean
 
 all: build
 
@@ -71,6 +74,10 @@ build: $(OCB)
 	$(OCB) --config builder-config.yaml
 	mkdir -p $(BIN)
 	cp dist/otelcol-kafkawake/otelcol-kafkawake $(COLLECTOR)
+
+# Needs a Docker engine; the image builds the collector with `make build`.
+image:
+	docker build -t $(IMAGE):$(VERSION) .
 
 $(DEVSTACK): FORCE
 	$(GO) build -o $@ ./cmd/devstack

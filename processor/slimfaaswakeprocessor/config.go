@@ -5,12 +5,14 @@ import (
 	"fmt"
 	"maps"
 	"net/url"
+	"reflect"
 	"slices"
 	"strings"
 	"time"
 
 	"go.opentelemetry.io/collector/config/confighttp"
 	"go.opentelemetry.io/collector/config/configretry"
+	"go.opentelemetry.io/collector/confmap"
 )
 
 // functionNamePlaceholder is replaced in WakePath by the path-escaped function name.
@@ -22,7 +24,14 @@ type Config struct {
 	// TLS. A named field, not an embedded one, so that its Unmarshal method is
 	// not promoted to Config (it would decode only the client fields).
 	ClientConfig confighttp.ClientConfig `mapstructure:",squash"`
+	WakeConfig   `mapstructure:",squash"`
 
+	// prevent unkeyed literal initialization
+	_ struct{}
+}
+
+// WakeConfig is everything but the HTTP client.
+type WakeConfig struct {
 	// WakePath is appended to the endpoint; it must contain {functionName}.
 	WakePath string `mapstructure:"wake_path"`
 	// DryRun decides and counts as if SlimFaas had answered 204, without calling it.
@@ -39,6 +48,36 @@ type Config struct {
 
 	// prevent unkeyed literal initialization
 	_ struct{}
+}
+
+// Unmarshal decodes the configuration and rejects unknown keys. Because the
+// squashed confighttp.ClientConfig has its own Unmarshal, confmap decodes
+// every other field with unknown keys ignored
+// (open-telemetry/opentelemetry-collector#15907), so a misspelt key such as
+// `coolddown` would pass silently. The keys that are not the HTTP client's
+// are therefore decoded once more, strictly.
+func (cfg *Config) Unmarshal(conf *confmap.Conf) error {
+	if err := conf.Unmarshal(cfg); err != nil {
+		return err
+	}
+	own := conf.ToStringMap()
+	for _, key := range httpClientKeys() {
+		delete(own, key)
+	}
+	strict := cfg.WakeConfig
+	return confmap.NewFromStringMap(own).Unmarshal(&strict)
+}
+
+// httpClientKeys lists the top-level keys that confighttp.ClientConfig reads.
+func httpClientKeys() []string {
+	t := reflect.TypeFor[confighttp.ClientConfig]()
+	keys := make([]string, 0, t.NumField())
+	for field := range t.Fields() {
+		if name, _, _ := strings.Cut(field.Tag.Get("mapstructure"), ","); name != "" && name != "-" {
+			keys = append(keys, name)
+		}
+	}
+	return keys
 }
 
 // WakeRules decide when a binding's function is woken.

@@ -131,3 +131,39 @@ func TestWakeURL(t *testing.T) {
 		assert.Equal(t, tt.want, cfg.wakeURL(tt.function))
 	}
 }
+
+func TestUnknownKeysAreRejected(t *testing.T) {
+	tests := []struct {
+		name    string
+		raw     map[string]any
+		wantErr string
+	}{
+		{"top-level typo", map[string]any{"wake_url": "http://x"}, "wake_url"},
+		{"typo in defaults", map[string]any{"defaults": map[string]any{"coolddown": "3s"}}, "coolddown"},
+		{"typo in a function override", map[string]any{"functions": map[string]any{"orders": map[string]any{"keep_alive": "1m"}}}, "keep_alive"},
+		{"typo in retry_on_failure", map[string]any{"retry_on_failure": map[string]any{"max_intervall": "1s"}}, "max_intervall"},
+		{"typo next to HTTP client keys", map[string]any{"endpoint": "http://slimfaas:5000", "timout": "1s"}, "timout"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := confmap.NewFromStringMap(tt.raw).Unmarshal(createDefaultConfig())
+			require.Error(t, err)
+			assert.ErrorContains(t, err, tt.wantErr)
+		})
+	}
+
+	// The HTTP client's own keys, and every known key, still decode.
+	cfg := createDefaultConfig().(*Config)
+	require.NoError(t, confmap.NewFromStringMap(map[string]any{
+		"endpoint": "https://slimfaas:5000", "timeout": "3s", "headers": map[string]any{"Authorization": "Bearer t"},
+		"tls": map[string]any{"insecure_skip_verify": true}, "wake_path": "/wake-function/{functionName}",
+		"dry_run": true, "defaults": map[string]any{"cooldown": "5s"},
+		"functions": map[string]any{"orders": map[string]any{"min_pending_messages": 3}},
+		"retry_on_failure": map[string]any{"max_interval": "5s"},
+	}).Unmarshal(cfg))
+	assert.Equal(t, 3*time.Second, cfg.ClientConfig.Timeout)
+	assert.True(t, cfg.ClientConfig.TLS.InsecureSkipVerify)
+	assert.Equal(t, 5*time.Second, cfg.Defaults.Cooldown)
+	assert.Equal(t, int64(3), *cfg.Functions["orders"].MinPendingMessages)
+	assert.True(t, cfg.DryRun)
+}

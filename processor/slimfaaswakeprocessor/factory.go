@@ -48,14 +48,16 @@ func createDefaultConfig() component.Config {
 	retry.MaxElapsedTime = 0
 	return &Config{
 		ClientConfig: client,
-		WakePath:     defaultWakePath,
-		Defaults: WakeRules{
-			MinPendingMessages: defaultMinPendingMessages,
-			Cooldown:           defaultCooldown,
-			ActivityKeepAlive:  defaultActivityKeepAlive,
-			MinConsumedDelta:   defaultMinConsumedDelta,
+		WakeConfig: WakeConfig{
+			WakePath: defaultWakePath,
+			Defaults: WakeRules{
+				MinPendingMessages: defaultMinPendingMessages,
+				Cooldown:           defaultCooldown,
+				ActivityKeepAlive:  defaultActivityKeepAlive,
+				MinConsumedDelta:   defaultMinConsumedDelta,
+			},
+			RetryOnFailure: retry,
 		},
-		RetryOnFailure: retry,
 	}
 }
 
