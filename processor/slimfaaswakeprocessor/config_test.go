@@ -158,7 +158,7 @@ func TestUnknownKeysAreRejected(t *testing.T) {
 		"endpoint": "https://slimfaas:5000", "timeout": "3s", "headers": map[string]any{"Authorization": "Bearer t"},
 		"tls": map[string]any{"insecure_skip_verify": true}, "wake_path": "/wake-function/{functionName}",
 		"dry_run": true, "defaults": map[string]any{"cooldown": "5s"},
-		"functions": map[string]any{"orders": map[string]any{"min_pending_messages": 3}},
+		"functions":        map[string]any{"orders": map[string]any{"min_pending_messages": 3}},
 		"retry_on_failure": map[string]any{"max_interval": "5s"},
 	}).Unmarshal(cfg))
 	assert.Equal(t, 3*time.Second, cfg.ClientConfig.Timeout)
