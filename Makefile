@@ -23,14 +23,15 @@ GENERATED_SUMS = find . \( -path ./dist -o -path ./bin -o -path ./.git \) -prune
 	\( -name 'generated_*' -o -name documentation.md -o -path '*/internal/metadata/testdata/*' \) -print \
 	| LC_ALL=C sort | xargs sha256sum
 
-# How long `make test` fuzzes the processor's input.
+# How long `make test` fuzzes the processor's input, and `make soak` runs.
 FUZZTIME ?= 30s
+SOAK     ?= 30m
 
 # Debian packages the tests run as independent peers: kcat (librdkafka) and
 # a Prometheus server.
 TEST_COMMANDS := kcat prometheus
 
-.PHONY: all tools deps generate check-generate check-versions lint build image run test test-unit test-fuzz test-e2e bench clean
+.PHONY: all tools deps generate check-generate check-versions lint build image run test test-unit test-fuzz test-e2e bench soak clean
 
 all: build
 
@@ -107,6 +108,11 @@ test-fuzz:
 
 test-e2e: build deps
 	KAFKAWAKE_COLLECTOR=$(COLLECTOR) $(GO) test -race -count=1 -timeout 15m -tags e2e ./e2e/...
+
+# 500 bindings, random traffic and a fault every other minute; reports RSS
+# and goroutines at the start and the end.
+soak:
+	$(GO) test -count=1 -run '^TestSoak$$' -timeout 3h -v ./reliability/ -soak $(SOAK)
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
