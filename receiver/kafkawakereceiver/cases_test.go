@@ -2,6 +2,7 @@ package kafkawakereceiver
 
 import (
 	"context"
+	"fmt"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -262,5 +263,32 @@ func TestPerPartitionPendingIsOptional(t *testing.T) {
 			continue
 		}
 		assert.Equal(t, map[int64]int64{0: 4, 1: 0, 2: 6}, byPartition)
+	}
+}
+
+func TestManyBindingsAreOneResourceWithOnePointEach(t *testing.T) {
+	const topics, bindings = 7, 3*bindingsPerEmit + 5
+	names := make([]string, topics)
+	for i := range names {
+		names[i] = fmt.Sprintf("t%d", i)
+	}
+	c := newTestCluster(t, kfake.SeedTopics(1, names...))
+	var configs []BindingConfig
+	for i, name := range names {
+		c.produce(name, 0, i+1)
+	}
+	for i := range bindings {
+		configs = append(configs, BindingConfig{Topic: names[i%topics], ConsumerGroup: fmt.Sprintf("g%d", i), Function: fmt.Sprintf("f%d", i)})
+	}
+	s, _ := startScraper(t, c.cluster.ListenAddrs(), OffsetResetEarliest, configs...)
+	md, err := s.scrape(c.ctx())
+	require.NoError(t, err)
+	require.Equal(t, 1, md.ResourceMetrics().Len())
+	require.Equal(t, 1, md.ResourceMetrics().At(0).ScopeMetrics().Len())
+	pts := pointsByFunction(t, md) // fails on a second point for a function
+	require.Len(t, pts[pendingName], bindings)
+	require.Len(t, pts[consumedName], bindings)
+	for i := range bindings {
+		assert.Equal(t, int64(i%topics+1), pts.intValue(t, pendingName, fmt.Sprintf("f%d", i)))
 	}
 }

@@ -17,6 +17,11 @@ import (
 	schema "github.com/kafkawake/kafkawake/internal/metadata"
 )
 
+// bindingsPerEmit bounds the points the generated metrics builder holds at
+// once: it compares every new point with all the points recorded since its
+// last emit, which is quadratic in the number of bindings (0.8 s for 5,000).
+const bindingsPerEmit = 32
+
 type kafkaScraper struct {
 	cfg    *Config
 	logger *zap.Logger
@@ -27,7 +32,6 @@ type kafkaScraper struct {
 	lastStatusText []string        // per binding, so each cause is logged once
 
 	reader offsetReader
-	client *kgo.Client
 	// extraClientOpts lets tests shorten franz-go's metadata caching.
 	extraClientOpts []kgo.Opt
 }
@@ -40,6 +44,10 @@ func newKafkaScraper(cfg *Config, set receiver.Settings) *kafkaScraper {
 		mb:             schema.NewMetricsBuilder(cfg.MetricsBuilderConfig, set),
 		states:         make([]*bindingState, len(cfg.Bindings)),
 		lastStatusText: make([]string, len(cfg.Bindings)),
+		reader: offsetReader{
+			readCommitted: cfg.IsolationLevel == IsolationReadCommitted,
+			usesSASL:      cfg.SASL.HasValue(),
+		},
 	}
 	// Two bindings sharing a topic or a group read it once.
 	seenTopics, seenGroups := map[string]bool{}, map[string]bool{}
@@ -68,17 +76,14 @@ func (s *kafkaScraper) start(ctx context.Context, _ component.Host) error {
 	if err != nil {
 		return fmt.Errorf("creating Kafka client for brokers %v: %w", s.cfg.Brokers, err)
 	}
-	s.client = client
 	s.reader.client = client
 	s.reader.adm = kadm.NewClient(client)
-	s.reader.readCommitted = s.cfg.IsolationLevel == IsolationReadCommitted
-	s.reader.usesSASL = s.cfg.SASL.HasValue()
 	return nil
 }
 
 func (s *kafkaScraper) shutdown(context.Context) error {
-	if s.client != nil {
-		s.client.Close()
+	if s.reader.client != nil {
+		s.reader.client.Close()
 	}
 	return nil
 }
@@ -98,6 +103,9 @@ func (s *kafkaScraper) scrape(ctx context.Context) (pmetric.Metrics, error) {
 	ts := pcommon.NewTimestampFromTime(now)
 	var errs scrapererror.ScrapeErrors
 	for i, b := range s.cfg.Bindings {
+		if i > 0 && i%bindingsPerEmit == 0 {
+			s.mb.EmitForResource()
+		}
 		read, err := reads[i], readErrs[i]
 		s.logBindingStatus(i, err, read.commitsErr)
 		if err != nil {
@@ -117,7 +125,50 @@ func (s *kafkaScraper) scrape(ctx context.Context) (pmetric.Metrics, error) {
 			s.mb.RecordSlimfaaskafkaLastActivityTimestampDataPoint(ts, unixSeconds(obs.lastActivity), b.Topic, b.ConsumerGroup, b.Function)
 		}
 	}
-	return s.mb.Emit(), errs.Combine()
+	md := s.mb.Emit()
+	mergeIntoFirstResource(md)
+	return md, errs.Combine()
+}
+
+// mergeIntoFirstResource gathers the points of every ResourceMetrics of md
+// into the first one, so that a scrape is one resource with one point per
+// binding. The builder emitted one ResourceMetrics per chunk of bindings, all
+// with the same resource and scope.
+func mergeIntoFirstResource(md pmetric.Metrics) {
+	rms := md.ResourceMetrics()
+	if rms.Len() < 2 {
+		return
+	}
+	target := rms.At(0).ScopeMetrics().At(0).Metrics()
+	byName := make(map[string]pmetric.Metric, target.Len())
+	for _, m := range target.All() {
+		byName[m.Name()] = m
+	}
+	for i := 1; i < rms.Len(); i++ {
+		metrics := rms.At(i).ScopeMetrics().At(0).Metrics()
+		for j := 0; j < metrics.Len(); j++ {
+			m := metrics.At(j)
+			existing, ok := byName[m.Name()]
+			if !ok {
+				existing = target.AppendEmpty()
+				m.MoveTo(existing)
+				byName[existing.Name()] = existing
+				continue
+			}
+			switch m.Type() {
+			case pmetric.MetricTypeGauge:
+				m.Gauge().DataPoints().MoveAndAppendTo(existing.Gauge().DataPoints())
+			case pmetric.MetricTypeSum:
+				m.Sum().DataPoints().MoveAndAppendTo(existing.Sum().DataPoints())
+			}
+		}
+	}
+	first := true
+	rms.RemoveIf(func(pmetric.ResourceMetrics) bool {
+		keep := first
+		first = false
+		return !keep
+	})
 }
 
 // partitionRecorder records the optional per-partition pending metric, or is
