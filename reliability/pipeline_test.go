@@ -14,6 +14,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/component/componenttest"
+	"go.opentelemetry.io/collector/consumer"
 	"go.opentelemetry.io/collector/consumer/consumertest"
 	"go.opentelemetry.io/collector/pdata/pmetric"
 	"go.opentelemetry.io/collector/processor"
@@ -39,7 +40,7 @@ const interval = 250 * time.Millisecond
 // pipeline is the receiver feeding the processor feeding a sink, as the
 // collector wires them, with every log line kept.
 type pipeline struct {
-	sink     *consumertest.MetricsSink
+	sink     *consumertest.MetricsSink // nil when the output goes elsewhere
 	logs     *observer.ObservedLogs
 	rcv      receiver.Metrics
 	proc     processor.Metrics
@@ -67,16 +68,26 @@ func processorConfig(endpoint string) *slimfaaswakeprocessor.Config {
 
 func startPipeline(t *testing.T, rcfg *kafkawakereceiver.Config, pcfg *slimfaaswakeprocessor.Config) *pipeline {
 	t.Helper()
+	sink := &consumertest.MetricsSink{}
+	p := startPipelineTo(t, rcfg, pcfg, sink, zapcore.DebugLevel)
+	p.sink = sink
+	return p
+}
+
+// startPipelineTo starts a pipeline that hands its output to next, keeping
+// the log lines from level up.
+func startPipelineTo(t *testing.T, rcfg *kafkawakereceiver.Config, pcfg *slimfaaswakeprocessor.Config, next consumer.Metrics, level zapcore.Level) *pipeline {
+	t.Helper()
 	require.NoError(t, rcfg.Validate())
 	require.NoError(t, pcfg.Validate())
-	core, logs := observer.New(zapcore.DebugLevel)
+	core, logs := observer.New(level)
 	logger := zap.New(core)
-	p := &pipeline{sink: &consumertest.MetricsSink{}, logs: logs}
+	p := &pipeline{logs: logs}
 
 	pset := processortest.NewNopSettings(component.MustNewType("slimfaaswake"))
 	pset.Logger = logger
 	var err error
-	p.proc, err = slimfaaswakeprocessor.NewFactory().CreateMetrics(context.Background(), pset, pcfg, p.sink)
+	p.proc, err = slimfaaswakeprocessor.NewFactory().CreateMetrics(context.Background(), pset, pcfg, next)
 	require.NoError(t, err)
 	rset := receivertest.NewNopSettings(component.MustNewType("kafkawake"))
 	rset.Logger = logger
@@ -214,6 +225,16 @@ func (s *slimFaas) successesFor(function string) int {
 	return s.successes["/wake-function/"+function]
 }
 
+func (s *slimFaas) totalSuccesses() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	total := 0
+	for _, n := range s.successes {
+		total += n
+	}
+	return total
+}
+
 func (s *slimFaas) firstSuccessFor(function string) time.Time {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -239,7 +260,9 @@ func newKafka(t *testing.T, opts ...kfake.Opt) *kafka {
 	require.NoError(t, err)
 	t.Cleanup(cluster.Close)
 	client, err := kgo.NewClient(kgo.SeedBrokers(cluster.ListenAddrs()...), kgo.DisableClientMetrics(),
-		kgo.RecordPartitioner(kgo.ManualPartitioner()))
+		kgo.RecordPartitioner(kgo.ManualPartitioner()),
+		// Produce retries until delivered; during a fault that is never.
+		kgo.RecordDeliveryTimeout(5*time.Second))
 	require.NoError(t, err)
 	t.Cleanup(client.Close)
 	return &kafka{cluster: cluster, client: client, adm: kadm.NewClient(client)}
