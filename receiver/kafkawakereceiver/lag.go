@@ -23,7 +23,6 @@ type observation struct {
 // scraper feeds it offsets and a time, so every lag and activity rule can be
 // tested without Kafka.
 type bindingState struct {
-	observed       bool
 	prevCommitted  map[int32]int64 // commits of the previous observation, only partitions that had one
 	latestBaseline map[int32]int64 // high watermark when a partition was first seen without a commit
 	consumed       int64
@@ -103,7 +102,9 @@ func (s *bindingState) observe(now time.Time, partitions map[int32]partitionOffs
 			continue
 		}
 		committed[p] = o.committed
-		if prev, ok := s.prevCommitted[p]; ok && s.observed {
+		// Only partitions with a commit in the previous observation count,
+		// so the first observation is a baseline.
+		if prev, ok := s.prevCommitted[p]; ok {
 			// A rewind is not consumption; only forward moves count.
 			consumedDelta += max(0, o.committed-prev)
 		}
@@ -117,7 +118,6 @@ func (s *bindingState) observe(now time.Time, partitions map[int32]partitionOffs
 	}
 	s.prevCommitted = committed
 	s.prevEnds = nil
-	s.observed = true
 	s.rememberRanges(partitions)
 	if consumedDelta > 0 {
 		s.consumed += consumedDelta
