@@ -114,8 +114,13 @@ test-e2e: build deps
 soak:
 	$(GO) test -count=1 -run '^TestSoak$$' -timeout 3h -v ./reliability/ -soak $(SOAK)
 
-bench:
-	$(GO) test -run '^$$' -bench . -benchmem ./...
+# Measures the receiver's scrape cost against scale and against SlimFaasKafka's
+# read pattern, wake latency, the collector's footprint and the processor's
+# throughput, and rewrites docs/benchmarks.md (about 8 minutes on 2 cores).
+# `make bench BENCHFLAGS=-quick` is a short, indicative run (about 3 minutes).
+BENCHFLAGS ?=
+bench: build
+	$(GO) run ./bench/cmd/kafkawake-bench -collector $(COLLECTOR) -out docs/benchmarks.md $(BENCHFLAGS)
 
 clean:
 	rm -rf $(BIN) dist

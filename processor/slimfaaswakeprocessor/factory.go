@@ -41,6 +41,10 @@ func createDefaultConfig() component.Config {
 	client := confighttp.NewDefaultClientConfig()
 	client.Endpoint = defaultEndpoint
 	client.Timeout = defaultTimeout
+	// Keep a connection per concurrent wake call, so that bursts of wakes
+	// (many cooldowns ending together) reuse connections instead of opening
+	// new ones; the net/http default keeps 2.
+	client.MaxIdleConnsPerHost = maxConcurrentWakes
 	retry := configretry.NewDefaultBackOffConfig()
 	retry.InitialInterval = defaultRetryInitialInterval
 	retry.MaxInterval = defaultRetryMaxInterval

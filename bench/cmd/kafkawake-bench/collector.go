@@ -1,0 +1,248 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// binding is one (topic, group, function) of a collector config.
+type binding struct{ topic, group, function string }
+
+// collectorConfig is the pipeline under test: kafkawake → slimfaaswake →
+// Prometheus exporter, with the collector's own telemetry off.
+func collectorConfig(brokers []string, interval time.Duration, wakeURL, cooldown string, metricsPort int, bindings []binding) string {
+	var b strings.Builder
+	for _, bd := range bindings {
+		fmt.Fprintf(&b, "      - {topic: %s, consumer_group: %s, function: %s}\n", bd.topic, bd.group, bd.function)
+	}
+	return fmt.Sprintf(`receivers:
+  kafkawake:
+    brokers: [%s]
+    collection_interval: %s
+    bindings:
+%sprocessors:
+  slimfaaswake:
+    endpoint: %s
+    defaults:
+      cooldown: %s
+exporters:
+  prometheus:
+    endpoint: 127.0.0.1:%d
+service:
+  telemetry:
+    logs:
+      level: warn
+    metrics:
+      level: none
+  pipelines:
+    metrics:
+      receivers: [kafkawake]
+      processors: [slimfaaswake]
+      exporters: [prometheus]
+`, strings.Join(brokers, ", "), interval, b.String(), wakeURL, cooldown, metricsPort)
+}
+
+// collectorProcess is one running otelcol-kafkawake.
+type collectorProcess struct {
+	cmd        *exec.Cmd
+	output     *lockedBuffer
+	metricsURL string
+	exited     chan struct{}
+}
+
+func startCollector(binary, dir, config string, metricsPort int, env ...string) (*collectorProcess, error) {
+	path := filepath.Join(dir, fmt.Sprintf("config-%d.yaml", metricsPort))
+	if err := os.WriteFile(path, []byte(config), 0o600); err != nil {
+		return nil, err
+	}
+	c := &collectorProcess{
+		cmd:        exec.Command(binary, "--config", path),
+		output:     &lockedBuffer{},
+		metricsURL: fmt.Sprintf("http://127.0.0.1:%d/metrics", metricsPort),
+		exited:     make(chan struct{}),
+	}
+	c.cmd.Stdout, c.cmd.Stderr = c.output, c.output
+	c.cmd.Env = append(os.Environ(), env...)
+	if err := c.cmd.Start(); err != nil {
+		return nil, err
+	}
+	go func() {
+		_ = c.cmd.Wait()
+		close(c.exited)
+	}()
+	return c, nil
+}
+
+// waitExposing waits until the exporter shows a metric, that is until the
+// first scrape went through the pipeline.
+func (c *collectorProcess) waitExposing(ctx context.Context, metric string, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		select {
+		case <-c.exited:
+			return fmt.Errorf("collector exited:\n%s", c.output.String())
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+		if body, err := c.metrics(ctx); err == nil && strings.Contains(body, metric) {
+			return nil
+		}
+	}
+	return fmt.Errorf("collector did not expose %s within %s:\n%s", metric, timeout, c.output.String())
+}
+
+func (c *collectorProcess) metrics(ctx context.Context) (string, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.metricsURL, http.NoBody)
+	if err != nil {
+		return "", err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	return string(body), err
+}
+
+// stop sends SIGTERM and waits, killing the process after 15 s.
+func (c *collectorProcess) stop() error {
+	select {
+	case <-c.exited:
+		return errors.New("collector had already exited")
+	default:
+	}
+	_ = c.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-c.exited:
+		return nil
+	case <-time.After(15 * time.Second):
+		_ = c.cmd.Process.Kill()
+		<-c.exited
+		return errors.New("collector did not stop within 15s of SIGTERM")
+	}
+}
+
+// wakeEndpoint is a fake SlimFaas: it answers every wake with 204 and
+// reports the function and the arrival time.
+type wakeEndpoint struct {
+	srv      *httptest.Server
+	calls    chan wakeArrival
+	newConns atomic.Int64 // TCP connections the collector opened to it
+}
+
+type wakeArrival struct {
+	function string
+	at       time.Time
+}
+
+func newWakeEndpoint(buffer int) *wakeEndpoint {
+	w := &wakeEndpoint{calls: make(chan wakeArrival, buffer)}
+	w.srv = httptest.NewUnstartedServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		at := time.Now()
+		if name, ok := strings.CutPrefix(r.URL.Path, "/wake-function/"); ok && r.Method == http.MethodPost {
+			select {
+			case w.calls <- wakeArrival{function: name, at: at}:
+			default:
+			}
+		}
+		rw.WriteHeader(http.StatusNoContent)
+	}))
+	w.srv.Config.ConnState = func(_ net.Conn, state http.ConnState) {
+		if state == http.StateNew {
+			w.newConns.Add(1)
+		}
+	}
+	w.srv.Start()
+	return w
+}
+
+func (w *wakeEndpoint) close() { w.srv.Close() }
+
+// newCluster starts an in-process kfake with topics × partitions.
+func newCluster(brokers, partitions int, topics []string) (*kfake.Cluster, error) {
+	return kfake.NewCluster(kfake.NumBrokers(brokers), kfake.SeedTopics(int32(partitions), topics...),
+		kfake.WithLogger(kfake.BasicLogger(io.Discard, kfake.LogLevelNone)))
+}
+
+func newProducer(c *kfake.Cluster) (*kgo.Client, error) {
+	return kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...), kgo.DisableClientMetrics(),
+		kgo.RecordPartitioner(kgo.ManualPartitioner()), kgo.ProducerLinger(0))
+}
+
+// seed writes records on every partition of topics, and has each given
+// group commit offset `at` on every partition of its topic.
+func seed(ctx context.Context, cl *kgo.Client, topics []string, recordsPerPartition int, commits map[string]string, at int64) error {
+	adm := kadm.NewClient(cl)
+	details, err := adm.ListTopics(ctx, topics...)
+	if err != nil {
+		return err
+	}
+	var records []*kgo.Record
+	for _, td := range details {
+		for p := range td.Partitions {
+			for range recordsPerPartition {
+				records = append(records, &kgo.Record{Topic: td.Topic, Partition: p, Value: []byte("m")})
+			}
+		}
+	}
+	if err := cl.ProduceSync(ctx, records...).FirstErr(); err != nil {
+		return err
+	}
+	for group, topic := range commits {
+		var offsets kadm.Offsets
+		for p := range details[topic].Partitions {
+			offsets.Add(kadm.Offset{Topic: topic, Partition: p, At: at, LeaderEpoch: -1})
+		}
+		if _, err := adm.CommitOffsets(ctx, group, offsets); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// lockedBuffer collects process output written from another goroutine.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}

@@ -1,0 +1,201 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// footprintResult is the collector's memory and CPU over a bounded run.
+type footprintResult struct {
+	bindings, topics, partitions, brokers int
+	duration                              time.Duration
+	samples                               int
+	rssStartKB, rssPeakKB, rssEndKB       int64
+	rssMedianKB                           int64
+	wakesBeforePeak                       int     // wake POSTs in the 10 s up to the peak RSS sample
+	gcs                                   int     // garbage collections during the run (gctrace)
+	maxLiveMB, maxGoalMB                  int     // the Go heap after GC and the heap goal, at most
+	cpuSeconds                            float64 // user + system over the measured window
+	cpuPercent                            float64 // of one core, averaged over the window
+	maxWindowPercent                      float64 // the busiest 10 s window
+	wakes                                 int     // wake POSTs the endpoint answered (204)
+	wakeConns                             int64   // TCP connections opened to the endpoint
+	exposition                            int     // Prometheus scrapes of the exporter during the run
+}
+
+// clockTicks is USER_HZ, the unit of utime and stime in /proc/<pid>/stat;
+// it is 100 on every Linux architecture Go supports.
+const clockTicks = 100
+
+// runFootprint runs the built collector with 1,000 bindings at 2 s and
+// samples its RSS and CPU time once a second.
+func runFootprint(ctx context.Context, o options) (footprintResult, error) {
+	const brokers, topicCount, partitions, bindingCount = 3, 200, 12, 1000
+	res := footprintResult{bindings: bindingCount, topics: topicCount, partitions: partitions, brokers: brokers}
+	topics := make([]string, topicCount)
+	for i := range topics {
+		topics[i] = fmt.Sprintf("topic-%03d", i)
+	}
+	bindings := make([]binding, bindingCount)
+	commits := map[string]string{}
+	for i := range bindings {
+		bindings[i] = binding{topic: topics[i%topicCount], group: fmt.Sprintf("group-%04d", i), function: fmt.Sprintf("fn-%04d", i)}
+		if i%2 == 0 {
+			commits[bindings[i].group] = bindings[i].topic
+		}
+	}
+	cluster, err := newCluster(brokers, partitions, topics)
+	if err != nil {
+		return res, err
+	}
+	defer cluster.Close()
+	producer, err := newProducer(cluster)
+	if err != nil {
+		return res, err
+	}
+	defer producer.Close()
+	if err := seed(ctx, producer, topics, 4, commits, 2); err != nil {
+		return res, err
+	}
+	endpoint := newWakeEndpoint(1 << 16)
+	defer endpoint.close()
+
+	port, err := freePort()
+	if err != nil {
+		return res, err
+	}
+	col, err := startCollector(o.collector, o.workDir, collectorConfig(cluster.ListenAddrs(), 2*time.Second, endpoint.srv.URL, "30s", port, bindings), port,
+		"GODEBUG=gctrace=1") // one line per GC on stderr: heap sizes without a profiler in the binary
+	if err != nil {
+		return res, err
+	}
+	defer func() { _ = col.stop() }()
+	if err := col.waitExposing(ctx, "slimfaaskafka_wakeups_total", time.Minute); err != nil {
+		return res, err
+	}
+	pid := col.cmd.Process.Pid
+	gcBefore := len(gcTrace.FindAllString(col.output.String(), -1))
+
+	type sample struct {
+		at    time.Time
+		rssKB int64
+		ticks int64
+	}
+	var samples []sample
+	take := func() error {
+		rss, err := rssKB(pid)
+		if err != nil {
+			return err
+		}
+		ticks, err := cpuTicks(pid)
+		if err != nil {
+			return err
+		}
+		samples = append(samples, sample{time.Now(), rss, ticks})
+		return nil
+	}
+	if err := take(); err != nil {
+		return res, err
+	}
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	end := time.Now().Add(o.footprint)
+	for time.Now().Before(end) {
+		select {
+		case <-tick.C:
+		case <-col.exited:
+			return res, fmt.Errorf("collector exited:\n%s", col.output.String())
+		case <-ctx.Done():
+			return res, ctx.Err()
+		}
+		if err := take(); err != nil {
+			return res, err
+		}
+		// Read the exporter every 15 s, as a Prometheus server would.
+		if len(samples)%15 == 0 {
+			if _, err := col.metrics(ctx); err == nil {
+				res.exposition++
+			}
+		}
+	}
+	first, last := samples[0], samples[len(samples)-1]
+	res.samples = len(samples)
+	res.duration = last.at.Sub(first.at)
+	res.rssStartKB, res.rssEndKB = first.rssKB, last.rssKB
+	rss := make([]int64, len(samples))
+	var peakAt time.Time
+	for i, s := range samples {
+		rss[i] = s.rssKB
+		if s.rssKB > res.rssPeakKB {
+			res.rssPeakKB, peakAt = s.rssKB, s.at
+		}
+		if i >= 10 {
+			w := samples[i-10]
+			pct := float64(s.ticks-w.ticks) / clockTicks / s.at.Sub(w.at).Seconds() * 100
+			res.maxWindowPercent = max(res.maxWindowPercent, pct)
+		}
+	}
+	res.cpuSeconds = float64(last.ticks-first.ticks) / clockTicks
+	res.cpuPercent = res.cpuSeconds / res.duration.Seconds() * 100
+	res.wakeConns = endpoint.newConns.Load()
+	slices.Sort(rss)
+	res.rssMedianKB = rss[len(rss)/2]
+	for len(endpoint.calls) > 0 {
+		call := <-endpoint.calls
+		res.wakes++
+		if !call.at.After(peakAt) && call.at.After(peakAt.Add(-10*time.Second)) {
+			res.wakesBeforePeak++
+		}
+	}
+	for _, m := range gcTrace.FindAllStringSubmatch(col.output.String(), -1)[gcBefore:] {
+		live, _ := strconv.Atoi(m[1])
+		goal, _ := strconv.Atoi(m[2])
+		res.gcs++
+		res.maxLiveMB, res.maxGoalMB = max(res.maxLiveMB, live), max(res.maxGoalMB, goal)
+	}
+	return res, col.stop()
+}
+
+// gcTrace matches the heap part of a GODEBUG=gctrace=1 line:
+// "…, 12->14->7 MB, 15 MB goal, …" (heap at start, at end, live after GC).
+var gcTrace = regexp.MustCompile(`\d+->\d+->(\d+) MB, (\d+) MB goal`)
+
+func rssKB(pid int) (int64, error) {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, err
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			return strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
+		}
+	}
+	return 0, fmt.Errorf("no VmRSS in /proc/%d/status", pid)
+}
+
+// cpuTicks is utime + stime of the process, fields 14 and 15 of
+// /proc/<pid>/stat (counted after the parenthesised command name).
+func cpuTicks(pid int) (int64, error) {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, err
+	}
+	s := string(data)
+	fields := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+	// fields[0] is field 3 (state); utime is field 14, stime field 15.
+	if len(fields) < 13 {
+		return 0, fmt.Errorf("short /proc/%d/stat", pid)
+	}
+	utime, err := strconv.ParseInt(fields[11], 10, 64)
+	if err != nil {
+		return 0, err
+	}
+	stime, err := strconv.ParseInt(fields[12], 10, 64)
+	return utime + stime, err
+}
