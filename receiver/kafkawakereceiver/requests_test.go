@@ -55,18 +55,7 @@ func seedWorkload(tb testing.TB, c *kfake.Cluster, topics, bindings int) []Bindi
 	defer client.Close()
 	ctx := tb.Context()
 	adm := kadm.NewClient(client)
-	details, err := adm.ListTopics(ctx)
-	require.NoError(tb, err)
-
-	var records []*kgo.Record
-	for _, td := range details {
-		for p := range td.Partitions {
-			for range 4 {
-				records = append(records, &kgo.Record{Topic: td.Topic, Partition: p, Value: []byte("m")})
-			}
-		}
-	}
-	require.NoError(tb, client.ProduceSync(ctx, records...).FirstErr())
+	details := fillEveryPartition(tb, client)
 
 	out := make([]BindingConfig, bindings)
 	for i := range out {
@@ -83,6 +72,24 @@ func seedWorkload(tb testing.TB, c *kfake.Cluster, topics, bindings int) []Bindi
 		}
 	}
 	return out
+}
+
+// fillEveryPartition writes 4 records to every partition of every topic,
+// with a client using the manual partitioner, and returns the topics.
+func fillEveryPartition(tb testing.TB, client *kgo.Client) kadm.TopicDetails {
+	tb.Helper()
+	details, err := kadm.NewClient(client).ListTopics(tb.Context())
+	require.NoError(tb, err)
+	var records []*kgo.Record
+	for _, td := range details {
+		for p := range td.Partitions {
+			for range 4 {
+				records = append(records, &kgo.Record{Topic: td.Topic, Partition: p, Value: []byte("m")})
+			}
+		}
+	}
+	require.NoError(tb, client.ProduceSync(tb.Context(), records...).FirstErr())
+	return details
 }
 
 func topicNames(n int) []string {

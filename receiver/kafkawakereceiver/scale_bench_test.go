@@ -223,17 +223,7 @@ func seedBenchCluster(t *testing.T, addrs []string, topics int) {
 	defer client.Close()
 	ctx := t.Context()
 	adm := kadm.NewClient(client)
-	details, err := adm.ListTopics(ctx)
-	require.NoError(t, err)
-	var records []*kgo.Record
-	for _, td := range details {
-		for p := range td.Partitions {
-			for range 4 {
-				records = append(records, &kgo.Record{Topic: td.Topic, Partition: p, Value: []byte("m")})
-			}
-		}
-	}
-	require.NoError(t, client.ProduceSync(ctx, records...).FirstErr())
+	details := fillEveryPartition(t, client)
 
 	groups := make(chan int)
 	var wg sync.WaitGroup
