@@ -35,8 +35,9 @@ type batchObservations struct {
 	// finds a binding's entry.
 	bindings []observedBinding
 	index    map[bindingKey]int
-	// perResource lists, per ResourceMetrics index, the bindings it carried.
-	perResource [][]bindingKey
+	// perResource lists, per ResourceMetrics index, the positions in
+	// bindings of the bindings it carried.
+	perResource [][]int
 }
 
 // collectObservations reads the pending and consumed points of md. Points of
@@ -99,7 +100,7 @@ func (b *batchObservations) addPoints(resource, resources int, points pmetric.Nu
 func (b *batchObservations) observe(key bindingKey, resource, resources int) *observedBinding {
 	if b.index == nil {
 		b.index = make(map[bindingKey]int)
-		b.perResource = make([][]bindingKey, resources)
+		b.perResource = make([][]int, resources)
 	}
 	i, ok := b.index[key]
 	if !ok {
@@ -110,7 +111,7 @@ func (b *batchObservations) observe(key bindingKey, resource, resources int) *ob
 	o := &b.bindings[i]
 	if o.lastResource != resource {
 		o.lastResource = resource
-		b.perResource[resource] = append(b.perResource[resource], key)
+		b.perResource[resource] = append(b.perResource[resource], i)
 	}
 	return o
 }

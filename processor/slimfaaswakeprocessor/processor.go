@@ -179,16 +179,19 @@ func (p *wakeProcessor) processMetrics(_ context.Context, md pmetric.Metrics) (p
 
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	// decided holds each observed binding's memory, in batch.bindings order,
+	// so that the counters do not look the bindings up a second time.
+	decided := make([]*binding, len(batch.bindings))
 	for i := range batch.bindings {
-		p.decide(batch.bindings[i].key, batch.bindings[i].observation, now)
+		decided[i] = p.decide(batch.bindings[i].key, batch.bindings[i].observation, now)
 	}
-	p.appendCounters(md, batch, now)
+	p.appendCounters(md, batch, decided, now)
 	return md, nil
 }
 
-// decide applies the rules to one binding and starts its wake if due.
-// Callers hold p.mu.
-func (p *wakeProcessor) decide(key bindingKey, obs observation, now time.Time) {
+// decide applies the rules to one binding, starts its wake if due, and
+// returns the binding's memory. Callers hold p.mu.
+func (p *wakeProcessor) decide(key bindingKey, obs observation, now time.Time) *binding {
 	b, ok := p.bindings[key]
 	if !ok {
 		b = &binding{}
@@ -212,6 +215,7 @@ func (p *wakeProcessor) decide(key bindingKey, obs observation, now time.Time) {
 			zap.String("outcome", d.outcome),
 		)...)
 	}
+	return b
 }
 
 // startWake starts the wake of key's function and returns the outcome to
@@ -237,11 +241,11 @@ func (p *wakeProcessor) startWake(key bindingKey, b *binding, reason schema.Attr
 // appendCounters adds, to each ResourceMetrics of md that carried bindings,
 // a ScopeMetrics with the wakeups and wake_failures of those bindings for
 // every reason. Callers hold p.mu.
-func (p *wakeProcessor) appendCounters(md pmetric.Metrics, batch batchObservations, now time.Time) {
+func (p *wakeProcessor) appendCounters(md pmetric.Metrics, batch batchObservations, decided []*binding, now time.Time) {
 	ts := pcommon.NewTimestampFromTime(now)
 	rms := md.ResourceMetrics()
-	for r, keys := range batch.perResource {
-		if len(keys) == 0 {
+	for r, positions := range batch.perResource {
+		if len(positions) == 0 {
 			continue
 		}
 		scope := rms.At(r).ScopeMetrics().AppendEmpty()
@@ -250,10 +254,10 @@ func (p *wakeProcessor) appendCounters(md pmetric.Metrics, batch batchObservatio
 		p.counters.CopyTo(scope.Metrics())
 		wakeups := scope.Metrics().At(0).Sum().DataPoints()
 		failures := scope.Metrics().At(1).Sum().DataPoints()
-		wakeups.EnsureCapacity(len(keys) * len(reasons))
-		failures.EnsureCapacity(len(keys) * len(reasons))
-		for _, key := range keys {
-			b := p.bindings[key]
+		wakeups.EnsureCapacity(len(positions) * len(reasons))
+		failures.EnsureCapacity(len(positions) * len(reasons))
+		for _, i := range positions {
+			key, b := batch.bindings[i].key, decided[i]
 			for _, reason := range reasons {
 				p.appendCount(wakeups, key, reason, b.wakeups[reason], ts)
 				p.appendCount(failures, key, reason, b.failures[reason], ts)
