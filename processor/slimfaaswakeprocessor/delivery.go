@@ -188,7 +188,7 @@ func (p *wakeProcessor) recordAttempt(call wakeCall, res attemptResult, attempt 
 	now := p.now()
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	b := p.bindings[call.key]
+	b := p.bindings.byKey[call.key]
 	fields := append(bindingFields(call.key),
 		zap.String("url", call.url), zap.String("reason", call.reason.String()),
 		zap.Int("attempt", attempt), zap.Int("status", res.status))

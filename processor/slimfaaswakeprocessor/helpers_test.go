@@ -246,6 +246,7 @@ func counters(t *testing.T, md pmetric.Metrics, r int) map[counterID]int64 {
 			for i := 0; i < dps.Len(); i++ {
 				dp := dps.At(i)
 				attrs := dp.Attributes()
+				require.Equal(t, 4, attrs.Len(), "topic, group, function and reason only")
 				str := func(key string) string {
 					v, ok := attrs.Get(key)
 					require.True(t, ok, key)

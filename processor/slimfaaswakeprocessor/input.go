@@ -2,6 +2,7 @@ package slimfaaswakeprocessor // import "github.com/kafkawake/kafkawake/processo
 
 import (
 	"math"
+	"slices"
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/pmetric"
@@ -17,9 +18,11 @@ var (
 	reasonKey   = string(schema.SlimfaaskafkaWakeupsMetricAttributeKeyReason)
 )
 
-// observedBinding accumulates one batch's points for a binding.
-type observedBinding struct {
-	key bindingKey
+// batchView is what the batch being processed says about one binding.
+type batchView struct {
+	// batch is the number of the batch the fields below belong to; an older
+	// number means the binding is not in the current batch.
+	batch uint64
 	observation
 	pendingTime  pcommon.Timestamp
 	consumedTime pcommon.Timestamp
@@ -28,25 +31,38 @@ type observedBinding struct {
 	lastResource int
 }
 
-// batchObservations is what one input batch says about all its bindings.
-type batchObservations struct {
-	// bindings holds one entry per binding in order of first appearance, so
-	// that decisions and output do not depend on map iteration order; index
-	// finds a binding's entry.
-	bindings []observedBinding
-	index    map[bindingKey]int
-	// perResource lists, per ResourceMetrics index, the positions in
-	// bindings of the bindings it carried.
-	perResource [][]int
+// bindingTable holds the processor's memory of every binding it has seen,
+// and indexes the bindings of the batch being processed. The index reuses its
+// slices from batch to batch, and points go straight to the binding they
+// belong to, so that a batch costs one map lookup per point and no
+// allocation once its bindings are known.
+type bindingTable struct {
+	byKey map[bindingKey]*binding
+	batch uint64
+	// observed lists the current batch's bindings in order of first
+	// appearance, so that decisions and output do not depend on map
+	// iteration order.
+	observed []*binding
+	// perResource lists, per ResourceMetrics index, the bindings it carried.
+	perResource [][]*binding
 }
 
-// collectObservations reads the pending and consumed points of md. Points of
-// the wrong type, without a numeric value, or without the three binding
-// attributes are ignored. When a binding has several points of one metric in
-// the batch, the most recent one wins.
-func collectObservations(md pmetric.Metrics) batchObservations {
-	var batch batchObservations
+func newBindingTable() bindingTable {
+	return bindingTable{byKey: make(map[bindingKey]*binding)}
+}
+
+// collect reads the pending and consumed points of md into the bindings'
+// views and indexes them. Points of the wrong type, without a numeric value,
+// or without the three binding attributes are ignored. When a binding has
+// several points of one metric in the batch, the most recent one wins.
+func (t *bindingTable) collect(md pmetric.Metrics) {
+	t.batch++
+	t.observed = t.observed[:0]
 	rms := md.ResourceMetrics()
+	t.perResource = slices.Grow(t.perResource[:0], rms.Len())[:rms.Len()]
+	for r := range t.perResource {
+		t.perResource[r] = t.perResource[r][:0]
+	}
 	for r := 0; r < rms.Len(); r++ {
 		sms := rms.At(r).ScopeMetrics()
 		for s := 0; s < sms.Len(); s++ {
@@ -55,32 +71,31 @@ func collectObservations(md pmetric.Metrics) batchObservations {
 				metric := metrics.At(m)
 				switch {
 				case metric.Name() == schema.MetricsInfo.SlimfaaskafkaPendingMessages.Name && metric.Type() == pmetric.MetricTypeGauge:
-					batch.addPoints(r, rms.Len(), metric.Gauge().DataPoints(), setPending)
+					t.addPoints(r, metric.Gauge().DataPoints(), setPending)
 				case metric.Name() == schema.MetricsInfo.SlimfaaskafkaConsumedMessages.Name && metric.Type() == pmetric.MetricTypeSum &&
 					metric.Sum().AggregationTemporality() == pmetric.AggregationTemporalityCumulative:
-					batch.addPoints(r, rms.Len(), metric.Sum().DataPoints(), setConsumed)
+					t.addPoints(r, metric.Sum().DataPoints(), setConsumed)
 				}
 			}
 		}
 	}
-	return batch
 }
 
-func setPending(o *observedBinding, value int64, ts pcommon.Timestamp) {
-	if o.hasPending && ts < o.pendingTime {
+func setPending(v *batchView, value int64, ts pcommon.Timestamp) {
+	if v.hasPending && ts < v.pendingTime {
 		return
 	}
-	o.pending, o.hasPending, o.pendingTime = value, true, ts
+	v.pending, v.hasPending, v.pendingTime = value, true, ts
 }
 
-func setConsumed(o *observedBinding, value int64, ts pcommon.Timestamp) {
-	if o.hasConsumed && ts < o.consumedTime {
+func setConsumed(v *batchView, value int64, ts pcommon.Timestamp) {
+	if v.hasConsumed && ts < v.consumedTime {
 		return
 	}
-	o.consumed, o.hasConsumed, o.consumedTime = value, true, ts
+	v.consumed, v.hasConsumed, v.consumedTime = value, true, ts
 }
 
-func (b *batchObservations) addPoints(resource, resources int, points pmetric.NumberDataPointSlice, set func(*observedBinding, int64, pcommon.Timestamp)) {
+func (t *bindingTable) addPoints(resource int, points pmetric.NumberDataPointSlice, set func(*batchView, int64, pcommon.Timestamp)) {
 	for i := 0; i < points.Len(); i++ {
 		point := points.At(i)
 		key, ok := bindingOf(point.Attributes())
@@ -91,29 +106,27 @@ func (b *batchObservations) addPoints(resource, resources int, points pmetric.Nu
 		if !ok {
 			continue
 		}
-		set(b.observe(key, resource, resources), value, point.Timestamp())
+		set(&t.observe(key, resource).seen, value, point.Timestamp())
 	}
 }
 
-// observe returns the binding's entry, creating it and listing it under the
-// resource as needed.
-func (b *batchObservations) observe(key bindingKey, resource, resources int) *observedBinding {
-	if b.index == nil {
-		b.index = make(map[bindingKey]int)
-		b.perResource = make([][]int, resources)
-	}
-	i, ok := b.index[key]
+// observe returns the binding of key, creating it on its first observation,
+// and lists it in the current batch and under the resource as needed.
+func (t *bindingTable) observe(key bindingKey, resource int) *binding {
+	b, ok := t.byKey[key]
 	if !ok {
-		i = len(b.bindings)
-		b.index[key] = i
-		b.bindings = append(b.bindings, observedBinding{key: key, lastResource: -1})
+		b = newBinding(key)
+		t.byKey[key] = b
 	}
-	o := &b.bindings[i]
-	if o.lastResource != resource {
-		o.lastResource = resource
-		b.perResource[resource] = append(b.perResource[resource], i)
+	if b.seen.batch != t.batch {
+		b.seen = batchView{batch: t.batch, lastResource: -1}
+		t.observed = append(t.observed, b)
 	}
-	return o
+	if b.seen.lastResource != resource {
+		b.seen.lastResource = resource
+		t.perResource[resource] = append(t.perResource[resource], b)
+	}
+	return b
 }
 
 func bindingOf(attrs pcommon.Map) (bindingKey, bool) {

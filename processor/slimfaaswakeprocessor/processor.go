@@ -44,9 +44,24 @@ type reasonCounts [schema.AttributeReasonPendingAndActivity + 1]int64
 
 // binding is the processor's memory of one (topic, group, function).
 type binding struct {
-	state    bindingState
-	wakeups  reasonCounts
-	failures reasonCounts
+	key bindingKey
+	// attributes holds topic, group and function as the counter points carry
+	// them, built once: copying them is cheaper than putting them one by one.
+	attributes pcommon.Map
+	state      bindingState
+	wakeups    reasonCounts
+	failures   reasonCounts
+	// seen is what the batch being processed says about the binding.
+	seen batchView
+}
+
+func newBinding(key bindingKey) *binding {
+	attributes := pcommon.NewMap()
+	attributes.EnsureCapacity(3)
+	attributes.PutStr(topicKey, key.topic)
+	attributes.PutStr(groupKey, key.group)
+	attributes.PutStr(functionKey, key.function)
+	return &binding{key: key, attributes: attributes}
 }
 
 type wakeProcessor struct {
@@ -69,7 +84,7 @@ type wakeProcessor struct {
 
 	// mu guards everything below.
 	mu       sync.Mutex
-	bindings map[bindingKey]*binding
+	bindings bindingTable
 	// inFlight holds the functions with a wake call running.
 	inFlight map[string]struct{}
 	// client is nil before Start, after Shutdown, and in dry run.
@@ -90,7 +105,7 @@ func newWakeProcessor(cfg *Config, set processor.Settings, now func() time.Time)
 		runCtx:    runCtx,
 		cancelRun: cancelRun,
 		callSlots: make(chan struct{}, maxConcurrentWakes),
-		bindings:  make(map[bindingKey]*binding),
+		bindings:  newBindingTable(),
 		inFlight:  make(map[string]struct{}),
 	}
 }
@@ -171,32 +186,24 @@ func (p *wakeProcessor) shutdown(ctx context.Context) error {
 // calls without waiting for them, and appends the wake counters of every
 // binding to the resource it was observed in.
 func (p *wakeProcessor) processMetrics(_ context.Context, md pmetric.Metrics) (pmetric.Metrics, error) {
-	batch := collectObservations(md)
-	if len(batch.bindings) == 0 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.bindings.collect(md)
+	if len(p.bindings.observed) == 0 {
 		return md, nil
 	}
 	now := p.now()
-
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	// decided holds each observed binding's memory, in batch.bindings order,
-	// so that the counters do not look the bindings up a second time.
-	decided := make([]*binding, len(batch.bindings))
-	for i := range batch.bindings {
-		decided[i] = p.decide(batch.bindings[i].key, batch.bindings[i].observation, now)
+	for _, b := range p.bindings.observed {
+		p.decide(b, now)
 	}
-	p.appendCounters(md, batch, decided, now)
+	p.appendCounters(md, now)
 	return md, nil
 }
 
-// decide applies the rules to one binding, starts its wake if due, and
-// returns the binding's memory. Callers hold p.mu.
-func (p *wakeProcessor) decide(key bindingKey, obs observation, now time.Time) *binding {
-	b, ok := p.bindings[key]
-	if !ok {
-		b = &binding{}
-		p.bindings[key] = b
-	}
+// decide applies the rules to the batch's observation of b and starts its
+// wake if due. Callers hold p.mu.
+func (p *wakeProcessor) decide(b *binding, now time.Time) {
+	key, obs := b.key, b.seen.observation
 	rules := p.cfg.rulesFor(key.function)
 	_, busy := p.inFlight[key.function]
 	var d decision
@@ -215,7 +222,6 @@ func (p *wakeProcessor) decide(key bindingKey, obs observation, now time.Time) *
 			zap.String("outcome", d.outcome),
 		)...)
 	}
-	return b
 }
 
 // startWake starts the wake of key's function and returns the outcome to
@@ -241,11 +247,11 @@ func (p *wakeProcessor) startWake(key bindingKey, b *binding, reason schema.Attr
 // appendCounters adds, to each ResourceMetrics of md that carried bindings,
 // a ScopeMetrics with the wakeups and wake_failures of those bindings for
 // every reason. Callers hold p.mu.
-func (p *wakeProcessor) appendCounters(md pmetric.Metrics, batch batchObservations, decided []*binding, now time.Time) {
+func (p *wakeProcessor) appendCounters(md pmetric.Metrics, now time.Time) {
 	ts := pcommon.NewTimestampFromTime(now)
 	rms := md.ResourceMetrics()
-	for r, positions := range batch.perResource {
-		if len(positions) == 0 {
+	for r, bindings := range p.bindings.perResource {
+		if len(bindings) == 0 {
 			continue
 		}
 		scope := rms.At(r).ScopeMetrics().AppendEmpty()
@@ -254,28 +260,26 @@ func (p *wakeProcessor) appendCounters(md pmetric.Metrics, batch batchObservatio
 		p.counters.CopyTo(scope.Metrics())
 		wakeups := scope.Metrics().At(0).Sum().DataPoints()
 		failures := scope.Metrics().At(1).Sum().DataPoints()
-		wakeups.EnsureCapacity(len(positions) * len(reasons))
-		failures.EnsureCapacity(len(positions) * len(reasons))
-		for _, i := range positions {
-			key, b := batch.bindings[i].key, decided[i]
+		wakeups.EnsureCapacity(len(bindings) * len(reasons))
+		failures.EnsureCapacity(len(bindings) * len(reasons))
+		for _, b := range bindings {
 			for _, reason := range reasons {
-				p.appendCount(wakeups, key, reason, b.wakeups[reason], ts)
-				p.appendCount(failures, key, reason, b.failures[reason], ts)
+				p.appendCount(wakeups, b, reason, b.wakeups[reason], ts)
+				p.appendCount(failures, b, reason, b.failures[reason], ts)
 			}
 		}
 	}
 }
 
-func (p *wakeProcessor) appendCount(points pmetric.NumberDataPointSlice, key bindingKey, reason schema.AttributeReason, count int64, ts pcommon.Timestamp) {
+func (p *wakeProcessor) appendCount(points pmetric.NumberDataPointSlice, b *binding, reason schema.AttributeReason, count int64, ts pcommon.Timestamp) {
 	point := points.AppendEmpty()
 	point.SetStartTimestamp(p.startTime)
 	point.SetTimestamp(ts)
 	point.SetIntValue(count)
 	attrs := point.Attributes()
-	attrs.EnsureCapacity(4)
-	attrs.PutStr(topicKey, key.topic)
-	attrs.PutStr(groupKey, key.group)
-	attrs.PutStr(functionKey, key.function)
+	// Room for the reason too, so that CopyTo and PutStr share one slice.
+	attrs.EnsureCapacity(b.attributes.Len() + 1)
+	b.attributes.CopyTo(attrs)
 	attrs.PutStr(reasonKey, reason.String())
 }
 

@@ -96,6 +96,34 @@ func TestBindingInSeveralResourcesIsCountedInEach(t *testing.T) {
 	assert.Equal(t, want, counters(t, out, 1))
 }
 
+// The processor reuses its batch index from batch to batch: each batch must
+// get the counters of its own bindings, in its own resources, only.
+func TestEachBatchCountsOnlyItsOwnBindings(t *testing.T) {
+	tp := newTestProcessor(t, dryRunConfig())
+	a := bindingKey{"orders", "orders-group", "orders-fn"}
+	b := bindingKey{"payments", "payments-group", "payments-fn"}
+	wokenA := withCounts(zeroCounters(a), map[counterID]int64{wakeups(a.topic, a.group, a.function, schema.AttributeReasonPending): 1})
+
+	out := tp.process(t, batch(
+		[]point{pendingPoint(a.topic, a.group, a.function, 4), pendingPoint(b.topic, b.group, b.function, 0)},
+		[]point{pendingPoint(b.topic, b.group, b.function, 0)},
+	))
+	assert.Equal(t, withCounts(wokenA, zeroCounters(b)), counters(t, out, 0))
+	assert.Equal(t, zeroCounters(b), counters(t, out, 1))
+
+	out = tp.process(t, batch([]point{pendingPoint(b.topic, b.group, b.function, 0)}))
+	require.Equal(t, 1, out.ResourceMetrics().Len())
+	assert.Equal(t, zeroCounters(b), counters(t, out, 0))
+
+	// a comes back, in the second resource only, with its count kept.
+	out = tp.process(t, batch(
+		[]point{pendingPoint(b.topic, b.group, b.function, 0)},
+		[]point{pendingPoint(a.topic, a.group, a.function, 4)},
+	))
+	assert.Equal(t, zeroCounters(b), counters(t, out, 0))
+	assert.Equal(t, wokenA, counters(t, out, 1))
+}
+
 func TestDryRunCountsAndHonoursCooldown(t *testing.T) {
 	cfg := dryRunConfig()
 	cfg.Functions = map[string]WakeRuleOverrides{"fibonaccilistener": {Cooldown: ptr(10 * time.Second)}}
@@ -303,7 +331,7 @@ func TestInputWithoutBindingsPassesThroughUntouched(t *testing.T) {
 			got, err := marshaler.MarshalMetrics(out)
 			require.NoError(t, err)
 			assert.JSONEq(t, string(want), string(got))
-			assert.Empty(t, tp.bindings)
+			assert.Empty(t, tp.bindings.byKey)
 		})
 	}
 }

@@ -164,7 +164,7 @@ func TestWakeDeliveryScenarios(t *testing.T) {
 func (tp *testProcessor) counts(key bindingKey, reason schema.AttributeReason) (wakeupCount, failureCount int64) {
 	tp.mu.Lock()
 	defer tp.mu.Unlock()
-	b := tp.bindings[key]
+	b := tp.bindings.byKey[key]
 	return b.wakeups[reason], b.failures[reason]
 }
 
