@@ -3,37 +3,33 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/kafkawake/kafkawake/internal/childprocess"
 )
 
 // collector is one running otelcol-kafkawake process.
 type collector struct {
-	cmd        *exec.Cmd
-	output     *syncBuffer
+	*childprocess.Process
 	metricsURL string
-	exited     chan struct{}
 }
 
 // startCollector writes config to a file, starts the binary on it and stops
-// it when the test ends. metricsPort is the Prometheus exporter's port used
-// in config.
+// it when the test ends, expecting a clean exit. metricsPort is the
+// Prometheus exporter's port used in config.
 func startCollector(t *testing.T, config string, metricsPort int) *collector {
 	t.Helper()
 	binary := os.Getenv("KAFKAWAKE_COLLECTOR")
@@ -43,43 +39,18 @@ func startCollector(t *testing.T, config string, metricsPort int) *collector {
 	path := filepath.Join(t.TempDir(), "config.yaml")
 	require.NoError(t, os.WriteFile(path, []byte(config), 0o600))
 
-	c := &collector{
-		cmd:        exec.Command(binary, "--config", path),
-		output:     &syncBuffer{},
-		metricsURL: fmt.Sprintf("http://127.0.0.1:%d/metrics", metricsPort),
-		exited:     make(chan struct{}),
-	}
-	c.cmd.Stdout = c.output
-	c.cmd.Stderr = c.output
-	require.NoError(t, c.cmd.Start())
-	go func() {
-		_ = c.cmd.Wait()
-		close(c.exited)
-	}()
+	proc, err := childprocess.Start(binary, []string{"--config", path})
+	require.NoError(t, err)
+	c := &collector{Process: proc, metricsURL: fmt.Sprintf("http://127.0.0.1:%d/metrics", metricsPort)}
 	t.Cleanup(func() {
-		c.stop(t)
+		if err := c.Stop(15 * time.Second); err != nil && !errors.Is(err, childprocess.ErrAlreadyExited) {
+			t.Error(err)
+		}
 		if t.Failed() {
-			t.Logf("collector output:\n%s", c.output.String())
+			t.Logf("collector output:\n%s", c.Output())
 		}
 	})
 	return c
-}
-
-// stop sends SIGTERM and expects a clean exit within a bounded time.
-func (c *collector) stop(t *testing.T) {
-	select {
-	case <-c.exited:
-		return
-	default:
-	}
-	_ = c.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-c.exited:
-	case <-time.After(15 * time.Second):
-		_ = c.cmd.Process.Kill()
-		<-c.exited
-		t.Error("collector did not stop within 15s of SIGTERM")
-	}
 }
 
 // scrape returns the Prometheus exposition of the collector, or an error
@@ -159,26 +130,7 @@ func find(samples []sample, name string, want map[string]string) (float64, bool)
 
 func freePort(t *testing.T) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	port, err := childprocess.FreePort()
 	require.NoError(t, err)
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
-// syncBuffer collects process output written from another goroutine.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
+	return port
 }

@@ -19,6 +19,8 @@ import (
 	"github.com/stretchr/testify/require"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/kafkawake/kafkawake/internal/childprocess"
 )
 
 // prometheusServer is a real Prometheus (Debian package) scraping one
@@ -45,24 +47,16 @@ scrape_configs:
 	require.NoError(t, os.WriteFile(configPath, []byte(config), 0o600))
 
 	port := freePort(t)
-	output := &syncBuffer{}
-	cmd := exec.Command(binary,
-		"--config.file="+configPath,
-		"--storage.tsdb.path="+filepath.Join(dir, "data"),
+	proc, err := childprocess.Start(binary, []string{
+		"--config.file=" + configPath,
+		"--storage.tsdb.path=" + filepath.Join(dir, "data"),
 		fmt.Sprintf("--web.listen-address=127.0.0.1:%d", port),
-	)
-	cmd.Stdout, cmd.Stderr = output, output
-	require.NoError(t, cmd.Start())
-	exited := make(chan struct{})
-	go func() {
-		_ = cmd.Wait()
-		close(exited)
-	}()
+	})
+	require.NoError(t, err)
 	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		<-exited
+		proc.Kill()
 		if t.Failed() {
-			t.Logf("prometheus output:\n%s", output.String())
+			t.Logf("prometheus output:\n%s", proc.Output())
 		}
 	})
 
@@ -150,7 +144,7 @@ func TestPrometheusSeesPendingAndWakeRate(t *testing.T) {
 	}
 	select {
 	case <-calls:
-	case <-col.exited:
+	case <-col.Exited():
 		t.Fatal("collector exited")
 	case <-ctx.Done():
 		t.Fatal("no wake call arrived")

@@ -95,7 +95,7 @@ func TestWakeFromZeroEndToEnd(t *testing.T) {
 	select {
 	case call := <-calls:
 		assert.Equal(t, wakeCall{method: http.MethodPost, path: "/wake-function/process-orders"}, call)
-	case <-col.exited:
+	case <-col.Exited():
 		t.Fatal("collector exited before waking the function")
 	case <-ctx.Done():
 		t.Fatal("no wake call arrived")

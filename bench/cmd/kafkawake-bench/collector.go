@@ -1,26 +1,23 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/kafkawake/kafkawake/internal/childprocess"
 )
 
 // binding is one (topic, group, function) of a collector config.
@@ -62,10 +59,8 @@ service:
 
 // collectorProcess is one running otelcol-kafkawake.
 type collectorProcess struct {
-	cmd        *exec.Cmd
-	output     *lockedBuffer
+	*childprocess.Process
 	metricsURL string
-	exited     chan struct{}
 }
 
 func startCollector(binary, dir, config string, metricsPort int, env ...string) (*collectorProcess, error) {
@@ -73,22 +68,11 @@ func startCollector(binary, dir, config string, metricsPort int, env ...string) 
 	if err := os.WriteFile(path, []byte(config), 0o600); err != nil {
 		return nil, err
 	}
-	c := &collectorProcess{
-		cmd:        exec.Command(binary, "--config", path),
-		output:     &lockedBuffer{},
-		metricsURL: fmt.Sprintf("http://127.0.0.1:%d/metrics", metricsPort),
-		exited:     make(chan struct{}),
-	}
-	c.cmd.Stdout, c.cmd.Stderr = c.output, c.output
-	c.cmd.Env = append(os.Environ(), env...)
-	if err := c.cmd.Start(); err != nil {
+	proc, err := childprocess.Start(binary, []string{"--config", path}, env...)
+	if err != nil {
 		return nil, err
 	}
-	go func() {
-		_ = c.cmd.Wait()
-		close(c.exited)
-	}()
-	return c, nil
+	return &collectorProcess{Process: proc, metricsURL: fmt.Sprintf("http://127.0.0.1:%d/metrics", metricsPort)}, nil
 }
 
 // waitExposing waits until the exporter shows a metric, that is until the
@@ -97,8 +81,8 @@ func (c *collectorProcess) waitExposing(ctx context.Context, metric string, time
 	deadline := time.Now().Add(timeout)
 	for time.Now().Before(deadline) {
 		select {
-		case <-c.exited:
-			return fmt.Errorf("collector exited:\n%s", c.output.String())
+		case <-c.Exited():
+			return fmt.Errorf("collector exited:\n%s", c.Output())
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-time.After(100 * time.Millisecond):
@@ -107,7 +91,7 @@ func (c *collectorProcess) waitExposing(ctx context.Context, metric string, time
 			return nil
 		}
 	}
-	return fmt.Errorf("collector did not expose %s within %s:\n%s", metric, timeout, c.output.String())
+	return fmt.Errorf("collector did not expose %s within %s:\n%s", metric, timeout, c.Output())
 }
 
 func (c *collectorProcess) metrics(ctx context.Context) (string, error) {
@@ -125,22 +109,7 @@ func (c *collectorProcess) metrics(ctx context.Context) (string, error) {
 }
 
 // stop sends SIGTERM and waits, killing the process after 15 s.
-func (c *collectorProcess) stop() error {
-	select {
-	case <-c.exited:
-		return errors.New("collector had already exited")
-	default:
-	}
-	_ = c.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-c.exited:
-		return nil
-	case <-time.After(15 * time.Second):
-		_ = c.cmd.Process.Kill()
-		<-c.exited
-		return errors.New("collector did not stop within 15s of SIGTERM")
-	}
-}
+func (c *collectorProcess) stop() error { return c.Stop(15 * time.Second) }
 
 // wakeEndpoint is a fake SlimFaas: it answers every wake with 204 and
 // reports the function and the arrival time.
@@ -218,31 +187,4 @@ func seed(ctx context.Context, cl *kgo.Client, topics []string, recordsPerPartit
 		}
 	}
 	return nil
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
-// lockedBuffer collects process output written from another goroutine.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/kafkawake/kafkawake/internal/childprocess"
 )
 
 // footprintResult is the collector's memory and CPU over a bounded run.
@@ -66,7 +68,7 @@ func runFootprint(ctx context.Context, o options) (footprintResult, error) {
 	endpoint := newWakeEndpoint(1 << 16)
 	defer endpoint.close()
 
-	port, err := freePort()
+	port, err := childprocess.FreePort()
 	if err != nil {
 		return res, err
 	}
@@ -79,8 +81,8 @@ func runFootprint(ctx context.Context, o options) (footprintResult, error) {
 	if err := col.waitExposing(ctx, "slimfaaskafka_wakeups_total", time.Minute); err != nil {
 		return res, err
 	}
-	pid := col.cmd.Process.Pid
-	gcBefore := len(gcTrace.FindAllString(col.output.String(), -1))
+	pid := col.Pid()
+	gcBefore := len(gcTrace.FindAllString(col.Output(), -1))
 
 	type sample struct {
 		at    time.Time
@@ -109,8 +111,8 @@ func runFootprint(ctx context.Context, o options) (footprintResult, error) {
 	for time.Now().Before(end) {
 		select {
 		case <-tick.C:
-		case <-col.exited:
-			return res, fmt.Errorf("collector exited:\n%s", col.output.String())
+		case <-col.Exited():
+			return res, fmt.Errorf("collector exited:\n%s", col.Output())
 		case <-ctx.Done():
 			return res, ctx.Err()
 		}
@@ -153,7 +155,7 @@ func runFootprint(ctx context.Context, o options) (footprintResult, error) {
 			res.wakesBeforePeak++
 		}
 	}
-	for _, m := range gcTrace.FindAllStringSubmatch(col.output.String(), -1)[gcBefore:] {
+	for _, m := range gcTrace.FindAllStringSubmatch(col.Output(), -1)[gcBefore:] {
 		live, _ := strconv.Atoi(m[1])
 		goal, _ := strconv.Atoi(m[2])
 		res.gcs++

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/kafkawake/kafkawake/internal/childprocess"
 )
 
 // wakeResult is the wake latency at one collection interval.
@@ -47,7 +49,7 @@ func runWakeLatency(ctx context.Context, o options, interval time.Duration) (wak
 	endpoint := newWakeEndpoint(4 * o.trials)
 	defer endpoint.close()
 
-	port, err := freePort()
+	port, err := childprocess.FreePort()
 	if err != nil {
 		return res, err
 	}
@@ -87,8 +89,8 @@ func runWakeLatency(ctx context.Context, o options, interval time.Duration) (wak
 			case <-deadline:
 				res.missed++
 				break wait
-			case <-col.exited:
-				return res, fmt.Errorf("collector exited:\n%s", col.output.String())
+			case <-col.Exited():
+				return res, fmt.Errorf("collector exited:\n%s", col.Output())
 			case <-ctx.Done():
 				return res, ctx.Err()
 			}
