@@ -62,8 +62,8 @@ check-generate: $(MDATAGEN)
 # `go mod tidy` silently lifts collector modules past the pinned set; catch it.
 check-versions:
 	@strays="$$($(GO) mod graph | awk '{print $$2}' | grep '^go.opentelemetry.io/collector' \
-		| grep -vE '@v(0\.161\.0|1\.67\.0)$$' | sort -u)"; \
-	if [ -n "$$strays" ]; then echo "collector modules off the pinned v0.161.0 / v1.67.0:"; echo "$$strays"; exit 1; fi
+		| grep -vE '@v(0\.165\.0|1\.71\.0)$$' | sort -u)"; \
+	if [ -n "$$strays" ]; then echo "collector modules off the pinned v0.165.0 / v1.71.0:"; echo "$$strays"; exit 1; fi
 
 lint: check-versions
 	@unformatted="$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './dist/*'))"; \

@@ -44,7 +44,9 @@ func createDefaultConfig() component.Config {
 	// Keep a connection per concurrent wake call, so that bursts of wakes
 	// (many cooldowns ending together) reuse connections instead of opening
 	// new ones; the net/http default keeps 2.
-	client.MaxIdleConnsPerHost = maxConcurrentWakes
+	if keepalive := client.Keepalive.Get(); keepalive != nil {
+		keepalive.MaxIdleConnsPerHost = maxConcurrentWakes
+	}
 	retry := configretry.NewDefaultBackOffConfig()
 	retry.InitialInterval = defaultRetryInitialInterval
 	retry.MaxInterval = defaultRetryMaxInterval
