@@ -19,31 +19,14 @@ import (
 	"go.uber.org/zap/zaptest/observer"
 
 	schema "github.com/kafkawake/kafkawake/internal/metadata"
+	"github.com/kafkawake/kafkawake/internal/testclock"
 	"github.com/kafkawake/kafkawake/processor/slimfaaswakeprocessor/internal/metadata"
 )
 
 // testStart is the fake clock's initial time, and so the processor's start time.
 var testStart = time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)
 
-// fakeClock is a manually advanced clock.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func newFakeClock() *fakeClock { return &fakeClock{now: testStart} }
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
+func newFakeClock() *testclock.Clock { return testclock.New(testStart) }
 
 // recordedRequest is what the fake SlimFaas saw of one request.
 type recordedRequest struct {
@@ -91,7 +74,7 @@ func (f *fakeSlimFaas) Requests() []recordedRequest {
 // Its retry delays take no real time: they advance the clock and are recorded.
 type testProcessor struct {
 	*wakeProcessor
-	clock *fakeClock
+	clock *testclock.Clock
 	logs  *observer.ObservedLogs
 
 	sleepsMu sync.Mutex

@@ -16,16 +16,11 @@ import (
 	"go.opentelemetry.io/collector/scraper/scrapererror"
 
 	schema "github.com/kafkawake/kafkawake/internal/metadata"
+	"github.com/kafkawake/kafkawake/internal/testclock"
 	"github.com/kafkawake/kafkawake/receiver/kafkawakereceiver/internal/metadata"
 )
 
-// fakeClock is advanced by the test between scrapes.
-type fakeClock struct{ now time.Time }
-
-func (c *fakeClock) Now() time.Time          { return c.now }
-func (c *fakeClock) Advance(d time.Duration) { c.now = c.now.Add(d) }
-
-func startScraper(t *testing.T, brokers []string, reset OffsetReset, bindings ...BindingConfig) (*kafkaScraper, *fakeClock) {
+func startScraper(t *testing.T, brokers []string, reset OffsetReset, bindings ...BindingConfig) (*kafkaScraper, *testclock.Clock) {
 	t.Helper()
 	return startScraperWith(t, func(cfg *Config) {
 		cfg.Brokers = brokers
@@ -37,14 +32,14 @@ func startScraper(t *testing.T, brokers []string, reset OffsetReset, bindings ..
 // startScraperWith starts a scraper on a valid configuration that configure
 // adjusts. Metadata is refreshed on every scrape so that topology changes
 // show up at once.
-func startScraperWith(t *testing.T, configure func(*Config)) (*kafkaScraper, *fakeClock) {
+func startScraperWith(t *testing.T, configure func(*Config)) (*kafkaScraper, *testclock.Clock) {
 	t.Helper()
 	cfg := createDefaultConfig().(*Config)
 	configure(cfg)
 	require.NoError(t, cfg.Validate())
 	s := newKafkaScraper(cfg, receivertest.NewNopSettings(metadata.Type))
 	s.extraClientOpts = []kgo.Opt{kgo.MetadataMinAge(10 * time.Millisecond)}
-	clock := &fakeClock{now: time.Date(2026, 11, 21, 10, 0, 0, 0, time.UTC)}
+	clock := testclock.New(time.Date(2026, 11, 21, 10, 0, 0, 0, time.UTC))
 	s.now = clock.Now
 	require.NoError(t, s.start(context.Background(), componenttest.NewNopHost()))
 	t.Cleanup(func() { require.NoError(t, s.shutdown(context.Background())) })
