@@ -106,8 +106,7 @@ func TestInvalidConfigsAreRejectedAtStartup(t *testing.T) {
 	}
 	require.GreaterOrEqual(t, len(tests), 25)
 
-	binary := os.Getenv("KAFKAWAKE_COLLECTOR")
-	require.NotEmpty(t, binary, "KAFKAWAKE_COLLECTOR is not set: run these tests with `make test-e2e`")
+	binary := collectorBinary(t)
 	write := func(t *testing.T, cfg map[string]any) string {
 		data, err := json.Marshal(cfg)
 		require.NoError(t, err)

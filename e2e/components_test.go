@@ -3,7 +3,6 @@
 package e2e
 
 import (
-	"os"
 	"os/exec"
 	"testing"
 
@@ -12,7 +11,7 @@ import (
 )
 
 func TestBinaryListsBothComponents(t *testing.T) {
-	out, err := exec.Command(os.Getenv("KAFKAWAKE_COLLECTOR"), "components").CombinedOutput()
+	out, err := exec.Command(collectorBinary(t), "components").CombinedOutput()
 	require.NoError(t, err, string(out))
 	assert.Contains(t, string(out), "name: kafkawake")
 	assert.Contains(t, string(out), "name: slimfaaswake")

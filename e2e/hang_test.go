@@ -63,11 +63,11 @@ func TestMetricsKeepUpdatingWhileTheWakeEndpointHangs(t *testing.T) {
 	for _, total := range []int{5, 9} {
 		produceUpTo(total)
 		require.EventuallyWithT(t, func(c *assert.CollectT) {
-			samples, err := col.scrape(ctx)
+			samples, err := col.Scrape(ctx)
 			if !assert.NoError(c, err) {
 				return
 			}
-			pending, ok := find(samples, "slimfaaskafka_pending_messages", binding)
+			pending, ok := samples.Find("slimfaaskafka_pending_messages", binding)
 			assert.True(c, ok)
 			assert.Equal(c, float64(total), pending)
 		}, 5*time.Second, 100*time.Millisecond, "/metrics stopped updating while the wake call hangs")

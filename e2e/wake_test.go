@@ -104,14 +104,14 @@ func TestWakeFromZeroEndToEnd(t *testing.T) {
 	binding := map[string]string{"topic": "orders", "group": "order-processors", "function": "process-orders"}
 	wokeForPending := map[string]string{"topic": "orders", "group": "order-processors", "function": "process-orders", "reason": "pending"}
 	require.EventuallyWithT(t, func(c *assert.CollectT) {
-		samples, err := col.scrape(ctx)
+		samples, err := col.Scrape(ctx)
 		if !assert.NoError(c, err) {
 			return
 		}
-		pending, ok := find(samples, "slimfaaskafka_pending_messages", binding)
+		pending, ok := samples.Find("slimfaaskafka_pending_messages", binding)
 		assert.True(c, ok, "slimfaaskafka_pending_messages missing")
 		assert.Equal(c, 7.0, pending)
-		wakeups, ok := find(samples, "slimfaaskafka_wakeups_total", wokeForPending)
+		wakeups, ok := samples.Find("slimfaaskafka_wakeups_total", wokeForPending)
 		assert.True(c, ok, "slimfaaskafka_wakeups_total{reason=pending} missing")
 		assert.Equal(c, 1.0, wakeups)
 	}, time.Minute, 200*time.Millisecond)

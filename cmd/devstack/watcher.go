@@ -1,13 +1,12 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"net/http"
-	"strconv"
-	"strings"
 	"time"
+
+	"github.com/kafkawake/kafkawake/internal/exposition"
 )
 
 // watchCollector polls the collector's Prometheus endpoint and prints the
@@ -35,43 +34,24 @@ func watchCollector(ctx context.Context, metricsURL, function string, log *conso
 // collectorSummary reads one exposition and sums the function's series by
 // metric name.
 func collectorSummary(ctx context.Context, client *http.Client, metricsURL, function string) (string, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, metricsURL, http.NoBody)
+	samples, err := exposition.Scrape(ctx, client, metricsURL)
 	if err != nil {
 		return "", err
 	}
-	resp, err := client.Do(req)
-	if err != nil {
-		return "", err
+	ofFunction := map[string]string{"function": function}
+	total := func(name string) float64 {
+		sum, _ := samples.Sum(name, ofFunction)
+		return sum
 	}
-	defer resp.Body.Close()
-
-	values := map[string]float64{}
-	label := `function="` + function + `"`
-	scanner := bufio.NewScanner(resp.Body)
-	for scanner.Scan() {
-		line := scanner.Text()
-		if !strings.HasPrefix(line, "slimfaaskafka_") || !strings.Contains(line, label) {
-			continue
-		}
-		name, _, _ := strings.Cut(line, "{")
-		value, err := strconv.ParseFloat(line[strings.LastIndexByte(line, ' ')+1:], 64)
-		if err != nil {
-			continue
-		}
-		values[name] += value
-	}
-	if err := scanner.Err(); err != nil {
-		return "", err
-	}
-	pending, seen := values["slimfaaskafka_pending_messages"]
+	pending, seen := samples.Sum("slimfaaskafka_pending_messages", ofFunction)
 	if !seen {
 		return "", nil
 	}
 	activity := "none yet"
-	if ts := values["slimfaaskafka_last_activity_timestamp_seconds"]; ts > 0 {
+	if ts := total("slimfaaskafka_last_activity_timestamp_seconds"); ts > 0 {
 		activity = time.Unix(int64(ts), 0).Format("15:04:05")
 	}
 	return fmt.Sprintf("pending=%.0f consumed=%.0f wakeups=%.0f wake_failures=%.0f last_activity=%s",
-		pending, values["slimfaaskafka_consumed_messages_total"], values["slimfaaskafka_wakeups_total"],
-		values["slimfaaskafka_wake_failures_total"], activity), nil
+		pending, total("slimfaaskafka_consumed_messages_total"), total("slimfaaskafka_wakeups_total"),
+		total("slimfaaskafka_wake_failures_total"), activity), nil
 }

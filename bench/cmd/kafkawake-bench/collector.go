@@ -7,8 +7,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -16,9 +14,11 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
-
-	"github.com/kafkawake/kafkawake/internal/childprocess"
 )
+
+// collectorGrace is how long a collector may take to stop after SIGTERM
+// before it is killed and the run fails.
+const collectorGrace = 15 * time.Second
 
 // binding is one (topic, group, function) of a collector config.
 type binding struct{ topic, group, function string }
@@ -56,60 +56,6 @@ service:
       exporters: [prometheus]
 `, strings.Join(brokers, ", "), interval, b.String(), wakeURL, cooldown, metricsPort)
 }
-
-// collectorProcess is one running otelcol-kafkawake.
-type collectorProcess struct {
-	*childprocess.Process
-	metricsURL string
-}
-
-func startCollector(binary, dir, config string, metricsPort int, env ...string) (*collectorProcess, error) {
-	path := filepath.Join(dir, fmt.Sprintf("config-%d.yaml", metricsPort))
-	if err := os.WriteFile(path, []byte(config), 0o600); err != nil {
-		return nil, err
-	}
-	proc, err := childprocess.Start(binary, []string{"--config", path}, env...)
-	if err != nil {
-		return nil, err
-	}
-	return &collectorProcess{Process: proc, metricsURL: fmt.Sprintf("http://127.0.0.1:%d/metrics", metricsPort)}, nil
-}
-
-// waitExposing waits until the exporter shows a metric, that is until the
-// first scrape went through the pipeline.
-func (c *collectorProcess) waitExposing(ctx context.Context, metric string, timeout time.Duration) error {
-	deadline := time.Now().Add(timeout)
-	for time.Now().Before(deadline) {
-		select {
-		case <-c.Exited():
-			return fmt.Errorf("collector exited:\n%s", c.Output())
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(100 * time.Millisecond):
-		}
-		if body, err := c.metrics(ctx); err == nil && strings.Contains(body, metric) {
-			return nil
-		}
-	}
-	return fmt.Errorf("collector did not expose %s within %s:\n%s", metric, timeout, c.Output())
-}
-
-func (c *collectorProcess) metrics(ctx context.Context) (string, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.metricsURL, http.NoBody)
-	if err != nil {
-		return "", err
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return "", err
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	return string(body), err
-}
-
-// stop sends SIGTERM and waits, killing the process after 15 s.
-func (c *collectorProcess) stop() error { return c.Stop(15 * time.Second) }
 
 // wakeEndpoint is a fake SlimFaas: it answers every wake with 204 and
 // reports the function and the arrival time.

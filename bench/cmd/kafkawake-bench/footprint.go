@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/kafkawake/kafkawake/internal/childprocess"
+	"github.com/kafkawake/kafkawake/internal/collectortest"
 )
 
 // footprintResult is the collector's memory and CPU over a bounded run.
@@ -72,13 +73,13 @@ func runFootprint(ctx context.Context, o options) (footprintResult, error) {
 	if err != nil {
 		return res, err
 	}
-	col, err := startCollector(o.collector, o.workDir, collectorConfig(cluster.ListenAddrs(), 2*time.Second, endpoint.srv.URL, "30s", port, bindings), port,
+	col, err := collectortest.Start(o.collector, o.workDir, collectorConfig(cluster.ListenAddrs(), 2*time.Second, endpoint.srv.URL, "30s", port, bindings), port,
 		"GODEBUG=gctrace=1") // one line per GC on stderr: heap sizes without a profiler in the binary
 	if err != nil {
 		return res, err
 	}
-	defer func() { _ = col.stop() }()
-	if err := col.waitExposing(ctx, "slimfaaskafka_wakeups_total", time.Minute); err != nil {
+	defer func() { _ = col.Stop(collectorGrace) }()
+	if err := col.WaitExposing(ctx, "slimfaaskafka_wakeups_total", time.Minute); err != nil {
 		return res, err
 	}
 	pid := col.Pid()
@@ -121,7 +122,7 @@ func runFootprint(ctx context.Context, o options) (footprintResult, error) {
 		}
 		// Read the exporter every 15 s, as a Prometheus server would.
 		if len(samples)%15 == 0 {
-			if _, err := col.metrics(ctx); err == nil {
+			if _, err := col.Scrape(ctx); err == nil {
 				res.exposition++
 			}
 		}
@@ -161,7 +162,7 @@ func runFootprint(ctx context.Context, o options) (footprintResult, error) {
 		res.gcs++
 		res.maxLiveMB, res.maxGoalMB = max(res.maxLiveMB, live), max(res.maxGoalMB, goal)
 	}
-	return res, col.stop()
+	return res, col.Stop(collectorGrace)
 }
 
 // gcTrace matches the heap part of a GODEBUG=gctrace=1 line:

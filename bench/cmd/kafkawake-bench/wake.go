@@ -10,6 +10,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/kafkawake/kafkawake/internal/childprocess"
+	"github.com/kafkawake/kafkawake/internal/collectortest"
 )
 
 // wakeResult is the wake latency at one collection interval.
@@ -54,12 +55,12 @@ func runWakeLatency(ctx context.Context, o options, interval time.Duration) (wak
 		return res, err
 	}
 	// A long cooldown: each binding wakes once, for its trial.
-	col, err := startCollector(o.collector, o.workDir, collectorConfig(cluster.ListenAddrs(), interval, endpoint.srv.URL, "1h", port, bindings), port)
+	col, err := collectortest.Start(o.collector, o.workDir, collectorConfig(cluster.ListenAddrs(), interval, endpoint.srv.URL, "1h", port, bindings), port)
 	if err != nil {
 		return res, err
 	}
-	defer func() { _ = col.stop() }()
-	if err := col.waitExposing(ctx, "slimfaaskafka_pending_messages", time.Minute); err != nil {
+	defer func() { _ = col.Stop(collectorGrace) }()
+	if err := col.WaitExposing(ctx, "slimfaaskafka_pending_messages", time.Minute); err != nil {
 		return res, err
 	}
 
@@ -97,7 +98,7 @@ func runWakeLatency(ctx context.Context, o options, interval time.Duration) (wak
 		}
 	}
 	slices.Sort(res.latencies)
-	return res, col.stop()
+	return res, col.Stop(collectorGrace)
 }
 
 // quantile is the nearest-rank quantile of sorted durations.

@@ -1,0 +1,63 @@
+// Package collectortest runs the built otelcol-kafkawake beside the
+// end-to-end tests and the benchmark harness, and reads what its Prometheus
+// exporter serves.
+package collectortest // import "github.com/kafkawake/kafkawake/internal/collectortest"
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/kafkawake/kafkawake/internal/childprocess"
+	"github.com/kafkawake/kafkawake/internal/exposition"
+)
+
+// Collector is one running collector.
+type Collector struct {
+	*childprocess.Process
+	metricsURL string
+}
+
+// Start writes config to a file in dir and starts binary on it, with env
+// added to its environment. metricsPort is the port of the prometheus
+// exporter that config declares on 127.0.0.1.
+func Start(binary, dir, config string, metricsPort int, env ...string) (*Collector, error) {
+	path := filepath.Join(dir, fmt.Sprintf("config-%d.yaml", metricsPort))
+	if err := os.WriteFile(path, []byte(config), 0o600); err != nil {
+		return nil, fmt.Errorf("write the collector config: %w", err)
+	}
+	proc, err := childprocess.Start(binary, []string{"--config", path}, env...)
+	if err != nil {
+		return nil, err
+	}
+	return &Collector{Process: proc, metricsURL: fmt.Sprintf("http://127.0.0.1:%d/metrics", metricsPort)}, nil
+}
+
+// Scrape reads the exporter once; it fails while the exporter is not up.
+func (c *Collector) Scrape(ctx context.Context) (exposition.Samples, error) {
+	return exposition.Scrape(ctx, http.DefaultClient, c.metricsURL)
+}
+
+// WaitExposing waits until the exporter serves a series named metric, that
+// is until a scrape went through the pipeline.
+func (c *Collector) WaitExposing(ctx context.Context, metric string, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		select {
+		case <-c.Exited():
+			return fmt.Errorf("collector exited:\n%s", c.Output())
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+		if samples, err := c.Scrape(ctx); err == nil {
+			if _, ok := samples.Find(metric, nil); ok {
+				return nil
+			}
+		}
+	}
+	return fmt.Errorf("collector did not expose %s within %s:\n%s", metric, timeout, c.Output())
+}
