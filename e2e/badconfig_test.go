@@ -103,6 +103,11 @@ func TestInvalidConfigsAreRejectedAtStartup(t *testing.T) {
 			processorOf(c)["retry_on_failure"] = map[string]any{"multiplier": 0.5}
 		}, "retry_on_failure.multiplier"},
 		{"unknown processor key", func(c map[string]any) { processorOf(c)["wake_url"] = "http://x" }, "wake_url"},
+		// confighttp v1.71 moved these under keepalive:.
+		{"flat max_idle_conns_per_host", func(c map[string]any) { processorOf(c)["max_idle_conns_per_host"] = 8 }, "invalid keys: max_idle_conns_per_host"},
+		{"flat idle_conn_timeout", func(c map[string]any) { processorOf(c)["idle_conn_timeout"] = "90s" }, "invalid keys: idle_conn_timeout"},
+		{"flat max_idle_conns", func(c map[string]any) { processorOf(c)["max_idle_conns"] = 100 }, "invalid keys: max_idle_conns"},
+		{"flat disable_keep_alives", func(c map[string]any) { processorOf(c)["disable_keep_alives"] = true }, "invalid keys: disable_keep_alives"},
 	}
 	require.GreaterOrEqual(t, len(tests), 25)
 

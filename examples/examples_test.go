@@ -372,7 +372,7 @@ func TestExportedMetricNames(t *testing.T) {
 	}
 	assert.ElementsMatch(t, generated, fromYAML)
 
-	// The contract's Prometheus names (SPEC §3), which SlimFaas/Scale queries
+	// The Prometheus names of README.md#metrics, which SlimFaas/Scale queries
 	// and dashboards rely on, come out of the mapping unchanged.
 	for _, name := range []string{
 		"slimfaaskafka_pending_messages",

@@ -52,8 +52,8 @@ func TestPendingMatchesKcatConsumerGroup(t *testing.T) {
 	assert.Equal(t, int64(600), got, "1000 produced, 400 consumed")
 }
 
-// pendingFromKadm computes pending from raw offsets, per SPEC §4 with
-// offset_reset earliest, independently of the receiver's code.
+// pendingFromKadm computes pending from raw offsets, by the rules of
+// docs/rules.md#pending-messages with offset_reset earliest, independently of the receiver's code.
 func pendingFromKadm(t *testing.T, c *testCluster, topic, group string) int64 {
 	t.Helper()
 	ends, err := c.adm.ListEndOffsets(c.ctx(), topic)

@@ -87,8 +87,9 @@ func (s *bindingState) markChecked(p int32, r offsetRange, empty bool) {
 	s.checkedRanges[p] = rangeVerdict{offsetRange: r, empty: empty}
 }
 
-// observe applies SPEC §4 to one scrape's offsets. perPartition, when not
-// nil, receives each partition's pending count.
+// observe applies the lag and consumption rules (docs/rules.md) to one
+// scrape's offsets. perPartition, when not nil, receives each partition's
+// pending count.
 func (s *bindingState) observe(now time.Time, partitions map[int32]partitionOffsets, reset OffsetReset, perPartition func(int32, int64)) observation {
 	var pending, consumedDelta int64
 	committed := make(map[int32]int64, len(partitions))
