@@ -107,7 +107,7 @@ test-fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzProcessMetrics$$' -fuzztime $(FUZZTIME) ./processor/slimfaaswakeprocessor/
 
 test-e2e: build deps
-	KAFKAWAKE_COLLECTOR=$(COLLECTOR) $(GO) test -race -count=1 -timeout 15m -tags e2e ./e2e/...
+	KAFKAWAKE_COLLECTOR=$(COLLECTOR) $(GO) test -race -count=1 -timeout 15m -tags e2e ./e2e/... ./examples/...
 
 # 500 bindings, random traffic and a fault every other minute; reports RSS
 # and goroutines at the start and the end.

@@ -1,8 +1,10 @@
 // Package examples holds deployment examples (docker-compose, Kubernetes,
 // Grafana, the local `make run` configuration). This test keeps them honest:
 // every collector configuration must load into the real component configs,
-// and every PromQL query (Grafana panels, SlimFaas/Scale triggers) may only
-// name metrics the collector actually exports.
+// every PromQL query (Grafana panels, SlimFaas/Scale triggers) may only
+// name metrics the collector actually exports, and a function scaled to zero
+// has exactly one starter (a waking collector or SlimFaas's ScaleFromZero).
+// With the e2e tag, the built collector validates every configuration.
 package examples
 
 import (
@@ -10,6 +12,7 @@ import (
 	"fmt"
 	"io/fs"
 	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -299,15 +302,49 @@ func hasWakeProcessor(raw map[string]any) bool {
 	service, _ := raw["service"].(map[string]any)
 	pipelines, _ := service["pipelines"].(map[string]any)
 	for _, p := range pipelines {
-		pm, _ := p.(map[string]any)
-		ids, _ := pm["processors"].([]any)
-		for _, id := range ids {
-			if strings.HasPrefix(fmt.Sprint(id), "slimfaaswake") {
-				return true
-			}
+		if pipelineWakes(p) {
+			return true
 		}
 	}
 	return false
+}
+
+// pipelineWakes says whether a pipeline runs the slimfaaswake processor.
+func pipelineWakes(pipeline any) bool {
+	pm, _ := pipeline.(map[string]any)
+	ids, _ := pm["processors"].([]any)
+	for _, id := range ids {
+		if strings.HasPrefix(fmt.Sprint(id), "slimfaaswake") {
+			return true
+		}
+	}
+	return false
+}
+
+// boundFunctions returns every function a kafkawake receiver of the config
+// binds and feeds to a pipeline, and whether one of those pipelines runs the
+// slimfaaswake processor, that is whether the collector wakes it.
+func boundFunctions(raw map[string]any) map[string]bool {
+	receivers, _ := raw["receivers"].(map[string]any)
+	service, _ := raw["service"].(map[string]any)
+	pipelines, _ := service["pipelines"].(map[string]any)
+	woken := map[string]bool{}
+	for _, p := range pipelines {
+		pm, _ := p.(map[string]any)
+		wakes := pipelineWakes(pm)
+		ids, _ := pm["receivers"].([]any)
+		for _, id := range ids {
+			recv, _ := receivers[fmt.Sprint(id)].(map[string]any)
+			bindings, _ := recv["bindings"].([]any)
+			for _, b := range bindings {
+				bm, _ := b.(map[string]any)
+				if fn, ok := bm["function"].(string); ok {
+					woken[fn] = woken[fn] || wakes
+				}
+			}
+		}
+	}
+	return woken
 }
 
 // ---------------------------------------------------------------------------
@@ -706,7 +743,17 @@ func kubernetesObjects(t *testing.T) ([]deployment, map[string]map[string]any) {
 func TestKubernetesManifests(t *testing.T) {
 	known := exportedMetrics(t)
 	deps, configs := kubernetesObjects(t)
-	scaled := 0
+	// The collector config behind each Deployment name, which is also the
+	// name of its Service, hence the host of a SlimFaas source URL.
+	collectorOf := map[string]map[string]any{}
+	for _, d := range deps {
+		for _, c := range d.Spec.Template.Spec.Containers {
+			if strings.Contains(c.Image, collectorImage) {
+				collectorOf[d.Metadata.Name] = mountedConfig(t, d.Spec.Template, c.VolumeMounts, configs)
+			}
+		}
+	}
+	scaled, startedBySlimFaas := 0, 0
 	for _, d := range deps {
 		t.Run(d.where+"/"+d.Metadata.Name, func(t *testing.T) {
 			ann := d.Spec.Template.Metadata.Annotations
@@ -748,6 +795,10 @@ func TestKubernetesManifests(t *testing.T) {
 				sources[s.Name] = true
 				assert.Contains(t, s.URL, ":9464/metrics", "source %s must point at the collector's exporter", s.Name)
 			}
+			checkZeroToOne(t, d.Metadata.Name, ann, sc, collectorOf, known)
+			if sc.ScaleFromZero != nil && *sc.ScaleFromZero {
+				startedBySlimFaas++
+			}
 			for _, tr := range sc.Triggers {
 				where := "trigger " + tr.MetricName
 				checkMetrics(t, where, tr.Query, known, nil)
@@ -769,7 +820,55 @@ func TestKubernetesManifests(t *testing.T) {
 			}
 		})
 	}
-	assert.GreaterOrEqual(t, scaled, 2, "expected the Sources and the sidecar function examples")
+	assert.GreaterOrEqual(t, scaled, 3, "expected the Sources, the sidecar and the scale-from-zero function examples")
+	assert.GreaterOrEqual(t, startedBySlimFaas, 1, "expected a function that SlimFaas starts from zero")
+}
+
+// checkZeroToOne checks that a function scaled to zero has exactly one
+// starter: with ScaleFromZero, a SlimFaas source trigger on a collector that
+// exports its backlog but never wakes it; without, a collector that wakes it.
+func checkZeroToOne(t *testing.T, function string, ann map[string]string, sc scaleConfig,
+	collectorOf map[string]map[string]any, known map[string]exportedMetric,
+) {
+	t.Helper()
+	if sc.ScaleFromZero == nil || !*sc.ScaleFromZero {
+		if ann["SlimFaas/ReplicasMin"] != "0" {
+			return
+		}
+		woken := false
+		for _, cfg := range collectorOf {
+			woken = woken || boundFunctions(cfg)[function]
+		}
+		assert.True(t, woken, "%s scales to zero without ScaleFromZero: a collector must wake it", function)
+		return
+	}
+	assert.Equal(t, "0", ann["SlimFaas/ReplicasMin"], "ScaleFromZero only matters for a function that scales to zero")
+	for _, cfg := range collectorOf {
+		assert.False(t, boundFunctions(cfg)[function], "%s: ScaleFromZero and a waking collector are two starters", function)
+	}
+	for _, s := range sc.Sources {
+		u, err := url.Parse(s.URL)
+		require.NoError(t, err, "source %s", s.Name)
+		service, _, _ := strings.Cut(u.Hostname(), ".")
+		cfg := collectorOf[service]
+		require.NotNil(t, cfg, "source %s: %s is not a collector of these examples", s.Name, s.URL)
+		_, bound := boundFunctions(cfg)[function]
+		assert.True(t, bound, "source %s: the collector behind it does not bind %s", s.Name, function)
+	}
+	fromSource := 0
+	for _, tr := range sc.Triggers {
+		if tr.Source == "" {
+			continue
+		}
+		fromSource++
+		names, _, err := promqlScan(tr.Query)
+		require.NoError(t, err)
+		for _, n := range names {
+			// A collector that does not wake the function has no wake counters.
+			assert.False(t, known[n].processor, "trigger %s: %s is not exported for a function the collector does not wake", tr.MetricName, n)
+		}
+	}
+	assert.Positive(t, fromSource, "ScaleFromZero needs a trigger on an external source")
 }
 
 func containerPorts(ports []struct {
