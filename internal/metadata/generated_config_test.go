@@ -57,6 +57,9 @@ func TestMetricsBuilderConfig(t *testing.T) {
 						EnabledAttributes:   []SlimfaaskafkaWakeupsMetricAttributeKey{SlimfaaskafkaWakeupsMetricAttributeKeyTopic, SlimfaaskafkaWakeupsMetricAttributeKeyGroup, SlimfaaskafkaWakeupsMetricAttributeKeyFunction, SlimfaaskafkaWakeupsMetricAttributeKeyReason},
 					},
 				},
+				ResourceAttributes: ResourceAttributesConfig{
+					KafkaClusterAlias: ResourceAttributeConfig{Enabled: true},
+				},
 			},
 		},
 		{
@@ -94,13 +97,16 @@ func TestMetricsBuilderConfig(t *testing.T) {
 						EnabledAttributes:   []SlimfaaskafkaWakeupsMetricAttributeKey{SlimfaaskafkaWakeupsMetricAttributeKeyTopic, SlimfaaskafkaWakeupsMetricAttributeKeyGroup, SlimfaaskafkaWakeupsMetricAttributeKeyFunction, SlimfaaskafkaWakeupsMetricAttributeKeyReason},
 					},
 				},
+				ResourceAttributes: ResourceAttributesConfig{
+					KafkaClusterAlias: ResourceAttributeConfig{Enabled: false},
+				},
 			},
 		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			cfg := loadMetricsBuilderConfig(t, tt.name)
-			diff := cmp.Diff(tt.want, cfg, cmpopts.IgnoreUnexported(SlimfaaskafkaConsumedMessagesMetricConfig{}, SlimfaaskafkaLastActivityTimestampMetricConfig{}, SlimfaaskafkaPartitionPendingMessagesMetricConfig{}, SlimfaaskafkaPendingMessagesMetricConfig{}, SlimfaaskafkaWakeFailuresMetricConfig{}, SlimfaaskafkaWakeupsMetricConfig{}))
+			diff := cmp.Diff(tt.want, cfg, cmpopts.IgnoreUnexported(SlimfaaskafkaConsumedMessagesMetricConfig{}, SlimfaaskafkaLastActivityTimestampMetricConfig{}, SlimfaaskafkaPartitionPendingMessagesMetricConfig{}, SlimfaaskafkaPendingMessagesMetricConfig{}, SlimfaaskafkaWakeFailuresMetricConfig{}, SlimfaaskafkaWakeupsMetricConfig{}, ResourceAttributeConfig{}))
 			require.Emptyf(t, diff, "Config mismatch (-expected +actual):\n%s", diff)
 		})
 	}
@@ -184,5 +190,48 @@ func loadMetricsBuilderConfig(t *testing.T, name string) MetricsBuilderConfig {
 	require.NoError(t, err)
 	cfg := NewDefaultMetricsBuilderConfig()
 	require.NoError(t, sub.Unmarshal(&cfg, confmap.WithIgnoreUnused()))
+	return cfg
+}
+
+func TestResourceAttributesConfig(t *testing.T) {
+	tests := []struct {
+		name string
+		want ResourceAttributesConfig
+	}{
+		{
+			name: "default",
+			want: DefaultResourceAttributesConfig(),
+		},
+		{
+			name: "all_set",
+			want: ResourceAttributesConfig{
+				KafkaClusterAlias: ResourceAttributeConfig{Enabled: true},
+			},
+		},
+		{
+			name: "none_set",
+			want: ResourceAttributesConfig{
+				KafkaClusterAlias: ResourceAttributeConfig{Enabled: false},
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := loadResourceAttributesConfig(t, tt.name)
+			diff := cmp.Diff(tt.want, cfg, cmpopts.IgnoreUnexported(ResourceAttributeConfig{}))
+			require.Emptyf(t, diff, "Config mismatch (-expected +actual):\n%s", diff)
+		})
+	}
+}
+
+func loadResourceAttributesConfig(t *testing.T, name string) ResourceAttributesConfig {
+	cm, err := confmaptest.LoadConf(filepath.Join("testdata", "config.yaml"))
+	require.NoError(t, err)
+	sub, err := cm.Sub(name)
+	require.NoError(t, err)
+	sub, err = sub.Sub("resource_attributes")
+	require.NoError(t, err)
+	cfg := DefaultResourceAttributesConfig()
+	require.NoError(t, sub.Unmarshal(&cfg))
 	return cfg
 }

@@ -4,6 +4,7 @@ package metadata
 
 import (
 	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/filter"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/pmetric"
 	"go.opentelemetry.io/collector/receiver"
@@ -682,6 +683,8 @@ type MetricsBuilder struct {
 	metricsCapacity                             int                  // maximum observed number of metrics per resource.
 	metricsBuffer                               pmetric.Metrics      // accumulates metrics data before emitting.
 	buildInfo                                   component.BuildInfo  // contains version information.
+	resourceAttributeIncludeFilter              map[string]filter.Filter
+	resourceAttributeExcludeFilter              map[string]filter.Filter
 	metricSlimfaaskafkaConsumedMessages         metricSlimfaaskafkaConsumedMessages
 	metricSlimfaaskafkaLastActivityTimestamp    metricSlimfaaskafkaLastActivityTimestamp
 	metricSlimfaaskafkaPartitionPendingMessages metricSlimfaaskafkaPartitionPendingMessages
@@ -719,12 +722,25 @@ func NewMetricsBuilder(mbc MetricsBuilderConfig, settings receiver.Settings, opt
 		metricSlimfaaskafkaPendingMessages:          newMetricSlimfaaskafkaPendingMessages(mbc.Metrics.SlimfaaskafkaPendingMessages),
 		metricSlimfaaskafkaWakeFailures:             newMetricSlimfaaskafkaWakeFailures(mbc.Metrics.SlimfaaskafkaWakeFailures),
 		metricSlimfaaskafkaWakeups:                  newMetricSlimfaaskafkaWakeups(mbc.Metrics.SlimfaaskafkaWakeups),
+		resourceAttributeIncludeFilter:              make(map[string]filter.Filter),
+		resourceAttributeExcludeFilter:              make(map[string]filter.Filter),
+	}
+	if mbc.ResourceAttributes.KafkaClusterAlias.MetricsInclude != nil {
+		mb.resourceAttributeIncludeFilter["kafka.cluster.alias"] = filter.CreateFilter(mbc.ResourceAttributes.KafkaClusterAlias.MetricsInclude)
+	}
+	if mbc.ResourceAttributes.KafkaClusterAlias.MetricsExclude != nil {
+		mb.resourceAttributeExcludeFilter["kafka.cluster.alias"] = filter.CreateFilter(mbc.ResourceAttributes.KafkaClusterAlias.MetricsExclude)
 	}
 
 	for _, op := range options {
 		op.apply(mb)
 	}
 	return mb
+}
+
+// NewResourceBuilder returns a new resource builder that should be used to build a resource associated with for the emitted metrics.
+func (mb *MetricsBuilder) NewResourceBuilder() *ResourceBuilder {
+	return NewResourceBuilder(mb.config.ResourceAttributes)
 }
 
 // updateCapacity updates max length of metrics and resource attributes that will be used for the slice capacity.
@@ -793,6 +809,16 @@ func (mb *MetricsBuilder) EmitForResource(options ...ResourceMetricsOption) {
 
 	for _, op := range options {
 		op.apply(rm)
+	}
+	for attr, filter := range mb.resourceAttributeIncludeFilter {
+		if val, ok := rm.Resource().Attributes().Get(attr); ok && !filter.Matches(val.AsString()) {
+			return
+		}
+	}
+	for attr, filter := range mb.resourceAttributeExcludeFilter {
+		if val, ok := rm.Resource().Attributes().Get(attr); ok && filter.Matches(val.AsString()) {
+			return
+		}
 	}
 
 	if ils.Metrics().Len() > 0 {

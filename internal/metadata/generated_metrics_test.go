@@ -48,6 +48,15 @@ func TestMetricsBuilder(t *testing.T) {
 			resAttrsSet: testDataSetNone,
 			expectEmpty: true,
 		},
+		{
+			name:        "filter_set_include",
+			resAttrsSet: testDataSetAll,
+		},
+		{
+			name:        "filter_set_exclude",
+			resAttrsSet: testDataSetAll,
+			expectEmpty: true,
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -109,7 +118,9 @@ func TestMetricsBuilder(t *testing.T) {
 				mb.RecordSlimfaaskafkaWakeupsDataPoint(ts, 3, "topic-val-2", "group-val-2", "function-val-2", AttributeReasonActivity)
 			}
 
-			res := pcommon.NewResource()
+			rb := mb.NewResourceBuilder()
+			rb.SetKafkaClusterAlias("kafka.cluster.alias-val")
+			res := rb.Emit()
 			metrics := mb.Emit(WithResource(res))
 			if tt.name == "reaggregate_set" {
 				assert.Empty(t, mb.metricSlimfaaskafkaConsumedMessages.aggDataPoints)
