@@ -56,7 +56,7 @@ func TestInvalidConfigsAreRejectedAtStartup(t *testing.T) {
 		mutate  func(cfg map[string]any)
 		wantErr string
 	}{
-		{"no brokers", func(c map[string]any) { receiverOf(c)["brokers"] = []any{} }, "brokers: must list at least one broker"},
+		{"no brokers", func(c map[string]any) { receiverOf(c)["brokers"] = []any{} }, "brokers must be specified"},
 		{"blank broker", func(c map[string]any) { receiverOf(c)["brokers"] = []any{"kafka:9092", ""} }, "brokers[1]: must not be empty"},
 		{"no bindings", func(c map[string]any) { receiverOf(c)["bindings"] = []any{} }, "bindings: must list at least one binding"},
 		{"binding without topic", func(c map[string]any) { delete(bindingOf(c), "topic") }, "bindings[0].topic: must not be empty"},
@@ -71,14 +71,24 @@ func TestInvalidConfigsAreRejectedAtStartup(t *testing.T) {
 		{"unknown offset_reset", func(c map[string]any) { receiverOf(c)["offset_reset"] = "newest" }, `offset_reset: must be "earliest" or "latest"`},
 		{"unknown isolation_level", func(c map[string]any) { receiverOf(c)["isolation_level"] = "serializable" }, "isolation_level: must be"},
 		{"unknown SASL mechanism", func(c map[string]any) {
-			receiverOf(c)["sasl"] = map[string]any{"mechanism": "GSSAPI", "username": "u", "password": "p"}
-		}, "sasl.mechanism: must be PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512"},
+			receiverOf(c)["auth"] = map[string]any{"sasl": map[string]any{"mechanism": "GSSAPI", "username": "u", "password": "p"}}
+		}, "auth::sasl: mechanism should be one of"},
 		{"SASL without username", func(c map[string]any) {
-			receiverOf(c)["sasl"] = map[string]any{"mechanism": "PLAIN", "password": "p"}
-		}, "sasl.username: must not be empty"},
+			receiverOf(c)["auth"] = map[string]any{"sasl": map[string]any{"mechanism": "PLAIN", "password": "p"}}
+		}, "auth::sasl: username is required"},
 		{"SASL without password", func(c map[string]any) {
-			receiverOf(c)["sasl"] = map[string]any{"mechanism": "SCRAM-SHA-512", "username": "u"}
-		}, "sasl.password: must not be empty"},
+			receiverOf(c)["auth"] = map[string]any{"sasl": map[string]any{"mechanism": "SCRAM-SHA-512", "username": "u"}}
+		}, "auth::sasl: password is required"},
+		{"MSK IAM without region", func(c map[string]any) {
+			receiverOf(c)["auth"] = map[string]any{"sasl": map[string]any{"mechanism": "AWS_MSK_IAM_OAUTHBEARER"}}
+		}, "region is required for AWS_MSK_IAM_OAUTHBEARER"},
+		{"kerberos", func(c map[string]any) {
+			receiverOf(c)["auth"] = map[string]any{"kerberos": map[string]any{"service_name": "kafka", "realm": "EXAMPLE.COM"}}
+		}, "auth.kerberos: not supported by the kafkawake receiver"},
+		{"old top-level sasl", func(c map[string]any) {
+			receiverOf(c)["sasl"] = map[string]any{"mechanism": "PLAIN", "username": "u", "password": "p"}
+		}, "sasl: moved to auth.sasl"},
+		{"unknown protocol_version", func(c map[string]any) { receiverOf(c)["protocol_version"] = "0.7.x" }, "invalid protocol version"},
 		{"unknown receiver key", func(c map[string]any) { receiverOf(c)["topic_regex"] = ".*" }, "topic_regex"},
 		{"bindings not a list", func(c map[string]any) { receiverOf(c)["bindings"] = "orders" }, "bindings"},
 		{"processor endpoint without scheme", func(c map[string]any) { processorOf(c)["endpoint"] = "slimfaas:5000" }, "endpoint: must be an absolute http(s) URL"},

@@ -68,8 +68,14 @@ func processorConfig(endpoint string) *slimfaaswakeprocessor.Config {
 
 func startPipeline(t *testing.T, rcfg *kafkawakereceiver.Config, pcfg *slimfaaswakeprocessor.Config) *pipeline {
 	t.Helper()
+	return startPipelineOn(t, componenttest.NewNopHost(), rcfg, pcfg)
+}
+
+// startPipelineOn starts a pipeline on a host that may run extensions.
+func startPipelineOn(t *testing.T, host component.Host, rcfg *kafkawakereceiver.Config, pcfg *slimfaaswakeprocessor.Config) *pipeline {
+	t.Helper()
 	sink := &consumertest.MetricsSink{}
-	p := startPipelineTo(t, rcfg, pcfg, sink, zapcore.DebugLevel)
+	p := startPipelineWith(t, host, rcfg, pcfg, sink, zapcore.DebugLevel)
 	p.sink = sink
 	return p
 }
@@ -77,6 +83,11 @@ func startPipeline(t *testing.T, rcfg *kafkawakereceiver.Config, pcfg *slimfaasw
 // startPipelineTo starts a pipeline that hands its output to next, keeping
 // the log lines from level up.
 func startPipelineTo(t *testing.T, rcfg *kafkawakereceiver.Config, pcfg *slimfaaswakeprocessor.Config, next consumer.Metrics, level zapcore.Level) *pipeline {
+	t.Helper()
+	return startPipelineWith(t, componenttest.NewNopHost(), rcfg, pcfg, next, level)
+}
+
+func startPipelineWith(t *testing.T, host component.Host, rcfg *kafkawakereceiver.Config, pcfg *slimfaaswakeprocessor.Config, next consumer.Metrics, level zapcore.Level) *pipeline {
 	t.Helper()
 	require.NoError(t, rcfg.Validate())
 	require.NoError(t, pcfg.Validate())
@@ -94,8 +105,8 @@ func startPipelineTo(t *testing.T, rcfg *kafkawakereceiver.Config, pcfg *slimfaa
 	p.rcv, err = kafkawakereceiver.NewFactory().CreateMetrics(context.Background(), rset, rcfg, p.proc)
 	require.NoError(t, err)
 
-	require.NoError(t, p.proc.Start(context.Background(), componenttest.NewNopHost()))
-	require.NoError(t, p.rcv.Start(context.Background(), componenttest.NewNopHost()))
+	require.NoError(t, p.proc.Start(context.Background(), host))
+	require.NoError(t, p.rcv.Start(context.Background(), host))
 	t.Cleanup(p.stop)
 	return p
 }

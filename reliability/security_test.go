@@ -8,16 +8,18 @@ import (
 	"testing"
 	"time"
 
+	"github.com/open-telemetry/opentelemetry-collector-contrib/pkg/kafka/configkafka"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/sasl/plain"
+	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/config/configopaque"
-	"go.opentelemetry.io/collector/config/configoptional"
 	"go.opentelemetry.io/collector/config/configtls"
 	"go.uber.org/zap/zaptest/observer"
 
+	"github.com/kafkawake/kafkawake/internal/oauthbearertest"
 	"github.com/kafkawake/kafkawake/internal/testpki"
 	"github.com/kafkawake/kafkawake/receiver/kafkawakereceiver"
 )
@@ -65,7 +67,7 @@ func TestCredentialsNeverLogged(t *testing.T) {
 
 	for _, password := range []string{saslPassword, "wrong-" + saslPassword} {
 		rcfg := receiverConfig(k.cluster.ListenAddrs(), kafkawakereceiver.BindingConfig{Topic: "orders", ConsumerGroup: "g", Function: "f"})
-		rcfg.SASL = configoptional.Some(kafkawakereceiver.SASLConfig{Mechanism: kafkawakereceiver.MechanismScramSHA512, Username: "monitor", Password: configopaque.String(password)})
+		rcfg.Authentication.SASL = &configkafka.SASLConfig{Mechanism: kafkawakereceiver.MechanismScramSHA512, Username: "monitor", Password: password}
 		pcfg := processorConfig(wake.URL)
 		pcfg.ClientConfig.Headers = configopaque.MapList{{Name: "Authorization", Value: configopaque.String("Bearer " + wakeToken)}}
 		p := startPipeline(t, rcfg, pcfg)
@@ -77,13 +79,50 @@ func TestCredentialsNeverLogged(t *testing.T) {
 	assert.Equal(t, "Bearer "+wakeToken, authHeaders[0], "configured headers are sent")
 }
 
+func TestTokensNeverLogged(t *testing.T) {
+	const (
+		accessToken     = "oauth-access-token-2e9b41"
+		secretAccessKey = "aws-secret-key-8c03fa"
+		sessionToken    = "aws-session-token-d71e52"
+	)
+	oauthbearertest.SetAWSCredentials(t, "AKIAKAFKAWAKELOGTEST", secretAccessKey, sessionToken)
+
+	tokenSource := component.MustNewID("oauth2client")
+	host := oauthbearertest.Host{tokenSource: &oauthbearertest.TokenSource{AccessToken: accessToken}}
+	mechanisms := []*configkafka.SASLConfig{
+		{Mechanism: kafkawakereceiver.MechanismOAuthBearer, OAuthBearerTokenSource: tokenSource},
+		{Mechanism: kafkawakereceiver.MechanismAWSMSKIAM, AWSMSK: configkafka.AWSMSKConfig{Region: "eu-west-3"}},
+	}
+	for _, mechanism := range mechanisms {
+		t.Run(mechanism.Mechanism, func(t *testing.T) {
+			k := newKafka(t, kfake.SeedTopics(1, "orders"))
+			k.produce(t, "orders", 0, 3)
+			broker := oauthbearertest.Script(k.cluster)
+			// A missing topic and a failing SlimFaas log warnings every few scrapes.
+			rcfg := receiverConfig(k.cluster.ListenAddrs(),
+				kafkawakereceiver.BindingConfig{Topic: "orders", ConsumerGroup: "g", Function: "f"},
+				kafkawakereceiver.BindingConfig{Topic: "missing", ConsumerGroup: "g", Function: "m"})
+			rcfg.Authentication.SASL = mechanism
+			sf := newSlimFaas(t)
+			sf.respond = func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusInternalServerError) }
+			p := startPipelineOn(t, host, rcfg, processorConfig(sf.srv.URL))
+			p.waitBatches(t, 6)
+			p.stop()
+			require.NotEmpty(t, p.pendingValues("f"), "the client authenticated and read the offsets")
+			require.NotEmpty(t, p.logs.FilterMessageSnippet("Cannot read the binding's offsets").All())
+			secrets := append([]string{accessToken, secretAccessKey, sessionToken}, broker.Tokens()...)
+			requireNoSecret(t, p.logs, secrets...)
+		})
+	}
+}
+
 func TestTLSVerificationIsOnByDefault(t *testing.T) {
 	pki := testpki.New(t)
 	k := newKafka(t, kfake.SeedTopics(1, "orders"), kfake.TLS(&tls.Config{Certificates: []tls.Certificate{pki.ServerCert}, MinVersion: tls.VersionTLS12}))
 
 	// tls: {} without a CA: the broker's certificate is not trusted.
 	rcfg := receiverConfig(k.cluster.ListenAddrs(), kafkawakereceiver.BindingConfig{Topic: "orders", ConsumerGroup: "g", Function: "f"})
-	rcfg.TLS = configoptional.Some(configtls.ClientConfig{})
+	rcfg.TLS = &configtls.ClientConfig{}
 	sf := newSlimFaas(t)
 	p := startPipeline(t, rcfg, processorConfig(sf.srv.URL))
 	p.waitBatches(t, 3)
@@ -110,7 +149,7 @@ func TestTLSVerificationIsOnByDefault(t *testing.T) {
 func TestAuthenticationFailureIsAnErrorNotZero(t *testing.T) {
 	k := newKafka(t, kfake.SeedTopics(1, "orders"), kfake.EnableSASL(), kfake.Superuser("PLAIN", "admin", "admin-pw"))
 	rcfg := receiverConfig(k.cluster.ListenAddrs(), kafkawakereceiver.BindingConfig{Topic: "orders", ConsumerGroup: "g", Function: "f"})
-	rcfg.SASL = configoptional.Some(kafkawakereceiver.SASLConfig{Mechanism: kafkawakereceiver.MechanismPlain, Username: "admin", Password: "not-the-password"})
+	rcfg.Authentication.SASL = &configkafka.SASLConfig{Mechanism: kafkawakereceiver.MechanismPlain, Username: "admin", Password: "not-the-password"}
 	sf := newSlimFaas(t)
 	p := startPipeline(t, rcfg, processorConfig(sf.srv.URL))
 	p.waitBatches(t, 3)

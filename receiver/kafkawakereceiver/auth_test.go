@@ -8,14 +8,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/open-telemetry/opentelemetry-collector-contrib/pkg/kafka/configkafka"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 	"github.com/twmb/franz-go/pkg/sasl/plain"
-	"go.opentelemetry.io/collector/config/configopaque"
-	"go.opentelemetry.io/collector/config/configoptional"
 	"go.opentelemetry.io/collector/config/configtls"
 	"go.opentelemetry.io/collector/receiver/receivertest"
 	"go.uber.org/zap"
@@ -48,7 +47,7 @@ func TestSASLMechanisms(t *testing.T) {
 		t.Run(tt.mechanism, func(t *testing.T) {
 			s, _ := startScraperWith(t, func(cfg *Config) {
 				cfg.Brokers = c.cluster.ListenAddrs()
-				cfg.SASL = configoptional.Some(SASLConfig{Mechanism: tt.mechanism, Username: tt.user, Password: "hunter2-wrong"})
+				cfg.Authentication.SASL = &configkafka.SASLConfig{Mechanism: tt.mechanism, Username: tt.user, Password: "hunter2-wrong"}
 				cfg.Bindings = []BindingConfig{{Topic: "orders", ConsumerGroup: "g", Function: "f"}}
 			})
 			// Wrong credentials: an error in the scrape, no point, no crash.
@@ -66,7 +65,7 @@ func TestSASLMechanisms(t *testing.T) {
 
 			s, _ = startScraperWith(t, func(cfg *Config) {
 				cfg.Brokers = c.cluster.ListenAddrs()
-				cfg.SASL = configoptional.Some(SASLConfig{Mechanism: tt.mechanism, Username: tt.user, Password: configopaque.String(tt.password)})
+				cfg.Authentication.SASL = &configkafka.SASLConfig{Mechanism: tt.mechanism, Username: tt.user, Password: tt.password}
 				cfg.Bindings = []BindingConfig{{Topic: "orders", ConsumerGroup: "g", Function: "f"}}
 			})
 			assert.Equal(t, int64(4), scrapeOK(t, c, s).intValue(t, pendingName, "f"))
@@ -96,7 +95,7 @@ func TestGroupOffsetsNotAuthorizedFallsBackToProducedMessages(t *testing.T) {
 	core, logs := observer.New(zapcore.InfoLevel)
 	s, clock := startScraperWith(t, func(cfg *Config) {
 		cfg.Brokers = c.cluster.ListenAddrs()
-		cfg.SASL = configoptional.Some(SASLConfig{Mechanism: MechanismPlain, Username: "monitor", Password: "monitor-secret"})
+		cfg.Authentication.SASL = &configkafka.SASLConfig{Mechanism: MechanismPlain, Username: "monitor", Password: "monitor-secret"}
 		cfg.Bindings = []BindingConfig{
 			{Topic: "orders", ConsumerGroup: "allowed", Function: "allowed"},
 			{Topic: "orders", ConsumerGroup: "denied", Function: "denied"},
@@ -159,7 +158,7 @@ func TestTLSAndMutualTLS(t *testing.T) {
 
 			s, _ := startScraperWith(t, func(cfg *Config) {
 				cfg.Brokers = c.cluster.ListenAddrs()
-				cfg.TLS = configoptional.Some(tt.clientTLS)
+				cfg.TLS = &tt.clientTLS
 				cfg.Bindings = []BindingConfig{{Topic: "orders", ConsumerGroup: "g", Function: "f"}}
 			})
 			assert.Equal(t, int64(3), scrapeOK(t, c, s).intValue(t, pendingName, "f"))
@@ -183,7 +182,7 @@ func TestTLSConfigErrorFailsStart(t *testing.T) {
 	cfg := createDefaultConfig().(*Config)
 	cfg.Brokers = []string{"127.0.0.1:9092"}
 	cfg.Bindings = []BindingConfig{{Topic: "t", ConsumerGroup: "g", Function: "f"}}
-	cfg.TLS = configoptional.Some(configtls.ClientConfig{Config: configtls.Config{CAFile: filepath.Join(t.TempDir(), "missing-ca.pem")}})
+	cfg.TLS = &configtls.ClientConfig{Config: configtls.Config{CAFile: filepath.Join(t.TempDir(), "missing-ca.pem")}}
 	s := newKafkaScraper(cfg, receivertest.NewNopSettings(metadata.Type))
 	err := s.start(t.Context(), nil)
 	require.Error(t, err)

@@ -292,3 +292,38 @@ func TestManyBindingsAreOneResourceWithOnePointEach(t *testing.T) {
 		assert.Equal(t, int64(i%topics+1), pts.intValue(t, pendingName, fmt.Sprintf("f%d", i)))
 	}
 }
+
+func TestClusterAliasIsAResourceAttribute(t *testing.T) {
+	c := newTestCluster(t, kfake.SeedTopics(1, "orders"))
+	bindings := make([]BindingConfig, bindingsPerEmit+1) // two emits merged into one resource
+	for i := range bindings {
+		bindings[i] = BindingConfig{Topic: "orders", ConsumerGroup: fmt.Sprintf("g%d", i), Function: fmt.Sprintf("f%d", i)}
+	}
+	tests := []struct {
+		name      string
+		configure func(*Config)
+		want      map[string]any
+	}{
+		{"alias set", func(cfg *Config) { cfg.ClusterAlias = "eu-prod" }, map[string]any{"kafka.cluster.alias": "eu-prod"}},
+		{"no alias", func(*Config) {}, map[string]any{}},
+		{"attribute disabled", func(cfg *Config) {
+			cfg.ClusterAlias = "eu-prod"
+			cfg.ResourceAttributes.KafkaClusterAlias.Enabled = false
+		}, map[string]any{}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, _ := startScraperWith(t, func(cfg *Config) {
+				cfg.Brokers = c.cluster.ListenAddrs()
+				cfg.Bindings = bindings
+				tt.configure(cfg)
+			})
+			for range 2 {
+				md, err := s.scrape(c.ctx())
+				require.NoError(t, err)
+				require.Equal(t, 1, md.ResourceMetrics().Len())
+				assert.Equal(t, tt.want, md.ResourceMetrics().At(0).Resource().Attributes().AsRaw())
+			}
+		})
+	}
+}

@@ -3,11 +3,12 @@ package kafkawakereceiver // import "github.com/kafkawake/kafkawake/receiver/kaf
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
-	"go.opentelemetry.io/collector/config/configopaque"
-	"go.opentelemetry.io/collector/config/configoptional"
-	"go.opentelemetry.io/collector/config/configtls"
+	"github.com/open-telemetry/opentelemetry-collector-contrib/pkg/kafka/configkafka"
+	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/confmap"
 	"go.opentelemetry.io/collector/scraper/scraperhelper"
 
 	schema "github.com/kafkawake/kafkawake/internal/metadata"
@@ -36,46 +37,46 @@ const (
 	IsolationReadCommitted IsolationLevel = "read_committed"
 )
 
-// SASL mechanisms the receiver authenticates with.
+// SASL mechanisms of auth.sasl.mechanism.
 const (
 	MechanismPlain       = "PLAIN"
 	MechanismScramSHA256 = "SCRAM-SHA-256"
 	MechanismScramSHA512 = "SCRAM-SHA-512"
+	MechanismAWSMSKIAM   = "AWS_MSK_IAM_OAUTHBEARER"
+	MechanismOAuthBearer = "OAUTHBEARER"
 )
-
-// SASLConfig authenticates the receiver's Kafka connections.
-type SASLConfig struct {
-	Mechanism string              `mapstructure:"mechanism"`
-	Username  string              `mapstructure:"username"`
-	Password  configopaque.String `mapstructure:"password"`
-
-	// prevent unkeyed literal initialization
-	_ struct{}
-}
 
 // Config is the kafkawake receiver configuration.
 type Config struct {
 	scraperhelper.ControllerConfig `mapstructure:",squash"`
 	schema.MetricsBuilderConfig    `mapstructure:",squash"`
+	// ClientConfig holds the connection settings with the keys of contrib's
+	// Kafka components: brokers, client_id, protocol_version, tls, auth,
+	// metadata, rack_id, dial_timeout, conn_idle_timeout, use_leader_epoch.
+	configkafka.ClientConfig `mapstructure:",squash"`
 
-	// Brokers are the seed brokers, host:port.
-	Brokers []string `mapstructure:"brokers"`
-	// ClientID is sent to Kafka with every request.
-	ClientID string `mapstructure:"client_id"`
+	// ClusterAlias, when set, is the kafka.cluster.alias resource attribute
+	// of every scrape, telling apart receivers that watch different clusters.
+	ClusterAlias string `mapstructure:"cluster_alias"`
 	// OffsetReset decides how partitions without a committed offset count.
 	OffsetReset OffsetReset `mapstructure:"offset_reset"`
 	// IsolationLevel decides whether pending stops at the high watermark or
 	// at the last stable offset.
 	IsolationLevel IsolationLevel `mapstructure:"isolation_level"`
-	// TLS, when present, encrypts the connections to the brokers.
-	TLS configoptional.Optional[configtls.ClientConfig] `mapstructure:"tls"`
-	// SASL, when present, authenticates the connections.
-	SASL configoptional.Optional[SASLConfig] `mapstructure:"sasl"`
 	// Bindings are the (topic, consumer group, function) triples to observe.
 	Bindings []BindingConfig `mapstructure:"bindings"`
 
 	// prevent unkeyed literal initialization
 	_ struct{}
+}
+
+// Unmarshal refuses the top-level sasl key of earlier versions with
+// directions, then decodes as usual (unknown keys stay errors).
+func (cfg *Config) Unmarshal(conf *confmap.Conf) error {
+	if conf.IsSet("sasl") {
+		return errors.New("sasl: moved to auth.sasl, as in contrib's Kafka components: write auth: {sasl: {mechanism: ..., username: ..., password: ...}}")
+	}
+	return conf.Unmarshal(cfg)
 }
 
 // BindingConfig ties a topic and the consumer group that reads it to the
@@ -94,15 +95,20 @@ func (b BindingConfig) String() string {
 }
 
 // Validate checks the configuration; every error names the offending field.
+// configkafka validates the connection settings it owns (brokers present,
+// protocol_version, auth.sasl, timeouts, metadata.retry).
 func (cfg *Config) Validate() error {
 	var errs []error
-	if len(cfg.Brokers) == 0 {
-		errs = append(errs, errors.New("brokers: must list at least one broker"))
-	}
 	for i, b := range cfg.Brokers {
 		if strings.TrimSpace(b) == "" {
 			errs = append(errs, fmt.Errorf("brokers[%d]: must not be empty", i))
 		}
+	}
+	if cfg.Authentication.Kerberos != nil {
+		errs = append(errs, errors.New("auth.kerberos: not supported by the kafkawake receiver; use auth.sasl (SCRAM-SHA-512, PLAIN over TLS, OAUTHBEARER) or mutual TLS"))
+	}
+	if cfg.Authentication.SASL != nil {
+		errs = append(errs, unusedSASLKeys(cfg.Authentication.SASL)...)
 	}
 	if cfg.Timeout <= 0 {
 		errs = append(errs, fmt.Errorf("timeout: must be positive, got %s", cfg.Timeout))
@@ -117,25 +123,29 @@ func (cfg *Config) Validate() error {
 	default:
 		errs = append(errs, fmt.Errorf("isolation_level: must be %q or %q, got %q", IsolationReadUncommitted, IsolationReadCommitted, cfg.IsolationLevel))
 	}
-	if cfg.SASL.HasValue() {
-		errs = append(errs, cfg.SASL.Get().validate()...)
-	}
 	errs = append(errs, validateBindings(cfg.Bindings)...)
 	return errors.Join(errs...)
 }
 
-func (s *SASLConfig) validate() []error {
+// unusedSASLKeys refuses the auth.sasl keys that the chosen mechanism would
+// ignore, such as a password next to AWS_MSK_IAM_OAUTHBEARER. configkafka
+// checks that the keys a mechanism needs are there.
+func unusedSASLKeys(s *configkafka.SASLConfig) []error {
+	keys := []struct {
+		name       string
+		set        bool
+		mechanisms []string
+	}{
+		{"username", s.Username != "", []string{MechanismPlain, MechanismScramSHA256, MechanismScramSHA512}},
+		{"password", s.Password != "", []string{MechanismPlain, MechanismScramSHA256, MechanismScramSHA512}},
+		{"aws_msk.region", s.AWSMSK.Region != "", []string{MechanismAWSMSKIAM}},
+		{"oauthbearer_token_source", s.OAuthBearerTokenSource != (component.ID{}), []string{MechanismOAuthBearer}},
+	}
 	var errs []error
-	switch s.Mechanism {
-	case MechanismPlain, MechanismScramSHA256, MechanismScramSHA512:
-	default:
-		errs = append(errs, fmt.Errorf("sasl.mechanism: must be %s, %s or %s, got %q", MechanismPlain, MechanismScramSHA256, MechanismScramSHA512, s.Mechanism))
-	}
-	if s.Username == "" {
-		errs = append(errs, errors.New("sasl.username: must not be empty"))
-	}
-	if s.Password == "" {
-		errs = append(errs, errors.New("sasl.password: must not be empty"))
+	for _, k := range keys {
+		if k.set && !slices.Contains(k.mechanisms, s.Mechanism) {
+			errs = append(errs, fmt.Errorf("auth.sasl.%s: not used by mechanism %q (only by %s): remove it or change the mechanism", k.name, s.Mechanism, strings.Join(k.mechanisms, ", ")))
+		}
 	}
 	return errs
 }

@@ -1,13 +1,18 @@
 package kafkawakereceiver
 
 import (
+	"fmt"
+	"os"
 	"path/filepath"
+	"regexp"
 	"testing"
 	"time"
 
+	"github.com/open-telemetry/opentelemetry-collector-contrib/pkg/kafka/configkafka"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/config/configtls"
 	"go.opentelemetry.io/collector/confmap"
 	"go.opentelemetry.io/collector/confmap/confmaptest"
 
@@ -29,6 +34,34 @@ func TestLoadConfig(t *testing.T) {
 		{Topic: "orders", ConsumerGroup: "orders-group", Function: "processorders"},
 		{Topic: "orders", ConsumerGroup: "audit-group", Function: "audit"},
 	}
+	connection := createDefaultConfig().(*Config)
+	connection.Brokers = []string{"b-1.msk.example:9098"}
+	connection.ClientID = "monitor"
+	connection.ProtocolVersion = "3.7.0"
+	connection.ClusterAlias = "eu-prod"
+	connection.TLS = &configtls.ClientConfig{Config: configtls.Config{CAFile: "/etc/kafka/ca.pem"}}
+	connection.Authentication.SASL = &configkafka.SASLConfig{Mechanism: MechanismScramSHA512, Username: "monitor", Password: "s3cret"}
+	connection.Metadata.RefreshInterval = 30 * time.Second
+	connection.Metadata.Retry = configkafka.MetadataRetryConfig{Max: 5, Backoff: 100 * time.Millisecond}
+	connection.RackID = "eu-west-3a"
+	connection.DialTimeout = 3 * time.Second
+	connection.ConnIdleTimeout = time.Minute
+	connection.UseLeaderEpoch = false
+	ordersBinding := []BindingConfig{{Topic: "orders", ConsumerGroup: "orders-group", Function: "processorders"}}
+	connection.Bindings = ordersBinding
+
+	mskIAM := createDefaultConfig().(*Config)
+	mskIAM.Brokers = []string{"b-1.msk.example:9098"}
+	mskIAM.TLS = &configtls.ClientConfig{}
+	mskIAM.Authentication.SASL = &configkafka.SASLConfig{Mechanism: MechanismAWSMSKIAM, AWSMSK: configkafka.AWSMSKConfig{Region: "eu-west-3"}}
+	mskIAM.Bindings = ordersBinding
+
+	oauthBearer := createDefaultConfig().(*Config)
+	oauthBearer.Brokers = []string{"kafka:9093"}
+	oauthBearer.TLS = &configtls.ClientConfig{}
+	oauthBearer.Authentication.SASL = &configkafka.SASLConfig{Mechanism: MechanismOAuthBearer, OAuthBearerTokenSource: component.MustNewIDWithName("oauth2client", "keycloak")}
+	oauthBearer.Bindings = ordersBinding
+
 	defaults.Brokers = []string{"kafka:9092"}
 	defaults.Bindings = []BindingConfig{{Topic: "fibo-public", ConsumerGroup: "fibonacci-listener-group", Function: "fibonaccilistener"}}
 
@@ -38,6 +71,9 @@ func TestLoadConfig(t *testing.T) {
 	}{
 		{component.NewID(metadata.Type), defaults},
 		{component.NewIDWithName(metadata.Type, "custom"), custom},
+		{component.NewIDWithName(metadata.Type, "connection"), connection},
+		{component.NewIDWithName(metadata.Type, "msk_iam"), mskIAM},
+		{component.NewIDWithName(metadata.Type, "oauthbearer"), oauthBearer},
 	}
 	for _, tt := range tests {
 		t.Run(tt.id.String(), func(t *testing.T) {
@@ -51,6 +87,25 @@ func TestLoadConfig(t *testing.T) {
 	}
 }
 
+func TestLoadConfigRefusesOldAndUnknownKeys(t *testing.T) {
+	cm, err := confmaptest.LoadConf(filepath.Join("testdata", "config.yaml"))
+	require.NoError(t, err)
+	tests := []struct {
+		name    string
+		wantErr string
+	}{
+		{"old_sasl", "sasl: moved to auth.sasl"},
+		{"unknown_key", "resolve_canonical_bootstrap_servers_only"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			sub, err := cm.Sub(component.NewIDWithName(metadata.Type, tt.name).String())
+			require.NoError(t, err)
+			assert.ErrorContains(t, sub.Unmarshal(createDefaultConfig()), tt.wantErr)
+		})
+	}
+}
+
 func TestDefaultConfig(t *testing.T) {
 	cfg := createDefaultConfig().(*Config)
 	assert.Equal(t, 2*time.Second, cfg.CollectionInterval)
@@ -58,8 +113,14 @@ func TestDefaultConfig(t *testing.T) {
 	assert.Equal(t, 5*time.Second, cfg.Timeout)
 	assert.Equal(t, "otelcol-kafkawake", cfg.ClientID)
 	assert.Equal(t, OffsetResetEarliest, cfg.OffsetReset)
+	// configkafka's defaults for the rest of the connection.
+	assert.Equal(t, 10*time.Minute, cfg.Metadata.RefreshInterval)
+	assert.Equal(t, 20, cfg.Metadata.Retry.Max)
+	assert.Equal(t, 10*time.Second, cfg.DialTimeout)
+	assert.Nil(t, cfg.TLS, "plaintext unless tls is set")
+	assert.Nil(t, cfg.Authentication.SASL)
 	// No default binding and no default broker: both must be configured.
-	assert.ErrorContains(t, confmap.Validate(cfg), "brokers: must list at least one broker")
+	assert.ErrorContains(t, confmap.Validate(cfg), "brokers must be specified")
 	assert.ErrorContains(t, confmap.Validate(cfg), "bindings: must list at least one binding")
 }
 
@@ -77,7 +138,7 @@ func TestValidateNamesTheField(t *testing.T) {
 		mutate  func(*Config)
 		wantErr string
 	}{
-		{"no brokers", func(c *Config) { c.Brokers = nil }, "brokers: must list at least one broker"},
+		{"no brokers", func(c *Config) { c.Brokers = nil }, "brokers must be specified"},
 		{"blank broker", func(c *Config) { c.Brokers = []string{"kafka:9092", " "} }, "brokers[1]: must not be empty"},
 		{"no bindings", func(c *Config) { c.Bindings = nil }, "bindings: must list at least one binding"},
 		{"binding without topic", func(c *Config) { c.Bindings[0].Topic = "" }, "bindings[0].topic: must not be empty"},
@@ -88,6 +149,45 @@ func TestValidateNamesTheField(t *testing.T) {
 		{"negative timeout", func(c *Config) { c.Timeout = -time.Second }, "timeout: must be positive"},
 		{"unknown offset_reset", func(c *Config) { c.OffsetReset = "newest" }, `offset_reset: must be "earliest" or "latest", got "newest"`},
 		{"zero collection_interval", func(c *Config) { c.CollectionInterval = 0 }, "collection_interval"},
+		{"unknown protocol_version", func(c *Config) { c.ProtocolVersion = "0.7.x" }, `invalid protocol version: "0.7.x"`},
+		{"zero dial_timeout", func(c *Config) { c.DialTimeout = 0 }, "dial_timeout (0s) must be positive"},
+		{"zero conn_idle_timeout", func(c *Config) { c.ConnIdleTimeout = 0 }, "conn_idle_timeout (0s) must be positive"},
+		{"negative metadata.retry.max", func(c *Config) { c.Metadata.Retry.Max = -1 }, "metadata::retry::max (-1) must be non-negative"},
+		{"unknown mechanism", func(c *Config) { c.Authentication.SASL = &configkafka.SASLConfig{Mechanism: "GSSAPI"} }, "auth::sasl: mechanism should be one of"},
+		{"SASL without username", func(c *Config) {
+			c.Authentication.SASL = &configkafka.SASLConfig{Mechanism: MechanismScramSHA512, Password: "p"}
+		}, "auth::sasl: username is required"},
+		{"SASL without password", func(c *Config) {
+			c.Authentication.SASL = &configkafka.SASLConfig{Mechanism: MechanismPlain, Username: "u"}
+		}, "auth::sasl: password is required"},
+		{"MSK IAM without region", func(c *Config) {
+			c.Authentication.SASL = &configkafka.SASLConfig{Mechanism: MechanismAWSMSKIAM}
+		}, "auth::sasl: region is required for AWS_MSK_IAM_OAUTHBEARER"},
+		{"OAUTHBEARER without token source", func(c *Config) {
+			c.Authentication.SASL = &configkafka.SASLConfig{Mechanism: MechanismOAuthBearer}
+		}, "auth::sasl: oauth2authclient extension is required"},
+		{"password with MSK IAM", func(c *Config) {
+			c.Authentication.SASL = &configkafka.SASLConfig{Mechanism: MechanismAWSMSKIAM, AWSMSK: configkafka.AWSMSKConfig{Region: "eu-west-3"}, Password: "p"}
+		}, `auth.sasl.password: not used by mechanism "AWS_MSK_IAM_OAUTHBEARER"`},
+		{"region with SCRAM", func(c *Config) {
+			c.Authentication.SASL = &configkafka.SASLConfig{Mechanism: MechanismScramSHA512, Username: "u", Password: "p", AWSMSK: configkafka.AWSMSKConfig{Region: "eu-west-3"}}
+		}, `auth.sasl.aws_msk.region: not used by mechanism "SCRAM-SHA-512"`},
+		{"token source with PLAIN", func(c *Config) {
+			c.Authentication.SASL = &configkafka.SASLConfig{Mechanism: MechanismPlain, Username: "u", Password: "p", OAuthBearerTokenSource: component.MustNewID("oauth2client")}
+		}, `auth.sasl.oauthbearer_token_source: not used by mechanism "PLAIN"`},
+		{"username with OAUTHBEARER", func(c *Config) {
+			c.Authentication.SASL = &configkafka.SASLConfig{Mechanism: MechanismOAuthBearer, OAuthBearerTokenSource: component.MustNewID("oauth2client"), Username: "u"}
+		}, `auth.sasl.username: not used by mechanism "OAUTHBEARER"`},
+		{"kerberos", func(c *Config) {
+			c.Authentication.Kerberos = &configkafka.KerberosConfig{ServiceName: "kafka", Realm: "EXAMPLE.COM", Username: "u", Password: "p"}
+		}, "auth.kerberos: not supported by the kafkawake receiver"},
+		{"sasl and kerberos", func(c *Config) {
+			c.Authentication.SASL = &configkafka.SASLConfig{Mechanism: MechanismPlain, Username: "u", Password: "p"}
+			c.Authentication.Kerberos = &configkafka.KerberosConfig{ServiceName: "kafka"}
+		}, "only one of sasl or kerberos"},
+		{"tls with a key but no certificate", func(c *Config) {
+			c.TLS = &configtls.ClientConfig{Config: configtls.Config{KeyFile: "client.key"}}
+		}, "tls: TLS configuration must include both certificate and key"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -96,4 +196,30 @@ func TestValidateNamesTheField(t *testing.T) {
 			assert.ErrorContains(t, confmap.Validate(cfg), tt.wantErr)
 		})
 	}
+}
+
+// TestREADMEExamplesLoad keeps the README's configurations valid: every
+// receiver of every YAML block loads and validates.
+func TestREADMEExamplesLoad(t *testing.T) {
+	readme, err := os.ReadFile("README.md")
+	require.NoError(t, err)
+	blocks := regexp.MustCompile("(?s)```yaml\n(.*?)```").FindAllStringSubmatch(string(readme), -1)
+	loaded := 0
+	for i, block := range blocks {
+		path := filepath.Join(t.TempDir(), fmt.Sprintf("block%d.yaml", i))
+		require.NoError(t, os.WriteFile(path, []byte(block[1]), 0o600))
+		cm, err := confmaptest.LoadConf(path)
+		require.NoError(t, err, "block %d", i)
+		receivers, err := cm.Sub("receivers")
+		require.NoError(t, err)
+		for id := range receivers.ToStringMap() {
+			sub, err := receivers.Sub(id)
+			require.NoError(t, err)
+			cfg := createDefaultConfig()
+			require.NoError(t, sub.Unmarshal(cfg), "block %d, %s", i, id)
+			require.NoError(t, confmap.Validate(cfg), "block %d, %s", i, id)
+			loaded++
+		}
+	}
+	assert.GreaterOrEqual(t, loaded, 7, "the main example and one per provider")
 }

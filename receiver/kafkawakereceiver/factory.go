@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/open-telemetry/opentelemetry-collector-contrib/pkg/kafka/configkafka"
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/consumer"
 	"go.opentelemetry.io/collector/receiver"
@@ -34,10 +35,15 @@ func createDefaultConfig() component.Config {
 	controller.CollectionInterval = defaultCollectionInterval
 	controller.InitialDelay = 0
 	controller.Timeout = defaultTimeout
+	client := configkafka.NewDefaultClientConfig()
+	client.ClientID = defaultClientID
+	// No default broker: an observer pointed at localhost by mistake would
+	// report errors instead of refusing to start.
+	client.Brokers = nil
 	return &Config{
 		ControllerConfig:     controller,
 		MetricsBuilderConfig: schema.DefaultMetricsBuilderConfig(),
-		ClientID:             defaultClientID,
+		ClientConfig:         client,
 		OffsetReset:          OffsetResetEarliest,
 		IsolationLevel:       IsolationReadUncommitted,
 	}

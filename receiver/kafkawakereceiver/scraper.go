@@ -27,6 +27,8 @@ type kafkaScraper struct {
 	logger *zap.Logger
 	now    func() time.Time
 	mb     *schema.MetricsBuilder
+	// resource is every scrape's resource: kafka.cluster.alias when set.
+	resource pcommon.Resource
 
 	states         []*bindingState // one per binding, same order as cfg.Bindings
 	lastStatusText []string        // per binding, so each cause is logged once
@@ -46,9 +48,14 @@ func newKafkaScraper(cfg *Config, set receiver.Settings) *kafkaScraper {
 		lastStatusText: make([]string, len(cfg.Bindings)),
 		reader: offsetReader{
 			readCommitted: cfg.IsolationLevel == IsolationReadCommitted,
-			usesSASL:      cfg.SASL.HasValue(),
+			usesSASL:      cfg.Authentication.SASL != nil,
 		},
 	}
+	rb := schema.NewResourceBuilder(cfg.ResourceAttributes)
+	if cfg.ClusterAlias != "" {
+		rb.SetKafkaClusterAlias(cfg.ClusterAlias)
+	}
+	s.resource = rb.Emit()
 	// Two bindings sharing a topic or a group read it once.
 	seenTopics, seenGroups := map[string]bool{}, map[string]bool{}
 	for i, b := range cfg.Bindings {
@@ -67,8 +74,8 @@ func newKafkaScraper(cfg *Config, set receiver.Settings) *kafkaScraper {
 
 // start creates the receiver's one Kafka client; it connects lazily, so a
 // broker that is down at start shows up as scrape errors, not a failed start.
-func (s *kafkaScraper) start(ctx context.Context, _ component.Host) error {
-	opts, err := clientOptions(ctx, s.cfg)
+func (s *kafkaScraper) start(ctx context.Context, host component.Host) error {
+	opts, err := clientOptions(ctx, &s.cfg.ClientConfig, host)
 	if err != nil {
 		return err
 	}
@@ -104,7 +111,7 @@ func (s *kafkaScraper) scrape(ctx context.Context) (pmetric.Metrics, error) {
 	var errs scrapererror.ScrapeErrors
 	for i, b := range s.cfg.Bindings {
 		if i > 0 && i%bindingsPerEmit == 0 {
-			s.mb.EmitForResource()
+			s.mb.EmitForResource(schema.WithResource(s.resource))
 		}
 		read, err := reads[i], readErrs[i]
 		s.logBindingStatus(i, err, read.commitsErr)
@@ -125,7 +132,7 @@ func (s *kafkaScraper) scrape(ctx context.Context) (pmetric.Metrics, error) {
 			s.mb.RecordSlimfaaskafkaLastActivityTimestampDataPoint(ts, unixSeconds(obs.lastActivity), b.Topic, b.ConsumerGroup, b.Function)
 		}
 	}
-	md := s.mb.Emit()
+	md := s.mb.Emit(schema.WithResource(s.resource))
 	mergeIntoFirstResource(md)
 	return md, errs.Combine()
 }

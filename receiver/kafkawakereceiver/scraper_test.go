@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/component/componenttest"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/pmetric"
@@ -34,6 +35,12 @@ func startScraper(t *testing.T, brokers []string, reset OffsetReset, bindings ..
 // show up at once.
 func startScraperWith(t *testing.T, configure func(*Config)) (*kafkaScraper, *testclock.Clock) {
 	t.Helper()
+	return startScraperOn(t, componenttest.NewNopHost(), configure)
+}
+
+// startScraperOn starts a scraper on a host that may run extensions.
+func startScraperOn(t *testing.T, host component.Host, configure func(*Config)) (*kafkaScraper, *fakeClock) {
+	t.Helper()
 	cfg := createDefaultConfig().(*Config)
 	configure(cfg)
 	require.NoError(t, cfg.Validate())
@@ -41,7 +48,7 @@ func startScraperWith(t *testing.T, configure func(*Config)) (*kafkaScraper, *te
 	s.extraClientOpts = []kgo.Opt{kgo.MetadataMinAge(10 * time.Millisecond)}
 	clock := testclock.New(time.Date(2026, 11, 21, 10, 0, 0, 0, time.UTC))
 	s.now = clock.Now
-	require.NoError(t, s.start(context.Background(), componenttest.NewNopHost()))
+	require.NoError(t, s.start(context.Background(), host))
 	t.Cleanup(func() { require.NoError(t, s.shutdown(context.Background())) })
 	return s, clock
 }
