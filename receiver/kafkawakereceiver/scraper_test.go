@@ -39,7 +39,7 @@ func startScraperWith(t *testing.T, configure func(*Config)) (*kafkaScraper, *te
 }
 
 // startScraperOn starts a scraper on a host that may run extensions.
-func startScraperOn(t *testing.T, host component.Host, configure func(*Config)) (*kafkaScraper, *fakeClock) {
+func startScraperOn(t *testing.T, host component.Host, configure func(*Config)) (*kafkaScraper, *testclock.Clock) {
 	t.Helper()
 	cfg := createDefaultConfig().(*Config)
 	configure(cfg)
