@@ -194,7 +194,7 @@ func TestPartitionErrorIsReportedNotZero(t *testing.T) {
 	c.cluster.Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.ListOffsets}, Topic: "events", Partitions: []int32{1}, Err: kerr.UnknownServerError, Count: -1})
 	md, err := s.scrape(c.ctx())
 	require.Error(t, err)
-	assert.ErrorContains(t, err, `topic "events" partition 1`)
+	assert.ErrorContains(t, err, `partition 1 of topic "events" on broker`)
 	assert.False(t, pointsByFunction(t, md).has(pendingName, "f"))
 }
 

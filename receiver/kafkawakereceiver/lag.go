@@ -19,11 +19,24 @@ type observation struct {
 	lastActivity time.Time // zero until the first observed activity
 }
 
+// offsetRange is the half-open range [from, to) of a partition.
+type offsetRange struct{ from, to int64 }
+
+func (r offsetRange) empty() bool { return r.to <= r.from }
+
+// len is the number of offsets in the range, never negative.
+func (r offsetRange) len() int64 { return max(0, r.to-r.from) }
+
 // bindingState follows one binding across scrapes. It is plain data: the
 // scraper feeds it offsets and a time, so every lag and activity rule can be
-// tested without Kafka.
+// tested without Kafka. It is only fed complete reads: a scrape in which a
+// partition could not be read leaves it untouched.
 type bindingState struct {
-	prevCommitted  map[int32]int64 // commits of the previous observation, only partitions that had one
+	// prevPosition is, per partition seen at the previous observation, where
+	// the group stood: its commit, or the first offset a group without a
+	// commit would read (the log start under earliest, the baseline under
+	// latest).
+	prevPosition   map[int32]int64
 	latestBaseline map[int32]int64 // high watermark when a partition was first seen without a commit
 	consumed       int64
 	lastActivity   time.Time
@@ -31,60 +44,13 @@ type bindingState struct {
 	// prevEnds holds the end offsets of the previous scrape while the group's
 	// commits are unreadable; nil outside that mode.
 	prevEnds map[int32]int64
-
-	// prevRanges are the pending ranges of committed partitions at the
-	// previous observation; checkedRanges those already checked for
-	// readable records, each with its verdict, kept while unchanged.
-	prevRanges    map[int32]offsetRange
-	checkedRanges map[int32]rangeVerdict
-}
-
-// rangeVerdict is the outcome of checking a pending range for readable
-// records; empty ranges (transaction markers only) count 0.
-type rangeVerdict struct {
-	offsetRange
-	empty bool
 }
 
 func newBindingState() *bindingState {
 	return &bindingState{
-		prevCommitted:  map[int32]int64{},
+		prevPosition:   map[int32]int64{},
 		latestBaseline: map[int32]int64{},
-		prevRanges:     map[int32]offsetRange{},
-		checkedRanges:  map[int32]rangeVerdict{},
 	}
-}
-
-// committedRange is what a group with a commit still has to read.
-func committedRange(o partitionOffsets) offsetRange {
-	return offsetRange{from: max(o.committed, o.logStart), to: o.highWatermark}
-}
-
-// residueSuspects returns the committed partitions whose pending range may be
-// made only of transaction markers: non-empty, not yet checked, and either
-// seen for the first time or unchanged since the previous observation. A
-// range that moves is a live partition and is left alone, and a range is
-// checked once whatever the verdict, which keeps the checks rare.
-func (s *bindingState) residueSuspects(partitions map[int32]partitionOffsets) map[int32]offsetRange {
-	suspects := map[int32]offsetRange{}
-	for p, o := range partitions {
-		if o.committed == noCommit {
-			continue
-		}
-		r := committedRange(o)
-		if r.empty() || s.checkedRanges[p].offsetRange == r {
-			continue
-		}
-		if prev, seen := s.prevRanges[p]; !seen || prev == r {
-			suspects[p] = r
-		}
-	}
-	return suspects
-}
-
-// markChecked records whether partition p's range r holds no readable record.
-func (s *bindingState) markChecked(p int32, r offsetRange, empty bool) {
-	s.checkedRanges[p] = rangeVerdict{offsetRange: r, empty: empty}
 }
 
 // observe applies the lag and consumption rules (docs/rules.md) to one
@@ -92,34 +58,34 @@ func (s *bindingState) markChecked(p int32, r offsetRange, empty bool) {
 // pending count.
 func (s *bindingState) observe(now time.Time, partitions map[int32]partitionOffsets, reset OffsetReset, perPartition func(int32, int64)) observation {
 	var pending, consumedDelta int64
-	committed := make(map[int32]int64, len(partitions))
+	position := make(map[int32]int64, len(partitions))
 	for p, o := range partitions {
-		partitionPending := s.partitionPending(p, o, reset)
-		pending += partitionPending
+		r := s.pendingRange(p, o, reset)
+		pending += r.len()
 		if perPartition != nil {
-			perPartition(p, partitionPending)
+			perPartition(p, r.len())
 		}
 		if o.committed == noCommit {
+			position[p] = r.from
 			continue
 		}
-		committed[p] = o.committed
-		// Only partitions with a commit in the previous observation count,
-		// so the first observation is a baseline.
-		if prev, ok := s.prevCommitted[p]; ok {
-			// A rewind is not consumption; only forward moves count.
+		// A partition seen for the first time is a baseline. One seen before
+		// counts from where the group stood then, its first commit included;
+		// a rewind is not consumption, only forward moves count.
+		if prev, ok := s.prevPosition[p]; ok {
 			consumedDelta += max(0, o.committed-prev)
 		}
+		position[p] = o.committed
 	}
-	// Partitions that disappeared lose their baselines too, so a re-created
-	// partition starts fresh.
+	// Partitions absent from a complete read (a topic re-created with fewer
+	// partitions) lose their baselines too, so they start fresh.
 	for p := range s.latestBaseline {
 		if _, ok := partitions[p]; !ok {
 			delete(s.latestBaseline, p)
 		}
 	}
-	s.prevCommitted = committed
+	s.prevPosition = position
 	s.prevEnds = nil
-	s.rememberRanges(partitions)
 	if consumedDelta > 0 {
 		s.consumed += consumedDelta
 		s.lastActivity = now
@@ -127,21 +93,24 @@ func (s *bindingState) observe(now time.Time, partitions map[int32]partitionOffs
 	return observation{pending: pending, consumed: s.consumed, lastActivity: s.lastActivity}
 }
 
-// partitionPending is the number of messages the group still has to read on
-// one partition.
-func (s *bindingState) partitionPending(p int32, o partitionOffsets, reset OffsetReset) int64 {
+// pendingRange is the range of offsets the group still has to read on one
+// partition; its start is the first pending offset.
+func (s *bindingState) pendingRange(p int32, o partitionOffsets, reset OffsetReset) offsetRange {
 	if o.committed != noCommit {
 		delete(s.latestBaseline, p)
-		r := committedRange(o)
-		if v := s.checkedRanges[p]; v.empty && v.offsetRange == r {
-			return 0
-		}
 		// A commit below the log start points at deleted messages; one above
 		// the high watermark (stale commit, unclean election) leaves nothing.
-		return max(0, r.to-r.from)
+		return offsetRange{from: max(o.committed, o.logStart), to: o.highWatermark}
 	}
+	return offsetRange{from: max(s.startPosition(p, o, reset), o.logStart), to: o.highWatermark}
+}
+
+// startPosition is where a group without a commit on the partition would
+// start reading: the log start under earliest, and under latest the high
+// watermark when the partition was first seen without a commit.
+func (s *bindingState) startPosition(p int32, o partitionOffsets, reset OffsetReset) int64 {
 	if reset == OffsetResetEarliest {
-		return max(0, o.highWatermark-o.logStart)
+		return o.logStart
 	}
 	baseline, ok := s.latestBaseline[p]
 	if !ok || o.highWatermark < baseline {
@@ -150,7 +119,7 @@ func (s *bindingState) partitionPending(p int32, o partitionOffsets, reset Offse
 		baseline = o.highWatermark
 		s.latestBaseline[p] = baseline
 	}
-	return max(0, o.highWatermark-max(baseline, o.logStart))
+	return baseline
 }
 
 // observeProduced is the fallback for a group whose commits cannot be read:
@@ -169,22 +138,6 @@ func (s *bindingState) observeProduced(partitions map[int32]partitionOffsets) ob
 		}
 	}
 	s.prevEnds = ends
-	s.prevCommitted = map[int32]int64{}
+	clear(s.prevPosition)
 	return observation{pending: pending, consumed: s.consumed, lastActivity: s.lastActivity}
-}
-
-// rememberRanges keeps this observation's committed ranges for the next
-// residue check, and forgets verdicts about ranges that have moved.
-func (s *bindingState) rememberRanges(partitions map[int32]partitionOffsets) {
-	clear(s.prevRanges)
-	for p, o := range partitions {
-		if o.committed != noCommit {
-			s.prevRanges[p] = committedRange(o)
-		}
-	}
-	for p, v := range s.checkedRanges {
-		if s.prevRanges[p] != v.offsetRange {
-			delete(s.checkedRanges, p)
-		}
-	}
 }

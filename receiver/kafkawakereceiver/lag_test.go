@@ -26,7 +26,7 @@ func TestPartitionPending(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			s := newBindingState()
-			assert.Equal(t, tt.want, s.partitionPending(0, tt.offsets, tt.reset))
+			assert.Equal(t, tt.want, s.pendingRange(0, tt.offsets, tt.reset).len())
 		})
 	}
 }
@@ -97,12 +97,37 @@ func TestObserveSequences(t *testing.T) {
 			},
 		},
 		{
-			name:  "a partition's first commit is a baseline for that partition",
+			name:  "a partition's first commit under earliest counts from the log start",
 			reset: OffsetResetEarliest,
 			steps: []step{
-				{partitions: parts(partitionOffsets{100, 0, noCommit}), wantPending: 100},
+				{partitions: parts(partitionOffsets{100, 20, noCommit}), wantPending: 80},
+				{partitions: parts(partitionOffsets{100, 30, 80}), wantPending: 20, wantConsumed: 60, wantActivity: true},
+				{partitions: parts(partitionOffsets{100, 30, 90}), wantPending: 10, wantConsumed: 70, wantActivity: true},
+			},
+		},
+		{
+			name:  "a partition's first commit under latest counts from the baseline",
+			reset: OffsetResetLatest,
+			steps: []step{
+				{partitions: parts(partitionOffsets{1000, 0, noCommit}, partitionOffsets{0, 0, noCommit}), wantPending: 0},
+				{partitions: parts(partitionOffsets{1030, 0, noCommit}, partitionOffsets{5, 0, noCommit}), wantPending: 35},
+				{partitions: parts(partitionOffsets{1030, 0, 1030}, partitionOffsets{5, 0, 4}), wantPending: 1, wantConsumed: 34, wantActivity: true},
+			},
+		},
+		{
+			name:  "a first commit seen at the first observation is a baseline",
+			reset: OffsetResetEarliest,
+			steps: []step{
 				{partitions: parts(partitionOffsets{100, 0, 80}), wantPending: 20},
-				{partitions: parts(partitionOffsets{100, 0, 90}), wantPending: 10, wantConsumed: 10, wantActivity: true},
+				{partitions: parts(partitionOffsets{100, 0, 80}), wantPending: 20},
+			},
+		},
+		{
+			name:  "a first commit below the log start is not negative consumption",
+			reset: OffsetResetEarliest,
+			steps: []step{
+				{partitions: parts(partitionOffsets{100, 50, noCommit}), wantPending: 50},
+				{partitions: parts(partitionOffsets{100, 50, 10}), wantPending: 50},
 			},
 		},
 		{
@@ -121,7 +146,7 @@ func TestObserveSequences(t *testing.T) {
 			steps: []step{
 				{partitions: parts(partitionOffsets{1000, 0, noCommit}), wantPending: 0},
 				{partitions: parts(partitionOffsets{1007, 0, noCommit}), wantPending: 7},
-				{partitions: parts(partitionOffsets{1007, 0, 1007}), wantPending: 0},
+				{partitions: parts(partitionOffsets{1007, 0, 1007}), wantPending: 0, wantConsumed: 7, wantActivity: true},
 			},
 		},
 		{

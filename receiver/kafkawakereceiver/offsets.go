@@ -1,34 +1,59 @@
 package kafkawakereceiver // import "github.com/kafkawake/kafkawake/receiver/kafkawakereceiver"
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"io"
+	"net"
+	"slices"
+	"strconv"
 	"sync"
+	"time"
 
-	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
+// topicPartition names one partition of one topic.
+type topicPartition struct {
+	topic     string
+	partition int32
+}
+
 // clusterOffsets is everything one scrape read from Kafka, for all bindings.
+// A partition is either in ends and starts or has an entry in
+// partitionErrs; a group has an entry in groups.
 type clusterOffsets struct {
-	layout             topicLayout
-	topicErrs          map[string]error // topics that cannot be listed at all
-	ends, starts       kadm.ListedOffsets
-	endsErr, startsErr error
-	commits            kadm.FetchOffsetsResponses
+	layout        topicLayout
+	topicErrs     map[string]error // topics that cannot be read at all
+	partitionErrs map[topicPartition]error
+	ends, starts  map[topicPartition]int64
+	groups        map[string]groupOffsets
+}
+
+// groupOffsets is what one group's coordinator answered.
+type groupOffsets struct {
+	committed map[topicPartition]committedOffset
+	// err is set when the group's offsets could not be read at all.
+	err error
+	// unauthorized is set when the collector may not describe the group.
+	unauthorized error
+}
+
+type committedOffset struct {
+	at  int64 // -1 when the group has no commit on the partition
+	err error
 }
 
 // offsetReader reads every watched topic and group with batched requests:
-// OffsetFetch per group coordinator, then ListOffsets per partition leader
-// for the end offsets and the log starts. The number of requests depends on
-// the number of brokers, not on bindings or partitions.
+// one Metadata request, OffsetFetch per group coordinator and ListOffsets per
+// partition leader for the end offsets and the log starts. The number of
+// requests depends on the number of brokers, not on bindings or partitions.
 type offsetReader struct {
 	client *kgo.Client
-	adm    *kadm.Client
 	topics []string
 	groups []string
 	// readCommitted lists end offsets as the last stable offset, which is
@@ -39,100 +64,322 @@ type offsetReader struct {
 	usesSASL bool
 }
 
+// read runs the group reads beside the partition reads, so a slow group
+// coordinator delays only its own groups, and a slow partition leader only
+// its own partitions: every request is answered or fails on its own.
 func (r *offsetReader) read(ctx context.Context) clusterOffsets {
-	var c clusterOffsets
-	// Commits are read before the end offsets, so a commit racing the reads
-	// shows up as fewer pending messages, never as a commit above the end.
-	c.commits = r.adm.FetchManyOffsets(ctx, r.groups...)
-	listable, layout, topicErrs, err := r.listableTopics(ctx)
+	var groups map[string]groupOffsets
+	var wg sync.WaitGroup
+	wg.Go(func() { groups = r.readGroups(ctx) })
+	c := r.readPartitions(ctx)
+	wg.Wait()
+	c.groups = groups
+	return c
+}
+
+func (r *offsetReader) readPartitions(ctx context.Context) clusterOffsets {
+	c := clusterOffsets{
+		topicErrs:     map[string]error{},
+		partitionErrs: map[topicPartition]error{},
+		ends:          map[topicPartition]int64{},
+		starts:        map[topicPartition]int64{},
+	}
+	layout, err := r.readLayout(ctx)
 	if err != nil {
-		err = r.explain(err)
-		c.topicErrs = make(map[string]error, len(r.topics))
 		for _, t := range r.topics {
 			c.topicErrs[t] = err
 		}
 		return c
 	}
-	c.layout, c.topicErrs = layout, topicErrs
+	c.layout = layout
+	var listable []topicPartition
+	for _, t := range r.topics {
+		if err := layout.topicErrs[t]; err != nil {
+			c.topicErrs[t] = err
+			continue
+		}
+		for _, p := range layout.partitions[t] {
+			tp := topicPartition{t, p}
+			if err := layout.leaderless[tp]; err != nil {
+				c.partitionErrs[tp] = err
+				continue
+			}
+			listable = append(listable, tp)
+		}
+	}
 	if len(listable) == 0 {
 		return c
 	}
+	endIsolation := int8(0)
+	if r.readCommitted {
+		endIsolation = 1
+	}
+	var ends, starts listedOffsets
 	var wg sync.WaitGroup
-	wg.Go(func() {
-		if r.readCommitted {
-			c.ends, c.endsErr = r.adm.ListCommittedOffsets(ctx, listable...)
-		} else {
-			c.ends, c.endsErr = r.adm.ListEndOffsets(ctx, listable...)
-		}
-	})
-	wg.Go(func() { c.starts, c.startsErr = r.adm.ListStartOffsets(ctx, listable...) })
+	wg.Go(func() { ends = r.listOffsets(ctx, listable, latestOffset, endIsolation, "end offset") })
+	wg.Go(func() { starts = r.listOffsets(ctx, listable, earliestOffset, 0, "log start offset") })
 	wg.Wait()
-	if hasStaleLeader(c.ends) || hasStaleLeader(c.starts) {
-		// A partition moved: the affected bindings report an error in this
-		// scrape, and the refreshed leaders serve the next one.
-		r.client.ForceMetadataRefresh()
+	for _, tp := range listable {
+		end, endErr := ends.get(tp)
+		start, startErr := starts.get(tp)
+		if err := cmp.Or(endErr, startErr); err != nil {
+			c.partitionErrs[tp] = err
+			continue
+		}
+		c.ends[tp], c.starts[tp] = end, start
 	}
 	return c
 }
 
-func hasStaleLeader(listed kadm.ListedOffsets) bool {
-	for _, partitions := range listed {
-		for p, o := range partitions {
-			if p >= 0 && o.Err != nil && kerr.IsRetriable(o.Err) {
-				return true
-			}
-		}
-	}
-	return false
-}
-
-// topicLayout is where the watched topics' partitions live.
+// topicLayout is where the watched topics' partitions live, as the metadata
+// of this scrape says.
 type topicLayout struct {
-	leaders map[string]map[int32]int32
-	ids     map[string][16]byte
-	names   map[[16]byte]string
+	partitions map[string][]int32 // sorted
+	leaders    map[topicPartition]int32
+	ids        map[string][16]byte
+	names      map[[16]byte]string
+	topicErrs  map[string]error
+	leaderless map[topicPartition]error
 }
 
-// listableTopics checks the watched topics in the (cached) metadata. kadm's
-// list calls fail as a whole when any one topic is not authorized, so such
-// topics, and missing ones, are set aside with their own error and the
-// others are listed.
-func (r *offsetReader) listableTopics(ctx context.Context) ([]string, topicLayout, map[string]error, error) {
+// metadataAttempts bounds how long one broker may hold the metadata request:
+// a broker that does not answer within its share of the scrape timeout is
+// left for the next one, so a single slow broker does not take every
+// binding dark.
+const metadataAttempts = 3
+
+// readLayout asks for the watched topics' metadata on every scrape, so that
+// added partitions and topics created after start are counted at once. The
+// answer also refreshes the client's cache, which routes the ListOffsets
+// requests that follow.
+func (r *offsetReader) readLayout(ctx context.Context) (topicLayout, error) {
 	req := kmsg.NewPtrMetadataRequest()
 	for _, t := range r.topics {
 		rt := kmsg.NewMetadataRequestTopic()
 		rt.Topic = kmsg.StringPtr(t)
 		req.Topics = append(req.Topics, rt)
 	}
-	resp, err := r.client.RequestCachedMetadata(ctx, req, 0)
-	if err != nil {
-		return nil, topicLayout{}, nil, fmt.Errorf("reading topic metadata: %w", err)
+	var resp *kmsg.MetadataResponse
+	var err error
+	for attempt := range metadataAttempts {
+		attemptCtx, cancel := ctx, context.CancelFunc(func() {})
+		if deadline, ok := ctx.Deadline(); ok && attempt < metadataAttempts-1 {
+			attemptCtx, cancel = context.WithTimeout(ctx, time.Until(deadline)/time.Duration(metadataAttempts-attempt))
+		}
+		resp, err = req.RequestWith(attemptCtx, r.client)
+		cancel()
+		if err == nil || ctx.Err() != nil {
+			break
+		}
 	}
-	topicErrs := map[string]error{}
-	layout := topicLayout{leaders: map[string]map[int32]int32{}, ids: map[string][16]byte{}, names: map[[16]byte]string{}}
+	if err != nil {
+		return topicLayout{}, fmt.Errorf("reading topic metadata: %w", r.explain(err))
+	}
+	return layoutOf(resp), nil
+}
+
+// layoutOf extracts the watched topics' partitions and leaders. Topics that
+// are missing or not authorized, and partitions without a leader, carry
+// their own error so that the others are still read.
+func layoutOf(resp *kmsg.MetadataResponse) topicLayout {
+	l := topicLayout{
+		partitions: map[string][]int32{},
+		leaders:    map[topicPartition]int32{},
+		ids:        map[string][16]byte{},
+		names:      map[[16]byte]string{},
+		topicErrs:  map[string]error{},
+		leaderless: map[topicPartition]error{},
+	}
 	for _, t := range resp.Topics {
 		if t.Topic == nil {
 			continue
 		}
+		topic := *t.Topic
 		if err := kerr.ErrorForCode(t.ErrorCode); err != nil {
-			topicErrs[*t.Topic] = topicError(*t.Topic, err)
+			l.topicErrs[topic] = topicError(topic, err)
 			continue
 		}
-		layout.ids[*t.Topic] = t.TopicID
-		layout.names[t.TopicID] = *t.Topic
-		leaders := make(map[int32]int32, len(t.Partitions))
+		l.ids[topic] = t.TopicID
+		l.names[t.TopicID] = topic
 		for _, p := range t.Partitions {
-			leaders[p.Partition] = p.Leader
+			tp := topicPartition{topic, p.Partition}
+			l.partitions[topic] = append(l.partitions[topic], p.Partition)
+			// REPLICA_NOT_AVAILABLE only says a follower is down; the
+			// leader still answers.
+			err := kerr.ErrorForCode(p.ErrorCode)
+			if errors.Is(err, kerr.ReplicaNotAvailable) {
+				err = nil
+			}
+			switch {
+			case err != nil:
+				l.leaderless[tp] = fmt.Errorf("partition %d of topic %q has no usable leader; it is read again once Kafka elects one: %w", p.Partition, topic, err)
+			case p.Leader < 0:
+				l.leaderless[tp] = fmt.Errorf("partition %d of topic %q has no leader; it is read again once Kafka elects one", p.Partition, topic)
+			default:
+				l.leaders[tp] = p.Leader
+			}
 		}
-		layout.leaders[*t.Topic] = leaders
+		slices.Sort(l.partitions[topic])
 	}
-	listable := make([]string, 0, len(r.topics))
-	for _, t := range r.topics {
-		if topicErrs[t] == nil {
-			listable = append(listable, t)
+	return l
+}
+
+// describeBroker names the broker a request went to, for error messages.
+func describeBroker(meta kgo.BrokerMetadata) string {
+	if meta.NodeID < 0 {
+		return "no broker (the request could not be routed)"
+	}
+	return fmt.Sprintf("broker %d (%s)", meta.NodeID, net.JoinHostPort(meta.Host, strconv.Itoa(int(meta.Port))))
+}
+
+const (
+	latestOffset   int64 = -1
+	earliestOffset int64 = -2
+)
+
+// listedOffsets is one ListOffsets pass: an offset or an error per partition.
+type listedOffsets struct {
+	what    string
+	offsets map[topicPartition]int64
+	errs    map[topicPartition]error
+}
+
+func (l listedOffsets) get(tp topicPartition) (int64, error) {
+	if err := l.errs[tp]; err != nil {
+		return 0, err
+	}
+	o, ok := l.offsets[tp]
+	if !ok {
+		return 0, fmt.Errorf("no %s returned for partition %d of topic %q", l.what, tp.partition, tp.topic)
+	}
+	return o, nil
+}
+
+// listOffsets sends one ListOffsets request per partition leader. A leader
+// that fails or passes the deadline fails only its own partitions, and the
+// error names it.
+func (r *offsetReader) listOffsets(ctx context.Context, partitions []topicPartition, timestamp int64, isolation int8, what string) listedOffsets {
+	req := kmsg.NewPtrListOffsetsRequest()
+	req.ReplicaID = -1
+	req.IsolationLevel = isolation
+	byTopic := map[string]int{}
+	for _, tp := range partitions {
+		i, ok := byTopic[tp.topic]
+		if !ok {
+			i = len(req.Topics)
+			byTopic[tp.topic] = i
+			rt := kmsg.NewListOffsetsRequestTopic()
+			rt.Topic = tp.topic
+			req.Topics = append(req.Topics, rt)
+		}
+		rp := kmsg.NewListOffsetsRequestTopicPartition()
+		rp.Partition = tp.partition
+		rp.Timestamp = timestamp
+		rp.CurrentLeaderEpoch = -1
+		req.Topics[i].Partitions = append(req.Topics[i].Partitions, rp)
+	}
+
+	out := listedOffsets{what: what, offsets: map[topicPartition]int64{}, errs: map[topicPartition]error{}}
+	for _, shard := range r.client.RequestSharded(ctx, req) {
+		if shard.Err != nil {
+			err := fmt.Errorf("listing the %s on %s: %w", what, describeBroker(shard.Meta), r.explain(shard.Err))
+			for _, t := range shard.Req.(*kmsg.ListOffsetsRequest).Topics {
+				for _, p := range t.Partitions {
+					out.errs[topicPartition{t.Topic, p.Partition}] = err
+				}
+			}
+			continue
+		}
+		for _, t := range shard.Resp.(*kmsg.ListOffsetsResponse).Topics {
+			for _, p := range t.Partitions {
+				tp := topicPartition{t.Topic, p.Partition}
+				if err := kerr.ErrorForCode(p.ErrorCode); err != nil {
+					out.errs[tp] = partitionListError(tp, what, shard.Meta, err)
+					continue
+				}
+				out.offsets[tp] = p.Offset
+			}
 		}
 	}
-	return listable, layout, topicErrs, nil
+	return out
+}
+
+func partitionListError(tp topicPartition, what string, meta kgo.BrokerMetadata, err error) error {
+	broker := describeBroker(meta)
+	switch {
+	case errors.Is(err, kerr.UnknownTopicOrPartition):
+		return fmt.Errorf("listing the %s of partition %d of topic %q on %s: the broker does not know it (topic deleted, or leadership moved): %w", what, tp.partition, tp.topic, broker, err)
+	case errors.Is(err, kerr.TopicAuthorizationFailed):
+		return topicError(tp.topic, err)
+	default:
+		return fmt.Errorf("listing the %s of partition %d of topic %q on %s: %w", what, tp.partition, tp.topic, broker, err)
+	}
+}
+
+// readGroups sends one OffsetFetch per group coordinator for all groups.
+func (r *offsetReader) readGroups(ctx context.Context) map[string]groupOffsets {
+	out := make(map[string]groupOffsets, len(r.groups))
+	if len(r.groups) == 0 {
+		return out
+	}
+	req := kmsg.NewPtrOffsetFetchRequest()
+	for _, g := range r.groups {
+		rg := kmsg.NewOffsetFetchRequestGroup()
+		rg.Group = g
+		req.Groups = append(req.Groups, rg)
+	}
+	for _, shard := range r.client.RequestSharded(ctx, req) {
+		coordinator := describeBroker(shard.Meta)
+		if shard.Meta.NodeID < 0 {
+			coordinator = "no coordinator (finding it failed)"
+		}
+		if shard.Err != nil {
+			for _, g := range shard.Req.(*kmsg.OffsetFetchRequest).Groups {
+				out[g.Group] = groupFailure(g.Group, coordinator, r.explain(shard.Err))
+			}
+			continue
+		}
+		// The client answers every version in the per-group form.
+		for _, g := range shard.Resp.(*kmsg.OffsetFetchResponse).Groups {
+			out[g.Group] = groupOffsetsOf(g, coordinator)
+		}
+	}
+	return out
+}
+
+// groupOffsetsOf reads one group's answer.
+func groupOffsetsOf(g kmsg.OffsetFetchResponseGroup, coordinator string) groupOffsets {
+	if err := kerr.ErrorForCode(g.ErrorCode); err != nil {
+		return groupFailure(g.Group, coordinator, err)
+	}
+	committed := map[topicPartition]committedOffset{}
+	for _, t := range g.Topics {
+		for _, p := range t.Partitions {
+			tp := topicPartition{t.Topic, p.Partition}
+			if err := kerr.ErrorForCode(p.ErrorCode); err != nil {
+				committed[tp] = committedOffset{err: fmt.Errorf("committed offset of group %q on partition %d of topic %q (coordinator %s): %w", g.Group, p.Partition, t.Topic, coordinator, err)}
+				continue
+			}
+			committed[tp] = committedOffset{at: max(p.Offset, noCommit)}
+		}
+	}
+	return groupOffsets{committed: committed}
+}
+
+// groupFailure classifies a group that has no offsets to show. A group that
+// never committed is the normal scale-from-zero case: Apache Kafka answers it
+// with -1 offsets, some brokers with GROUP_ID_NOT_FOUND; both mean "no
+// commit". A group the collector may not describe is marked unauthorized,
+// not failed: its bindings degrade instead of going dark.
+func groupFailure(group, coordinator string, err error) groupOffsets {
+	switch {
+	case errors.Is(err, kerr.GroupIDNotFound):
+		return groupOffsets{}
+	case errors.Is(err, kerr.GroupAuthorizationFailed):
+		return groupOffsets{unauthorized: fmt.Errorf("committed offsets of group %q are not authorized (grant Describe on the group): %w", group, err)}
+	default:
+		return groupOffsets{err: fmt.Errorf("reading committed offsets of group %q from coordinator %s: %w", group, coordinator, err)}
+	}
 }
 
 func (r *offsetReader) explain(err error) error {
@@ -162,85 +409,46 @@ type bindingOffsets struct {
 	commitsErr error
 }
 
-// offsetsOf assembles the offsets of one topic as seen by one group, or says
-// why they cannot be trusted. It never turns an error into zeros.
+// offsetsOf assembles the offsets of one topic as seen by one group. Every
+// partition of the topic must have been read: a partial read would be a
+// smaller pending value that looks valid, so it is an error naming the
+// first partition that failed and why.
 func (c clusterOffsets) offsetsOf(topic, group string) (bindingOffsets, error) {
 	if err := c.topicErrs[topic]; err != nil {
 		return bindingOffsets{}, err
 	}
-	ends, err := topicOffsets(c.ends, c.endsErr, topic, "end offsets")
-	if err != nil {
-		return bindingOffsets{}, err
+	g, ok := c.groups[group]
+	if !ok {
+		return bindingOffsets{}, fmt.Errorf("no committed-offsets answer for group %q", group)
 	}
-	starts, err := topicOffsets(c.starts, c.startsErr, topic, "log start offsets")
-	if err != nil {
-		return bindingOffsets{}, err
+	if g.err != nil {
+		return bindingOffsets{}, g.err
 	}
-	commits, commitsErr, err := c.groupCommits(group)
-	if err != nil {
-		return bindingOffsets{}, err
-	}
-	partitions := make(map[int32]partitionOffsets, len(ends))
-	for p, end := range ends {
-		start, ok := starts[p]
-		if !ok {
-			return bindingOffsets{}, fmt.Errorf("no log start offset for partition %d of topic %q", p, topic)
-		}
-		committed := noCommit
-		if commit, ok := commits.Lookup(topic, p); ok {
-			if commit.Err != nil {
-				return bindingOffsets{}, fmt.Errorf("committed offset of group %q on partition %d of topic %q: %w", group, p, topic, commit.Err)
-			}
-			if commit.At >= 0 {
-				committed = commit.At
-			}
-		}
-		partitions[p] = partitionOffsets{highWatermark: end.Offset, logStart: start.Offset, committed: committed}
-	}
-	return bindingOffsets{partitions: partitions, commitsErr: commitsErr}, nil
-}
-
-func topicOffsets(listed kadm.ListedOffsets, listErr error, topic, what string) (map[int32]kadm.ListedOffset, error) {
-	partitions, ok := listed[topic]
-	if !ok || len(partitions) == 0 {
-		if listErr != nil {
-			return nil, fmt.Errorf("listing %s of topic %q: %w", what, topic, listErr)
-		}
-		return nil, fmt.Errorf("topic %q: no %s returned", topic, what)
-	}
-	for p, o := range partitions {
-		if o.Err == nil {
+	partitions := make(map[int32]partitionOffsets, len(c.layout.partitions[topic]))
+	var failed []error
+	for _, p := range c.layout.partitions[topic] {
+		tp := topicPartition{topic, p}
+		if err := c.partitionErrs[tp]; err != nil {
+			failed = append(failed, err)
 			continue
 		}
-		if p < 0 {
-			return nil, topicError(topic, o.Err)
+		committed := noCommit
+		if commit, ok := g.committed[tp]; ok {
+			if commit.err != nil {
+				failed = append(failed, commit.err)
+				continue
+			}
+			committed = commit.at
 		}
-		if errors.Is(o.Err, kerr.UnknownTopicOrPartition) {
-			return nil, fmt.Errorf("listing %s of topic %q partition %d: the broker does not know it (topic deleted, or leadership moved): %w", what, topic, p, o.Err)
-		}
-		return nil, fmt.Errorf("listing %s of topic %q partition %d: %w", what, topic, p, o.Err)
-	}
-	return partitions, nil
-}
-
-// groupCommits returns the group's committed offsets. A group that never
-// committed is the normal scale-from-zero case: Apache Kafka answers it with
-// -1 offsets, some brokers with GROUP_ID_NOT_FOUND; both mean "no commit".
-// A group the collector may not describe yields commitsErr, not an error:
-// the binding degrades instead of going dark.
-func (c clusterOffsets) groupCommits(group string) (commits kadm.OffsetResponses, commitsErr, err error) {
-	resp, ok := c.commits[group]
-	if !ok {
-		return nil, nil, fmt.Errorf("no committed-offsets answer for group %q", group)
+		partitions[p] = partitionOffsets{highWatermark: c.ends[tp], logStart: c.starts[tp], committed: committed}
 	}
 	switch {
-	case resp.Err == nil:
-		return resp.Fetched, nil, nil
-	case errors.Is(resp.Err, kerr.GroupIDNotFound):
-		return nil, nil, nil
-	case errors.Is(resp.Err, kerr.GroupAuthorizationFailed):
-		return nil, fmt.Errorf("committed offsets of group %q are not authorized (grant Describe on the group): %w", group, resp.Err), nil
-	default:
-		return nil, nil, fmt.Errorf("reading committed offsets of group %q: %w", group, resp.Err)
+	case len(failed) == 1:
+		return bindingOffsets{}, failed[0]
+	case len(failed) > 1:
+		return bindingOffsets{}, fmt.Errorf("%w (and %d more of the topic's partitions could not be read)", failed[0], len(failed)-1)
+	case len(partitions) == 0:
+		return bindingOffsets{}, fmt.Errorf("topic %q: no partitions in the metadata", topic)
 	}
+	return bindingOffsets{partitions: partitions, commitsErr: g.unauthorized}, nil
 }

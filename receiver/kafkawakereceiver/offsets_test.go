@@ -1,44 +1,71 @@
 package kafkawakereceiver
 
 import (
+	"errors"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
-// listed builds the answer of a ListOffsets call for one topic.
-func listed(topic string, offsets ...int64) kadm.ListedOffsets {
-	partitions := map[int32]kadm.ListedOffset{}
-	for p, o := range offsets {
-		partitions[int32(p)] = kadm.ListedOffset{Topic: topic, Partition: int32(p), Offset: o}
+// readTopic builds a scrape that read every partition of one topic, with the
+// given end and start offsets, and the given groups' answers.
+func readTopic(topic string, ends, starts []int64, groups map[string]groupOffsets) clusterOffsets {
+	c := clusterOffsets{
+		layout:        topicLayout{partitions: map[string][]int32{}},
+		topicErrs:     map[string]error{},
+		partitionErrs: map[topicPartition]error{},
+		ends:          map[topicPartition]int64{},
+		starts:        map[topicPartition]int64{},
+		groups:        groups,
 	}
-	return kadm.ListedOffsets{topic: partitions}
+	for p := range ends {
+		tp := topicPartition{topic, int32(p)}
+		c.layout.partitions[topic] = append(c.layout.partitions[topic], int32(p))
+		c.ends[tp], c.starts[tp] = ends[p], starts[p]
+	}
+	return c
+}
+
+func offsetFetchGroup(group string, code int16, partitions ...kmsg.OffsetFetchResponseGroupTopicPartition) kmsg.OffsetFetchResponseGroup {
+	g := kmsg.NewOffsetFetchResponseGroup()
+	g.Group = group
+	g.ErrorCode = code
+	if len(partitions) > 0 {
+		t := kmsg.NewOffsetFetchResponseGroupTopic()
+		t.Topic = "orders"
+		t.Partitions = partitions
+		g.Topics = []kmsg.OffsetFetchResponseGroupTopic{t}
+	}
+	return g
+}
+
+func fetchedPartition(p int32, offset int64, code int16) kmsg.OffsetFetchResponseGroupTopicPartition {
+	fp := kmsg.NewOffsetFetchResponseGroupTopicPartition()
+	fp.Partition = p
+	fp.Offset = offset
+	fp.ErrorCode = code
+	return fp
 }
 
 func TestNeverCommittedGroupAnswers(t *testing.T) {
-	base := clusterOffsets{ends: listed("orders", 10, 20), starts: listed("orders", 0, 5)}
 	want := map[int32]partitionOffsets{
 		0: {highWatermark: 10, logStart: 0, committed: noCommit},
 		1: {highWatermark: 20, logStart: 5, committed: noCommit},
 	}
 	tests := []struct {
-		name    string
-		commits kadm.FetchOffsetsResponse
+		name   string
+		answer kmsg.OffsetFetchResponseGroup
 	}{
-		{"Apache Kafka: -1 offsets, no error", kadm.FetchOffsetsResponse{Group: "g", Fetched: kadm.OffsetResponses{"orders": {
-			0: {Offset: kadm.Offset{Topic: "orders", Partition: 0, At: -1}},
-			1: {Offset: kadm.Offset{Topic: "orders", Partition: 1, At: -1}},
-		}}}},
-		{"Apache Kafka: no partitions listed", kadm.FetchOffsetsResponse{Group: "g", Fetched: kadm.OffsetResponses{}}},
-		{"GROUP_ID_NOT_FOUND", kadm.FetchOffsetsResponse{Group: "g", Err: kerr.GroupIDNotFound}},
+		{"Apache Kafka: -1 offsets, no error", offsetFetchGroup("g", 0, fetchedPartition(0, -1, 0), fetchedPartition(1, -1, 0))},
+		{"Apache Kafka: no partitions listed", offsetFetchGroup("g", 0)},
+		{"GROUP_ID_NOT_FOUND", offsetFetchGroup("g", kerr.GroupIDNotFound.Code)},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c := base
-			c.commits = kadm.FetchOffsetsResponses{"g": tt.commits}
+			c := readTopic("orders", []int64{10, 20}, []int64{0, 5}, map[string]groupOffsets{"g": groupOffsetsOf(tt.answer, "broker 1 (k1:9092)")})
 			got, err := c.offsetsOf("orders", "g")
 			require.NoError(t, err)
 			assert.NoError(t, got.commitsErr)
@@ -48,23 +75,70 @@ func TestNeverCommittedGroupAnswers(t *testing.T) {
 }
 
 func TestOffsetsOfNeverHidesAnError(t *testing.T) {
-	ok := kadm.FetchOffsetsResponses{"g": {Group: "g"}}
+	const coordinator = "broker 2 (k2:9092)"
+	committed := map[string]groupOffsets{"g": {}}
 	tests := []struct {
 		name    string
 		offsets clusterOffsets
 		wantErr string
 	}{
-		{"partition commit error", clusterOffsets{ends: listed("t", 5), starts: listed("t", 0), commits: kadm.FetchOffsetsResponses{"g": {Group: "g",
-			Fetched: kadm.OffsetResponses{"t": {0: {Err: kerr.UnstableOffsetCommit}}}}}}, `committed offset of group "g" on partition 0 of topic "t"`},
-		{"no answer for the group", clusterOffsets{ends: listed("t", 5), starts: listed("t", 0), commits: kadm.FetchOffsetsResponses{}}, `no committed-offsets answer for group "g"`},
-		{"end offset missing", clusterOffsets{ends: kadm.ListedOffsets{}, starts: listed("t", 0), commits: ok}, `topic "t": no end offsets returned`},
-		{"log start missing for a partition", clusterOffsets{ends: listed("t", 5, 6), starts: listed("t", 0), commits: ok}, `no log start offset for partition 1 of topic "t"`},
-		{"coordinator error", clusterOffsets{ends: listed("t", 5), starts: listed("t", 0), commits: kadm.FetchOffsetsResponses{"g": {Group: "g", Err: kerr.CoordinatorNotAvailable}}}, `reading committed offsets of group "g"`},
+		{"partition commit error", readTopic("orders", []int64{5}, []int64{0}, map[string]groupOffsets{
+			"g": groupOffsetsOf(offsetFetchGroup("g", 0, fetchedPartition(0, 3, kerr.UnstableOffsetCommit.Code)), coordinator),
+		}), `committed offset of group "g" on partition 0 of topic "orders" (coordinator broker 2 (k2:9092))`},
+		{"no answer for the group", readTopic("orders", []int64{5}, []int64{0}, map[string]groupOffsets{}), `no committed-offsets answer for group "g"`},
+		{"coordinator error", readTopic("orders", []int64{5}, []int64{0}, map[string]groupOffsets{
+			"g": groupOffsetsOf(offsetFetchGroup("g", kerr.CoordinatorNotAvailable.Code), coordinator),
+		}), `reading committed offsets of group "g" from coordinator broker 2 (k2:9092)`},
+		{"one partition of three not read", func() clusterOffsets {
+			c := readTopic("orders", []int64{10, 10, 10}, []int64{0, 0, 0}, committed)
+			c.partitionErrs[topicPartition{"orders", 2}] = errors.New("listing the end offset on broker 3 (k3:9092): context deadline exceeded")
+			return c
+		}(), "listing the end offset on broker 3 (k3:9092)"},
+		{"two partitions of three not read", func() clusterOffsets {
+			c := readTopic("orders", []int64{10, 10, 10}, []int64{0, 0, 0}, committed)
+			c.partitionErrs[topicPartition{"orders", 0}] = errors.New("partition 0 has no leader")
+			c.partitionErrs[topicPartition{"orders", 1}] = errors.New("partition 1 has no leader")
+			return c
+		}(), "partition 0 has no leader (and 1 more of the topic's partitions could not be read)"},
+		{"no partitions", readTopic("orders", nil, nil, committed), `topic "orders": no partitions in the metadata`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := tt.offsets.offsetsOf("t", "g")
+			got, err := tt.offsets.offsetsOf("orders", "g")
 			assert.ErrorContains(t, err, tt.wantErr)
+			assert.Nil(t, got.partitions, "no partial result next to an error")
 		})
 	}
+}
+
+func TestLayoutOfMetadata(t *testing.T) {
+	resp := kmsg.NewPtrMetadataResponse()
+	topic := func(name string, code int16, partitions ...kmsg.MetadataResponseTopicPartition) {
+		rt := kmsg.NewMetadataResponseTopic()
+		rt.Topic = kmsg.StringPtr(name)
+		rt.ErrorCode = code
+		rt.Partitions = partitions
+		resp.Topics = append(resp.Topics, rt)
+	}
+	partition := func(p, leader int32, code int16) kmsg.MetadataResponseTopicPartition {
+		mp := kmsg.NewMetadataResponseTopicPartition()
+		mp.Partition, mp.Leader, mp.ErrorCode = p, leader, code
+		return mp
+	}
+	topic("orders", 0,
+		partition(2, 3, 0),
+		partition(0, 1, kerr.ReplicaNotAvailable.Code), // a follower is down; the leader answers
+		partition(1, 0, kerr.LeaderNotAvailable.Code),
+		partition(3, -1, 0),
+	)
+	topic("missing", kerr.UnknownTopicOrPartition.Code)
+
+	l := layoutOf(resp)
+	assert.Equal(t, []int32{0, 1, 2, 3}, l.partitions["orders"])
+	assert.Equal(t, map[topicPartition]int32{{"orders", 0}: 1, {"orders", 2}: 3}, l.leaders)
+	assert.ErrorContains(t, l.leaderless[topicPartition{"orders", 1}], `partition 1 of topic "orders" has no usable leader`)
+	assert.ErrorIs(t, l.leaderless[topicPartition{"orders", 1}], kerr.LeaderNotAvailable)
+	assert.ErrorContains(t, l.leaderless[topicPartition{"orders", 3}], `partition 3 of topic "orders" has no leader`)
+	assert.Len(t, l.leaderless, 2)
+	assert.ErrorContains(t, l.topicErrs["missing"], `topic "missing" does not exist`)
 }

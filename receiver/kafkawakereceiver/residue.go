@@ -5,27 +5,150 @@ import (
 	"encoding/binary"
 	"slices"
 
+	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
+// The transaction-residue rule, whole: its state, its decision and its Kafka
+// call.
+//
 // Transaction markers, and the records of aborted transactions, take
 // offsets that a read_committed consumer never reads. Many clients commit the
 // offset after their last record, below the marker, so a group that read
-// everything can sit below the end of the partition forever and look pending.
-// With isolation_level read_committed the receiver checks such ranges once,
-// with one Fetch per partition leader, and counts a range without readable
-// records as 0.
+// everything can sit below the end of the partition forever and look
+// pending. With isolation_level read_committed the receiver checks such
+// ranges with one Fetch per partition leader, and counts a range proven to
+// hold no readable record as 0. A range is checked when it is first seen or
+// holds still across two scrapes (a moving range is a live partition), and
+// its verdict is kept while it stays the same. A check that could not be made
+// (request failed, leader moved, partition unknown) records nothing, so it
+// is made again at the next scrape.
 
-// offsetRange is the half-open range [from, to) of a partition.
-type offsetRange struct{ from, to int64 }
+// residueChecker applies the rule to every binding of one receiver.
+type residueChecker struct {
+	client   *kgo.Client
+	memories []residueMemory // one per binding, in configuration order
+}
 
-func (r offsetRange) empty() bool { return r.to <= r.from }
+func newResidueChecker(bindings int) *residueChecker {
+	c := &residueChecker{memories: make([]residueMemory, bindings)}
+	for i := range c.memories {
+		c.memories[i] = residueMemory{prevRanges: map[int32]offsetRange{}, verdicts: map[int32]rangeVerdict{}}
+	}
+	return c
+}
+
+// residueMemory is one binding's state for the rule.
+type residueMemory struct {
+	// prevRanges are the pending ranges of committed partitions at the
+	// previous settled scrape.
+	prevRanges map[int32]offsetRange
+	// verdicts are the ranges already checked, kept while unchanged.
+	verdicts map[int32]rangeVerdict
+}
+
+// rangeVerdict is the outcome of a check that was made.
+type rangeVerdict struct {
+	offsetRange
+	empty bool // no record a read_committed consumer would read
+}
 
 // residueRange identifies a pending range to check.
 type residueRange struct {
 	topic     string
 	partition int32
 	offsetRange
+}
+
+// settle checks the suspect ranges of every readable binding at once, then
+// closes the ranges proven empty in reads, so that the lag rules count them
+// 0. Bindings that could not be read, or whose commits are unreadable, keep
+// their memory untouched.
+func (c *residueChecker) settle(ctx context.Context, layout topicLayout, bindings []BindingConfig, reads []bindingOffsets, readErrs []error) {
+	settled := func(i int) bool { return readErrs[i] == nil && reads[i].commitsErr == nil }
+	suspects := make([]map[int32]offsetRange, len(reads))
+	var ranges []residueRange
+	seen := map[residueRange]bool{}
+	for i := range reads {
+		if !settled(i) {
+			continue
+		}
+		suspects[i] = c.memories[i].suspects(reads[i].partitions)
+		for p, r := range suspects[i] {
+			rr := residueRange{topic: bindings[i].Topic, partition: p, offsetRange: r}
+			if !seen[rr] {
+				seen[rr] = true
+				ranges = append(ranges, rr)
+			}
+		}
+	}
+	var verdicts map[residueRange]bool
+	if len(ranges) > 0 {
+		verdicts = c.check(ctx, layout, ranges)
+	}
+	for i := range reads {
+		if !settled(i) {
+			continue
+		}
+		m := &c.memories[i]
+		for p, r := range suspects[i] {
+			if empty, made := verdicts[residueRange{topic: bindings[i].Topic, partition: p, offsetRange: r}]; made {
+				m.verdicts[p] = rangeVerdict{offsetRange: r, empty: empty}
+			}
+		}
+		reads[i].partitions = m.apply(reads[i].partitions)
+	}
+}
+
+// suspects returns the committed partitions whose pending range may be made
+// only of transaction markers: non-empty, without a verdict, and either seen
+// for the first time or unchanged since the previous scrape.
+func (m *residueMemory) suspects(partitions map[int32]partitionOffsets) map[int32]offsetRange {
+	out := map[int32]offsetRange{}
+	for p, o := range partitions {
+		if o.committed == noCommit {
+			continue
+		}
+		r := committedRange(o)
+		if r.empty() || m.verdicts[p].offsetRange == r {
+			continue
+		}
+		if prev, seen := m.prevRanges[p]; !seen || prev == r {
+			out[p] = r
+		}
+	}
+	return out
+}
+
+// apply remembers this scrape's ranges, forgets the verdicts of ranges that
+// moved, and returns the partitions with every range proven empty closed at
+// its start.
+func (m *residueMemory) apply(partitions map[int32]partitionOffsets) map[int32]partitionOffsets {
+	clear(m.prevRanges)
+	out := make(map[int32]partitionOffsets, len(partitions))
+	for p, o := range partitions {
+		out[p] = o
+		if o.committed == noCommit {
+			continue
+		}
+		r := committedRange(o)
+		m.prevRanges[p] = r
+		if v := m.verdicts[p]; v.empty && v.offsetRange == r {
+			o.highWatermark = r.from
+			out[p] = o
+		}
+	}
+	for p, v := range m.verdicts {
+		if m.prevRanges[p] != v.offsetRange {
+			delete(m.verdicts, p)
+		}
+	}
+	return out
+}
+
+// committedRange is what a group with a commit still has to read.
+func committedRange(o partitionOffsets) offsetRange {
+	return offsetRange{from: max(o.committed, o.logStart), to: o.highWatermark}
 }
 
 // batchSummary is what the check needs of one record batch.
@@ -111,13 +234,16 @@ func summarizeBatches(raw []byte) []batchSummary {
 	return out
 }
 
-// checkResidue fetches the start of each range, read_committed, and returns
-// the ranges proven to hold no readable record. Anything it cannot prove
-// (errors, truncated answers) stays pending.
-func (r *offsetReader) checkResidue(ctx context.Context, layout topicLayout, ranges []residueRange) map[residueRange]bool {
+// check fetches the start of each range, read_committed, from the
+// partition's leader. It returns a verdict for every range it could check:
+// true when the range holds no readable record. A range whose answer stops
+// before its end without a readable record is not proven empty and gets
+// false: asking again would get the same answer. Ranges it could not check
+// (request or partition error, unknown leader) have no verdict.
+func (c *residueChecker) check(ctx context.Context, layout topicLayout, ranges []residueRange) map[residueRange]bool {
 	requests := map[int32]*kmsg.FetchRequest{}
 	for _, rr := range ranges {
-		leader, ok := layout.leaders[rr.topic][rr.partition]
+		leader, ok := layout.leaders[topicPartition{rr.topic, rr.partition}]
 		if !ok {
 			continue
 		}
@@ -141,9 +267,9 @@ func (r *offsetReader) checkResidue(ctx context.Context, layout topicLayout, ran
 		req.Topics = append(req.Topics, topic)
 	}
 
-	empty := map[residueRange]bool{}
+	verdicts := map[residueRange]bool{}
 	for leader, req := range requests {
-		resp, err := req.RequestWith(ctx, r.client.Broker(int(leader)))
+		resp, err := req.RequestWith(ctx, c.client.Broker(int(leader)))
 		if err != nil || resp.ErrorCode != 0 {
 			continue
 		}
@@ -165,12 +291,11 @@ func (r *offsetReader) checkResidue(ctx context.Context, layout topicLayout, ran
 					if rr.topic != name || rr.partition != p.Partition {
 						continue
 					}
-					if found, complete := readableRecordsIn(batches, aborted, rr.offsetRange); complete && !found {
-						empty[rr] = true
-					}
+					found, complete := readableRecordsIn(batches, aborted, rr.offsetRange)
+					verdicts[rr] = complete && !found
 				}
 			}
 		}
 	}
-	return empty
+	return verdicts
 }

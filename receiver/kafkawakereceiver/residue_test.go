@@ -2,7 +2,6 @@ package kafkawakereceiver
 
 import (
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -46,32 +45,37 @@ func TestReadableRecordsIn(t *testing.T) {
 	}
 }
 
-var residueTestTime = time.Date(2026, 11, 21, 10, 0, 0, 0, time.UTC)
-
-func TestResidueSuspects(t *testing.T) {
-	s := newBindingState()
+func TestResidueMemory(t *testing.T) {
+	m := newResidueChecker(1).memories[0]
 	offsets := map[int32]partitionOffsets{
 		0: {highWatermark: 11, logStart: 0, committed: 10}, // residue
 		1: {highWatermark: 20, logStart: 0, committed: 20}, // consumed
 		2: {highWatermark: 5, logStart: 0, committed: noCommit},
 	}
-	assert.Equal(t, map[int32]offsetRange{0: {10, 11}}, s.residueSuspects(offsets), "first sight is checked")
-	s.markChecked(0, offsetRange{10, 11}, true)
-	assert.Equal(t, int64(5), s.observe(residueTestTime, offsets, OffsetResetEarliest, nil).pending, "a proven residue counts 0")
-	assert.Empty(t, s.residueSuspects(offsets), "a proven range is not checked again")
+	assert.Equal(t, map[int32]offsetRange{0: {10, 11}}, m.suspects(offsets), "first sight is checked")
+	assert.Equal(t, offsets, m.apply(offsets), "nothing is closed without a verdict")
+	assert.Equal(t, map[int32]offsetRange{0: {10, 11}}, m.suspects(offsets), "a range that could not be checked is checked again")
+
+	m.verdicts[0] = rangeVerdict{offsetRange: offsetRange{10, 11}, empty: true}
+	closed := m.apply(offsets)
+	assert.Equal(t, partitionOffsets{highWatermark: 10, logStart: 0, committed: 10}, closed[0], "a proven residue is closed")
+	assert.Equal(t, offsets[1], closed[1])
+	assert.Equal(t, offsets[2], closed[2])
+	assert.Empty(t, m.suspects(offsets), "a proven range is not checked again")
 
 	// The partition moves on: the verdict is dropped, a live range is not
 	// checked until it holds still.
 	moved := map[int32]partitionOffsets{0: {highWatermark: 14, logStart: 0, committed: 10}}
-	assert.Empty(t, s.residueSuspects(moved))
-	assert.Equal(t, int64(4), s.observe(residueTestTime, moved, OffsetResetEarliest, nil).pending)
-	assert.Equal(t, map[int32]offsetRange{0: {10, 14}}, s.residueSuspects(moved))
+	assert.Empty(t, m.suspects(moved))
+	assert.Equal(t, moved, m.apply(moved))
+	assert.Empty(t, m.verdicts, "the verdict of a range that moved is forgotten")
+	assert.Equal(t, map[int32]offsetRange{0: {10, 14}}, m.suspects(moved))
 
-	// A range with readable records (or one that could not be proven empty)
-	// stays pending and is not checked again while it holds still.
-	s.markChecked(0, offsetRange{10, 14}, false)
-	assert.Equal(t, int64(4), s.observe(residueTestTime, moved, OffsetResetEarliest, nil).pending)
-	assert.Empty(t, s.residueSuspects(moved))
+	// A range with readable records stays pending and is not checked again
+	// while it holds still.
+	m.verdicts[0] = rangeVerdict{offsetRange: offsetRange{10, 14}, empty: false}
+	assert.Equal(t, moved, m.apply(moved))
+	assert.Empty(t, m.suspects(moved))
 }
 
 // transactionalTopic writes a committed transaction of 10 records, then an

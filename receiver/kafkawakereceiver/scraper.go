@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/pdata/pcommon"
@@ -34,8 +33,8 @@ type kafkaScraper struct {
 	lastStatusText []string        // per binding, so each cause is logged once
 
 	reader offsetReader
-	// extraClientOpts lets tests shorten franz-go's metadata caching.
-	extraClientOpts []kgo.Opt
+	// residues is nil unless isolation_level is read_committed.
+	residues *residueChecker
 }
 
 func newKafkaScraper(cfg *Config, set receiver.Settings) *kafkaScraper {
@@ -56,6 +55,9 @@ func newKafkaScraper(cfg *Config, set receiver.Settings) *kafkaScraper {
 		rb.SetKafkaClusterAlias(cfg.ClusterAlias)
 	}
 	s.resource = rb.Emit()
+	if s.reader.readCommitted {
+		s.residues = newResidueChecker(len(cfg.Bindings))
+	}
 	// Two bindings sharing a topic or a group read it once.
 	seenTopics, seenGroups := map[string]bool{}, map[string]bool{}
 	for i, b := range cfg.Bindings {
@@ -79,12 +81,14 @@ func (s *kafkaScraper) start(ctx context.Context, host component.Host) error {
 	if err != nil {
 		return err
 	}
-	client, err := kgo.NewClient(append(opts, s.extraClientOpts...)...)
+	client, err := kgo.NewClient(opts...)
 	if err != nil {
 		return fmt.Errorf("creating Kafka client for brokers %v: %w", s.cfg.Brokers, err)
 	}
 	s.reader.client = client
-	s.reader.adm = kadm.NewClient(client)
+	if s.residues != nil {
+		s.residues.client = client
+	}
 	return nil
 }
 
@@ -103,8 +107,8 @@ func (s *kafkaScraper) scrape(ctx context.Context) (pmetric.Metrics, error) {
 	for i, b := range s.cfg.Bindings {
 		reads[i], readErrs[i] = offsets.offsetsOf(b.Topic, b.ConsumerGroup)
 	}
-	if s.reader.readCommitted {
-		s.checkResidue(ctx, offsets.layout, reads, readErrs)
+	if s.residues != nil {
+		s.residues.settle(ctx, offsets.layout, s.cfg.Bindings, reads, readErrs)
 	}
 
 	ts := pcommon.NewTimestampFromTime(now)
@@ -186,42 +190,6 @@ func (s *kafkaScraper) partitionRecorder(ts pcommon.Timestamp, b BindingConfig) 
 	}
 	return func(partition int32, pending int64) {
 		s.mb.RecordSlimfaaskafkaPartitionPendingMessagesDataPoint(ts, pending, b.Topic, b.ConsumerGroup, b.Function, int64(partition))
-	}
-}
-
-// checkResidue asks Kafka, for every suspect range of every readable binding
-// at once, whether it holds records a read_committed consumer would read,
-// and records the verdicts. A range that could not be proven empty (not
-// authorized to read, truncated answer) stays pending and is not asked again
-// until it changes.
-func (s *kafkaScraper) checkResidue(ctx context.Context, layout topicLayout, reads []bindingOffsets, readErrs []error) {
-	suspects := make([]map[int32]offsetRange, len(reads))
-	var ranges []residueRange
-	seen := map[residueRange]bool{}
-	for i, read := range reads {
-		if readErrs[i] != nil || read.commitsErr != nil {
-			continue
-		}
-		suspects[i] = s.states[i].residueSuspects(read.partitions)
-		for p, r := range suspects[i] {
-			rr := residueRange{topic: s.cfg.Bindings[i].Topic, partition: p, offsetRange: r}
-			if !seen[rr] {
-				seen[rr] = true
-				ranges = append(ranges, rr)
-			}
-		}
-	}
-	if len(ranges) == 0 {
-		return
-	}
-	empty := s.reader.checkResidue(ctx, layout, ranges)
-	if ctx.Err() != nil {
-		return // unanswered checks are retried next scrape
-	}
-	for i := range suspects {
-		for p, r := range suspects[i] {
-			s.states[i].markChecked(p, r, empty[residueRange{topic: s.cfg.Bindings[i].Topic, partition: p, offsetRange: r}])
-		}
 	}
 }
 

@@ -8,7 +8,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"github.com/twmb/franz-go/pkg/kfake"
-	"github.com/twmb/franz-go/pkg/kgo"
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/component/componenttest"
 	"go.opentelemetry.io/collector/pdata/pcommon"
@@ -31,8 +30,7 @@ func startScraper(t *testing.T, brokers []string, reset OffsetReset, bindings ..
 }
 
 // startScraperWith starts a scraper on a valid configuration that configure
-// adjusts. Metadata is refreshed on every scrape so that topology changes
-// show up at once.
+// adjusts, with the client options of a real receiver.
 func startScraperWith(t *testing.T, configure func(*Config)) (*kafkaScraper, *testclock.Clock) {
 	t.Helper()
 	return startScraperOn(t, componenttest.NewNopHost(), configure)
@@ -45,7 +43,6 @@ func startScraperOn(t *testing.T, host component.Host, configure func(*Config)) 
 	configure(cfg)
 	require.NoError(t, cfg.Validate())
 	s := newKafkaScraper(cfg, receivertest.NewNopSettings(metadata.Type))
-	s.extraClientOpts = []kgo.Opt{kgo.MetadataMinAge(10 * time.Millisecond)}
 	clock := testclock.New(time.Date(2026, 11, 21, 10, 0, 0, 0, time.UTC))
 	s.now = clock.Now
 	require.NoError(t, s.start(context.Background(), host))
@@ -139,7 +136,7 @@ func TestScrapeCommittedAndNeverCommittedGroups(t *testing.T) {
 	require.NoError(t, err)
 	pts = pointsByFunction(t, md)
 	assert.Equal(t, int64(3+0+8), pts.intValue(t, pendingName, "worker"))
-	assert.Equal(t, int64(3), pts.intValue(t, consumedName, "worker"), "a partition's first commit is its baseline")
+	assert.Equal(t, int64(3+2), pts.intValue(t, consumedName, "worker"), "a partition's first commit counts from its log start")
 	assert.Equal(t, float64(clock.Now().Unix()), pts[lastActivityName]["worker"].DoubleValue())
 	assert.Equal(t, pcommon.NewTimestampFromTime(clock.Now()), pts[pendingName]["worker"].Timestamp())
 	assert.False(t, pts.has(lastActivityName, "sleeper"))
