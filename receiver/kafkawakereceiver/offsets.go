@@ -282,10 +282,10 @@ func (r *offsetReader) listOffsets(ctx context.Context, partitions []topicPartit
 	out := listedOffsets{what: what, offsets: map[topicPartition]int64{}, errs: map[topicPartition]error{}}
 	for _, shard := range r.client.RequestSharded(ctx, req) {
 		if shard.Err != nil {
-			err := fmt.Errorf("listing the %s on %s: %w", what, describeBroker(shard.Meta), r.explain(shard.Err))
 			for _, t := range shard.Req.(*kmsg.ListOffsetsRequest).Topics {
 				for _, p := range t.Partitions {
-					out.errs[topicPartition{t.Topic, p.Partition}] = err
+					tp := topicPartition{t.Topic, p.Partition}
+					out.errs[tp] = partitionListError(tp, what, shard.Meta, r.explain(shard.Err))
 				}
 			}
 			continue
