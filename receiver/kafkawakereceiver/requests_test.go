@@ -136,6 +136,7 @@ func TestRequestsPerScrapeDoNotGrowWithBindingsOrPartitions(t *testing.T) {
 			assert.LessOrEqual(t, total, scrapes*budget, "more than 3 × brokers + 3 requests per scrape: %v", counts)
 			assert.LessOrEqual(t, counts["ListOffsets"], int64(scrapes*2*brokers))
 			assert.LessOrEqual(t, counts["OffsetFetch"], int64(scrapes*brokers))
+			assert.LessOrEqual(t, counts["Metadata"], int64(scrapes), "one Metadata request per scrape keeps partitions fresh")
 		})
 	}
 }
