@@ -153,18 +153,20 @@ const metadataAttempts = 3
 // answer also refreshes the client's cache, which routes the ListOffsets
 // requests that follow.
 func (r *offsetReader) readLayout(ctx context.Context) (topicLayout, error) {
-	req := kmsg.NewPtrMetadataRequest()
-	for _, t := range r.topics {
-		rt := kmsg.NewMetadataRequestTopic()
-		rt.Topic = kmsg.StringPtr(t)
-		req.Topics = append(req.Topics, rt)
-	}
 	var resp *kmsg.MetadataResponse
 	var err error
 	for attempt := range metadataAttempts {
 		attemptCtx, cancel := ctx, context.CancelFunc(func() {})
 		if deadline, ok := ctx.Deadline(); ok && attempt < metadataAttempts-1 {
 			attemptCtx, cancel = context.WithTimeout(ctx, time.Until(deadline)/time.Duration(metadataAttempts-attempt))
+		}
+		// A new request each time: the client may still be writing an
+		// abandoned one.
+		req := kmsg.NewPtrMetadataRequest()
+		for _, t := range r.topics {
+			rt := kmsg.NewMetadataRequestTopic()
+			rt.Topic = kmsg.StringPtr(t)
+			req.Topics = append(req.Topics, rt)
 		}
 		resp, err = req.RequestWith(attemptCtx, r.client)
 		cancel()
