@@ -59,8 +59,8 @@ func TestPendingUnderRandomFaultsIsExactOrAbsent(t *testing.T) {
 	}
 }
 
-// faultyCluster is a cluster whose brokers can be told to stall one kind of
-// request until the end of a round.
+// faultyCluster is a cluster that changes between scrapes and fails in
+// random ways during them.
 type faultyCluster struct {
 	*testCluster
 	rng *rand.Rand
@@ -72,11 +72,10 @@ type faultyCluster struct {
 	logStarts  map[topicPartition]int64
 	// adm reads the expected values; its metadata is short-lived so that
 	// moved leaders are learnt at once.
-	adm        *kadm.Client
-	stallKey   atomic.Int32 // -1: none
-	stallNode  atomic.Int32
-	release    atomic.Pointer[chan struct{}]
-	roundFault []*kfake.FaultHandle
+	adm *kadm.Client
+
+	roundStall  *stall
+	roundFaults []*kfake.FaultHandle
 }
 
 func newFaultyCluster(t *testing.T, rng *rand.Rand) *faultyCluster {
@@ -98,16 +97,6 @@ func newFaultyCluster(t *testing.T, rng *rand.Rand) *faultyCluster {
 	require.NoError(t, err)
 	t.Cleanup(client.Close)
 	c.adm = kadm.NewClient(client)
-	c.stallKey.Store(-1)
-	c.cluster.Control(func(req kmsg.Request) (kmsg.Response, error, bool) {
-		c.cluster.KeepControl()
-		if int32(req.Key()) == c.stallKey.Load() && c.cluster.CurrentNode() == c.stallNode.Load() {
-			if release := c.release.Load(); release != nil {
-				c.cluster.SleepControl(func() { <-*release })
-			}
-		}
-		return nil, nil, false
-	})
 	return c
 }
 
@@ -165,40 +154,37 @@ func (c *faultyCluster) changeOffsets(tp topicPartition) {
 // injectFaults starts this round's faults and describes them.
 func (c *faultyCluster) injectFaults() []string {
 	var faults []string
-	release := make(chan struct{})
-	c.release.Store(&release)
 	if c.rng.IntN(3) == 0 {
 		key := []kmsg.Key{kmsg.ListOffsets, kmsg.OffsetFetch, kmsg.Metadata}[c.rng.IntN(3)]
 		node := c.rng.Int32N(faultBrokers)
-		c.stallNode.Store(node)
-		c.stallKey.Store(int32(key))
+		c.roundStall = stallRequests(c.t, c.cluster, key, node, nil)
 		faults = append(faults, fmt.Sprintf("%s stalls on broker %d", key.Name(), node))
 	}
 	topic, partition := c.randomPartition()
 	switch c.rng.IntN(4) {
 	case 0:
-		c.roundFault = append(c.roundFault, c.cluster.Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.Metadata}, Topic: topic, Partitions: []int32{partition}, Err: kerr.LeaderNotAvailable, Count: -1}))
+		c.roundFaults = append(c.roundFaults, c.cluster.Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.Metadata}, Topic: topic, Partitions: []int32{partition}, Err: kerr.LeaderNotAvailable, Count: -1}))
 		faults = append(faults, fmt.Sprintf("partition %d of %s has no leader", partition, topic))
 	case 1:
-		c.roundFault = append(c.roundFault, c.cluster.Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.ListOffsets}, Topic: topic, Partitions: []int32{partition}, Err: kerr.UnknownServerError, Count: -1}))
+		c.roundFaults = append(c.roundFaults, c.cluster.Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.ListOffsets}, Topic: topic, Partitions: []int32{partition}, Err: kerr.UnknownServerError, Count: -1}))
 		faults = append(faults, fmt.Sprintf("ListOffsets fails on partition %d of %s", partition, topic))
 	case 2:
 		group := c.groups[c.rng.IntN(len(c.groups))]
-		c.roundFault = append(c.roundFault, c.cluster.Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.OffsetFetch}, Group: group, Err: kerr.UnknownServerError, Count: -1}))
+		c.roundFaults = append(c.roundFaults, c.cluster.Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.OffsetFetch}, Group: group, Err: kerr.UnknownServerError, Count: -1}))
 		faults = append(faults, fmt.Sprintf("OffsetFetch fails for %s", group))
 	}
 	return faults
 }
 
 func (c *faultyCluster) endFaults() {
-	c.stallKey.Store(-1)
-	if release := c.release.Swap(nil); release != nil {
-		close(*release)
+	if c.roundStall != nil {
+		c.roundStall.end()
+		c.roundStall = nil
 	}
-	for _, h := range c.roundFault {
+	for _, h := range c.roundFaults {
 		h.Remove()
 	}
-	c.roundFault = nil
+	c.roundFaults = nil
 }
 
 func (c *faultyCluster) randomPartition() (string, int32) {
