@@ -184,6 +184,26 @@ func TestSlowCoordinatorDelaysOnlyItsGroups(t *testing.T) {
 	assert.Equal(t, int64(8), scrapeOK(t, c, s).intValue(t, pendingName, "slow"))
 }
 
+func TestBrokerStallingMetadataIsLeftForAnother(t *testing.T) {
+	c := newTestCluster(t, kfake.SeedTopics(2, "orders"))
+	placePartitions(t, c.cluster, "orders", 1, 2)
+	c.produce("orders", 0, 3)
+	c.produce("orders", 1, 4)
+	s, _ := startScraper(t, c.cluster.ListenAddrs(), OffsetResetEarliest,
+		BindingConfig{Topic: "orders", ConsumerGroup: groupCoordinatedBy(t, c.cluster, "g", 1), Function: "f"})
+	scrapeOK(t, c, s)
+
+	// The client picks another broker for each request: within a few
+	// scrapes one of them asks the stalled broker first.
+	stalled := stallRequests(t, c.cluster, kmsg.Metadata, 0, nil)
+	for scrape := 0; scrape < 6 && stalled.stalled.Load() < 2; scrape++ {
+		pts, err := scrapeWithin(t, s, stallTimeout)
+		require.NoError(t, err, "scrape %d", scrape)
+		assert.Equal(t, int64(7), pts.intValue(t, pendingName, "f"), "scrape %d", scrape)
+	}
+	assert.Positive(t, stalled.stalled.Load(), "no Metadata request reached the stalled broker")
+}
+
 func TestResidueCheckThatFailedIsRetried(t *testing.T) {
 	c := newTestCluster(t, kfake.SeedTopics(1, "payments"))
 	transactionalTopic(t, c, "payments", "payers")

@@ -172,8 +172,11 @@ func (r *offsetReader) readLayout(ctx context.Context) (topicLayout, error) {
 			req.Topics = append(req.Topics, rt)
 		}
 		resp, err = req.RequestWith(attemptCtx, r.client)
+		// Only a broker that ran out of its share is left for the next one;
+		// any other error would come back from every broker.
+		slow := attemptCtx.Err() != nil && ctx.Err() == nil
 		cancel()
-		if err == nil || ctx.Err() != nil {
+		if !slow {
 			break
 		}
 	}
