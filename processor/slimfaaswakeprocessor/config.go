@@ -45,6 +45,10 @@ type WakeConfig struct {
 	// first attempt, or max_elapsed_time if that is set and shorter; so with
 	// a zero cooldown there are no retries, the next observation tries again.
 	RetryOnFailure configretry.BackOffConfig `mapstructure:"retry_on_failure"`
+	// BindingExpiry is how long a binding may be absent from the input before
+	// the processor forgets its state and counters, as when another replica
+	// takes it over. A binding seen again after that starts anew.
+	BindingExpiry time.Duration `mapstructure:"binding_expiry"`
 
 	// prevent unkeyed literal initialization
 	_ struct{}
@@ -139,8 +143,8 @@ func (cfg *Config) wakeURL(function string) string {
 // confmap validates the confighttp and configretry settings on their own.
 func (cfg *Config) Validate() error {
 	var errs []error
-	if u, err := url.Parse(cfg.ClientConfig.Endpoint); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		errs = append(errs, fmt.Errorf("endpoint: must be an absolute http(s) URL, got %q", cfg.ClientConfig.Endpoint))
+	if err := validateEndpoint(cfg.ClientConfig.Endpoint); err != nil {
+		errs = append(errs, err)
 	}
 	if cfg.ClientConfig.Timeout <= 0 {
 		errs = append(errs, fmt.Errorf("timeout: must be positive, got %s", cfg.ClientConfig.Timeout))
@@ -163,6 +167,9 @@ func (cfg *Config) Validate() error {
 			errs = append(errs, fmt.Errorf("retry_on_failure.multiplier: must be at least 1 when retries are enabled, got %g", r.Multiplier))
 		}
 	}
+	if cfg.BindingExpiry <= 0 {
+		errs = append(errs, fmt.Errorf("binding_expiry: must be positive, got %s", cfg.BindingExpiry))
+	}
 	errs = append(errs, validateRules("defaults", cfg.Defaults.asOverrides())...)
 	// Sorted so that the error text does not depend on map order.
 	for _, function := range slices.Sorted(maps.Keys(cfg.Functions)) {
@@ -174,6 +181,23 @@ func (cfg *Config) Validate() error {
 		errs = append(errs, validateRules(prefix, cfg.Functions[function])...)
 	}
 	return errors.Join(errs...)
+}
+
+// validateEndpoint accepts an absolute http or https URL with a host and
+// neither a query nor a fragment, since the wake path is appended to it.
+func validateEndpoint(endpoint string) error {
+	u, err := url.Parse(endpoint)
+	switch {
+	case err != nil:
+		return fmt.Errorf("endpoint: must be an absolute http(s) URL, got %q: %w", endpoint, err)
+	case (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
+		return fmt.Errorf("endpoint: must be an absolute http(s) URL with a host, got %q", endpoint)
+	case u.RawQuery != "" || u.ForceQuery:
+		return fmt.Errorf("endpoint: must not have a query (the wake path is appended to it), got %q", endpoint)
+	case u.Fragment != "" || strings.Contains(endpoint, "#"):
+		return fmt.Errorf("endpoint: must not have a fragment (the wake path is appended to it), got %q", endpoint)
+	}
+	return nil
 }
 
 // asOverrides views every rule as set, so defaults and overrides share one validation.

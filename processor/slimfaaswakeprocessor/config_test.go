@@ -27,6 +27,7 @@ func TestLoadConfig(t *testing.T) {
 	custom.RetryOnFailure.InitialInterval = 500 * time.Millisecond
 	custom.RetryOnFailure.MaxInterval = 5 * time.Second
 	custom.RetryOnFailure.MaxElapsedTime = 15 * time.Second
+	custom.BindingExpiry = 10 * time.Minute
 	custom.Functions = map[string]WakeRuleOverrides{
 		"fibonaccilistener": {Cooldown: ptr(10 * time.Second)},
 		"orders":            {MinPendingMessages: ptr(int64(100)), ActivityKeepAlive: ptr(2 * time.Minute)},
@@ -40,7 +41,9 @@ func TestLoadConfig(t *testing.T) {
 	}{
 		{name: "", expected: createDefaultConfig().(*Config)},
 		{name: "custom", expected: custom},
-		{name: "bad_endpoint", wantErrs: []string{`endpoint: must be an absolute http(s) URL, got "slimfaas:5000"`}},
+		{name: "bad_endpoint", wantErrs: []string{`endpoint: must be an absolute http(s) URL with a host, got "slimfaas:5000"`}},
+		{name: "endpoint_with_query", wantErrs: []string{`endpoint: must not have a query (the wake path is appended to it), got "http://slimfaas:5000/?token=x"`}},
+		{name: "bad_binding_expiry", wantErrs: []string{"binding_expiry: must be positive, got 0s"}},
 		{name: "bad_wake_path", wantErrs: []string{"wake_path: must contain {functionName}"}},
 		{name: "zero_timeout", wantErrs: []string{"timeout: must be positive"}},
 		{name: "bad_defaults", wantErrs: []string{
@@ -84,6 +87,41 @@ func TestLoadConfig(t *testing.T) {
 				assert.ErrorContains(t, err, want)
 			}
 		})
+	}
+}
+
+func TestEndpointValidation(t *testing.T) {
+	tests := []struct {
+		endpoint string
+		// wantErr is empty for a valid endpoint.
+		wantErr string
+	}{
+		{"http://slimfaas:5000", ""},
+		{"https://slimfaas.example:443/base/", ""},
+		{"http://[::1]:5000", ""},
+		{"http://slimfaas:5000/?token=x", "must not have a query"},
+		{"http://slimfaas:5000?", "must not have a query"},
+		{"http://slimfaas:5000/#top", "must not have a fragment"},
+		{"http://slimfaas:5000#", "must not have a fragment"},
+		{"slimfaas:5000", "must be an absolute http(s) URL with a host"},
+		{"//slimfaas:5000", "must be an absolute http(s) URL with a host"},
+		{"ftp://slimfaas:5000", "must be an absolute http(s) URL with a host"},
+		{"http:///wake", "must be an absolute http(s) URL with a host"},
+		{"http:slimfaas", "must be an absolute http(s) URL with a host"},
+		{"", "must be an absolute http(s) URL with a host"},
+		{"http://slim faas:5000", "must be an absolute http(s) URL"},
+	}
+	for _, tt := range tests {
+		cfg := createDefaultConfig().(*Config)
+		cfg.ClientConfig.Endpoint = tt.endpoint
+		err := cfg.Validate()
+		if tt.wantErr == "" {
+			assert.NoError(t, err, tt.endpoint)
+			continue
+		}
+		if assert.Error(t, err, tt.endpoint) {
+			assert.ErrorContains(t, err, "endpoint: "+tt.wantErr, tt.endpoint)
+		}
 	}
 }
 
@@ -159,8 +197,9 @@ func TestUnknownKeysAreRejected(t *testing.T) {
 		"tls": map[string]any{"insecure_skip_verify": true}, "wake_path": "/wake-function/{functionName}",
 		"dry_run": true, "defaults": map[string]any{"cooldown": "5s"},
 		"functions":        map[string]any{"orders": map[string]any{"min_pending_messages": 3}},
-		"retry_on_failure": map[string]any{"max_interval": "5s"},
+		"retry_on_failure": map[string]any{"max_interval": "5s"}, "binding_expiry": "2m",
 	}).Unmarshal(cfg))
+	assert.Equal(t, 2*time.Minute, cfg.BindingExpiry)
 	assert.Equal(t, 3*time.Second, cfg.ClientConfig.Timeout)
 	assert.True(t, cfg.ClientConfig.TLS.InsecureSkipVerify)
 	assert.Equal(t, 5*time.Second, cfg.Defaults.Cooldown)

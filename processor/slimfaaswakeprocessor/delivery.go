@@ -2,6 +2,7 @@ package slimfaaswakeprocessor // import "github.com/kafkawake/kafkawake/processo
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -20,34 +21,16 @@ import (
 // connection can be reused.
 const maxDrainedBody = 4 << 10
 
+// maxRetryAfter caps the delay SlimFaas may ask for: a broken or hostile
+// Retry-After must not silence a function for years.
+const maxRetryAfter = 5 * time.Minute
+
 // wakeCall is one decided wake of a binding's function.
 type wakeCall struct {
-	key    bindingKey
-	reason schema.AttributeReason
-	rules  WakeRules
-	url    string
-}
-
-// attemptOutcome classifies the answer to one wake request.
-type attemptOutcome int
-
-const (
-	// attemptSucceeded: SlimFaas answered 2xx.
-	attemptSucceeded attemptOutcome = iota
-	// attemptRejected: a 4xx other than 429; asking again soon would not help.
-	attemptRejected
-	// attemptThrottled: 429 or 503; SlimFaas may say when to come back.
-	attemptThrottled
-	// attemptFailed: any other status, a timeout or a connection error.
-	attemptFailed
-)
-
-type attemptResult struct {
-	outcome attemptOutcome
-	status  int
-	// retryAfter is the delay SlimFaas asked for with a 429 or 503, or 0.
-	retryAfter time.Duration
-	err        error
+	binding *binding
+	reason  schema.AttributeReason
+	rules   WakeRules
+	url     string
 }
 
 // postWake sends one wake request and classifies the answer. now is used to
@@ -55,11 +38,11 @@ type attemptResult struct {
 func postWake(ctx context.Context, client *http.Client, url string, now func() time.Time) attemptResult {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, http.NoBody)
 	if err != nil {
-		return attemptResult{outcome: attemptRejected, err: fmt.Errorf("build wake request for %s: %w", url, err)}
+		return attemptResult{kind: attemptRejected, err: fmt.Errorf("build wake request for %s: %w", url, err)}
 	}
 	resp, err := client.Do(req)
 	if err != nil {
-		return attemptResult{outcome: attemptFailed, err: err}
+		return attemptResult{kind: attemptFailed, err: err}
 	}
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxDrainedBody))
 	_ = resp.Body.Close()
@@ -67,35 +50,39 @@ func postWake(ctx context.Context, client *http.Client, url string, now func() t
 	res := attemptResult{status: resp.StatusCode}
 	switch code := resp.StatusCode; {
 	case code >= 200 && code < 300:
-		res.outcome = attemptSucceeded
+		res.kind = attemptSucceeded
 		return res
 	case code == http.StatusTooManyRequests || code == http.StatusServiceUnavailable:
-		res.outcome = attemptThrottled
+		res.kind = attemptThrottled
 		res.retryAfter = parseRetryAfter(resp.Header.Get("Retry-After"), now())
 	case code >= 400 && code < 500:
-		res.outcome = attemptRejected
+		res.kind = attemptRejected
 	default:
-		res.outcome = attemptFailed
+		res.kind = attemptFailed
 	}
 	res.err = fmt.Errorf("SlimFaas answered %s", resp.Status)
 	return res
 }
 
 // parseRetryAfter reads a Retry-After value, in seconds or as an HTTP date,
-// as a delay from now. It returns 0 when the value is absent or invalid.
+// as a delay from now, capped at maxRetryAfter. It returns 0 when the value
+// is absent, invalid or not in the future.
 func parseRetryAfter(value string, now time.Time) time.Duration {
 	value = strings.TrimSpace(value)
 	if value == "" {
 		return 0
 	}
-	if seconds, err := strconv.ParseInt(value, 10, 64); err == nil {
-		if seconds <= 0 || seconds > int64(time.Duration(1<<63-1)/time.Second) {
+	if seconds, err := strconv.ParseInt(value, 10, 64); err == nil || errors.Is(err, strconv.ErrRange) {
+		// Out of range, ParseInt returns the nearest int64: huge is capped
+		// like any value over the limit, hugely negative is in the past.
+		if seconds <= 0 {
 			return 0
 		}
-		return time.Duration(seconds) * time.Second
+		return time.Duration(min(seconds, int64(maxRetryAfter/time.Second))) * time.Second
 	}
 	if date, err := http.ParseTime(value); err == nil {
-		return max(0, date.Sub(now))
+		// Sub saturates, so a date in year 9999 is capped too.
+		return min(max(0, date.Sub(now)), maxRetryAfter)
 	}
 	return 0
 }
@@ -125,10 +112,11 @@ func (cfg *Config) retryWindow(rules WakeRules) time.Duration {
 }
 
 // deliver runs one wake call, with its retries, in its own goroutine and
-// records the result of every attempt.
+// records the result of every attempt. It stops retrying once the binding is
+// forgotten.
 func (p *wakeProcessor) deliver(client *http.Client, call wakeCall) {
 	defer p.calls.Done()
-	defer p.releaseFunction(call.key.function)
+	defer p.releaseFunction(call.binding.key.function)
 
 	deadline := p.now().Add(p.cfg.retryWindow(call.rules))
 	backOff := newBackOff(p.cfg.RetryOnFailure)
@@ -139,8 +127,7 @@ func (p *wakeProcessor) deliver(client *http.Client, call wakeCall) {
 			return
 		}
 		retryIn, retry := p.nextRetry(res, backOff, p.now(), deadline)
-		p.recordAttempt(call, res, attempt, retryIn, retry)
-		if !retry || p.sleep(p.runCtx, retryIn) != nil {
+		if !p.recordAttempt(call, res, attempt, retryIn, retry) || p.sleep(p.runCtx, retryIn) != nil {
 			return
 		}
 	}
@@ -150,7 +137,7 @@ func (p *wakeProcessor) deliver(client *http.Client, call wakeCall) {
 // Retry-After SlimFaas asked for, or else after the next backoff delay, as
 // long as the retry starts before deadline.
 func (p *wakeProcessor) nextRetry(res attemptResult, backOff *backoff.ExponentialBackOff, now, deadline time.Time) (time.Duration, bool) {
-	if !p.cfg.RetryOnFailure.Enabled || (res.outcome != attemptThrottled && res.outcome != attemptFailed) {
+	if !p.cfg.RetryOnFailure.Enabled || (res.kind != attemptThrottled && res.kind != attemptFailed) {
 		return 0, false
 	}
 	delay := res.retryAfter
@@ -176,40 +163,42 @@ func (p *wakeProcessor) attempt(client *http.Client, url string) (attemptResult,
 func (p *wakeProcessor) releaseFunction(function string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	delete(p.inFlight, function)
+	f := p.bindings.functions[function]
+	f.inFlight = false
+	if f.idle(p.now()) {
+		delete(p.bindings.functions, function)
+		return
+	}
+	p.bindings.functions[function] = f
 }
 
-// recordAttempt counts one attempt and sets when the binding may be woken
-// again: a success starts the cooldown, a rejection waits for it too, a
-// Retry-After holds the binding that long, and any other failure leaves it
-// free to try at its next observation. retry tells whether this call tries
-// again, after retryIn.
-func (p *wakeProcessor) recordAttempt(call wakeCall, res attemptResult, attempt int, retryIn time.Duration, retry bool) {
+// recordAttempt applies one attempt's result, logs it, and returns whether
+// the call tries again: when retry asks for it (after retryIn) and the
+// binding is still remembered.
+func (p *wakeProcessor) recordAttempt(call wakeCall, res attemptResult, attempt int, retryIn time.Duration, retry bool) bool {
 	now := p.now()
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	b := p.bindings.byKey[call.key]
-	fields := append(bindingFields(call.key),
+	current := p.applyAttempt(call.binding, call.reason, call.rules, res, now)
+	retry = retry && current
+	fields := append(bindingFields(call.binding.key),
 		zap.String("url", call.url), zap.String("reason", call.reason.String()),
 		zap.Int("attempt", attempt), zap.Int("status", res.status))
-	switch res.outcome {
+	switch res.kind {
 	case attemptSucceeded:
-		b.wakeups[call.reason]++
-		b.state.notBefore = now.Add(call.rules.Cooldown)
 		p.logger.Info("Woke function", fields...)
-		return
+		return false
 	case attemptRejected:
-		b.state.notBefore = now.Add(call.rules.Cooldown)
-		fields = append(fields, zap.Duration("next_try_in", call.rules.Cooldown))
+		fields = append(fields, zap.Duration("function_held_for", call.rules.Cooldown))
 	case attemptThrottled:
-		if hold := now.Add(res.retryAfter); hold.After(b.state.notBefore) {
-			b.state.notBefore = hold
-		}
 		fields = append(fields, zap.Duration("retry_after", res.retryAfter))
 	}
-	b.failures[call.reason]++
+	if !current {
+		fields = append(fields, zap.String("binding", "forgotten: no longer in the input"))
+	}
 	if retry {
 		fields = append(fields, zap.Duration("retry_in", retryIn))
 	}
 	p.logger.Warn("Wake attempt failed", append(fields, zap.Bool("retrying", retry), zap.Error(res.err))...)
+	return retry
 }

@@ -20,7 +20,7 @@ func TestWakeCallsSlimFaasAndStartsCooldown(t *testing.T) {
 	cfg := configFor(slimfaas.URL)
 	cfg.ClientConfig.Headers = configopaque.MapList{{Name: "X-Wake-Source", Value: "kafkawake"}}
 	tp := newTestProcessor(t, cfg)
-	key := bindingKey{"orders", "orders-group", "a b/c"}
+	key := bindingID{"orders", "orders-group", "a b/c"}
 	pendingWakes := wakeups(key.topic, key.group, key.function, schema.AttributeReasonPending)
 	pending := func() pmetric.Metrics { return batch([]point{pendingPoint(key.topic, key.group, key.function, 1)}) }
 
@@ -47,7 +47,7 @@ func TestWakeCallsSlimFaasAndStartsCooldown(t *testing.T) {
 	assert.Len(t, slimfaas.Requests(), 2, "still pending when the cooldown ends")
 	out = tp.process(t, pending())
 	assert.Equal(t, int64(2), counters(t, out, 0)[pendingWakes])
-	assert.Equal(t, []string{outcomeWake, outcomeCooldown, outcomeWake, outcomeCooldown}, decisionOutcomes(tp.logs))
+	assert.Equal(t, []loggedDecision{called, cooldown, called, cooldown}, decisions(tp.logs))
 }
 
 func TestFailedWakeWithoutRetriesDoesNotStartCooldown(t *testing.T) {
@@ -57,7 +57,7 @@ func TestFailedWakeWithoutRetriesDoesNotStartCooldown(t *testing.T) {
 			cfg := configFor(slimfaas.URL)
 			cfg.RetryOnFailure.Enabled = false
 			tp := newTestProcessor(t, cfg)
-			key := bindingKey{"t", "g", "f"}
+			key := bindingID{"t", "g", "f"}
 
 			tp.process(t, batch([]point{pendingPoint("t", "g", "f", 1)}))
 			tp.waitForCalls(t)
@@ -69,7 +69,7 @@ func TestFailedWakeWithoutRetriesDoesNotStartCooldown(t *testing.T) {
 				failures("t", "g", "f", schema.AttributeReasonPending): 1,
 			}), counters(t, out, 0), "a failure is no wakeup")
 			assert.Len(t, slimfaas.Requests(), 2, "tried again at the next observation")
-			assert.Equal(t, []string{outcomeWake, outcomeWake}, decisionOutcomes(tp.logs))
+			assert.Equal(t, []loggedDecision{called, called}, decisions(tp.logs))
 		})
 	}
 }
@@ -77,7 +77,7 @@ func TestFailedWakeWithoutRetriesDoesNotStartCooldown(t *testing.T) {
 func TestRejectedWakeWaitsForCooldown(t *testing.T) {
 	slimfaas := newFakeSlimFaas(t, answerStatus(http.StatusNotFound))
 	tp := newTestProcessor(t, configFor(slimfaas.URL))
-	key := bindingKey{"t", "g", "unknown-function"}
+	key := bindingID{"t", "g", "unknown-function"}
 	pending := func() pmetric.Metrics { return batch([]point{pendingPoint(key.topic, key.group, key.function, 1)}) }
 
 	tp.process(t, pending())
@@ -93,7 +93,7 @@ func TestRejectedWakeWaitsForCooldown(t *testing.T) {
 	tp.process(t, pending())
 	tp.waitForCalls(t)
 	assert.Len(t, slimfaas.Requests(), 2)
-	assert.Equal(t, []string{outcomeWake, outcomeCooldown, outcomeWake}, decisionOutcomes(tp.logs))
+	assert.Equal(t, []loggedDecision{called, held, called}, decisions(tp.logs))
 }
 
 func TestOneWakeInFlightPerFunction(t *testing.T) {
@@ -107,8 +107,8 @@ func TestOneWakeInFlightPerFunction(t *testing.T) {
 	})
 	tp := newTestProcessor(t, configFor(slimfaas.URL))
 	// Two topics feed the same function.
-	orders := bindingKey{"orders", "g", "shop"}
-	refunds := bindingKey{"refunds", "g", "shop"}
+	orders := bindingID{"orders", "g", "shop"}
+	refunds := bindingID{"refunds", "g", "shop"}
 	both := func() pmetric.Metrics {
 		return batch([]point{
 			pendingPoint(orders.topic, orders.group, orders.function, 1),
@@ -122,14 +122,14 @@ func TestOneWakeInFlightPerFunction(t *testing.T) {
 	close(release)
 	tp.waitForCalls(t)
 	assert.Len(t, slimfaas.Requests(), 1)
-	assert.Equal(t, []string{outcomeWake, outcomeInFlight, outcomeInFlight, outcomeInFlight}, decisionOutcomes(tp.logs))
+	assert.Equal(t, []loggedDecision{called, inFlight, inFlight, inFlight}, decisions(tp.logs))
 
 	// The cooldown belongs to the binding that woke the function.
 	tp.clock.Advance(time.Second)
 	tp.process(t, both())
 	tp.waitForCalls(t)
 	assert.Len(t, slimfaas.Requests(), 2)
-	assert.Equal(t, []string{outcomeCooldown, outcomeWake}, decisionOutcomes(tp.logs)[4:])
+	assert.Equal(t, []loggedDecision{cooldown, called}, decisions(tp.logs)[4:])
 }
 
 func TestConcurrentWakesAreBounded(t *testing.T) {
@@ -178,7 +178,7 @@ func TestShutdownCancelsRunningWakes(t *testing.T) {
 		w.WriteHeader(http.StatusNoContent)
 	})
 	tp := newTestProcessor(t, configFor(slimfaas.URL))
-	key := bindingKey{"t", "g", "f"}
+	key := bindingID{"t", "g", "f"}
 
 	tp.process(t, batch([]point{pendingPoint("t", "g", "f", 1)}))
 	require.Eventually(t, func() bool { return len(slimfaas.Requests()) == 1 }, 10*time.Second, time.Millisecond)
@@ -189,5 +189,5 @@ func TestShutdownCancelsRunningWakes(t *testing.T) {
 
 	out := tp.process(t, batch([]point{pendingPoint("t", "g", "f", 1)}))
 	assert.Equal(t, zeroCounters(key), counters(t, out, 0), "a cancelled call is neither a wakeup nor a failure")
-	assert.Equal(t, []string{outcomeWake, outcomeNotRunning}, decisionOutcomes(tp.logs))
+	assert.Equal(t, []loggedDecision{called, logged(outcomeWake, actionNotRunning)}, decisions(tp.logs))
 }

@@ -22,6 +22,9 @@ const (
 	defaultCooldown           = 30 * time.Second
 	defaultActivityKeepAlive  = 60 * time.Second
 	defaultMinConsumedDelta   = 1
+	// The Prometheus exporter's default metric_expiration: a binding another
+	// replica took over is forgotten here as its series age out there.
+	defaultBindingExpiry = 5 * time.Minute
 
 	// Retries fit in the default cooldown: 1s, 1.5s, 2.25s... capped at 10s.
 	defaultRetryInitialInterval = time.Second
@@ -63,6 +66,7 @@ func createDefaultConfig() component.Config {
 				MinConsumedDelta:   defaultMinConsumedDelta,
 			},
 			RetryOnFailure: retry,
+			BindingExpiry:  defaultBindingExpiry,
 		},
 	}
 }

@@ -134,8 +134,34 @@ func (tp *testProcessor) waitForCalls(t *testing.T) {
 	require.Eventually(t, func() bool {
 		tp.mu.Lock()
 		defer tp.mu.Unlock()
-		return len(tp.inFlight) == 0
+		for _, f := range tp.bindings.functions {
+			if f.inFlight {
+				return false
+			}
+		}
+		return true
 	}, 10*time.Second, time.Millisecond)
+}
+
+// bindingID names a binding of a test batch, whose resource is implied.
+type bindingID struct {
+	topic, group, function string
+}
+
+// resourceAttributes is the attributes of resource i of a test batch.
+func resourceAttributes(i int) pcommon.Map {
+	attrs := pcommon.NewMap()
+	attrs.PutStr("service.instance.id", "collector-"+string(rune('0'+i)))
+	return attrs
+}
+
+// lookup returns the processor's binding of id in resource r of a test
+// batch, or nil if it remembers none.
+func (tp *testProcessor) lookup(r int, id bindingID) *binding {
+	tp.mu.Lock()
+	defer tp.mu.Unlock()
+	resource := resourceIdentity(tp.bindings.seed, resourceAttributes(r))
+	return tp.bindings.byKey[bindingKey{resource: resource, topic: id.topic, group: id.group, function: id.function}]
 }
 
 // point is one binding's values in a test batch; nil means no point.
@@ -160,7 +186,7 @@ func batch(resources ...[]point) pmetric.Metrics {
 	ts := pcommon.NewTimestampFromTime(testStart)
 	for i, points := range resources {
 		rm := md.ResourceMetrics().AppendEmpty()
-		rm.Resource().Attributes().PutStr("service.instance.id", "collector-"+string(rune('0'+i)))
+		resourceAttributes(i).CopyTo(rm.Resource().Attributes())
 		sm := rm.ScopeMetrics().AppendEmpty()
 		sm.Scope().SetName("kafkawake-test")
 		pending := sm.Metrics().AppendEmpty()
@@ -248,7 +274,7 @@ func counters(t *testing.T, md pmetric.Metrics, r int) map[counterID]int64 {
 }
 
 // zeroCounters is the counters of bindings never woken: every reason at 0.
-func zeroCounters(bindings ...bindingKey) map[counterID]int64 {
+func zeroCounters(bindings ...bindingID) map[counterID]int64 {
 	want := make(map[counterID]int64)
 	for _, b := range bindings {
 		for _, reason := range reasons {
@@ -271,11 +297,30 @@ func withCounts(base map[counterID]int64, changes map[counterID]int64) map[count
 	return out
 }
 
-// decisionOutcomes returns the outcome of each logged decision, in order.
-func decisionOutcomes(logs *observer.ObservedLogs) []string {
-	var outcomes []string
+// decision names one logged decision: its outcome and, for a wake, what the
+// processor did.
+type loggedDecision struct {
+	outcome, action string
+}
+
+func logged(o outcome, a wakeAction) loggedDecision { return loggedDecision{o.String(), a.String()} }
+
+// Shorthands of the common logged decisions.
+var (
+	idle     = logged(outcomeIdle, actionNone)
+	cooldown = logged(outcomeCooldown, actionNone)
+	held     = logged(outcomeFunctionHeld, actionNone)
+	inFlight = logged(outcomeInFlight, actionNone)
+	called   = logged(outcomeWake, actionCalled)
+	dryRun   = logged(outcomeWake, actionDryRun)
+)
+
+// decisions returns each logged decision, in order.
+func decisions(logs *observer.ObservedLogs) []loggedDecision {
+	var out []loggedDecision
 	for _, entry := range logs.FilterMessage("Wake decision").All() {
-		outcomes = append(outcomes, entry.ContextMap()["outcome"].(string))
+		fields := entry.ContextMap()
+		out = append(out, loggedDecision{fields["outcome"].(string), fields["action"].(string)})
 	}
-	return outcomes
+	return out
 }

@@ -1,8 +1,11 @@
 package slimfaaswakeprocessor // import "github.com/kafkawake/kafkawake/processor/slimfaaswakeprocessor"
 
 import (
+	"encoding/binary"
+	"hash/maphash"
 	"math"
 	"slices"
+	"time"
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/pmetric"
@@ -31,13 +34,17 @@ type batchView struct {
 	lastResource int
 }
 
-// bindingTable holds the processor's memory of every binding it has seen,
-// and indexes the bindings of the batch being processed. The index reuses its
-// slices from batch to batch, and points go straight to the binding they
-// belong to, so that a batch costs one map lookup per point and no
-// allocation once its bindings are known.
+// bindingTable holds the processor's memory of every binding it has seen
+// and of their functions, and indexes the bindings of the batch being
+// processed. The index reuses its slices from batch to batch, and points go
+// straight to the binding they belong to, so that a batch costs one map
+// lookup per point and no allocation once its bindings are known.
 type bindingTable struct {
 	byKey map[bindingKey]*binding
+	// functions holds the functions with a wake in flight or a hold.
+	functions map[string]functionState
+	// seed keys the hash that tells input resources apart.
+	seed  maphash.Seed
 	batch uint64
 	// observed lists the current batch's bindings in order of first
 	// appearance, so that decisions and output do not depend on map
@@ -48,14 +55,19 @@ type bindingTable struct {
 }
 
 func newBindingTable() bindingTable {
-	return bindingTable{byKey: make(map[bindingKey]*binding)}
+	return bindingTable{
+		byKey:     make(map[bindingKey]*binding),
+		functions: make(map[string]functionState),
+		seed:      maphash.MakeSeed(),
+	}
 }
 
-// collect reads the pending and consumed points of md into the bindings'
-// views and indexes them. Points of the wrong type, without a numeric value,
-// or without the three binding attributes are ignored. When a binding has
-// several points of one metric in the batch, the most recent one wins.
-func (t *bindingTable) collect(md pmetric.Metrics) {
+// collect reads the pending and consumed points of md, received at now, into
+// the bindings' views and indexes them. Points of the wrong type, without a
+// numeric value, or without the three binding attributes are ignored. When a
+// binding has several points of one metric in the batch, the most recent one
+// wins.
+func (t *bindingTable) collect(md pmetric.Metrics, now time.Time) {
 	t.batch++
 	t.observed = t.observed[:0]
 	rms := md.ResourceMetrics()
@@ -64,6 +76,7 @@ func (t *bindingTable) collect(md pmetric.Metrics) {
 		t.perResource[r] = t.perResource[r][:0]
 	}
 	for r := 0; r < rms.Len(); r++ {
+		in := resourceInput{index: r, id: resourceIdentity(t.seed, rms.At(r).Resource().Attributes()), now: now}
 		sms := rms.At(r).ScopeMetrics()
 		for s := 0; s < sms.Len(); s++ {
 			metrics := sms.At(s).Metrics()
@@ -71,14 +84,43 @@ func (t *bindingTable) collect(md pmetric.Metrics) {
 				metric := metrics.At(m)
 				switch {
 				case metric.Name() == schema.MetricsInfo.SlimfaaskafkaPendingMessages.Name && metric.Type() == pmetric.MetricTypeGauge:
-					t.addPoints(r, metric.Gauge().DataPoints(), setPending)
+					t.addPoints(in, metric.Gauge().DataPoints(), setPending)
 				case metric.Name() == schema.MetricsInfo.SlimfaaskafkaConsumedMessages.Name && metric.Type() == pmetric.MetricTypeSum &&
 					metric.Sum().AggregationTemporality() == pmetric.AggregationTemporalityCumulative:
-					t.addPoints(r, metric.Sum().DataPoints(), setConsumed)
+					t.addPoints(in, metric.Sum().DataPoints(), setConsumed)
 				}
 			}
 		}
 	}
+}
+
+// resourceInput is the ResourceMetrics whose points are being read.
+type resourceInput struct {
+	index int
+	id    resourceID
+	now   time.Time
+}
+
+// expire forgets the bindings absent from the input for longer than expiry,
+// so that a binding this processor no longer receives keeps no state and no
+// counters, and the functions with neither a wake in flight nor a hold left.
+func (t *bindingTable) expire(now time.Time, expiry time.Duration) {
+	for key, b := range t.byKey {
+		if now.Sub(b.lastSeen) > expiry {
+			delete(t.byKey, key)
+		}
+	}
+	for name, f := range t.functions {
+		if f.idle(now) {
+			delete(t.functions, name)
+		}
+	}
+}
+
+// current reports whether b is still the binding remembered for its key: a
+// wake call started for a binding since forgotten records nothing on it.
+func (t *bindingTable) current(b *binding) bool {
+	return t.byKey[b.key] == b
 }
 
 func setPending(v *batchView, value int64, ts pcommon.Timestamp) {
@@ -95,10 +137,10 @@ func setConsumed(v *batchView, value int64, ts pcommon.Timestamp) {
 	v.consumed, v.hasConsumed, v.consumedTime = value, true, ts
 }
 
-func (t *bindingTable) addPoints(resource int, points pmetric.NumberDataPointSlice, set func(*batchView, int64, pcommon.Timestamp)) {
+func (t *bindingTable) addPoints(in resourceInput, points pmetric.NumberDataPointSlice, set func(*batchView, int64, pcommon.Timestamp)) {
 	for i := 0; i < points.Len(); i++ {
 		point := points.At(i)
-		key, ok := bindingOf(point.Attributes())
+		key, ok := bindingOf(in.id, point.Attributes())
 		if !ok || point.Flags().NoRecordedValue() {
 			continue
 		}
@@ -106,34 +148,35 @@ func (t *bindingTable) addPoints(resource int, points pmetric.NumberDataPointSli
 		if !ok {
 			continue
 		}
-		set(&t.observe(key, resource).seen, value, point.Timestamp())
+		set(&t.observe(key, in).seen, value, point.Timestamp())
 	}
 }
 
 // observe returns the binding of key, creating it on its first observation,
 // and lists it in the current batch and under the resource as needed.
-func (t *bindingTable) observe(key bindingKey, resource int) *binding {
+func (t *bindingTable) observe(key bindingKey, in resourceInput) *binding {
 	b, ok := t.byKey[key]
 	if !ok {
-		b = newBinding(key)
+		b = newBinding(key, in.now)
 		t.byKey[key] = b
 	}
 	if b.seen.batch != t.batch {
 		b.seen = batchView{batch: t.batch, lastResource: -1}
+		b.lastSeen = in.now
 		t.observed = append(t.observed, b)
 	}
-	if b.seen.lastResource != resource {
-		b.seen.lastResource = resource
-		t.perResource[resource] = append(t.perResource[resource], b)
+	if b.seen.lastResource != in.index {
+		b.seen.lastResource = in.index
+		t.perResource[in.index] = append(t.perResource[in.index], b)
 	}
 	return b
 }
 
-func bindingOf(attrs pcommon.Map) (bindingKey, bool) {
+func bindingOf(resource resourceID, attrs pcommon.Map) (bindingKey, bool) {
 	topic, ok1 := stringAttribute(attrs, topicKey)
 	group, ok2 := stringAttribute(attrs, groupKey)
 	function, ok3 := stringAttribute(attrs, functionKey)
-	return bindingKey{topic: topic, group: group, function: function}, ok1 && ok2 && ok3
+	return bindingKey{resource: resource, topic: topic, group: group, function: function}, ok1 && ok2 && ok3
 }
 
 func stringAttribute(attrs pcommon.Map, key string) (string, bool) {
@@ -158,4 +201,56 @@ func intValue(point pmetric.NumberDataPoint) (int64, bool) {
 		return int64(v), true
 	}
 	return 0, false
+}
+
+// resourceIdentity hashes a resource's attributes, whatever their order, so
+// that bindings are told apart by resource at the cost of one hash per
+// ResourceMetrics rather than per point.
+func resourceIdentity(seed maphash.Seed, attrs pcommon.Map) resourceID {
+	return resourceID(hashMap(seed, attrs))
+}
+
+// hashMap sums the hashes of the entries, which makes it independent of
+// their order; keys are unique, so no two entries cancel out.
+func hashMap(seed maphash.Seed, m pcommon.Map) uint64 {
+	var sum uint64
+	for key, value := range m.All() {
+		var h maphash.Hash
+		h.SetSeed(seed)
+		h.WriteString(key)
+		_ = h.WriteByte(valueEnd)
+		hashValue(&h, seed, value)
+		sum += h.Sum64()
+	}
+	return sum
+}
+
+// valueEnd ends each key and value in a hash: no UTF-8 text holds it, so no
+// string runs into the next one.
+const valueEnd = 0xff
+
+func hashValue(h *maphash.Hash, seed maphash.Seed, v pcommon.Value) {
+	var buf [8]byte
+	_ = h.WriteByte(byte(v.Type()))
+	switch v.Type() {
+	case pcommon.ValueTypeStr:
+		h.WriteString(v.Str())
+	case pcommon.ValueTypeInt:
+		_, _ = h.Write(binary.LittleEndian.AppendUint64(buf[:0], uint64(v.Int())))
+	case pcommon.ValueTypeDouble:
+		_, _ = h.Write(binary.LittleEndian.AppendUint64(buf[:0], math.Float64bits(v.Double())))
+	case pcommon.ValueTypeBool:
+		if v.Bool() {
+			_ = h.WriteByte(1)
+		}
+	case pcommon.ValueTypeBytes:
+		_, _ = h.Write(v.Bytes().AsRaw())
+	case pcommon.ValueTypeMap:
+		_, _ = h.Write(binary.LittleEndian.AppendUint64(buf[:0], hashMap(seed, v.Map())))
+	case pcommon.ValueTypeSlice:
+		for _, item := range v.Slice().All() {
+			hashValue(h, seed, item)
+		}
+	}
+	_ = h.WriteByte(valueEnd)
 }

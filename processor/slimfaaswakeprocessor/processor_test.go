@@ -3,6 +3,7 @@ package slimfaaswakeprocessor
 import (
 	"context"
 	"fmt"
+	"hash/maphash"
 	"math"
 	"testing"
 	"time"
@@ -30,8 +31,8 @@ func dryRunConfig() *Config {
 
 func TestCountersStartAtZeroInTheInputResource(t *testing.T) {
 	tp := newTestProcessor(t, dryRunConfig())
-	a := bindingKey{"orders", "orders-group", "orders-fn"}
-	b := bindingKey{"fibo-public", "fibonacci-listener-group", "fibonaccilistener"}
+	a := bindingID{"orders", "orders-group", "orders-fn"}
+	b := bindingID{"fibo-public", "fibonacci-listener-group", "fibonaccilistener"}
 
 	in := batch(
 		[]point{pendingPoint(a.topic, a.group, a.function, 0), consumedPoint(a.topic, a.group, a.function, 10)},
@@ -40,7 +41,7 @@ func TestCountersStartAtZeroInTheInputResource(t *testing.T) {
 	out := tp.process(t, in)
 
 	require.Equal(t, 2, out.ResourceMetrics().Len())
-	for r, key := range []bindingKey{a, b} {
+	for r, key := range []bindingID{a, b} {
 		rm := out.ResourceMetrics().At(r)
 		require.Equal(t, 2, rm.ScopeMetrics().Len(), "input scope plus the wake counters")
 		assert.Equal(t, "kafkawake-test", rm.ScopeMetrics().At(0).Scope().Name())
@@ -63,10 +64,10 @@ func TestManyBindingsInOneResource(t *testing.T) {
 	tp := newTestProcessor(t, dryRunConfig())
 	const count = 13
 	var points []point
-	var keys []bindingKey
+	var keys []bindingID
 	changes := make(map[counterID]int64)
 	for i := range count {
-		key := bindingKey{"t", "g", fmt.Sprintf("fn-%d", i)}
+		key := bindingID{"t", "g", fmt.Sprintf("fn-%d", i)}
 		keys = append(keys, key)
 		// Every other binding is pending, and so woken.
 		points = append(points, pendingPoint(key.topic, key.group, key.function, int64(i%2)))
@@ -81,27 +82,108 @@ func TestManyBindingsInOneResource(t *testing.T) {
 	assert.Equal(t, withCounts(zeroCounters(keys...), changes), counters(t, out, 0))
 }
 
-func TestBindingInSeveralResourcesIsCountedInEach(t *testing.T) {
+// Two ResourceMetrics with the same attributes are one resource: a binding
+// split between them is one binding, its counters in each.
+func TestBindingInTwoCopiesOfOneResourceIsCountedInEach(t *testing.T) {
 	tp := newTestProcessor(t, dryRunConfig())
-	a := bindingKey{"orders", "orders-group", "orders-fn"}
-	out := tp.process(t, batch(
+	a := bindingID{"orders", "orders-group", "orders-fn"}
+	md := batch(
 		[]point{pendingPoint(a.topic, a.group, a.function, 4)},
 		[]point{consumedPoint(a.topic, a.group, a.function, 10)},
-	))
+	)
+	// The same attributes in another order are the same resource.
+	attrs := md.ResourceMetrics().At(0).Resource().Attributes()
+	attrs.PutStr("host.name", "node-1")
+	second := md.ResourceMetrics().At(1).Resource().Attributes()
+	second.Clear()
+	second.PutStr("host.name", "node-1")
+	second.PutStr("service.instance.id", "collector-0")
+	out := tp.process(t, md)
 
 	// One decision for the batch, one wake, reported in both resources.
-	assert.Equal(t, []string{outcomeDryRun}, decisionOutcomes(tp.logs))
+	assert.Equal(t, []loggedDecision{dryRun}, decisions(tp.logs))
 	want := withCounts(zeroCounters(a), map[counterID]int64{wakeups(a.topic, a.group, a.function, schema.AttributeReasonPending): 1})
 	assert.Equal(t, want, counters(t, out, 0))
 	assert.Equal(t, want, counters(t, out, 1))
+}
+
+// Two sources (two clusters, two agents) reporting the same triple with
+// their own cumulative consumed counts are two bindings: the counts never
+// mix, so alternating values are no consumption, and each resource carries
+// its own counters.
+func TestSameTripleOnTwoResourcesKeepsApart(t *testing.T) {
+	cfg := dryRunConfig()
+	cfg.Defaults.Cooldown = 0
+	tp := newTestProcessor(t, cfg)
+	a := bindingID{"orders", "orders-group", "shop"}
+	for range 6 {
+		out := tp.process(t, batch(
+			[]point{consumedPoint(a.topic, a.group, a.function, 1000)},
+			[]point{consumedPoint(a.topic, a.group, a.function, 50)},
+		))
+		assert.Equal(t, zeroCounters(a), counters(t, out, 0))
+		assert.Equal(t, zeroCounters(a), counters(t, out, 1))
+		tp.clock.Advance(2 * time.Second)
+	}
+	for _, d := range decisions(tp.logs) {
+		assert.Equal(t, idle, d, "the counts of each source stay flat")
+	}
+
+	// Only the source that consumes wakes, and counts it on its resource.
+	out := tp.process(t, batch(
+		[]point{consumedPoint(a.topic, a.group, a.function, 1000)},
+		[]point{consumedPoint(a.topic, a.group, a.function, 60)},
+	))
+	assert.Equal(t, zeroCounters(a), counters(t, out, 0))
+	assert.Equal(t, withCounts(zeroCounters(a), map[counterID]int64{
+		wakeups(a.topic, a.group, a.function, schema.AttributeReasonActivity): 1,
+	}), counters(t, out, 1))
+}
+
+func TestResourceIdentity(t *testing.T) {
+	seed := maphash.MakeSeed()
+	id := func(build func(pcommon.Map)) resourceID {
+		attrs := pcommon.NewMap()
+		build(attrs)
+		return resourceIdentity(seed, attrs)
+	}
+	base := id(func(m pcommon.Map) { m.PutStr("kafka.cluster.alias", "eu"); m.PutInt("n", 1) })
+	assert.Equal(t, base, id(func(m pcommon.Map) { m.PutInt("n", 1); m.PutStr("kafka.cluster.alias", "eu") }), "order does not matter")
+	for name, build := range map[string]func(pcommon.Map){
+		"other value":      func(m pcommon.Map) { m.PutStr("kafka.cluster.alias", "us"); m.PutInt("n", 1) },
+		"other value type": func(m pcommon.Map) { m.PutStr("kafka.cluster.alias", "eu"); m.PutStr("n", "1") },
+		"one more":         func(m pcommon.Map) { m.PutStr("kafka.cluster.alias", "eu"); m.PutInt("n", 1); m.PutBool("b", false) },
+		"one less":         func(m pcommon.Map) { m.PutStr("kafka.cluster.alias", "eu") },
+		"key and value run together": func(m pcommon.Map) {
+			m.PutStr("kafka.cluster.aliase", "u")
+			m.PutInt("n", 1)
+		},
+		"nested": func(m pcommon.Map) {
+			m.PutEmptyMap("kafka.cluster.alias").PutStr("eu", "")
+			m.PutInt("n", 1)
+		},
+	} {
+		assert.NotEqual(t, base, id(build), name)
+	}
+	slice := func(items ...string) func(pcommon.Map) {
+		return func(m pcommon.Map) {
+			s := m.PutEmptySlice("s")
+			for _, item := range items {
+				s.AppendEmpty().SetStr(item)
+			}
+		}
+	}
+	assert.NotEqual(t, id(slice("ab")), id(slice("a", "b")))
+	assert.NotEqual(t, id(slice("a", "b")), id(slice("b", "a")), "a slice is ordered")
+	assert.Equal(t, id(slice("a", "b")), id(slice("a", "b")))
 }
 
 // The processor reuses its batch index from batch to batch: each batch must
 // get the counters of its own bindings, in its own resources, only.
 func TestEachBatchCountsOnlyItsOwnBindings(t *testing.T) {
 	tp := newTestProcessor(t, dryRunConfig())
-	a := bindingKey{"orders", "orders-group", "orders-fn"}
-	b := bindingKey{"payments", "payments-group", "payments-fn"}
+	a := bindingID{"orders", "orders-group", "orders-fn"}
+	b := bindingID{"payments", "payments-group", "payments-fn"}
 	wokenA := withCounts(zeroCounters(a), map[counterID]int64{wakeups(a.topic, a.group, a.function, schema.AttributeReasonPending): 1})
 
 	out := tp.process(t, batch(
@@ -128,7 +210,7 @@ func TestDryRunCountsAndHonoursCooldown(t *testing.T) {
 	cfg := dryRunConfig()
 	cfg.Functions = map[string]WakeRuleOverrides{"fibonaccilistener": {Cooldown: ptr(10 * time.Second)}}
 	tp := newTestProcessor(t, cfg)
-	key := bindingKey{"fibo-public", "fibonacci-listener-group", "fibonaccilistener"}
+	key := bindingID{"fibo-public", "fibonacci-listener-group", "fibonaccilistener"}
 	pendingWakes := wakeups(key.topic, key.group, key.function, schema.AttributeReasonPending)
 	pending := func() pmetric.Metrics {
 		return batch([]point{pendingPoint(key.topic, key.group, key.function, 3)})
@@ -146,7 +228,7 @@ func TestDryRunCountsAndHonoursCooldown(t *testing.T) {
 	out = tp.process(t, pending())
 	assert.Equal(t, int64(2), counters(t, out, 0)[pendingWakes], "woken again when the cooldown ends")
 
-	assert.Equal(t, []string{outcomeDryRun, outcomeCooldown, outcomeDryRun}, decisionOutcomes(tp.logs))
+	assert.Equal(t, []loggedDecision{dryRun, cooldown, dryRun}, decisions(tp.logs))
 	wouldBe := tp.logs.FilterMessage("Dry run: would wake function").All()
 	require.Len(t, wouldBe, 2)
 	assert.Equal(t, "http://127.0.0.1:1/wake-function/fibonaccilistener", wouldBe[0].ContextMap()["url"])
@@ -158,7 +240,7 @@ func TestActivityKeepsFunctionAwake(t *testing.T) {
 	cfg.Defaults.Cooldown = 10 * time.Second
 	cfg.Defaults.ActivityKeepAlive = 25 * time.Second
 	tp := newTestProcessor(t, cfg)
-	key := bindingKey{"t", "g", "f"}
+	key := bindingID{"t", "g", "f"}
 	observe := func(consumed int64) map[counterID]int64 {
 		return counters(t, tp.process(t, batch([]point{consumedPoint(key.topic, key.group, key.function, consumed)})), 0)
 	}
@@ -174,7 +256,7 @@ func TestActivityKeepsFunctionAwake(t *testing.T) {
 	}
 	assert.Equal(t, int64(3), got[wakeups("t", "g", "f", schema.AttributeReasonActivity)],
 		"woken at +2s, +12s, +22s; at +32s the last activity is 30s old")
-	assert.Equal(t, []string{outcomeIdle, outcomeDryRun, outcomeDryRun, outcomeDryRun, outcomeIdle}, decisionOutcomes(tp.logs))
+	assert.Equal(t, []loggedDecision{idle, dryRun, dryRun, dryRun, idle}, decisions(tp.logs))
 }
 
 func TestDecisionLogCarriesInputs(t *testing.T) {
@@ -191,12 +273,13 @@ func TestDecisionLogCarriesInputs(t *testing.T) {
 	assert.Equal(t, int64(0), fields["consumed_delta"])
 	assert.Equal(t, time.Duration(0), fields["cooldown_left"])
 	assert.Equal(t, schema.AttributeReasonPending.String(), fields["reason"])
-	assert.Equal(t, outcomeDryRun, fields["outcome"])
+	assert.Equal(t, "wake", fields["outcome"])
+	assert.Equal(t, "dry_run", fields["action"])
 	assert.Contains(t, fields, "last_activity")
 }
 
 func TestInputPointSelection(t *testing.T) {
-	key := bindingKey{"t", "g", "f"}
+	key := bindingID{"t", "g", "f"}
 	pendingWakes := wakeups("t", "g", "f", schema.AttributeReasonPending)
 
 	t.Run("double pending value", func(t *testing.T) {
@@ -220,7 +303,7 @@ func TestInputPointSelection(t *testing.T) {
 		tp := newTestProcessor(t, dryRunConfig())
 		tp.process(t, batch([]point{consumedPoint("t", "g", "f", 10)}))
 		tp.process(t, batch([]point{consumedPoint("t", "g", "f", 10), consumedPoint("t", "g", "f", 10)}))
-		assert.Equal(t, []string{outcomeIdle, outcomeIdle}, decisionOutcomes(tp.logs))
+		assert.Equal(t, []loggedDecision{idle, idle}, decisions(tp.logs))
 	})
 }
 

@@ -64,6 +64,9 @@ func TestWakeDeliveryScenarios(t *testing.T) {
 		// wantHold is how long after the call the binding waits before its
 		// next wake; 0 means at its next observation.
 		wantHold time.Duration
+		// functionHeld tells that the wait is a hold of the function rather
+		// than the binding's cooldown.
+		functionHeld bool
 	}{
 		{
 			name:         "204",
@@ -71,9 +74,9 @@ func TestWakeDeliveryScenarios(t *testing.T) {
 			wantAttempts: 1, wantWakeups: 1, wantHold: defaultCooldown,
 		},
 		{
-			name:         "404 is not retried and waits for the cooldown",
+			name:         "404 is not retried and holds the function for the cooldown",
 			script:       []scripted{{status: http.StatusNotFound}},
-			wantAttempts: 1, wantFailures: 1, wantHold: defaultCooldown,
+			wantAttempts: 1, wantFailures: 1, wantHold: defaultCooldown, functionHeld: true,
 		},
 		{
 			name:         "429 with Retry-After in seconds, then 204",
@@ -89,9 +92,27 @@ func TestWakeDeliveryScenarios(t *testing.T) {
 			wantAttempts: 2, wantSleeps: seconds(12), wantWakeups: 1, wantFailures: 1, wantHold: defaultCooldown,
 		},
 		{
-			name:         "429 with Retry-After beyond the cooldown holds the binding",
+			name:         "429 with Retry-After beyond the cooldown holds the function",
 			script:       []scripted{{status: http.StatusTooManyRequests, retryAfter: "120"}, {status: http.StatusNoContent}},
-			wantAttempts: 1, wantFailures: 1, wantHold: 120 * time.Second,
+			wantAttempts: 1, wantFailures: 1, wantHold: 120 * time.Second, functionHeld: true,
+		},
+		{
+			name:         "429 with a huge Retry-After in seconds holds the function 5 minutes",
+			script:       []scripted{{status: http.StatusTooManyRequests, retryAfter: "9000000000"}, {status: http.StatusNoContent}},
+			wantAttempts: 1, wantFailures: 1, wantHold: maxRetryAfter, functionHeld: true,
+		},
+		{
+			name:         "429 with a Retry-After in seconds beyond int64 holds the function 5 minutes",
+			script:       []scripted{{status: http.StatusTooManyRequests, retryAfter: "99999999999999999999"}, {status: http.StatusNoContent}},
+			wantAttempts: 1, wantFailures: 1, wantHold: maxRetryAfter, functionHeld: true,
+		},
+		{
+			name: "503 with a Retry-After date in year 9999 holds the function 5 minutes",
+			script: []scripted{
+				{status: http.StatusServiceUnavailable, retryAfter: "Fri, 31 Dec 9999 23:59:59 GMT"},
+				{status: http.StatusNoContent},
+			},
+			wantAttempts: 1, wantFailures: 1, wantHold: maxRetryAfter, functionHeld: true,
 		},
 		{
 			name:         "503 without Retry-After backs off, then 204",
@@ -127,7 +148,7 @@ func TestWakeDeliveryScenarios(t *testing.T) {
 				slimfaas.Close()
 			}
 			tp := newTestProcessor(t, cfg)
-			key := bindingKey{"orders", "orders-group", "orders-fn"}
+			key := bindingID{"orders", "orders-group", "orders-fn"}
 			pending := func() {
 				tp.process(t, batch([]point{pendingPoint(key.topic, key.group, key.function, 1)}))
 			}
@@ -150,21 +171,25 @@ func TestWakeDeliveryScenarios(t *testing.T) {
 				tp.clock.Advance(time.Millisecond)
 			}
 			pending()
-			want := []string{outcomeWake, outcomeWake}
-			if tt.wantHold > 0 {
-				want = []string{outcomeWake, outcomeCooldown, outcomeWake}
+			want := []loggedDecision{called, called}
+			switch {
+			case tt.functionHeld:
+				want = []loggedDecision{called, held, called}
+			case tt.wantHold > 0:
+				want = []loggedDecision{called, cooldown, called}
 			}
-			assert.Equal(t, want, decisionOutcomes(tp.logs))
+			assert.Equal(t, want, decisions(tp.logs))
 			tp.waitForCalls(t)
 		})
 	}
 }
 
-// counts returns the binding's cumulative wakeups and failures for reason.
-func (tp *testProcessor) counts(key bindingKey, reason schema.AttributeReason) (wakeupCount, failureCount int64) {
+// counts returns the cumulative wakeups and failures for reason of the
+// binding id in the first resource of a test batch.
+func (tp *testProcessor) counts(id bindingID, reason schema.AttributeReason) (wakeupCount, failureCount int64) {
+	b := tp.lookup(0, id)
 	tp.mu.Lock()
 	defer tp.mu.Unlock()
-	b := tp.bindings.byKey[key]
 	return b.wakeups[reason], b.failures[reason]
 }
 
@@ -200,7 +225,7 @@ func TestShutdownInterruptsRetryWait(t *testing.T) {
 	defer cancel()
 	require.NoError(t, tp.shutdown(ctx))
 
-	wakeupCount, failureCount := tp.counts(bindingKey{"t", "g", "f"}, schema.AttributeReasonPending)
+	wakeupCount, failureCount := tp.counts(bindingID{"t", "g", "f"}, schema.AttributeReasonPending)
 	assert.Zero(t, wakeupCount)
 	assert.Equal(t, int64(1), failureCount)
 	assert.Len(t, slimfaas.Requests(), 1)
@@ -218,8 +243,15 @@ func TestParseRetryAfter(t *testing.T) {
 		{"0", 0},
 		{"-3", 0},
 		{"1.5", 0},
-		{"99999999999999999999", 0},
-		{"9999999999999", 0},
+		{"300", maxRetryAfter},
+		{"301", maxRetryAfter},
+		{"9000000000", maxRetryAfter},
+		{"1000000000000", maxRetryAfter},
+		{"9999999999999", maxRetryAfter},
+		{"99999999999999999999", maxRetryAfter},
+		{"-99999999999999999999", 0},
+		{now.Add(5*time.Minute + time.Second).Format(http.TimeFormat), maxRetryAfter},
+		{"Fri, 31 Dec 9999 23:59:59 GMT", maxRetryAfter},
 		{"soon", 0},
 		{now.Add(90 * time.Second).Format(http.TimeFormat), 90 * time.Second},
 		{now.Add(-time.Minute).Format(http.TimeFormat), 0},

@@ -6,11 +6,6 @@ import (
 	schema "github.com/kafkawake/kafkawake/internal/metadata"
 )
 
-// bindingKey identifies a binding by the attributes of its data points.
-type bindingKey struct {
-	topic, group, function string
-}
-
 // observation is what one input batch says about a binding. A field is only
 // meaningful when its has* flag is set: a batch may carry either metric alone.
 type observation struct {
@@ -28,36 +23,68 @@ type bindingState struct {
 	hasConsumed bool
 	// lastActivity is when consumption was last seen; zero means never.
 	lastActivity time.Time
-	// notBefore holds the next wake back: the end of the cooldown after a
-	// success or a rejection. Zero means no hold.
-	notBefore time.Time
+	// cooldownEnd is when the binding may be woken again after a success.
+	// Zero means never woken.
+	cooldownEnd time.Time
+}
+
+// functionState is what the rules remember about a function, shared by all
+// its bindings, since they all call the same URL.
+type functionState struct {
+	// inFlight is set while a wake call of the function runs.
+	inFlight bool
+	// heldUntil is the end of a hold asked by SlimFaas (Retry-After) or
+	// earned by a rejection (4xx): no binding of the function calls it before.
+	heldUntil time.Time
+}
+
+// idle reports whether the state holds nothing worth remembering at now.
+func (f functionState) idle(now time.Time) bool {
+	return !f.inFlight && !f.heldUntil.After(now)
 }
 
 // noReason is the zero AttributeReason: the binding needs no wake.
 const noReason schema.AttributeReason = 0
 
-// Decision outcomes, as logged.
+// outcome is what a decision concluded for one observation.
+type outcome int
+
 const (
-	outcomeIdle     = "idle"
-	outcomeCooldown = "cooldown"
-	outcomeInFlight = "function_wake_in_flight"
-	outcomeWake     = "wake"
+	// outcomeIdle: neither pending nor active.
+	outcomeIdle outcome = iota
+	// outcomeCooldown: the binding was woken less than a cooldown ago.
+	outcomeCooldown
+	// outcomeFunctionHeld: SlimFaas asked to wait, or rejected the function.
+	outcomeFunctionHeld
+	// outcomeInFlight: a wake of the function is already running.
+	outcomeInFlight
+	// outcomeWake: the function is to be woken now.
+	outcomeWake
 )
+
+var outcomeNames = [...]string{
+	outcomeIdle:         "idle",
+	outcomeCooldown:     "cooldown",
+	outcomeFunctionHeld: "function_held",
+	outcomeInFlight:     "function_wake_in_flight",
+	outcomeWake:         "wake",
+}
+
+func (o outcome) String() string { return outcomeNames[o] }
 
 // decision is the result of applying the rules to one observation.
 type decision struct {
 	reason        schema.AttributeReason
 	consumedDelta int64
 	cooldownLeft  time.Duration
-	outcome       string
+	holdLeft      time.Duration
+	outcome       outcome
 }
 
-func (d decision) wake() bool { return d.outcome == outcomeWake }
-
 // evaluate applies the wake rules to one observation of a binding at now and
-// returns the binding's next state and the decision. functionInFlight tells
-// whether a wake of the binding's function is already running.
-func evaluate(rules WakeRules, prev bindingState, obs observation, now time.Time, functionInFlight bool) (bindingState, decision) {
+// returns the binding's next state and the decision. function is the state
+// of the binding's function.
+func evaluate(rules WakeRules, prev bindingState, function functionState, obs observation, now time.Time) (bindingState, decision) {
 	next := prev
 	var d decision
 
@@ -86,18 +113,74 @@ func evaluate(rules WakeRules, prev bindingState, obs observation, now time.Time
 		d.reason = schema.AttributeReasonActivity
 	}
 
-	if left := next.notBefore.Sub(now); left > 0 {
-		d.cooldownLeft = left
-	}
+	d.cooldownLeft = max(0, next.cooldownEnd.Sub(now))
+	d.holdLeft = max(0, function.heldUntil.Sub(now))
 	switch {
 	case d.reason == noReason:
 		d.outcome = outcomeIdle
 	case d.cooldownLeft > 0:
 		d.outcome = outcomeCooldown
-	case functionInFlight:
+	case d.holdLeft > 0:
+		d.outcome = outcomeFunctionHeld
+	case function.inFlight:
 		d.outcome = outcomeInFlight
 	default:
 		d.outcome = outcomeWake
 	}
 	return next, d
+}
+
+// attemptKind classifies the result of one wake attempt.
+type attemptKind int
+
+const (
+	// attemptSucceeded: SlimFaas answered 2xx.
+	attemptSucceeded attemptKind = iota
+	// attemptDryRun: no call was made; it counts as a 2xx.
+	attemptDryRun
+	// attemptRejected: a 4xx other than 429; asking again soon would not help.
+	attemptRejected
+	// attemptThrottled: 429 or 503; SlimFaas may say when to come back.
+	attemptThrottled
+	// attemptFailed: any other status, a timeout or a connection error.
+	attemptFailed
+)
+
+type attemptResult struct {
+	kind   attemptKind
+	status int
+	// retryAfter is the delay SlimFaas asked for with a 429 or 503, or 0.
+	retryAfter time.Duration
+	err        error
+}
+
+// attemptCounts is what one attempt adds to a binding's counters.
+type attemptCounts struct {
+	wakeups, failures int64
+}
+
+// afterAttempt is the one transition of binding and function state on a
+// wake attempt of the binding at now. A success (or a dry run) counts a
+// wakeup and starts the binding's cooldown, and nothing else does. A
+// rejection holds the function for the cooldown, a Retry-After holds it that
+// long: a hold only ever grows, and stops every binding of the function.
+// Every other result is a failure that leaves the next try to the retries or
+// the next observation.
+func afterAttempt(rules WakeRules, state bindingState, heldUntil time.Time, res attemptResult, now time.Time) (bindingState, time.Time, attemptCounts) {
+	hold := func(d time.Duration) time.Time {
+		if until := now.Add(d); d > 0 && until.After(heldUntil) {
+			return until
+		}
+		return heldUntil
+	}
+	switch res.kind {
+	case attemptSucceeded, attemptDryRun:
+		state.cooldownEnd = now.Add(rules.Cooldown)
+		return state, heldUntil, attemptCounts{wakeups: 1}
+	case attemptRejected:
+		heldUntil = hold(rules.Cooldown)
+	case attemptThrottled:
+		heldUntil = hold(res.retryAfter)
+	}
+	return state, heldUntil, attemptCounts{failures: 1}
 }

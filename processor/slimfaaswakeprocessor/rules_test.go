@@ -27,7 +27,7 @@ func TestEvaluate(t *testing.T) {
 		rules     WakeRules
 		prev      bindingState
 		obs       observation
-		inFlight  bool
+		function  functionState
 		wantState bindingState
 		want      decision
 	}{
@@ -43,20 +43,43 @@ func TestEvaluate(t *testing.T) {
 		},
 		{
 			name: "pending during cooldown waits",
-			prev: bindingState{notBefore: now.Add(10 * time.Second)}, obs: pending(50),
-			wantState: bindingState{notBefore: now.Add(10 * time.Second)},
+			prev: bindingState{cooldownEnd: now.Add(10 * time.Second)}, obs: pending(50),
+			wantState: bindingState{cooldownEnd: now.Add(10 * time.Second)},
 			want:      decision{reason: schema.AttributeReasonPending, cooldownLeft: 10 * time.Second, outcome: outcomeCooldown},
 		},
 		{
 			name: "wakes again when the cooldown has just ended",
-			prev: bindingState{notBefore: now}, obs: pending(50),
-			wantState: bindingState{notBefore: now},
+			prev: bindingState{cooldownEnd: now}, obs: pending(50),
+			wantState: bindingState{cooldownEnd: now},
 			want:      decision{reason: schema.AttributeReasonPending, outcome: outcomeWake},
 		},
 		{
 			name: "pending while the function is being woken waits",
-			obs:  pending(50), inFlight: true, wantState: bindingState{},
+			obs:  pending(50), function: functionState{inFlight: true}, wantState: bindingState{},
 			want: decision{reason: schema.AttributeReasonPending, outcome: outcomeInFlight},
+		},
+		{
+			name: "pending while the function is held waits for the hold",
+			obs:  pending(50), function: functionState{heldUntil: now.Add(90 * time.Second)}, wantState: bindingState{},
+			want: decision{reason: schema.AttributeReasonPending, holdLeft: 90 * time.Second, outcome: outcomeFunctionHeld},
+		},
+		{
+			name: "the binding's cooldown is told first when the function is held too",
+			prev: bindingState{cooldownEnd: now.Add(5 * time.Second)}, obs: pending(50),
+			function:  functionState{heldUntil: now.Add(90 * time.Second), inFlight: true},
+			wantState: bindingState{cooldownEnd: now.Add(5 * time.Second)},
+			want:      decision{reason: schema.AttributeReasonPending, cooldownLeft: 5 * time.Second, holdLeft: 90 * time.Second, outcome: outcomeCooldown},
+		},
+		{
+			name: "wakes when the function's hold has just ended",
+			obs:  pending(50), function: functionState{heldUntil: now}, wantState: bindingState{},
+			want: decision{reason: schema.AttributeReasonPending, outcome: outcomeWake},
+		},
+		{
+			name: "a hold does not stop an idle binding from moving its baseline",
+			prev: baseline(10), obs: consumed(10), function: functionState{heldUntil: now.Add(time.Minute)},
+			wantState: baseline(10),
+			want:      decision{holdLeft: time.Minute, outcome: outcomeIdle},
 		},
 		{
 			name: "first consumed value is a baseline, not activity",
@@ -130,10 +153,121 @@ func TestEvaluate(t *testing.T) {
 			if r == (WakeRules{}) {
 				r = rules
 			}
-			gotState, got := evaluate(r, tt.prev, tt.obs, now, tt.inFlight)
+			gotState, got := evaluate(r, tt.prev, tt.function, tt.obs, now)
 			assert.Equal(t, tt.wantState, gotState)
 			assert.Equal(t, tt.want, got)
-			assert.Equal(t, tt.want.outcome == outcomeWake, got.wake())
 		})
 	}
+}
+
+func TestAfterAttempt(t *testing.T) {
+	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	rules := WakeRules{MinPendingMessages: 1, Cooldown: 30 * time.Second, ActivityKeepAlive: time.Minute, MinConsumedDelta: 1}
+	// An earlier state the attempt must keep, apart from the cooldown.
+	prev := bindingState{consumed: 40, hasConsumed: true, lastActivity: now.Add(-time.Second), cooldownEnd: now.Add(-time.Hour)}
+	cooled := prev
+	cooled.cooldownEnd = now.Add(30 * time.Second)
+	woken := attemptCounts{wakeups: 1}
+	failed := attemptCounts{failures: 1}
+
+	tests := []struct {
+		name       string
+		heldUntil  time.Time
+		res        attemptResult
+		wantState  bindingState
+		wantHeld   time.Time
+		wantCounts attemptCounts
+	}{
+		{
+			name: "2xx counts a wakeup and starts the cooldown",
+			res:  attemptResult{kind: attemptSucceeded, status: 204}, wantState: cooled, wantCounts: woken,
+		},
+		{
+			name: "a dry run behaves as a 2xx",
+			res:  attemptResult{kind: attemptDryRun}, wantState: cooled, wantCounts: woken,
+		},
+		{
+			name:      "2xx leaves the function's hold as it is",
+			heldUntil: now.Add(time.Minute), res: attemptResult{kind: attemptSucceeded, status: 200},
+			wantState: cooled, wantHeld: now.Add(time.Minute), wantCounts: woken,
+		},
+		{
+			name: "4xx holds the function for the cooldown, not the binding",
+			res:  attemptResult{kind: attemptRejected, status: 404}, wantState: prev,
+			wantHeld: now.Add(30 * time.Second), wantCounts: failed,
+		},
+		{
+			name: "Retry-After holds the function that long, not the binding",
+			res:  attemptResult{kind: attemptThrottled, status: 429, retryAfter: 2 * time.Minute}, wantState: prev,
+			wantHeld: now.Add(2 * time.Minute), wantCounts: failed,
+		},
+		{
+			name:      "a shorter Retry-After never shortens a hold",
+			heldUntil: now.Add(4 * time.Minute),
+			res:       attemptResult{kind: attemptThrottled, status: 503, retryAfter: time.Minute}, wantState: prev,
+			wantHeld: now.Add(4 * time.Minute), wantCounts: failed,
+		},
+		{
+			name: "429 without Retry-After holds nothing",
+			res:  attemptResult{kind: attemptThrottled, status: 429}, wantState: prev, wantCounts: failed,
+		},
+		{
+			name: "5xx, timeouts and refused connections hold nothing",
+			res:  attemptResult{kind: attemptFailed, status: 500}, wantState: prev, wantCounts: failed,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			state, held, counts := afterAttempt(rules, prev, tt.heldUntil, tt.res, now)
+			assert.Equal(t, tt.wantState, state)
+			assert.Equal(t, tt.wantHeld, held)
+			assert.Equal(t, tt.wantCounts, counts)
+		})
+	}
+}
+
+// The cooldown starts on a 2xx only: after any failure, the binding is out
+// of cooldown as before, and only its function may be held.
+func TestCooldownStartsOn2xxOnly(t *testing.T) {
+	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	rules := WakeRules{MinPendingMessages: 1, Cooldown: 30 * time.Second, MinConsumedDelta: 1}
+	for _, res := range []attemptResult{
+		{kind: attemptRejected, status: 404},
+		{kind: attemptThrottled, status: 429, retryAfter: time.Minute},
+		{kind: attemptThrottled, status: 503},
+		{kind: attemptFailed, status: 502},
+		{kind: attemptFailed},
+	} {
+		state, _, _ := afterAttempt(rules, bindingState{}, time.Time{}, res, now)
+		assert.Zero(t, state.cooldownEnd, "status %d", res.status)
+	}
+	state, _, _ := afterAttempt(rules, bindingState{}, time.Time{}, attemptResult{kind: attemptSucceeded, status: 202}, now)
+	assert.Equal(t, now.Add(rules.Cooldown), state.cooldownEnd)
+}
+
+// A hold on function f stops every binding of f, whatever its own state, and
+// no binding of another function.
+func TestHoldOnFunctionStopsEveryBindingOfIt(t *testing.T) {
+	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	rules := WakeRules{MinPendingMessages: 1, Cooldown: 30 * time.Second, ActivityKeepAlive: time.Minute, MinConsumedDelta: 1}
+	_, heldUntil, _ := afterAttempt(rules, bindingState{}, time.Time{}, attemptResult{kind: attemptThrottled, status: 429, retryAfter: 2 * time.Minute}, now)
+	functions := map[string]functionState{"f": {heldUntil: heldUntil}}
+
+	bindings := []struct {
+		function string
+		state    bindingState
+		obs      observation
+		want     outcome
+	}{
+		{"f", bindingState{}, observation{pending: 5, hasPending: true}, outcomeFunctionHeld},
+		{"f", bindingState{consumed: 1, hasConsumed: true}, observation{consumed: 9, hasConsumed: true}, outcomeFunctionHeld},
+		{"f", bindingState{cooldownEnd: now.Add(-time.Second)}, observation{pending: 1, hasPending: true}, outcomeFunctionHeld},
+		{"g", bindingState{}, observation{pending: 5, hasPending: true}, outcomeWake},
+	}
+	for i, b := range bindings {
+		_, d := evaluate(rules, b.state, functions[b.function], b.obs, now.Add(time.Minute))
+		assert.Equal(t, b.want, d.outcome, "binding %d of %s", i, b.function)
+	}
+	_, d := evaluate(rules, bindingState{}, functions["f"], observation{pending: 5, hasPending: true}, heldUntil)
+	assert.Equal(t, outcomeWake, d.outcome, "once the hold ends")
 }
