@@ -191,3 +191,73 @@ func TestShutdownCancelsRunningWakes(t *testing.T) {
 	assert.Equal(t, zeroCounters(key), counters(t, out, 0), "a cancelled call is neither a wakeup nor a failure")
 	assert.Equal(t, []loggedDecision{called, logged(outcomeWake, actionNotRunning)}, decisions(tp.logs))
 }
+
+// A Retry-After or a 4xx answered to one binding holds the function's URL:
+// another binding of the function (another topic, another resource) does not
+// call it before the hold ends, while other functions are called as usual.
+func TestHoldStopsEveryBindingOfTheFunction(t *testing.T) {
+	tests := []struct {
+		name   string
+		answer scripted
+		hold   time.Duration
+	}{
+		{"429 with Retry-After", scripted{status: http.StatusTooManyRequests, retryAfter: "120"}, 120 * time.Second},
+		{"503 with Retry-After as an HTTP date", scripted{status: http.StatusServiceUnavailable, retryAfter: testStart.Add(90 * time.Second).Format(http.TimeFormat)}, 90 * time.Second},
+		{"404", scripted{status: http.StatusNotFound}, defaultCooldown},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var mu sync.Mutex
+			byPath := make(map[string]int)
+			slimfaas := newFakeSlimFaas(t, func(w http.ResponseWriter, r *http.Request, _ int) {
+				mu.Lock()
+				first := byPath[r.URL.Path] == 0
+				byPath[r.URL.Path]++
+				mu.Unlock()
+				if first && r.URL.Path == "/wake-function/shop" {
+					answerScript(tt.answer)(w, r, 0)
+					return
+				}
+				w.WriteHeader(http.StatusNoContent)
+			})
+			tp := newTestProcessor(t, configFor(slimfaas.URL))
+			orders := pendingPoint("orders", "g", "shop", 1)
+			refunds := pendingPoint("refunds", "g", "shop", 1)
+			cart := pendingPoint("cart", "g", "cart", 1)
+			calls := func(path string) int {
+				mu.Lock()
+				defer mu.Unlock()
+				return byPath[path]
+			}
+
+			tp.process(t, batch([]point{orders}))
+			tp.waitForCalls(t)
+			require.Equal(t, 1, calls("/wake-function/shop"))
+
+			// Two seconds later: a second topic, and the same topic on a
+			// second resource, for the held function; another function.
+			tp.clock.Advance(2 * time.Second)
+			tp.process(t, batch([]point{orders, refunds, cart}, []point{orders}))
+			tp.waitForCalls(t)
+			assert.Equal(t, 1, calls("/wake-function/shop"), "held for every binding of shop")
+			assert.Equal(t, 1, calls("/wake-function/cart"))
+
+			tp.clock.Advance(tt.hold - 2*time.Second - time.Millisecond)
+			tp.process(t, batch([]point{refunds}, []point{orders}))
+			tp.waitForCalls(t)
+			assert.Equal(t, 1, calls("/wake-function/shop"), "still held")
+
+			tp.clock.Advance(time.Millisecond)
+			tp.process(t, batch([]point{refunds}))
+			tp.waitForCalls(t)
+			assert.Equal(t, 2, calls("/wake-function/shop"), "called again when the hold ends")
+
+			assert.Equal(t, []loggedDecision{
+				called,
+				held, held, called, held,
+				held, held,
+				called,
+			}, decisions(tp.logs))
+		})
+	}
+}

@@ -17,17 +17,29 @@ import (
 	"github.com/kafkawake/kafkawake/processor/slimfaaswakeprocessor/internal/metadata"
 )
 
-// FuzzProcessMetrics feeds arbitrary metrics to the processor, twice, and
-// checks that it neither panics nor fails, and that the input comes out
-// untouched apart from at most one appended wake-counter scope per resource.
-// The first byte picks how the rest is read: as OTLP protobuf, or as choices
-// for a generator that favours the processor's own metric names and
-// attributes with wrong types, duplicated points and unordered timestamps.
+// FuzzProcessMetrics feeds arbitrary metrics to the processor, three times,
+// the clock moving by a second and then past the binding expiry, and checks
+// that it neither panics nor fails, that the input comes out untouched apart
+// from at most one appended wake-counter scope per resource, and that the
+// counters of a resource belong to bindings that resource carried. The first
+// byte picks how the rest is read: as OTLP protobuf, or as choices for a
+// generator that favours the processor's own metric names and attributes
+// with wrong types, duplicated points and unordered timestamps, spread over
+// resources that share or differ in their attributes.
 func FuzzProcessMetrics(f *testing.F) {
 	seed, err := (&pmetric.ProtoMarshaler{}).MarshalMetrics(batch(
 		[]point{pendingPoint("t", "g", "f", 3), consumedPoint("t", "g", "f", 10)},
 		[]point{pendingPoint("t", "g", "f", 0)},
 	))
+	require.NoError(f, err)
+	f.Add(append([]byte{0}, seed...))
+	// The same triple in two resources with the same attributes.
+	sameResource := batch(
+		[]point{pendingPoint("t", "g", "f", 3), consumedPoint("t", "g", "f", 10)},
+		[]point{consumedPoint("t", "g", "f", 50)},
+	)
+	resourceAttributes(0).CopyTo(sameResource.ResourceMetrics().At(1).Resource().Attributes())
+	seed, err = (&pmetric.ProtoMarshaler{}).MarshalMetrics(sameResource)
 	require.NoError(f, err)
 	f.Add(append([]byte{0}, seed...))
 	f.Add([]byte{1, 2, 1, 3, 0, 0, 1, 3, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 9, 5, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 12})
@@ -52,13 +64,14 @@ func FuzzProcessMetrics(f *testing.F) {
 		p := newWakeProcessor(cfg, processortest.NewNopSettings(metadata.Type), clock.Now)
 		defer func() { require.NoError(t, p.shutdown(context.Background())) }()
 
-		for range 2 {
+		for _, advance := range []time.Duration{time.Second, cfg.BindingExpiry + time.Second, 0} {
 			in, _ := build()
 			want, _ := build()
 			out, err := p.processMetrics(context.Background(), in)
 			require.NoError(t, err)
+			requireOwnBindingsCounted(t, want, out)
 			requirePassedThrough(t, want, out)
-			clock.Advance(time.Second)
+			clock.Advance(advance)
 		}
 	})
 }
@@ -89,6 +102,51 @@ func requirePassedThrough(t *testing.T, want, out pmetric.Metrics) {
 	outBytes, err := marshaler.MarshalMetrics(out)
 	require.NoError(t, err)
 	require.True(t, bytes.Equal(wantBytes, outBytes), "input changed")
+}
+
+// requireOwnBindingsCounted checks that every wake counter in a resource of
+// out names a (topic, group, function) that some point of the same resource
+// of in carried: counters never move to another resource.
+func requireOwnBindingsCounted(t *testing.T, in, out pmetric.Metrics) {
+	t.Helper()
+	for r := 0; r < out.ResourceMetrics().Len(); r++ {
+		carried := make(map[[3]string]bool)
+		for _, sm := range in.ResourceMetrics().At(r).ScopeMetrics().All() {
+			for _, m := range sm.Metrics().All() {
+				for _, dp := range numberPoints(m).All() {
+					carried[triple(dp.Attributes())] = true
+				}
+			}
+		}
+		scopes := out.ResourceMetrics().At(r).ScopeMetrics()
+		for s := in.ResourceMetrics().At(r).ScopeMetrics().Len(); s < scopes.Len(); s++ {
+			for _, m := range scopes.At(s).Metrics().All() {
+				for _, dp := range numberPoints(m).All() {
+					require.True(t, carried[triple(dp.Attributes())], "resource %d counts a binding it did not carry: %v", r, dp.Attributes().AsRaw())
+				}
+			}
+		}
+	}
+}
+
+func numberPoints(m pmetric.Metric) pmetric.NumberDataPointSlice {
+	switch m.Type() {
+	case pmetric.MetricTypeGauge:
+		return m.Gauge().DataPoints()
+	case pmetric.MetricTypeSum:
+		return m.Sum().DataPoints()
+	}
+	return pmetric.NewNumberDataPointSlice()
+}
+
+func triple(attrs pcommon.Map) [3]string {
+	var out [3]string
+	for i, key := range []string{topicKey, groupKey, functionKey} {
+		if v, ok := attrs.Get(key); ok {
+			out[i] = v.AsString()
+		}
+	}
+	return out
 }
 
 // choices reads fuzz bytes as a stream of choices; past the end every
@@ -127,6 +185,7 @@ func generateMetrics(data []byte) pmetric.Metrics {
 	}
 	for range c.pick(3) + 1 {
 		rm := md.ResourceMetrics().AppendEmpty()
+		generateResource(&c, rm.Resource().Attributes())
 		for range c.pick(3) {
 			sm := rm.ScopeMetrics().AppendEmpty()
 			if c.pick(4) == 0 {
@@ -157,6 +216,24 @@ func generateMetrics(data []byte) pmetric.Metrics {
 		}
 	}
 	return md
+}
+
+// generateResource picks attributes among few, so that resources often
+// share them, sometimes in another order.
+func generateResource(c *choices, attrs pcommon.Map) {
+	switch c.pick(5) {
+	case 0: // none
+	case 1:
+		attrs.PutStr("kafka.cluster.alias", "eu")
+	case 2:
+		attrs.PutStr("kafka.cluster.alias", "us")
+	case 3:
+		attrs.PutStr("kafka.cluster.alias", "eu")
+		attrs.PutStr("host.name", "a")
+	default:
+		attrs.PutStr("host.name", "a")
+		attrs.PutStr("kafka.cluster.alias", "eu")
+	}
 }
 
 func generatePoint(c *choices, dp pmetric.NumberDataPoint) {

@@ -297,8 +297,8 @@ func withCounts(base map[counterID]int64, changes map[counterID]int64) map[count
 	return out
 }
 
-// decision names one logged decision: its outcome and, for a wake, what the
-// processor did.
+// loggedDecision names one logged decision: its outcome and, for a wake,
+// what the processor did.
 type loggedDecision struct {
 	outcome, action string
 }

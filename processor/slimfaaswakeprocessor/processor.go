@@ -117,8 +117,9 @@ func (p *wakeProcessor) processMetrics(_ context.Context, md pmetric.Metrics) (p
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	now := p.now()
-	p.bindings.collect(md, now)
+	// Expire first, so that a binding back after its expiry starts anew.
 	p.bindings.expire(now, p.cfg.BindingExpiry)
+	p.bindings.collect(md, now)
 	if len(p.bindings.observed) == 0 {
 		return md, nil
 	}
