@@ -43,6 +43,10 @@ type bindingTable struct {
 	byKey map[bindingKey]*binding
 	// functions holds the functions with a wake in flight or a hold.
 	functions map[string]functionState
+	// expiry is how long a binding may be absent before it is forgotten.
+	expiry time.Duration
+	// nextSweep is when sweep next walks the table.
+	nextSweep time.Time
 	// seed keys the hash that tells input resources apart.
 	seed  maphash.Seed
 	batch uint64
@@ -54,10 +58,16 @@ type bindingTable struct {
 	perResource [][]*binding
 }
 
-func newBindingTable() bindingTable {
+// sweepsPerExpiry is how often, per binding expiry, the table is walked to
+// free forgotten bindings: rarely enough that a batch does not pay for every
+// binding, often enough that memory follows the input.
+const sweepsPerExpiry = 4
+
+func newBindingTable(expiry time.Duration) bindingTable {
 	return bindingTable{
 		byKey:     make(map[bindingKey]*binding),
 		functions: make(map[string]functionState),
+		expiry:    expiry,
 		seed:      maphash.MakeSeed(),
 	}
 }
@@ -101,12 +111,29 @@ type resourceInput struct {
 	now   time.Time
 }
 
-// expire forgets the bindings absent from the input for longer than expiry,
-// so that a binding this processor no longer receives keeps no state and no
-// counters, and the functions with neither a wake in flight nor a hold left.
-func (t *bindingTable) expire(now time.Time, expiry time.Duration) {
+// expired reports whether b, absent from the input for longer than the
+// expiry at now, is forgotten: it keeps no state and no counters, so that a
+// binding this processor no longer receives (another replica took it over)
+// starts anew if it comes back.
+func (t *bindingTable) expired(b *binding, now time.Time) bool {
+	return now.Sub(b.lastSeen) > t.expiry
+}
+
+// current reports whether b is still the binding remembered for its key: a
+// wake call started for a binding since forgotten records nothing on it.
+func (t *bindingTable) current(b *binding, now time.Time) bool {
+	return t.byKey[b.key] == b && !t.expired(b, now)
+}
+
+// sweep frees the forgotten bindings and the functions with neither a wake
+// in flight nor a hold left, at most sweepsPerExpiry times per expiry.
+func (t *bindingTable) sweep(now time.Time) {
+	if now.Before(t.nextSweep) {
+		return
+	}
+	t.nextSweep = now.Add(t.expiry / sweepsPerExpiry)
 	for key, b := range t.byKey {
-		if now.Sub(b.lastSeen) > expiry {
+		if t.expired(b, now) {
 			delete(t.byKey, key)
 		}
 	}
@@ -115,12 +142,6 @@ func (t *bindingTable) expire(now time.Time, expiry time.Duration) {
 			delete(t.functions, name)
 		}
 	}
-}
-
-// current reports whether b is still the binding remembered for its key: a
-// wake call started for a binding since forgotten records nothing on it.
-func (t *bindingTable) current(b *binding) bool {
-	return t.byKey[b.key] == b
 }
 
 func setPending(v *batchView, value int64, ts pcommon.Timestamp) {
@@ -156,7 +177,7 @@ func (t *bindingTable) addPoints(in resourceInput, points pmetric.NumberDataPoin
 // and lists it in the current batch and under the resource as needed.
 func (t *bindingTable) observe(key bindingKey, in resourceInput) *binding {
 	b, ok := t.byKey[key]
-	if !ok {
+	if !ok || t.expired(b, in.now) {
 		b = newBinding(key, in.now)
 		t.byKey[key] = b
 	}

@@ -60,7 +60,7 @@ func newWakeProcessor(cfg *Config, set processor.Settings, now func() time.Time)
 		runCtx:    runCtx,
 		cancelRun: cancelRun,
 		callSlots: make(chan struct{}, maxConcurrentWakes),
-		bindings:  newBindingTable(),
+		bindings:  newBindingTable(cfg.BindingExpiry),
 	}
 }
 
@@ -117,8 +117,7 @@ func (p *wakeProcessor) processMetrics(_ context.Context, md pmetric.Metrics) (p
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	now := p.now()
-	// Expire first, so that a binding back after its expiry starts anew.
-	p.bindings.expire(now, p.cfg.BindingExpiry)
+	p.bindings.sweep(now)
 	p.bindings.collect(md, now)
 	if len(p.bindings.observed) == 0 {
 		return md, nil
@@ -207,7 +206,7 @@ func (p *wakeProcessor) applyAttempt(b *binding, reason schema.AttributeReason, 
 		f.heldUntil = heldUntil
 		p.bindings.functions[function] = f
 	}
-	if !p.bindings.current(b) {
+	if !p.bindings.current(b, now) {
 		return false
 	}
 	b.state = state

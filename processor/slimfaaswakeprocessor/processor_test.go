@@ -544,3 +544,30 @@ func TestCallOfForgottenBindingIsIgnored(t *testing.T) {
 	tp.waitForCalls(t)
 	assert.Len(t, slimfaas.Requests(), 2, "a 500 holds nothing: the returning binding calls at once")
 }
+
+// Forgotten bindings and idle functions leave memory within a quarter of the
+// expiry after they are forgotten.
+func TestSweepFreesForgottenBindings(t *testing.T) {
+	slimfaas := newFakeSlimFaas(t, answerScript(scripted{status: http.StatusTooManyRequests, retryAfter: "60"}))
+	cfg := configFor(slimfaas.URL)
+	cfg.BindingExpiry = 4 * time.Minute
+	tp := newTestProcessor(t, cfg)
+	a := bindingID{"orders", "orders-group", "shop"}
+	b := bindingID{"payments", "payments-group", "pay"}
+	size := func() (bindings, functions int) {
+		tp.mu.Lock()
+		defer tp.mu.Unlock()
+		return len(tp.bindings.byKey), len(tp.bindings.functions)
+	}
+
+	tp.process(t, batch([]point{pendingPoint(a.topic, a.group, a.function, 1)}))
+	tp.waitForCalls(t)
+	bindings, functions := size()
+	assert.Equal(t, []int{1, 1}, []int{bindings, functions}, "a, and shop held for 60s")
+
+	tp.clock.Advance(4*time.Minute + time.Second)
+	tp.process(t, batch([]point{pendingPoint(b.topic, b.group, b.function, 0)}))
+	bindings, functions = size()
+	assert.Equal(t, []int{1, 0}, []int{bindings, functions}, "only b")
+	assert.Nil(t, tp.lookup(0, a))
+}
