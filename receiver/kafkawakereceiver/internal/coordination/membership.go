@@ -1,0 +1,356 @@
+package coordination // import "github.com/kafkawake/kafkawake/receiver/kafkawakereceiver/internal/coordination"
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+	"go.uber.org/zap"
+)
+
+// ProtocolType is the group protocol type the replicas join with. It keeps
+// the group apart from consumer groups: Kafka refuses a consumer joining it.
+const ProtocolType = "kafkawake"
+
+const protocolName = "v1"
+
+// namesLogged bounds the binding names in one assignment log line.
+const namesLogged = 10
+
+// Config says which group to join and how the member keeps its place.
+type Config struct {
+	Group             string
+	SessionTimeout    time.Duration
+	HeartbeatInterval time.Duration
+	// Keys identify the configured bindings, in the receiver's order; every
+	// replica must derive the same key for the same binding.
+	Keys []string
+}
+
+// Membership keeps one member in the group and tells which of the
+// configured bindings it owns.
+type Membership struct {
+	client  kmsg.Requestor
+	cfg     Config
+	ids     []BindingID
+	indexOf map[BindingID]int
+	logger  *zap.Logger
+	now     func() time.Time
+
+	// memberID is only used by Run's goroutine.
+	memberID string
+
+	mu            sync.Mutex
+	share         share
+	fenced        bool // the share is held but no longer confirmed
+	failingSince  time.Time
+	failureLogged bool
+}
+
+// New prepares a member; Run joins the group.
+func New(client kmsg.Requestor, cfg Config, logger *zap.Logger, now func() time.Time) *Membership {
+	m := &Membership{
+		client:  client,
+		cfg:     cfg,
+		ids:     make([]BindingID, len(cfg.Keys)),
+		indexOf: make(map[BindingID]int, len(cfg.Keys)),
+		logger:  logger.With(zap.String("coordination_group", cfg.Group)),
+		now:     now,
+	}
+	for i, key := range cfg.Keys {
+		id := IDOf(key)
+		m.ids[i], m.indexOf[id] = id, i
+	}
+	return m
+}
+
+// Owned returns the generation of the current assignment and the indexes of
+// the configured bindings this member observes now, nil while it has no
+// confirmed assignment.
+func (m *Membership) Owned() (generation int32, indexes []int) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.share.generation, m.share.ownedAt(m.now(), m.cfg.SessionTimeout)
+}
+
+// Run keeps the member in the group until ctx is done, then leaves the group
+// so that its bindings move at once.
+func (m *Membership) Run(ctx context.Context) {
+	defer m.leave()
+	for ctx.Err() == nil {
+		err := m.joinAndSync(ctx)
+		if err == nil {
+			err = m.heartbeat(ctx)
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		switch reactTo(err) {
+		case rejoin:
+		case rejoinWithoutShare:
+			m.setShare(share{}, "this replica is no longer part of the group's generation")
+		case rejoinAsNewMember:
+			m.memberID = ""
+			m.setShare(share{}, "the coordinator no longer knows this replica")
+		default:
+			m.noteFailure(err)
+			select {
+			case <-ctx.Done():
+			case <-time.After(m.cfg.HeartbeatInterval):
+			}
+		}
+	}
+}
+
+func (m *Membership) joinAndSync(ctx context.Context) error {
+	join := kmsg.NewPtrJoinGroupRequest()
+	join.Group = m.cfg.Group
+	join.SessionTimeoutMillis = int32(m.cfg.SessionTimeout.Milliseconds())
+	// A rebalance waits this long for the members to rejoin; they notice it
+	// at their next heartbeat.
+	join.RebalanceTimeoutMillis = int32(m.cfg.SessionTimeout.Milliseconds())
+	join.ProtocolType = ProtocolType
+	protocol := kmsg.NewJoinGroupRequestProtocol()
+	protocol.Name = protocolName
+	protocol.Metadata = encodeBindings(m.ids)
+	join.Protocols = append(join.Protocols, protocol)
+
+	var joined *kmsg.JoinGroupResponse
+	for {
+		join.MemberID = m.memberID
+		resp, err := join.RequestWith(ctx, m.client)
+		if err == nil {
+			err = kerr.ErrorForCode(resp.ErrorCode)
+		}
+		if errors.Is(err, kerr.MemberIDRequired) {
+			// Kafka hands out the member id on a first join and expects
+			// it back in the real one.
+			m.memberID = resp.MemberID
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("joining coordination group %q: %w%s", m.cfg.Group, err, hint(err))
+		}
+		joined = resp
+		break
+	}
+	m.memberID = joined.MemberID
+
+	sync := kmsg.NewPtrSyncGroupRequest()
+	sync.Group = m.cfg.Group
+	sync.Generation = joined.Generation
+	sync.MemberID = m.memberID
+	sync.ProtocolType = kmsg.StringPtr(ProtocolType)
+	sync.Protocol = joined.Protocol
+	if joined.LeaderID == joined.MemberID {
+		sync.GroupAssignment = m.assign(joined)
+	}
+	sent := m.now()
+	resp, err := sync.RequestWith(ctx, m.client)
+	if err == nil {
+		err = kerr.ErrorForCode(resp.ErrorCode)
+	}
+	if err != nil {
+		return fmt.Errorf("syncing coordination group %q, generation %d: %w%s", m.cfg.Group, joined.Generation, err, hint(err))
+	}
+	assigned, err := decodeBindings(resp.MemberAssignment)
+	if err != nil {
+		return fmt.Errorf("reading the assignment of coordination group %q, generation %d: %w", m.cfg.Group, joined.Generation, err)
+	}
+	indexes := make([]int, 0, len(assigned))
+	for _, id := range assigned {
+		if i, ok := m.indexOf[id]; ok {
+			indexes = append(indexes, i)
+		}
+	}
+	slices.Sort(indexes)
+	m.setShare(share{generation: joined.Generation, indexes: indexes, confirmedAt: sent}, "the group rebalanced")
+	return nil
+}
+
+// assign is the leader's part of a sync: an assignment for every member.
+func (m *Membership) assign(joined *kmsg.JoinGroupResponse) []kmsg.SyncGroupRequestGroupAssignment {
+	members := make([]MemberBindings, 0, len(joined.Members))
+	for _, jm := range joined.Members {
+		ids, err := decodeBindings(jm.ProtocolMetadata)
+		if err != nil {
+			m.logger.Error("A replica's join metadata is unreadable; it gets no binding",
+				zap.String("member_id", jm.MemberID), zap.Error(err))
+		}
+		members = append(members, MemberBindings{MemberID: jm.MemberID, Bindings: ids})
+	}
+	assignment, mismatches := Assign(members)
+	for _, mm := range mismatches {
+		m.logger.Warn("Replicas of the coordination group configure different bindings; each binding goes to a replica that configures it",
+			zap.Int32("generation", joined.Generation), zap.String("member_id", mm.MemberID),
+			zap.Int("bindings_missing", mm.Lacks), zap.Int("bindings_in_group", mm.Of))
+	}
+	out := make([]kmsg.SyncGroupRequestGroupAssignment, 0, len(members))
+	for _, mb := range members {
+		a := kmsg.NewSyncGroupRequestGroupAssignment()
+		a.MemberID = mb.MemberID
+		a.MemberAssignment = encodeBindings(assignment[mb.MemberID])
+		out = append(out, a)
+	}
+	return out
+}
+
+// heartbeat confirms the membership every interval until a rebalance or an
+// eviction needs a rejoin, or ctx is done.
+func (m *Membership) heartbeat(ctx context.Context) error {
+	generation := m.generation()
+	ticker := time.NewTicker(m.cfg.HeartbeatInterval)
+	defer ticker.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-ticker.C:
+		}
+		req := kmsg.NewPtrHeartbeatRequest()
+		req.Group = m.cfg.Group
+		req.Generation = generation
+		req.MemberID = m.memberID
+		sent := m.now()
+		reqCtx, cancel := context.WithTimeout(ctx, m.cfg.SessionTimeout)
+		resp, err := req.RequestWith(reqCtx, m.client)
+		cancel()
+		if err == nil {
+			err = kerr.ErrorForCode(resp.ErrorCode)
+		}
+		switch reactTo(err) {
+		case confirmed:
+			m.confirm(sent)
+		case retryLater:
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			m.noteFailure(fmt.Errorf("heartbeat to coordination group %q: %w%s", m.cfg.Group, err, hint(err)))
+		default:
+			return err
+		}
+	}
+}
+
+// leave gives up the share first, then tells the coordinator, which
+// rebalances the others at once instead of waiting for the session to end.
+func (m *Membership) leave() {
+	m.setShare(share{}, "this replica is leaving the group")
+	if m.memberID == "" {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), m.cfg.SessionTimeout)
+	defer cancel()
+	req := kmsg.NewPtrLeaveGroupRequest()
+	req.Group = m.cfg.Group
+	req.MemberID = m.memberID
+	member := kmsg.NewLeaveGroupRequestMember()
+	member.MemberID = m.memberID
+	req.Members = append(req.Members, member)
+	resp, err := req.RequestWith(ctx, m.client)
+	if err == nil {
+		err = kerr.ErrorForCode(resp.ErrorCode)
+		for _, rm := range resp.Members {
+			err = errors.Join(err, kerr.ErrorForCode(rm.ErrorCode))
+		}
+	}
+	if err != nil {
+		m.logger.Warn("Could not leave the coordination group; the other replicas take over this replica's bindings when its session times out",
+			zap.Duration("session_timeout", m.cfg.SessionTimeout), zap.Error(err))
+	}
+}
+
+func (m *Membership) generation() int32 {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.share.generation
+}
+
+// confirm records a heartbeat the coordinator answered.
+func (m *Membership) confirm(sent time.Time) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.share.confirmedAt = sent
+	if m.fenced {
+		m.logger.Info("Heartbeats are confirmed again; observing the assigned bindings",
+			zap.Int32("generation", m.share.generation), zap.Int("bindings", len(m.share.indexes)))
+	} else if m.failureLogged {
+		m.logger.Info("Heartbeats are confirmed again")
+	}
+	m.fenced, m.failureLogged, m.failingSince = false, false, time.Time{}
+}
+
+// noteFailure logs the first failure of a streak, and the moment the share
+// stops being observed because nothing has been confirmed for too long.
+func (m *Membership) noteFailure(err error) {
+	now := m.now()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.failingSince.IsZero() {
+		m.failingSince = now
+	}
+	if !m.failureLogged {
+		m.logger.Warn("Cannot reach the coordination group; retrying every heartbeat interval", zap.Error(err))
+		m.failureLogged = true
+	}
+	if !m.fenced && m.share.indexes != nil && m.share.ownedAt(now, m.cfg.SessionTimeout) == nil {
+		m.fenced = true
+		m.logger.Warn("Stopped observing the assigned bindings: no heartbeat confirmed for too long, another replica may own them by now",
+			zap.Int32("generation", m.share.generation), zap.Int("bindings", len(m.share.indexes)),
+			zap.Duration("unconfirmed_for", now.Sub(m.share.confirmedAt)), zap.Error(err))
+	}
+}
+
+// setShare replaces the share and logs what moved.
+func (m *Membership) setShare(next share, reason string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	prev := m.share
+	m.share = next
+	m.fenced = false
+	in, out := moved(prev.indexes, next.indexes)
+	if next.generation == prev.generation && len(in) == 0 && len(out) == 0 {
+		return
+	}
+	generation := next.generation
+	if next.indexes == nil {
+		generation = prev.generation
+	}
+	m.logger.Info("Binding assignment changed",
+		zap.String("reason", reason),
+		zap.Int32("generation", generation),
+		zap.Int("bindings", len(next.indexes)),
+		zap.Int("moved_in", len(in)), zap.Int("moved_out", len(out)),
+		zap.Strings("moved_in_bindings", m.names(in)), zap.Strings("moved_out_bindings", m.names(out)))
+}
+
+func (m *Membership) names(indexes []int) []string {
+	names := make([]string, 0, min(len(indexes), namesLogged+1))
+	for n, i := range indexes {
+		if n == namesLogged {
+			names = append(names, fmt.Sprintf("and %d more", len(indexes)-namesLogged))
+			break
+		}
+		names = append(names, m.cfg.Keys[i])
+	}
+	return names
+}
+
+// hint says what to do about the group errors an operator can fix.
+func hint(err error) string {
+	switch {
+	case errors.Is(err, kerr.GroupAuthorizationFailed):
+		return ": grant this replica's principal Read and Describe on the coordination group"
+	case errors.Is(err, kerr.InconsistentGroupProtocol):
+		return ": the group is used by something else (a consumer?); give coordination.group a name of its own"
+	case errors.Is(err, kerr.InvalidSessionTimeout):
+		return ": the brokers' group.min.session.timeout.ms and group.max.session.timeout.ms bound coordination.session_timeout"
+	default:
+		return ""
+	}
+}

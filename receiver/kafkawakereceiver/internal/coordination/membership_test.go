@@ -1,0 +1,292 @@
+package coordination
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+	"go.uber.org/zap/zaptest/observer"
+)
+
+// The smallest session timeout Kafka accepts by default; takeovers in these
+// tests take about that long.
+const (
+	testSession   = 6 * time.Second
+	testHeartbeat = 500 * time.Millisecond
+	testGroup     = "kafkawake-replicas"
+	// waitLimit bounds every wait; generous for a loaded machine.
+	waitLimit = 4 * testSession
+	pollEvery = 20 * time.Millisecond
+)
+
+func testKeys(n int) []string {
+	keys := make([]string, n)
+	for i := range keys {
+		keys[i] = fmt.Sprintf("binding-%d", i)
+	}
+	return keys
+}
+
+type testGroupCluster struct {
+	t       *testing.T
+	cluster *kfake.Cluster
+}
+
+func newGroupCluster(t *testing.T) *testGroupCluster {
+	t.Helper()
+	cluster, err := kfake.NewCluster(kfake.NumBrokers(3))
+	require.NoError(t, err)
+	t.Cleanup(cluster.Close)
+	return &testGroupCluster{t: t, cluster: cluster}
+}
+
+// testMember is one replica: its own client, membership and logs.
+type testMember struct {
+	name       string
+	membership *Membership
+	logs       *observer.ObservedLogs
+	stop       func()
+}
+
+// start runs a member whose client id, and so member id prefix, is name.
+func (c *testGroupCluster) start(name string, keys []string) *testMember {
+	c.t.Helper()
+	client, err := kgo.NewClient(kgo.SeedBrokers(c.cluster.ListenAddrs()...), kgo.ClientID(name), kgo.DisableClientMetrics())
+	require.NoError(c.t, err)
+	core, logs := observer.New(zapcore.InfoLevel)
+	m := New(client, Config{Group: testGroup, SessionTimeout: testSession, HeartbeatInterval: testHeartbeat, Keys: keys}, zap.New(core), time.Now)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		m.Run(ctx)
+	}()
+	var once sync.Once
+	tm := &testMember{name: name, membership: m, logs: logs}
+	tm.stop = func() {
+		once.Do(func() {
+			cancel()
+			<-done
+			client.Close()
+		})
+	}
+	c.t.Cleanup(tm.stop)
+	return tm
+}
+
+func (m *testMember) owned() []int {
+	_, indexes := m.membership.Owned()
+	return indexes
+}
+
+// split checks that the members own every one of n bindings exactly once,
+// each member something.
+func split(members []*testMember, n int) error {
+	owner := map[int]string{}
+	for _, m := range members {
+		owned := m.owned()
+		if len(owned) == 0 {
+			return fmt.Errorf("%s owns nothing", m.name)
+		}
+		for _, i := range owned {
+			if prev, dup := owner[i]; dup {
+				return fmt.Errorf("binding %d owned by %s and %s", i, prev, m.name)
+			}
+			owner[i] = m.name
+		}
+	}
+	if len(owner) != n {
+		return fmt.Errorf("%d of %d bindings owned", len(owner), n)
+	}
+	return nil
+}
+
+func requireSplit(t *testing.T, members []*testMember, n int) {
+	t.Helper()
+	var last error
+	require.Eventually(t, func() bool {
+		last = split(members, n)
+		return last == nil
+	}, waitLimit, pollEvery, "bindings not split among the members: %v", last)
+}
+
+func TestMembersSplitTheBindingsAndALeaveMovesThemAtOnce(t *testing.T) {
+	t.Parallel()
+	c := newGroupCluster(t)
+	keys := testKeys(60)
+	a := c.start("member-a", keys)
+	requireSplit(t, []*testMember{a}, len(keys))
+	b := c.start("member-b", keys)
+	cm := c.start("member-c", keys)
+	requireSplit(t, []*testMember{a, b, cm}, len(keys))
+	ownedByB := b.owned()
+
+	left := time.Now()
+	b.stop()
+	assert.Nil(t, b.owned(), "a member that left owns nothing")
+	requireSplit(t, []*testMember{a, cm}, len(keys))
+	assert.Less(t, time.Since(left), testSession, "a leave moves the bindings without waiting for the session to time out")
+
+	moved := a.logs.FilterMessage("Binding assignment changed").All()
+	require.NotEmpty(t, moved)
+	last := moved[len(moved)-1].ContextMap()
+	assert.EqualValues(t, len(a.owned()), last["bindings"])
+	assert.Positive(t, last["moved_in"], "a takes some of b's %d bindings", len(ownedByB))
+	assert.Zero(t, last["moved_out"], "a leave moves nothing away from the members that stay")
+}
+
+func TestAStuckMemberFencesItselfBeforeOthersTakeOver(t *testing.T) {
+	t.Parallel()
+	c := newGroupCluster(t)
+	keys := testKeys(40)
+	a := c.start("member-a", keys)
+	b := c.start("member-b", keys)
+	requireSplit(t, []*testMember{a, b}, len(keys))
+
+	stuck := c.cluster.Fault(kfake.Fault{
+		Keys:  []kmsg.Key{kmsg.Heartbeat},
+		Err:   kerr.UnknownServerError,
+		Count: -1,
+		When: func(req kmsg.Request) bool {
+			return strings.HasPrefix(req.(*kmsg.HeartbeatRequest).MemberID, "member-b-")
+		},
+	})
+	// Until a owns everything, no binding may have two owners.
+	require.Eventually(t, func() bool {
+		aOwns, bOwns := a.owned(), b.owned()
+		for _, i := range aOwns {
+			require.NotContains(t, bOwns, i, "binding %d owned by both members", i)
+		}
+		return len(aOwns) == len(keys)
+	}, waitLimit, pollEvery)
+	assert.Nil(t, b.owned())
+	assert.NotEmpty(t, b.logs.FilterMessageSnippet("Stopped observing the assigned bindings").All())
+
+	// Once heartbeats get through again, b learns it was evicted and rejoins.
+	stuck.Remove()
+	requireSplit(t, []*testMember{a, b}, len(keys))
+}
+
+func TestMembersFollowTheCoordinatorWhenItMoves(t *testing.T) {
+	t.Parallel()
+	c := newGroupCluster(t)
+	keys := testKeys(30)
+	a := c.start("member-a", keys)
+	b := c.start("member-b", keys)
+	requireSplit(t, []*testMember{a, b}, len(keys))
+
+	before := c.cluster.CoordinatorFor(testGroup)
+	for c.cluster.CoordinatorFor(testGroup) == before {
+		c.cluster.RehashCoordinators()
+	}
+	after := c.cluster.CoordinatorFor(testGroup)
+	answered := c.cluster.Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.Heartbeat}, Nodes: []int32{after}, Observe: true, Count: -1})
+	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
+	defer cancel()
+	require.NoError(t, answered.Wait(ctx, 4), "heartbeats reach the new coordinator")
+	require.NoError(t, split([]*testMember{a, b}, len(keys)))
+
+	// The group still rebalances at its new coordinator.
+	cm := c.start("member-c", keys)
+	requireSplit(t, []*testMember{a, b, cm}, len(keys))
+	for _, m := range []*testMember{a, b, cm} {
+		assert.Empty(t, m.logs.FilterMessageSnippet("Stopped observing").All(), "%s was fenced", m.name)
+	}
+}
+
+func TestABurstOfJoinsAndLeavesSettles(t *testing.T) {
+	t.Parallel()
+	seed := rand.Uint64()
+	t.Logf("seed %d", seed)
+	rng := rand.New(rand.NewPCG(seed, seed))
+	c := newGroupCluster(t)
+	keys := testKeys(100)
+
+	var live []*testMember
+	for i := range 4 {
+		live = append(live, c.start(fmt.Sprintf("member-%d", i), keys))
+	}
+	for i := 4; i < 10; i++ {
+		if rng.IntN(2) == 0 && len(live) > 1 {
+			k := rng.IntN(len(live))
+			live[k].stop()
+			live = append(live[:k], live[k+1:]...)
+		} else {
+			live = append(live, c.start(fmt.Sprintf("member-%d", i), keys))
+		}
+		time.Sleep(time.Duration(rng.IntN(300)) * time.Millisecond)
+	}
+	requireSplit(t, live, len(keys))
+}
+
+func TestMembersWithDifferentBindingsShareWhatTheyHave(t *testing.T) {
+	t.Parallel()
+	c := newGroupCluster(t)
+	all := testKeys(30)
+	a := c.start("member-a", all)
+	b := c.start("member-b", all[:20])
+	var last error
+	require.Eventually(t, func() bool {
+		last = nil
+		owned := map[int]string{}
+		for _, i := range a.owned() {
+			owned[i] = "a"
+		}
+		for _, i := range b.owned() {
+			if owned[i] != "" {
+				last = fmt.Errorf("binding %d owned twice", i)
+				return false
+			}
+			owned[i] = "b"
+		}
+		if len(owned) != len(all) || len(b.owned()) == 0 {
+			last = fmt.Errorf("owned %v", owned)
+			return false
+		}
+		return true
+	}, waitLimit, pollEvery, "%v", last)
+	for _, i := range b.owned() {
+		assert.Less(t, i, 20, "b owns only bindings it configures")
+	}
+	leader := append(a.logs.FilterMessageSnippet("configure different bindings").All(),
+		b.logs.FilterMessageSnippet("configure different bindings").All()...)
+	require.NotEmpty(t, leader, "the leader reports the mismatch")
+	assert.EqualValues(t, 10, leader[len(leader)-1].ContextMap()["bindings_missing"])
+}
+
+func TestAConsumerCannotJoinTheCoordinationGroup(t *testing.T) {
+	t.Parallel()
+	c := newGroupCluster(t)
+	a := c.start("member-a", testKeys(5))
+	requireSplit(t, []*testMember{a}, 5)
+
+	client, err := kgo.NewClient(kgo.SeedBrokers(c.cluster.ListenAddrs()...), kgo.DisableClientMetrics())
+	require.NoError(t, err)
+	defer client.Close()
+	join := kmsg.NewPtrJoinGroupRequest()
+	join.Group = testGroup
+	join.MemberID = "consumer"
+	join.SessionTimeoutMillis = int32(testSession.Milliseconds())
+	join.RebalanceTimeoutMillis = join.SessionTimeoutMillis
+	join.ProtocolType = "consumer"
+	protocol := kmsg.NewJoinGroupRequestProtocol()
+	protocol.Name = "range"
+	join.Protocols = append(join.Protocols, protocol)
+	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
+	defer cancel()
+	resp, err := join.RequestWith(ctx, client)
+	require.NoError(t, err)
+	assert.Equal(t, kerr.InconsistentGroupProtocol.Code, resp.ErrorCode)
+}
