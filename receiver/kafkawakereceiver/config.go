@@ -5,9 +5,11 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/open-telemetry/opentelemetry-collector-contrib/pkg/kafka/configkafka"
 	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/config/configoptional"
 	"go.opentelemetry.io/collector/confmap"
 	"go.opentelemetry.io/collector/scraper/scraperhelper"
 
@@ -65,6 +67,9 @@ type Config struct {
 	IsolationLevel IsolationLevel `mapstructure:"isolation_level"`
 	// Bindings are the (topic, consumer group, function) triples to observe.
 	Bindings []BindingConfig `mapstructure:"bindings"`
+	// Coordination, when present, shares the bindings among the replicas
+	// that join the same group; without it this collector observes them all.
+	Coordination configoptional.Optional[CoordinationConfig] `mapstructure:"coordination"`
 
 	// prevent unkeyed literal initialization
 	_ struct{}
@@ -124,6 +129,9 @@ func (cfg *Config) Validate() error {
 		errs = append(errs, fmt.Errorf("isolation_level: must be %q or %q, got %q", IsolationReadUncommitted, IsolationReadCommitted, cfg.IsolationLevel))
 	}
 	errs = append(errs, validateBindings(cfg.Bindings)...)
+	if cfg.Coordination.HasValue() {
+		errs = append(errs, cfg.Coordination.Get().validate()...)
+	}
 	return errors.Join(errs...)
 }
 
@@ -170,6 +178,46 @@ func validateBindings(bindings []BindingConfig) []error {
 			continue
 		}
 		firstIndex[b] = i
+	}
+	return errs
+}
+
+// Bounds Kafka brokers put on a group's session timeout by default
+// (group.min.session.timeout.ms, group.max.session.timeout.ms).
+const (
+	minSessionTimeout = 6 * time.Second
+	maxSessionTimeout = 300 * time.Second
+)
+
+// CoordinationConfig names the Kafka group the replicas share their bindings
+// through, and how quickly a silent replica loses them.
+type CoordinationConfig struct {
+	// Group is the Kafka group the replicas join; it must not be a consumer
+	// group's name.
+	Group string `mapstructure:"group"`
+	// SessionTimeout is how long the coordinator waits for a silent replica
+	// before giving its bindings to the others.
+	SessionTimeout time.Duration `mapstructure:"session_timeout"`
+	// HeartbeatInterval is how often a replica confirms it is alive.
+	HeartbeatInterval time.Duration `mapstructure:"heartbeat_interval"`
+
+	// prevent unkeyed literal initialization
+	_ struct{}
+}
+
+func (c *CoordinationConfig) validate() []error {
+	var errs []error
+	if strings.TrimSpace(c.Group) == "" {
+		errs = append(errs, errors.New("coordination.group: must not be empty"))
+	}
+	if c.SessionTimeout < minSessionTimeout || c.SessionTimeout > maxSessionTimeout {
+		errs = append(errs, fmt.Errorf("coordination.session_timeout: must be between %s and %s (the brokers' default bounds), got %s", minSessionTimeout, maxSessionTimeout, c.SessionTimeout))
+	}
+	// A replica stops observing its bindings after four fifths of the
+	// session without a confirmed heartbeat: a third leaves room for a lost
+	// heartbeat or two before that.
+	if c.HeartbeatInterval <= 0 || c.HeartbeatInterval > c.SessionTimeout/3 {
+		errs = append(errs, fmt.Errorf("coordination.heartbeat_interval: must be positive and at most a third of session_timeout (%s), got %s", c.SessionTimeout/3, c.HeartbeatInterval))
 	}
 	return errs
 }

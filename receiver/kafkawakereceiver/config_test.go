@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/config/configoptional"
 	"go.opentelemetry.io/collector/config/configtls"
 	"go.opentelemetry.io/collector/confmap"
 	"go.opentelemetry.io/collector/confmap/confmaptest"
@@ -64,6 +65,10 @@ func TestLoadConfig(t *testing.T) {
 
 	defaults.Brokers = []string{"kafka:9092"}
 	defaults.Bindings = []BindingConfig{{Topic: "fibo-public", ConsumerGroup: "fibonacci-listener-group", Function: "fibonaccilistener"}}
+	replicas := createDefaultConfig().(*Config)
+	replicas.Brokers = defaults.Brokers
+	replicas.Bindings = defaults.Bindings
+	replicas.Coordination = configoptional.Some(CoordinationConfig{Group: "kafkawake-replicas", SessionTimeout: 10 * time.Second, HeartbeatInterval: time.Second})
 
 	tests := []struct {
 		id   component.ID
@@ -74,6 +79,7 @@ func TestLoadConfig(t *testing.T) {
 		{component.NewIDWithName(metadata.Type, "connection"), connection},
 		{component.NewIDWithName(metadata.Type, "msk_iam"), mskIAM},
 		{component.NewIDWithName(metadata.Type, "oauthbearer"), oauthBearer},
+		{component.NewIDWithName(metadata.Type, "replicas"), replicas},
 	}
 	for _, tt := range tests {
 		t.Run(tt.id.String(), func(t *testing.T) {
@@ -113,6 +119,7 @@ func TestDefaultConfig(t *testing.T) {
 	assert.Equal(t, 5*time.Second, cfg.Timeout)
 	assert.Equal(t, "otelcol-kafkawake", cfg.ClientID)
 	assert.Equal(t, OffsetResetEarliest, cfg.OffsetReset)
+	assert.False(t, cfg.Coordination.HasValue(), "without a coordination block every binding is observed")
 	// configkafka's defaults for the rest of the connection.
 	assert.Equal(t, 10*time.Minute, cfg.Metadata.RefreshInterval)
 	assert.Equal(t, 20, cfg.Metadata.Retry.Max)
@@ -149,6 +156,11 @@ func TestValidateNamesTheField(t *testing.T) {
 		{"negative timeout", func(c *Config) { c.Timeout = -time.Second }, "timeout: must be positive"},
 		{"unknown offset_reset", func(c *Config) { c.OffsetReset = "newest" }, `offset_reset: must be "earliest" or "latest", got "newest"`},
 		{"zero collection_interval", func(c *Config) { c.CollectionInterval = 0 }, "collection_interval"},
+		{"coordination without group", func(c *Config) { c.Coordination = coordinationBlock("", 10*time.Second, time.Second) }, "coordination.group: must not be empty"},
+		{"session_timeout below the brokers' minimum", func(c *Config) { c.Coordination = coordinationBlock("r", 5*time.Second, time.Second) }, "coordination.session_timeout: must be between 6s and 5m0s (the brokers' default bounds), got 5s"},
+		{"session_timeout above the brokers' maximum", func(c *Config) { c.Coordination = coordinationBlock("r", 301*time.Second, time.Second) }, "coordination.session_timeout: must be between 6s and 5m0s"},
+		{"heartbeat_interval too long", func(c *Config) { c.Coordination = coordinationBlock("r", 6*time.Second, 3*time.Second) }, "coordination.heartbeat_interval: must be positive and at most a third of session_timeout (2s), got 3s"},
+		{"zero heartbeat_interval", func(c *Config) { c.Coordination = coordinationBlock("r", 6*time.Second, 0) }, "coordination.heartbeat_interval: must be positive"},
 		{"unknown protocol_version", func(c *Config) { c.ProtocolVersion = "0.7.x" }, `invalid protocol version: "0.7.x"`},
 		{"zero dial_timeout", func(c *Config) { c.DialTimeout = 0 }, "dial_timeout (0s) must be positive"},
 		{"zero conn_idle_timeout", func(c *Config) { c.ConnIdleTimeout = 0 }, "conn_idle_timeout (0s) must be positive"},
@@ -222,4 +234,8 @@ func TestREADMEExamplesLoad(t *testing.T) {
 		}
 	}
 	assert.GreaterOrEqual(t, loaded, 7, "the main example and one per provider")
+}
+
+func coordinationBlock(group string, session, heartbeat time.Duration) configoptional.Optional[CoordinationConfig] {
+	return configoptional.Some(CoordinationConfig{Group: group, SessionTimeout: session, HeartbeatInterval: heartbeat})
 }

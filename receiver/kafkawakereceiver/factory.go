@@ -6,6 +6,7 @@ import (
 
 	"github.com/open-telemetry/opentelemetry-collector-contrib/pkg/kafka/configkafka"
 	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/config/configoptional"
 	"go.opentelemetry.io/collector/consumer"
 	"go.opentelemetry.io/collector/receiver"
 	"go.opentelemetry.io/collector/scraper"
@@ -19,6 +20,9 @@ const (
 	defaultClientID           = "otelcol-kafkawake"
 	defaultCollectionInterval = 2 * time.Second
 	defaultTimeout            = 5 * time.Second
+
+	defaultSessionTimeout    = 10 * time.Second
+	defaultHeartbeatInterval = time.Second
 )
 
 // NewFactory creates the kafkawake receiver factory.
@@ -46,6 +50,10 @@ func createDefaultConfig() component.Config {
 		ClientConfig:         client,
 		OffsetReset:          OffsetResetEarliest,
 		IsolationLevel:       IsolationReadUncommitted,
+		Coordination: configoptional.Default(CoordinationConfig{
+			SessionTimeout:    defaultSessionTimeout,
+			HeartbeatInterval: defaultHeartbeatInterval,
+		}),
 	}
 }
 

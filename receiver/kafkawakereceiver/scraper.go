@@ -35,6 +35,15 @@ type kafkaScraper struct {
 	reader offsetReader
 	// residues is nil unless isolation_level is read_committed.
 	residues *residueChecker
+
+	// allBindings lists every binding index; owner, when coordination is
+	// configured, narrows them to this replica's share, and observed marks
+	// the bindings the previous scrape observed.
+	allBindings      []int
+	owner            bindingOwner
+	stopCoordination func()
+	observed         []bool
+	observedCount    int
 }
 
 func newKafkaScraper(cfg *Config, set receiver.Settings) *kafkaScraper {
@@ -58,10 +67,22 @@ func newKafkaScraper(cfg *Config, set receiver.Settings) *kafkaScraper {
 	if s.reader.readCommitted {
 		s.residues = newResidueChecker(len(cfg.Bindings))
 	}
-	// Two bindings sharing a topic or a group read it once.
-	seenTopics, seenGroups := map[string]bool{}, map[string]bool{}
-	for i, b := range cfg.Bindings {
+	for i := range cfg.Bindings {
 		s.states[i] = newBindingState()
+		s.allBindings = append(s.allBindings, i)
+	}
+	s.observed = make([]bool, len(cfg.Bindings))
+	s.watch(s.allBindings)
+	return s
+}
+
+// watch makes the reader read the topics and groups of the given bindings;
+// two bindings sharing a topic or a group read it once.
+func (s *kafkaScraper) watch(indexes []int) {
+	s.reader.topics, s.reader.groups = nil, nil
+	seenTopics, seenGroups := map[string]bool{}, map[string]bool{}
+	for _, i := range indexes {
+		b := s.cfg.Bindings[i]
 		if !seenTopics[b.Topic] {
 			seenTopics[b.Topic] = true
 			s.reader.topics = append(s.reader.topics, b.Topic)
@@ -71,7 +92,6 @@ func newKafkaScraper(cfg *Config, set receiver.Settings) *kafkaScraper {
 			s.reader.groups = append(s.reader.groups, b.ConsumerGroup)
 		}
 	}
-	return s
 }
 
 // start creates the receiver's one Kafka client; it connects lazily, so a
@@ -89,10 +109,14 @@ func (s *kafkaScraper) start(ctx context.Context, host component.Host) error {
 	if s.residues != nil {
 		s.residues.client = client
 	}
+	s.startCoordination(client)
 	return nil
 }
 
 func (s *kafkaScraper) shutdown(context.Context) error {
+	if s.stopCoordination != nil {
+		s.stopCoordination()
+	}
 	if s.reader.client != nil {
 		s.reader.client.Close()
 	}
@@ -101,10 +125,15 @@ func (s *kafkaScraper) shutdown(context.Context) error {
 
 func (s *kafkaScraper) scrape(ctx context.Context) (pmetric.Metrics, error) {
 	now := s.now()
+	observed := s.observedBindings()
+	if len(observed) == 0 {
+		return pmetric.NewMetrics(), nil
+	}
 	offsets := s.reader.read(ctx)
 	reads := make([]bindingOffsets, len(s.cfg.Bindings))
 	readErrs := make([]error, len(s.cfg.Bindings))
-	for i, b := range s.cfg.Bindings {
+	for _, i := range observed {
+		b := s.cfg.Bindings[i]
 		reads[i], readErrs[i] = offsets.offsetsOf(b.Topic, b.ConsumerGroup)
 	}
 	if s.residues != nil {
@@ -113,10 +142,11 @@ func (s *kafkaScraper) scrape(ctx context.Context) (pmetric.Metrics, error) {
 
 	ts := pcommon.NewTimestampFromTime(now)
 	var errs scrapererror.ScrapeErrors
-	for i, b := range s.cfg.Bindings {
-		if i > 0 && i%bindingsPerEmit == 0 {
+	for n, i := range observed {
+		if n > 0 && n%bindingsPerEmit == 0 {
 			s.mb.EmitForResource(schema.WithResource(s.resource))
 		}
+		b := s.cfg.Bindings[i]
 		read, err := reads[i], readErrs[i]
 		s.logBindingStatus(i, err, read.commitsErr)
 		if err != nil {

@@ -1,0 +1,138 @@
+package kafkawakereceiver
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"go.opentelemetry.io/collector/component/componenttest"
+	"go.opentelemetry.io/collector/config/configoptional"
+	"go.opentelemetry.io/collector/receiver/receivertest"
+
+	"github.com/kafkawake/kafkawake/receiver/kafkawakereceiver/internal/metadata"
+)
+
+// settableOwner is an assignment the test changes between scrapes.
+type settableOwner struct {
+	mu      sync.Mutex
+	indexes []int
+}
+
+func (o *settableOwner) set(indexes ...int) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.indexes = indexes
+}
+
+func (o *settableOwner) Owned() (int32, []int) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return 1, o.indexes
+}
+
+func TestScrapeObservesOnlyTheOwnedBindings(t *testing.T) {
+	c := newTestCluster(t, kfake.SeedTopics(1, "orders"))
+	c.produce("orders", 0, 10)
+	for _, g := range []string{"g0", "g1", "g2"} {
+		c.commit(g, "orders", 0, 2)
+	}
+	s, clock := startScraper(t, c.cluster.ListenAddrs(), OffsetResetEarliest,
+		BindingConfig{Topic: "orders", ConsumerGroup: "g0", Function: "f0"},
+		BindingConfig{Topic: "orders", ConsumerGroup: "g1", Function: "f1"},
+		BindingConfig{Topic: "orders", ConsumerGroup: "g2", Function: "f2"},
+	)
+	owner := &settableOwner{}
+	s.owner = owner
+
+	md, err := s.scrape(c.ctx())
+	require.NoError(t, err)
+	assert.Zero(t, md.DataPointCount(), "no assignment yet: nothing is emitted")
+
+	owner.set(0, 2)
+	md, err = s.scrape(c.ctx())
+	require.NoError(t, err)
+	pts := pointsByFunction(t, md)
+	assert.Equal(t, int64(8), pts.intValue(t, pendingName, "f0"))
+	assert.Equal(t, int64(8), pts.intValue(t, pendingName, "f2"))
+	assert.False(t, pts.has(pendingName, "f1"), "a binding another replica owns is not emitted")
+	assert.Equal(t, []string{"orders"}, s.reader.topics)
+	assert.Equal(t, []string{"g0", "g2"}, s.reader.groups, "only the owned bindings' groups are read")
+
+	// f0 consumes while owned; f1 consumes while another replica owns it.
+	c.commit("g0", "orders", 0, 5)
+	c.commit("g1", "orders", 0, 5)
+	clock.Advance(2 * time.Second)
+	owner.set(0, 1)
+	md, err = s.scrape(c.ctx())
+	require.NoError(t, err)
+	pts = pointsByFunction(t, md)
+	assert.Equal(t, int64(3), pts.intValue(t, consumedName, "f0"))
+	assert.True(t, pts.has(lastActivityName, "f0"))
+	assert.Equal(t, int64(5), pts.intValue(t, pendingName, "f1"))
+	assert.Equal(t, int64(0), pts.intValue(t, consumedName, "f1"), "a binding that moved in starts from a baseline")
+	assert.False(t, pts.has(lastActivityName, "f1"), "a baseline is never activity")
+	assert.False(t, pts.has(pendingName, "f2"), "a binding that moved out is no longer emitted")
+
+	// f0 leaves and comes back: what it consumed meanwhile is not counted.
+	owner.set(1)
+	_, err = s.scrape(c.ctx())
+	require.NoError(t, err)
+	c.commit("g0", "orders", 0, 9)
+	owner.set(0, 1)
+	md, err = s.scrape(c.ctx())
+	require.NoError(t, err)
+	pts = pointsByFunction(t, md)
+	assert.Equal(t, int64(0), pts.intValue(t, consumedName, "f0"))
+	assert.Equal(t, int64(1), pts.intValue(t, pendingName, "f0"))
+}
+
+// Two receivers in the same coordination group split the bindings between
+// them over their own Kafka clients, and a receiver that shuts down hands
+// its bindings over to the other.
+func TestReceiversInOneCoordinationGroupSplitTheBindings(t *testing.T) {
+	c := newTestCluster(t, kfake.SeedTopics(1, "orders"))
+	c.produce("orders", 0, 3)
+	var bindings []BindingConfig
+	for i := range 12 {
+		bindings = append(bindings, BindingConfig{Topic: "orders", ConsumerGroup: fmt.Sprintf("g%d", i), Function: fmt.Sprintf("f%d", i)})
+	}
+	start := func() *kafkaScraper {
+		cfg := createDefaultConfig().(*Config)
+		cfg.Brokers = c.cluster.ListenAddrs()
+		cfg.Bindings = bindings
+		cfg.Coordination = configoptional.Some(CoordinationConfig{Group: "replicas", SessionTimeout: 6 * time.Second, HeartbeatInterval: 500 * time.Millisecond})
+		require.NoError(t, cfg.Validate())
+		s := newKafkaScraper(cfg, receivertest.NewNopSettings(metadata.Type))
+		require.NoError(t, s.start(context.Background(), componenttest.NewNopHost()))
+		return s
+	}
+	functions := func(s *kafkaScraper) map[string]bool {
+		md, err := s.scrape(c.ctx())
+		require.NoError(t, err)
+		out := map[string]bool{}
+		for fn := range pointsByFunction(t, md)[pendingName] {
+			out[fn] = true
+		}
+		return out
+	}
+	a, b := start(), start()
+	t.Cleanup(func() { require.NoError(t, a.shutdown(context.Background())) })
+	require.Eventually(t, func() bool {
+		fa, fb := functions(a), functions(b)
+		for fn := range fa {
+			if fb[fn] {
+				return false
+			}
+		}
+		return len(fa) > 0 && len(fb) > 0 && len(fa)+len(fb) == len(bindings)
+	}, 20*time.Second, 50*time.Millisecond)
+
+	require.NoError(t, b.shutdown(context.Background()))
+	require.Eventually(t, func() bool { return len(functions(a)) == len(bindings) }, 5*time.Second, 50*time.Millisecond,
+		"a clean shutdown hands the bindings over without waiting for the session timeout")
+}
