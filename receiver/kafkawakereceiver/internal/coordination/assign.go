@@ -1,9 +1,12 @@
 package coordination // import "github.com/kafkawake/kafkawake/receiver/kafkawakereceiver/internal/coordination"
 
 import (
+	"cmp"
 	"encoding/binary"
 	"hash/fnv"
+	"maps"
 	"slices"
+	"strings"
 )
 
 // BindingID names a binding the same way on every replica: a hash of the
@@ -34,30 +37,48 @@ type Mismatch struct {
 
 // Assign gives every binding any member configures to exactly one of the
 // members that configure it: the one with the highest rendezvous score for
-// that binding. A member joining or leaving moves only the bindings it wins
-// or held, about 1/N of them, and the result does not depend on the order of
-// members. Every member has an entry, empty if it owns nothing.
+// that binding, unless that member already holds a quarter more than an
+// even share, in which case the next one. A member joining or leaving moves
+// about 1/N of the bindings, the load stays even with few bindings, and the
+// result does not depend on the order of members. Every member has an
+// entry, empty if it owns nothing.
 func Assign(members []MemberBindings) (map[string][]BindingID, []Mismatch) {
-	owners := map[BindingID]string{}
-	bestScore := map[BindingID]uint64{}
+	type candidate struct {
+		member string
+		score  uint64
+	}
+	candidates := map[BindingID][]candidate{}
 	for _, m := range members {
 		for _, b := range m.Bindings {
-			score := rendezvousScore(b, m.MemberID)
-			owner, taken := owners[b]
-			if !taken || score > bestScore[b] || (score == bestScore[b] && m.MemberID < owner) {
-				owners[b], bestScore[b] = m.MemberID, score
-			}
+			candidates[b] = append(candidates[b], candidate{m.MemberID, rendezvousScore(b, m.MemberID)})
 		}
 	}
+	bindings := slices.Sorted(maps.Keys(candidates))
+	capacity := 1
+	if len(members) > 0 {
+		capacity = max(1, (5*len(bindings)+4*len(members)-1)/(4*len(members)))
+	}
+
 	assignment := make(map[string][]BindingID, len(members))
 	for _, m := range members {
 		assignment[m.MemberID] = []BindingID{}
 	}
-	for b, owner := range owners {
+	for _, b := range bindings {
+		cs := candidates[b]
+		slices.SortFunc(cs, func(x, y candidate) int {
+			if c := cmp.Compare(y.score, x.score); c != 0 {
+				return c
+			}
+			return strings.Compare(x.member, y.member)
+		})
+		owner := cs[0].member
+		for _, c := range cs {
+			if len(assignment[c.member]) < capacity {
+				owner = c.member
+				break
+			}
+		}
 		assignment[owner] = append(assignment[owner], b)
-	}
-	for _, owned := range assignment {
-		slices.Sort(owned)
 	}
 
 	var mismatches []Mismatch
@@ -66,8 +87,8 @@ func Assign(members []MemberBindings) (map[string][]BindingID, []Mismatch) {
 		for _, b := range m.Bindings {
 			configured[b] = true
 		}
-		if lacks := len(owners) - len(configured); lacks > 0 {
-			mismatches = append(mismatches, Mismatch{MemberID: m.MemberID, Lacks: lacks, Of: len(owners)})
+		if lacks := len(bindings) - len(configured); lacks > 0 {
+			mismatches = append(mismatches, Mismatch{MemberID: m.MemberID, Lacks: lacks, Of: len(bindings)})
 		}
 	}
 	return assignment, mismatches

@@ -52,6 +52,25 @@ func TestAssignGivesEveryBindingOneOwnerAndBalances(t *testing.T) {
 	}
 }
 
+func TestAssignBalancesFewBindings(t *testing.T) {
+	seed := rand.Uint64()
+	t.Logf("seed %d", seed)
+	rng := rand.New(rand.NewPCG(seed, seed))
+	for range 200 {
+		bindings, members := 1+rng.IntN(20), 1+rng.IntN(5)
+		names := make([]string, members)
+		for i := range names {
+			names[i] = fmt.Sprintf("member-%d", rng.Uint64())
+		}
+		assignment, _ := Assign(membersWith(bindingIDs(bindings), names...))
+		assert.Len(t, ownerOf(t, assignment), bindings)
+		limit := max(1, (5*bindings+4*members-1)/(4*members))
+		for member, owned := range assignment {
+			assert.LessOrEqual(t, len(owned), limit, "%s holds %d of %d bindings among %d members", member, len(owned), bindings, members)
+		}
+	}
+}
+
 func TestAssignMovesOnlyTheJoinersAndLeaversShare(t *testing.T) {
 	ids := bindingIDs(3000)
 	before := ownerOf(t, first(Assign(membersWith(ids, "a", "b", "c"))))

@@ -1,0 +1,271 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+const (
+	replicaInterval  = 500 * time.Millisecond
+	replicaSession   = 6 * time.Second
+	replicaHeartbeat = 500 * time.Millisecond
+	replicaFunctions = 9
+	// slack covers process scheduling, the test's own polling and the
+	// exporter on a loaded machine; the figures are logged unpadded.
+	slack = 3 * time.Second
+)
+
+// wakeCounter is a fake SlimFaas that counts wakes per function.
+type wakeCounter struct {
+	mu    sync.Mutex
+	wakes map[string]int
+}
+
+func newWakeCounter(t *testing.T) (*wakeCounter, string) {
+	t.Helper()
+	w := &wakeCounter{wakes: map[string]int{}}
+	srv := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		w.mu.Lock()
+		w.wakes[strings.TrimPrefix(r.URL.Path, "/wake-function/")]++
+		w.mu.Unlock()
+		rw.WriteHeader(http.StatusNoContent)
+	}))
+	t.Cleanup(srv.Close)
+	return w, srv.URL
+}
+
+func (w *wakeCounter) snapshot() map[string]int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return maps.Clone(w.wakes)
+}
+
+// replica is one collector of the coordination group.
+type replica struct {
+	name string
+	*collector
+}
+
+func replicaConfig(brokers []string, wakeURL string, metricsPort int) string {
+	var bindings strings.Builder
+	for i := range replicaFunctions {
+		fmt.Fprintf(&bindings, "      - {topic: orders, consumer_group: g%d, function: f%d}\n", i, i)
+	}
+	return fmt.Sprintf(`
+receivers:
+  kafkawake:
+    brokers: [%s]
+    collection_interval: %s
+    coordination:
+      group: kafkawake-replicas
+      session_timeout: %s
+      heartbeat_interval: %s
+    bindings:
+%s
+processors:
+  slimfaaswake:
+    endpoint: %s
+    defaults:
+      cooldown: 1h
+exporters:
+  prometheus:
+    endpoint: 127.0.0.1:%d
+    metric_expiration: 2s
+service:
+  telemetry:
+    metrics:
+      level: none
+  pipelines:
+    metrics:
+      receivers: [kafkawake]
+      processors: [slimfaaswake]
+      exporters: [prometheus]
+`, strings.Join(brokers, ", "), replicaInterval, replicaSession, replicaHeartbeat, bindings.String(), wakeURL, metricsPort)
+}
+
+// exported returns the functions whose pending series the replica exports;
+// nil when it does not answer (not up yet, or gone).
+func (r *replica) exported(ctx context.Context) map[string]bool {
+	samples, err := r.scrape(ctx)
+	if err != nil {
+		return nil
+	}
+	out := map[string]bool{}
+	for _, s := range samples {
+		if s.name == "slimfaaskafka_pending_messages" {
+			out[s.labels["function"]] = true
+		}
+	}
+	return out
+}
+
+// owners maps every function to the replicas exporting it.
+func owners(ctx context.Context, replicas []*replica) map[string][]string {
+	out := map[string][]string{}
+	for _, r := range replicas {
+		for fn := range r.exported(ctx) {
+			out[fn] = append(out[fn], r.name)
+		}
+	}
+	return out
+}
+
+// waitForSplit waits until every function is exported by exactly one of the
+// replicas and each replica exports some, and returns who owns what.
+func waitForSplit(ctx context.Context, t *testing.T, replicas []*replica, limit time.Duration) map[string]string {
+	t.Helper()
+	var last map[string][]string
+	var split map[string]string
+	require.Eventually(t, func() bool {
+		last = owners(ctx, replicas)
+		split = map[string]string{}
+		perReplica := map[string]int{}
+		for fn, rs := range last {
+			if len(rs) != 1 {
+				return false
+			}
+			split[fn] = rs[0]
+			perReplica[rs[0]]++
+		}
+		return len(split) == replicaFunctions && len(perReplica) == len(replicas)
+	}, limit, 100*time.Millisecond, "bindings not split without overlap among %d replicas: %v", len(replicas), last)
+	return split
+}
+
+// waitForTakeover waits until the survivors export every function and
+// returns how long that took since `since`.
+func waitForTakeover(ctx context.Context, t *testing.T, survivors []*replica, since time.Time, limit time.Duration) time.Duration {
+	t.Helper()
+	var last map[string][]string
+	require.Eventually(t, func() bool {
+		last = owners(ctx, survivors)
+		return len(last) == replicaFunctions
+	}, limit, 50*time.Millisecond, "the survivors did not take every binding over: %v", last)
+	return time.Since(since)
+}
+
+// newWakes returns the wakes counted since before.
+func newWakes(before, after map[string]int) map[string]int {
+	out := map[string]int{}
+	for fn, n := range after {
+		if d := n - before[fn]; d > 0 {
+			out[fn] = d
+		}
+	}
+	return out
+}
+
+func ownedBy(split map[string]string, name string) []string {
+	var fns []string
+	for fn, owner := range split {
+		if owner == name {
+			fns = append(fns, fn)
+		}
+	}
+	slices.Sort(fns)
+	return fns
+}
+
+// movedBetween lists the functions whose owner differs between two splits.
+func movedBetween(before, after map[string]string) []string {
+	var fns []string
+	for fn, owner := range after {
+		if before[fn] != owner {
+			fns = append(fns, fn)
+		}
+	}
+	slices.Sort(fns)
+	return fns
+}
+
+// requireWokenOnceEach checks that the wakes are exactly one for each of
+// want, and none for any other function.
+func requireWokenOnceEach(t *testing.T, wakes map[string]int, want []string, phase string) {
+	t.Helper()
+	expected := map[string]int{}
+	for _, fn := range want {
+		expected[fn] = 1
+	}
+	require.Equal(t, expected, wakes, "%s: one wake per function that moved, none for the others", phase)
+}
+
+func TestReplicasShareTheBindingsAndTakeOver(t *testing.T) {
+	cluster, err := kfake.NewCluster(kfake.NumBrokers(3), kfake.SeedTopics(1, "orders"))
+	require.NoError(t, err)
+	t.Cleanup(cluster.Close)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+
+	wakes, wakeURL := newWakeCounter(t)
+	start := func(name string) *replica {
+		port := freePort(t)
+		return &replica{name: name, collector: startCollector(t, replicaConfig(cluster.ListenAddrs(), wakeURL, port), port)}
+	}
+	a, b, c := start("a"), start("b"), start("c")
+	split := waitForSplit(ctx, t, []*replica{a, b, c}, time.Minute)
+	t.Logf("split: a %v, b %v, c %v", ownedBy(split, "a"), ownedBy(split, "b"), ownedBy(split, "c"))
+	require.Empty(t, wakes.snapshot(), "nothing was pending yet")
+
+	// One message makes every binding pending: each owner wakes its own.
+	producer, err := kgo.NewClient(kgo.SeedBrokers(cluster.ListenAddrs()...), kgo.DisableClientMetrics())
+	require.NoError(t, err)
+	defer producer.Close()
+	require.NoError(t, producer.ProduceSync(ctx, &kgo.Record{Topic: "orders", Value: []byte("order")}).FirstErr())
+	all := slices.Sorted(maps.Keys(split))
+	require.Eventually(t, func() bool { return len(wakes.snapshot()) == replicaFunctions }, time.Minute, 100*time.Millisecond)
+	time.Sleep(4 * replicaInterval)
+	requireWokenOnceEach(t, wakes.snapshot(), all, "three replicas")
+
+	// SIGKILL: c's session has to time out before a and b take its share.
+	before := wakes.snapshot()
+	killed := time.Now()
+	c.Kill()
+	took := waitForTakeover(ctx, t, []*replica{a, b}, killed, replicaSession+replicaHeartbeat+replicaInterval+slack)
+	t.Logf("takeover after SIGKILL: %s (session_timeout %s, collection_interval %s)", took.Round(10*time.Millisecond), replicaSession, replicaInterval)
+	assert.Greater(t, took, replicaSession*4/5, "the bindings of a killed replica wait for its session to time out")
+	after := waitForSplit(ctx, t, []*replica{a, b}, time.Minute)
+	assert.Subset(t, movedBetween(split, after), ownedBy(split, "c"))
+	time.Sleep(4 * replicaInterval)
+	requireWokenOnceEach(t, newWakes(before, wakes.snapshot()), movedBetween(split, after), "after SIGKILL")
+	split = after
+
+	// SIGTERM: b leaves the group and a takes its share at once.
+	before = wakes.snapshot()
+	stopped := time.Now()
+	require.NoError(t, b.Stop(15*time.Second))
+	took = waitForTakeover(ctx, t, []*replica{a}, stopped, 2*replicaInterval+replicaHeartbeat+slack)
+	t.Logf("takeover after SIGTERM: %s (heartbeat_interval %s, collection_interval %s)", took.Round(10*time.Millisecond), replicaHeartbeat, replicaInterval)
+	time.Sleep(4 * replicaInterval)
+	requireWokenOnceEach(t, newWakes(before, wakes.snapshot()), ownedBy(split, "b"), "after SIGTERM")
+
+	// Restart the two, one after the other: only the bindings that move are
+	// woken, once each, by their new owner.
+	split = map[string]string{}
+	for _, fn := range all {
+		split[fn] = "a"
+	}
+	live := []*replica{a}
+	for _, name := range []string{"c", "b"} {
+		before = wakes.snapshot()
+		live = append(live, start(name))
+		after = waitForSplit(ctx, t, live, time.Minute)
+		time.Sleep(4 * replicaInterval)
+		requireWokenOnceEach(t, newWakes(before, wakes.snapshot()), movedBetween(split, after), "after restarting "+name)
+		split = after
+	}
+}
