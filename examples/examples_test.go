@@ -21,6 +21,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -295,6 +296,38 @@ func exporterPort(t *testing.T, raw map[string]any) string {
 	_, port, err := net.SplitHostPort(endpoint)
 	require.NoError(t, err, "prometheus exporter endpoint %q", endpoint)
 	return port
+}
+
+// coordinationGroup is the kafkawake receiver's coordination group, "" when
+// the collector observes every binding on its own.
+func coordinationGroup(raw map[string]any) string {
+	receivers, _ := raw["receivers"].(map[string]any)
+	kw, _ := receivers["kafkawake"].(map[string]any)
+	coordination, _ := kw["coordination"].(map[string]any)
+	group, _ := coordination["group"].(string)
+	return group
+}
+
+// checkSharedBindings checks what replicas sharing their bindings need: a
+// coordination group, and an exporter that forgets the series of a binding
+// that moved away within a few collection intervals.
+func checkSharedBindings(t *testing.T, raw map[string]any) {
+	t.Helper()
+	assert.NotEmpty(t, coordinationGroup(raw), "replicas of a waking collector must share the bindings through receivers.kafkawake.coordination.group")
+	exporters, _ := raw["exporters"].(map[string]any)
+	prom, _ := exporters["prometheus"].(map[string]any)
+	expiration, _ := prom["metric_expiration"].(string)
+	receivers, _ := raw["receivers"].(map[string]any)
+	kw, _ := receivers["kafkawake"].(map[string]any)
+	interval, _ := kw["collection_interval"].(string)
+	if interval == "" {
+		interval = "2s"
+	}
+	e, err := time.ParseDuration(expiration)
+	require.NoError(t, err, "the prometheus exporter needs a metric_expiration, so a replica stops serving a binding it lost")
+	i, err := time.ParseDuration(interval)
+	require.NoError(t, err)
+	assert.LessOrEqual(t, e, 10*i, "metric_expiration %s is more than a few collection intervals (%s)", e, i)
 }
 
 // hasWakeProcessor says whether some pipeline runs the slimfaaswake processor.
@@ -674,6 +707,7 @@ type scaleConfig struct {
 
 type podTemplate struct {
 	Metadata struct {
+		Labels      map[string]string `json:"labels"`
 		Annotations map[string]string `json:"annotations"`
 	} `json:"metadata"`
 	Spec struct {
@@ -770,11 +804,14 @@ func TestKubernetesManifests(t *testing.T) {
 				assert.Equal(t, port, ann["prometheus.io/port"], "prometheus.io/port must be the exporter's port")
 				assert.Contains(t, containerPorts(c.Ports), port, "container %s does not declare the exporter port", c.Name)
 				if hasWakeProcessor(cfg) {
-					// A waking collector must never run twice.
-					if assert.NotNil(t, d.Spec.Replicas) {
-						assert.Equal(t, 1, *d.Spec.Replicas, "a waking collector must run exactly one replica")
+					require.NotNil(t, d.Spec.Replicas)
+					if *d.Spec.Replicas > 1 || d.Spec.Strategy.Type != "Recreate" {
+						// Several waking replicas, or two during a rollout,
+						// must share the bindings instead of waking twice.
+						checkSharedBindings(t, cfg)
+						assert.True(t, hasDisruptionBudget(t, d.Spec.Template.Metadata.Labels),
+							"a replicated collector needs a PodDisruptionBudget keeping one replica")
 					}
-					assert.Equal(t, "Recreate", d.Spec.Strategy.Type, "a rollout must not run two waking collectors")
 				}
 				if len(d.Spec.Template.Spec.Containers) > 1 {
 					sidecarConfig = cfg
@@ -871,6 +908,40 @@ func checkZeroToOne(t *testing.T, function string, ann map[string]string, sc sca
 	assert.Positive(t, fromSource, "ScaleFromZero needs a trigger on an external source")
 }
 
+// hasDisruptionBudget says whether a PodDisruptionBudget of
+// examples/kubernetes with minAvailable ≥ 1 selects pods with these labels.
+func hasDisruptionBudget(t *testing.T, labels map[string]string) bool {
+	t.Helper()
+	matches, err := filepath.Glob(filepath.Join("kubernetes", "*.yaml"))
+	require.NoError(t, err)
+	for _, path := range matches {
+		for _, doc := range parseYAMLDocs(t, path) {
+			if doc.raw["kind"] != "PodDisruptionBudget" {
+				continue
+			}
+			data, err := json.Marshal(doc.raw)
+			require.NoError(t, err)
+			var pdb struct {
+				Spec struct {
+					MinAvailable int `json:"minAvailable"`
+					Selector     struct {
+						MatchLabels map[string]string `json:"matchLabels"`
+					} `json:"selector"`
+				} `json:"spec"`
+			}
+			require.NoError(t, json.Unmarshal(data, &pdb), doc.name)
+			selects := len(pdb.Spec.Selector.MatchLabels) > 0
+			for k, v := range pdb.Spec.Selector.MatchLabels {
+				selects = selects && labels[k] == v
+			}
+			if selects && pdb.Spec.MinAvailable >= 1 {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 func containerPorts(ports []struct {
 	Name          string `json:"name"`
 	ContainerPort int    `json:"containerPort"`
@@ -931,11 +1002,18 @@ func TestDockerCompose(t *testing.T) {
 	collector := parseYAMLDocs(t, filepath.Join("docker-compose", "collector.yaml"))[0].raw
 	port := exporterPort(t, collector)
 
-	// Prometheus scrapes the collector's exporter port.
+	// Prometheus scrapes the exporter of every collector replica: the
+	// compose name resolves to all of them.
 	prom := parseYAMLDocs(t, filepath.Join("docker-compose", "prometheus.yml"))[0].raw
 	data, err := json.Marshal(prom)
 	require.NoError(t, err)
-	assert.Contains(t, string(data), `"otelcol-kafkawake:`+port+`"`)
+	assert.Contains(t, string(data), `"dns_sd_configs":[{"names":["otelcol-kafkawake"],"port":`+port+`,"type":"A"}]`)
+	svc, _ := services["otelcol-kafkawake"].(map[string]any)
+	deploy, _ := svc["deploy"].(map[string]any)
+	if replicas, _ := deploy["replicas"].(int); replicas > 1 {
+		checkSharedBindings(t, collector)
+	}
+	assert.Equal(t, 2, deploy["replicas"], "the example runs two replicas")
 
 	// Every bound function is a container whose `app` label carries that name:
 	// under SlimFaas's Docker orchestrator the label is the function name.

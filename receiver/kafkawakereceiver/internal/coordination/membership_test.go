@@ -144,7 +144,6 @@ func TestMembersSplitTheBindingsAndALeaveMovesThemAtOnce(t *testing.T) {
 	last := moved[len(moved)-1].ContextMap()
 	assert.EqualValues(t, len(a.owned()), last["bindings"])
 	assert.Positive(t, last["moved_in"], "a takes some of b's %d bindings", len(ownedByB))
-	assert.Zero(t, last["moved_out"], "a leave moves nothing away from the members that stay")
 }
 
 func TestAStuckMemberFencesItselfBeforeOthersTakeOver(t *testing.T) {
