@@ -289,3 +289,39 @@ func TestAConsumerCannotJoinTheCoordinationGroup(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, kerr.InconsistentGroupProtocol.Code, resp.ErrorCode)
 }
+
+// In a stable group a member sends one Heartbeat per interval and nothing
+// else but the handshake of a new connection.
+func TestAStableGroupCostsOneHeartbeatPerMemberPerInterval(t *testing.T) {
+	t.Parallel()
+	c := newGroupCluster(t)
+	keys := testKeys(30)
+	members := []*testMember{c.start("member-a", keys), c.start("member-b", keys), c.start("member-c", keys)}
+	requireSplit(t, members, len(keys))
+
+	const window = 4 * time.Second
+	var mu sync.Mutex
+	keysSeen := map[string]int{}
+	all := c.cluster.Fault(kfake.Fault{Observe: true, Count: -1, When: func(r kmsg.Request) bool {
+		mu.Lock()
+		keysSeen[kmsg.NameForKey(r.Key())]++
+		mu.Unlock()
+		return true
+	}})
+	heartbeats := c.cluster.Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.Heartbeat}, Observe: true, Count: -1})
+	time.Sleep(window)
+	total, beats := all.Hits(), heartbeats.Hits()
+	all.Remove()
+	heartbeats.Remove()
+	require.NoError(t, split(members, len(keys)), "the group stayed stable")
+
+	perSecond := float64(total) / float64(len(members)) / window.Seconds()
+	mu.Lock()
+	t.Logf("%.2f requests per member per second (heartbeat_interval %s), %d of %d heartbeats: %v", perSecond, testHeartbeat, beats, total, keysSeen)
+	mu.Unlock()
+	mu.Lock()
+	assert.Equal(t, total-keysSeen["ApiVersions"], beats, "a stable member sends only heartbeats, besides connection handshakes")
+	mu.Unlock()
+	assert.LessOrEqual(t, perSecond, 1.25/testHeartbeat.Seconds())
+	assert.Positive(t, beats)
+}
