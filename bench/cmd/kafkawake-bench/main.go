@@ -6,7 +6,8 @@
 // the receiver's scale matrix and the SlimFaasKafka baseline (a test behind
 // the bench build tag, with kfake in a child process), the wake latency and
 // the footprint of the built collector binary against an in-process kfake
-// and a local wake endpoint.
+// and a local wake endpoint, and the takeover delays and group requests of
+// several replicas.
 package main
 
 import (
@@ -39,7 +40,7 @@ func main() {
 	flag.StringVar(&o.collector, "collector", "bin/otelcol-kafkawake", "the built collector binary")
 	flag.DurationVar(&o.footprint, "footprint", 0, "how long the footprint run lasts (default 3m, 30s with -quick)")
 	flag.IntVar(&o.trials, "trials", 0, "wake trials per collection interval (default 60, 20 with -quick)")
-	flag.StringVar(&skip, "skip", "", "comma-separated parts to leave out of the report: gobench,scrape,wake,footprint")
+	flag.StringVar(&skip, "skip", "", "comma-separated parts to leave out of the report: gobench,scrape,wake,footprint,replicas")
 	flag.Parse()
 	o.skip = map[string]bool{}
 	for _, s := range splitComma(skip) {
@@ -92,7 +93,7 @@ func run(o options) error {
 			return err
 		}
 	}
-	if !o.skip["wake"] || !o.skip["footprint"] {
+	if !o.skip["wake"] || !o.skip["footprint"] || !o.skip["replicas"] {
 		if _, err := os.Stat(o.collector); err != nil {
 			return fmt.Errorf("the collector binary (run `make build` first): %w", err)
 		}
@@ -113,6 +114,12 @@ func run(o options) error {
 	if !o.skip["footprint"] {
 		log.Printf("footprint: 1,000 bindings at 2s for %s", o.footprint)
 		if r.footprint, err = runFootprint(ctx, o); err != nil {
+			return err
+		}
+	}
+	if !o.skip["replicas"] {
+		log.Print("several replicas: takeover delays and group requests")
+		if r.replicas, err = runReplicas(ctx, o); err != nil {
 			return err
 		}
 	}

@@ -55,6 +55,7 @@ type report struct {
 	scrapes    []scrapeResult
 	wakes      []wakeResult
 	footprint  footprintResult
+	replicas   replicaFigures
 
 	// CPU profiles of steady-state scrapes, by title.
 	profiles []profile
@@ -201,6 +202,7 @@ func (r *report) markdown() string {
 	r.writeWake(w)
 	r.writeFootprint(w)
 	r.writeProcessor(w)
+	r.writeReplicas(w)
 	r.writeProfiles(w)
 	if r.gobenchRaw != "" {
 		w("## Raw Go benchmark output\n\n<details><summary>go test -bench</summary>\n\n```\n%s```\n\n</details>\n", r.gobenchRaw)
