@@ -28,6 +28,12 @@ func BenchmarkScrape(b *testing.B) {
 	cfg.Bindings = seedWorkload(b, c, topics, bindings)
 	require.NoError(b, cfg.Validate())
 	s := newKafkaScraper(cfg, receivertest.NewNopSettings(metadata.Type))
+	benchmarkScrapes(b, c, s)
+}
+
+// benchmarkScrapes starts s and measures its steady-state scrapes, with the
+// Kafka requests per scrape counted on the server.
+func benchmarkScrapes(b *testing.B, c *kfake.Cluster, s *kafkaScraper) {
 	require.NoError(b, s.start(context.Background(), componenttest.NewNopHost()))
 	defer func() { require.NoError(b, s.shutdown(context.Background())) }()
 	for range 2 { // warm connections, versions and coordinators

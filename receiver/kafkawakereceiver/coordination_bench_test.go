@@ -1,14 +1,12 @@
 package kafkawakereceiver
 
 import (
-	"context"
 	"fmt"
 	"slices"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 	"github.com/twmb/franz-go/pkg/kfake"
-	"go.opentelemetry.io/collector/component/componenttest"
 	"go.opentelemetry.io/collector/receiver/receivertest"
 
 	"github.com/kafkawake/kafkawake/receiver/kafkawakereceiver/internal/coordination"
@@ -35,26 +33,10 @@ func BenchmarkSharedScrape(b *testing.B) {
 			cfg.Bindings = configured
 			require.NoError(b, cfg.Validate())
 			s := newKafkaScraper(cfg, receivertest.NewNopSettings(metadata.Type))
-			s.owner = &settableOwner{indexes: shareOfFirstReplica(configured, replicas)}
-			require.NoError(b, s.start(context.Background(), componenttest.NewNopHost()))
-			defer func() { require.NoError(b, s.shutdown(context.Background())) }()
-			for range 2 { // warm connections, versions and coordinators
-				_, err := s.scrape(b.Context())
-				require.NoError(b, err)
-			}
-
-			rc := countRequests(c)
-			b.ReportAllocs()
-			b.ResetTimer()
-			for b.Loop() {
-				if _, err := s.scrape(b.Context()); err != nil {
-					b.Fatal(err)
-				}
-			}
-			b.StopTimer()
-			_, total := rc.snapshot()
-			b.ReportMetric(float64(total)/float64(b.N), "requests/scrape")
-			b.ReportMetric(float64(len(s.owner.(*settableOwner).indexes)), "bindings/replica")
+			share := shareOfFirstReplica(configured, replicas)
+			s.owner = &settableOwner{indexes: share}
+			benchmarkScrapes(b, c, s)
+			b.ReportMetric(float64(len(share)), "bindings/replica")
 		})
 	}
 }
