@@ -18,6 +18,8 @@ import (
 	"github.com/stretchr/testify/require"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/kafkawake/kafkawake/internal/collectortest"
 )
 
 const (
@@ -58,7 +60,7 @@ func (w *wakeCounter) snapshot() map[string]int {
 // replica is one collector of the coordination group.
 type replica struct {
 	name string
-	*collector
+	*collectortest.Collector
 }
 
 func replicaConfig(brokers []string, wakeURL string, metricsPort int) string {
@@ -101,14 +103,14 @@ service:
 // exported returns the functions whose pending series the replica exports;
 // nil when it does not answer (not up yet, or gone).
 func (r *replica) exported(ctx context.Context) map[string]bool {
-	samples, err := r.scrape(ctx)
+	samples, err := r.Scrape(ctx)
 	if err != nil {
 		return nil
 	}
 	out := map[string]bool{}
 	for _, s := range samples {
-		if s.name == "slimfaaskafka_pending_messages" {
-			out[s.labels["function"]] = true
+		if s.Name == "slimfaaskafka_pending_messages" {
+			out[s.Labels["function"]] = true
 		}
 	}
 	return out
@@ -214,7 +216,7 @@ func TestReplicasShareTheBindingsAndTakeOver(t *testing.T) {
 	wakes, wakeURL := newWakeCounter(t)
 	start := func(name string) *replica {
 		port := freePort(t)
-		return &replica{name: name, collector: startCollector(t, replicaConfig(cluster.ListenAddrs(), wakeURL, port), port)}
+		return &replica{name: name, Collector: startCollector(t, replicaConfig(cluster.ListenAddrs(), wakeURL, port), port)}
 	}
 	a, b, c := start("a"), start("b"), start("c")
 	split := waitForSplit(ctx, t, []*replica{a, b, c}, time.Minute)
