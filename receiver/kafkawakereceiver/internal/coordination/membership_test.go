@@ -115,11 +115,9 @@ func split(members []*testMember, n int) error {
 
 func requireSplit(t *testing.T, members []*testMember, n int) {
 	t.Helper()
-	var last error
-	require.Eventually(t, func() bool {
-		last = split(members, n)
-		return last == nil
-	}, waitLimit, pollEvery, "bindings not split among the members: %v", last)
+	require.EventuallyWithT(t, func(c *assert.CollectT) {
+		assert.NoError(c, split(members, n), "bindings not split among the members")
+	}, waitLimit, pollEvery)
 }
 
 func TestMembersSplitTheBindingsAndALeaveMovesThemAtOnce(t *testing.T) {
@@ -236,26 +234,18 @@ func TestMembersWithDifferentBindingsShareWhatTheyHave(t *testing.T) {
 	all := testKeys(30)
 	a := c.start("member-a", all)
 	b := c.start("member-b", all[:20])
-	var last error
-	require.Eventually(t, func() bool {
-		last = nil
+	require.EventuallyWithT(t, func(c *assert.CollectT) {
 		owned := map[int]string{}
 		for _, i := range a.owned() {
 			owned[i] = "a"
 		}
 		for _, i := range b.owned() {
-			if owned[i] != "" {
-				last = fmt.Errorf("binding %d owned twice", i)
-				return false
-			}
+			assert.Empty(c, owned[i], "binding %d owned twice", i)
 			owned[i] = "b"
 		}
-		if len(owned) != len(all) || len(b.owned()) == 0 {
-			last = fmt.Errorf("owned %v", owned)
-			return false
-		}
-		return true
-	}, waitLimit, pollEvery, "%v", last)
+		assert.Len(c, owned, len(all))
+		assert.NotEmpty(c, b.owned())
+	}, waitLimit, pollEvery)
 	for _, i := range b.owned() {
 		assert.Less(t, i, 20, "b owns only bindings it configures")
 	}
