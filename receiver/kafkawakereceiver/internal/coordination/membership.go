@@ -121,13 +121,13 @@ func (m *Membership) joinAndSync(ctx context.Context) error {
 	join.Protocols = append(join.Protocols, protocol)
 
 	var joined *kmsg.JoinGroupResponse
-	for {
+	for attempt := 0; ; attempt++ {
 		join.MemberID = m.memberID
 		resp, err := join.RequestWith(ctx, m.client)
 		if err == nil {
 			err = kerr.ErrorForCode(resp.ErrorCode)
 		}
-		if errors.Is(err, kerr.MemberIDRequired) {
+		if errors.Is(err, kerr.MemberIDRequired) && attempt == 0 {
 			// Kafka hands out the member id on a first join and expects
 			// it back in the real one.
 			m.memberID = resp.MemberID

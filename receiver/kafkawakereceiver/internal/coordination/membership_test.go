@@ -315,3 +315,20 @@ func TestAStableGroupCostsOneHeartbeatPerMemberPerInterval(t *testing.T) {
 	assert.LessOrEqual(t, perSecond, 1.25/testHeartbeat.Seconds())
 	assert.Positive(t, beats)
 }
+
+func TestAMemberDeniedTheGroupOwnsNothingAndSaysWhatToGrant(t *testing.T) {
+	t.Parallel()
+	c := newGroupCluster(t)
+	denied := c.cluster.Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.JoinGroup}, Group: testGroup, Err: kerr.GroupAuthorizationFailed, Count: -1})
+	a := c.start("member-a", testKeys(5))
+	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
+	defer cancel()
+	require.NoError(t, denied.Wait(ctx, 2), "the member retries its join")
+	assert.Nil(t, a.owned())
+	warnings := a.logs.FilterMessageSnippet("Cannot reach the coordination group").All()
+	require.Len(t, warnings, 1, "a lasting failure is logged once")
+	assert.Contains(t, warnings[0].ContextMap()["error"], "grant this replica's principal Read and Describe on the coordination group")
+
+	denied.Remove()
+	requireSplit(t, []*testMember{a}, 5)
+}
