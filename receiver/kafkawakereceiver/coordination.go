@@ -58,6 +58,9 @@ func (s *kafkaScraper) observedBindings() []int {
 		next[i] = true
 		if !s.observed[i] {
 			s.states[i] = newBindingState()
+			if s.residues != nil {
+				s.residues.forget(i)
+			}
 			s.lastStatusText[i] = ""
 			changed = true
 		}

@@ -33,9 +33,14 @@ type residueChecker struct {
 func newResidueChecker(bindings int) *residueChecker {
 	c := &residueChecker{memories: make([]residueMemory, bindings)}
 	for i := range c.memories {
-		c.memories[i] = residueMemory{prevRanges: map[int32]offsetRange{}, verdicts: map[int32]rangeVerdict{}}
+		c.forget(i)
 	}
 	return c
+}
+
+// forget starts a binding's memory over, for a binding new to this replica.
+func (c *residueChecker) forget(binding int) {
+	c.memories[binding] = residueMemory{prevRanges: map[int32]offsetRange{}, verdicts: map[int32]rangeVerdict{}}
 }
 
 // residueMemory is one binding's state for the rule.
