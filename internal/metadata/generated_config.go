@@ -160,6 +160,56 @@ func (ms *SlimfaaskafkaPartitionPendingMessagesMetricConfig) Validate() error {
 	return nil
 }
 
+// SlimfaaskafkaPendingAgeMetricAttributeKey specifies the key of an attribute for the slimfaaskafka.pending_age metric.
+type SlimfaaskafkaPendingAgeMetricAttributeKey string
+
+const (
+	SlimfaaskafkaPendingAgeMetricAttributeKeyTopic    SlimfaaskafkaPendingAgeMetricAttributeKey = "topic"
+	SlimfaaskafkaPendingAgeMetricAttributeKeyGroup    SlimfaaskafkaPendingAgeMetricAttributeKey = "group"
+	SlimfaaskafkaPendingAgeMetricAttributeKeyFunction SlimfaaskafkaPendingAgeMetricAttributeKey = "function"
+)
+
+// SlimfaaskafkaPendingAgeMetricConfig provides config for the slimfaaskafka.pending_age metric.
+type SlimfaaskafkaPendingAgeMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+
+	AggregationStrategy string                                      `mapstructure:"aggregation_strategy"`
+	EnabledAttributes   []SlimfaaskafkaPendingAgeMetricAttributeKey `mapstructure:"attributes"`
+}
+
+func (ms *SlimfaaskafkaPendingAgeMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+func (ms *SlimfaaskafkaPendingAgeMetricConfig) Validate() error {
+	for _, val := range ms.EnabledAttributes {
+		switch val {
+		case SlimfaaskafkaPendingAgeMetricAttributeKeyTopic, SlimfaaskafkaPendingAgeMetricAttributeKeyGroup, SlimfaaskafkaPendingAgeMetricAttributeKeyFunction:
+		default:
+			return fmt.Errorf("metric slimfaaskafka.pending_age doesn't have an attribute %v, valid attributes: [topic, group, function]", val)
+		}
+	}
+
+	switch ms.AggregationStrategy {
+	case AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax:
+	default:
+		return fmt.Errorf("invalid aggregation strategy %q, valid strategies: [%s, %s, %s, %s]", ms.AggregationStrategy, AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax)
+	}
+
+	return nil
+}
+
 // SlimfaaskafkaPendingMessagesMetricAttributeKey specifies the key of an attribute for the slimfaaskafka.pending_messages metric.
 type SlimfaaskafkaPendingMessagesMetricAttributeKey string
 
@@ -317,6 +367,7 @@ type MetricsConfig struct {
 	SlimfaaskafkaConsumedMessages         SlimfaaskafkaConsumedMessagesMetricConfig         `mapstructure:"slimfaaskafka.consumed_messages"`
 	SlimfaaskafkaLastActivityTimestamp    SlimfaaskafkaLastActivityTimestampMetricConfig    `mapstructure:"slimfaaskafka.last_activity_timestamp"`
 	SlimfaaskafkaPartitionPendingMessages SlimfaaskafkaPartitionPendingMessagesMetricConfig `mapstructure:"slimfaaskafka.partition.pending_messages"`
+	SlimfaaskafkaPendingAge               SlimfaaskafkaPendingAgeMetricConfig               `mapstructure:"slimfaaskafka.pending_age"`
 	SlimfaaskafkaPendingMessages          SlimfaaskafkaPendingMessagesMetricConfig          `mapstructure:"slimfaaskafka.pending_messages"`
 	SlimfaaskafkaWakeFailures             SlimfaaskafkaWakeFailuresMetricConfig             `mapstructure:"slimfaaskafka.wake_failures"`
 	SlimfaaskafkaWakeups                  SlimfaaskafkaWakeupsMetricConfig                  `mapstructure:"slimfaaskafka.wakeups"`
@@ -338,6 +389,11 @@ func DefaultMetricsConfig() MetricsConfig {
 			Enabled:             false,
 			AggregationStrategy: AggregationStrategyAvg,
 			EnabledAttributes:   []SlimfaaskafkaPartitionPendingMessagesMetricAttributeKey{SlimfaaskafkaPartitionPendingMessagesMetricAttributeKeyTopic, SlimfaaskafkaPartitionPendingMessagesMetricAttributeKeyGroup, SlimfaaskafkaPartitionPendingMessagesMetricAttributeKeyFunction, SlimfaaskafkaPartitionPendingMessagesMetricAttributeKeyPartition},
+		},
+		SlimfaaskafkaPendingAge: SlimfaaskafkaPendingAgeMetricConfig{
+			Enabled:             true,
+			AggregationStrategy: AggregationStrategyAvg,
+			EnabledAttributes:   []SlimfaaskafkaPendingAgeMetricAttributeKey{SlimfaaskafkaPendingAgeMetricAttributeKeyTopic, SlimfaaskafkaPendingAgeMetricAttributeKeyGroup, SlimfaaskafkaPendingAgeMetricAttributeKeyFunction},
 		},
 		SlimfaaskafkaPendingMessages: SlimfaaskafkaPendingMessagesMetricConfig{
 			Enabled:             true,

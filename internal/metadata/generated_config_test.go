@@ -41,6 +41,11 @@ func TestMetricsBuilderConfig(t *testing.T) {
 						AggregationStrategy: AggregationStrategyAvg,
 						EnabledAttributes:   []SlimfaaskafkaPartitionPendingMessagesMetricAttributeKey{SlimfaaskafkaPartitionPendingMessagesMetricAttributeKeyTopic, SlimfaaskafkaPartitionPendingMessagesMetricAttributeKeyGroup, SlimfaaskafkaPartitionPendingMessagesMetricAttributeKeyFunction, SlimfaaskafkaPartitionPendingMessagesMetricAttributeKeyPartition},
 					},
+					SlimfaaskafkaPendingAge: SlimfaaskafkaPendingAgeMetricConfig{
+						Enabled:             true,
+						AggregationStrategy: AggregationStrategyAvg,
+						EnabledAttributes:   []SlimfaaskafkaPendingAgeMetricAttributeKey{SlimfaaskafkaPendingAgeMetricAttributeKeyTopic, SlimfaaskafkaPendingAgeMetricAttributeKeyGroup, SlimfaaskafkaPendingAgeMetricAttributeKeyFunction},
+					},
 					SlimfaaskafkaPendingMessages: SlimfaaskafkaPendingMessagesMetricConfig{
 						Enabled:             true,
 						AggregationStrategy: AggregationStrategyAvg,
@@ -81,6 +86,11 @@ func TestMetricsBuilderConfig(t *testing.T) {
 						AggregationStrategy: AggregationStrategyAvg,
 						EnabledAttributes:   []SlimfaaskafkaPartitionPendingMessagesMetricAttributeKey{SlimfaaskafkaPartitionPendingMessagesMetricAttributeKeyTopic, SlimfaaskafkaPartitionPendingMessagesMetricAttributeKeyGroup, SlimfaaskafkaPartitionPendingMessagesMetricAttributeKeyFunction, SlimfaaskafkaPartitionPendingMessagesMetricAttributeKeyPartition},
 					},
+					SlimfaaskafkaPendingAge: SlimfaaskafkaPendingAgeMetricConfig{
+						Enabled:             false,
+						AggregationStrategy: AggregationStrategyAvg,
+						EnabledAttributes:   []SlimfaaskafkaPendingAgeMetricAttributeKey{SlimfaaskafkaPendingAgeMetricAttributeKeyTopic, SlimfaaskafkaPendingAgeMetricAttributeKeyGroup, SlimfaaskafkaPendingAgeMetricAttributeKeyFunction},
+					},
 					SlimfaaskafkaPendingMessages: SlimfaaskafkaPendingMessagesMetricConfig{
 						Enabled:             false,
 						AggregationStrategy: AggregationStrategyAvg,
@@ -106,7 +116,7 @@ func TestMetricsBuilderConfig(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			cfg := loadMetricsBuilderConfig(t, tt.name)
-			diff := cmp.Diff(tt.want, cfg, cmpopts.IgnoreUnexported(SlimfaaskafkaConsumedMessagesMetricConfig{}, SlimfaaskafkaLastActivityTimestampMetricConfig{}, SlimfaaskafkaPartitionPendingMessagesMetricConfig{}, SlimfaaskafkaPendingMessagesMetricConfig{}, SlimfaaskafkaWakeFailuresMetricConfig{}, SlimfaaskafkaWakeupsMetricConfig{}, ResourceAttributeConfig{}))
+			diff := cmp.Diff(tt.want, cfg, cmpopts.IgnoreUnexported(SlimfaaskafkaConsumedMessagesMetricConfig{}, SlimfaaskafkaLastActivityTimestampMetricConfig{}, SlimfaaskafkaPartitionPendingMessagesMetricConfig{}, SlimfaaskafkaPendingAgeMetricConfig{}, SlimfaaskafkaPendingMessagesMetricConfig{}, SlimfaaskafkaWakeFailuresMetricConfig{}, SlimfaaskafkaWakeupsMetricConfig{}, ResourceAttributeConfig{}))
 			require.Emptyf(t, diff, "Config mismatch (-expected +actual):\n%s", diff)
 		})
 	}
@@ -143,6 +153,18 @@ func TestSlimfaaskafkaPartitionPendingMessagesMetricsConfig_Validate(t *testing.
 	require.ErrorContains(t, cfg.Validate(), "metric slimfaaskafka.partition.pending_messages doesn't have an attribute invalid, valid attributes: [topic, group, function, partition]")
 
 	cfg = DefaultMetricsConfig().SlimfaaskafkaPartitionPendingMessages
+	cfg.AggregationStrategy = "invalid"
+	require.ErrorContains(t, cfg.Validate(), "invalid aggregation strategy")
+}
+
+func TestSlimfaaskafkaPendingAgeMetricsConfig_Validate(t *testing.T) {
+	cfg := DefaultMetricsConfig().SlimfaaskafkaPendingAge
+	require.NoError(t, cfg.Validate())
+
+	cfg.EnabledAttributes = []SlimfaaskafkaPendingAgeMetricAttributeKey{"invalid"}
+	require.ErrorContains(t, cfg.Validate(), "metric slimfaaskafka.pending_age doesn't have an attribute invalid, valid attributes: [topic, group, function]")
+
+	cfg = DefaultMetricsConfig().SlimfaaskafkaPendingAge
 	cfg.AggregationStrategy = "invalid"
 	require.ErrorContains(t, cfg.Validate(), "invalid aggregation strategy")
 }

@@ -62,6 +62,10 @@ var MetricsInfo = metricsInfo{
 		Name:       "slimfaaskafka.partition.pending_messages",
 		Attributes: []string{"topic", "group", "function", "partition"},
 	},
+	SlimfaaskafkaPendingAge: metricInfo{
+		Name:       "slimfaaskafka.pending_age",
+		Attributes: []string{"topic", "group", "function"},
+	},
 	SlimfaaskafkaPendingMessages: metricInfo{
 		Name:       "slimfaaskafka.pending_messages",
 		Attributes: []string{"topic", "group", "function"},
@@ -80,6 +84,7 @@ type metricsInfo struct {
 	SlimfaaskafkaConsumedMessages         metricInfo
 	SlimfaaskafkaLastActivityTimestamp    metricInfo
 	SlimfaaskafkaPartitionPendingMessages metricInfo
+	SlimfaaskafkaPendingAge               metricInfo
 	SlimfaaskafkaPendingMessages          metricInfo
 	SlimfaaskafkaWakeFailures             metricInfo
 	SlimfaaskafkaWakeups                  metricInfo
@@ -372,6 +377,101 @@ func (m *metricSlimfaaskafkaPartitionPendingMessages) emit(metrics pmetric.Metri
 
 func newMetricSlimfaaskafkaPartitionPendingMessages(cfg SlimfaaskafkaPartitionPendingMessagesMetricConfig) metricSlimfaaskafkaPartitionPendingMessages {
 	m := metricSlimfaaskafkaPartitionPendingMessages{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
+type metricSlimfaaskafkaPendingAge struct {
+	data          pmetric.Metric                      // data buffer for generated metric.
+	config        SlimfaaskafkaPendingAgeMetricConfig // metric config provided by user.
+	capacity      int                                 // max observed number of data points added to the metric.
+	aggDataPoints []float64                           // slice containing number of aggregated datapoints at each index
+}
+
+// init fills slimfaaskafka.pending_age metric with initial data.
+func (m *metricSlimfaaskafkaPendingAge) init() {
+	m.data.SetName("slimfaaskafka.pending_age")
+	m.data.SetDescription("Age at the scrape of the oldest message the binding's consumer group still has to read, the maximum over the topic's partitions. 0 when nothing is pending; absent when it cannot be known. With the estimate method an offset produced before the receiver's first sight of it (or before its table of high watermarks) is dated at that sight, so the age is a lower bound.")
+	m.data.SetUnit("s")
+	m.data.SetEmptyGauge()
+	m.data.Gauge().DataPoints().EnsureCapacity(m.capacity)
+	m.aggDataPoints = m.aggDataPoints[:0]
+}
+
+func (m *metricSlimfaaskafkaPendingAge) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val float64, topicAttributeValue string, groupAttributeValue string, functionAttributeValue string) {
+	if !m.config.Enabled {
+		return
+	}
+
+	dp := pmetric.NewNumberDataPoint()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	if slices.Contains(m.config.EnabledAttributes, SlimfaaskafkaPendingAgeMetricAttributeKeyTopic) {
+		dp.Attributes().PutStr("topic", topicAttributeValue)
+	}
+	if slices.Contains(m.config.EnabledAttributes, SlimfaaskafkaPendingAgeMetricAttributeKeyGroup) {
+		dp.Attributes().PutStr("group", groupAttributeValue)
+	}
+	if slices.Contains(m.config.EnabledAttributes, SlimfaaskafkaPendingAgeMetricAttributeKeyFunction) {
+		dp.Attributes().PutStr("function", functionAttributeValue)
+	}
+
+	var s string
+	dps := m.data.Gauge().DataPoints()
+	for i := 0; i < dps.Len(); i++ {
+		dpi := dps.At(i)
+		if dp.Attributes().Equal(dpi.Attributes()) && dp.StartTimestamp() == dpi.StartTimestamp() && dp.Timestamp() == dpi.Timestamp() {
+			switch s = m.config.AggregationStrategy; s {
+			case AggregationStrategySum, AggregationStrategyAvg:
+				dpi.SetDoubleValue(dpi.DoubleValue() + val)
+				m.aggDataPoints[i] += 1
+				return
+			case AggregationStrategyMin:
+				if dpi.DoubleValue() > val {
+					dpi.SetDoubleValue(val)
+				}
+				return
+			case AggregationStrategyMax:
+				if dpi.DoubleValue() < val {
+					dpi.SetDoubleValue(val)
+				}
+				return
+			}
+		}
+	}
+
+	dp.SetDoubleValue(val)
+	m.aggDataPoints = append(m.aggDataPoints, 1)
+	dp.MoveTo(dps.AppendEmpty())
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricSlimfaaskafkaPendingAge) updateCapacity() {
+	if m.data.Gauge().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Gauge().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricSlimfaaskafkaPendingAge) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Gauge().DataPoints().Len() > 0 {
+		if m.config.AggregationStrategy == AggregationStrategyAvg {
+			for i, aggCount := range m.aggDataPoints {
+				m.data.Gauge().DataPoints().At(i).SetDoubleValue(m.data.Gauge().DataPoints().At(i).DoubleValue() / aggCount)
+			}
+		}
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricSlimfaaskafkaPendingAge(cfg SlimfaaskafkaPendingAgeMetricConfig) metricSlimfaaskafkaPendingAge {
+	m := metricSlimfaaskafkaPendingAge{config: cfg}
 
 	if cfg.Enabled {
 		m.data = pmetric.NewMetric()
@@ -688,6 +788,7 @@ type MetricsBuilder struct {
 	metricSlimfaaskafkaConsumedMessages         metricSlimfaaskafkaConsumedMessages
 	metricSlimfaaskafkaLastActivityTimestamp    metricSlimfaaskafkaLastActivityTimestamp
 	metricSlimfaaskafkaPartitionPendingMessages metricSlimfaaskafkaPartitionPendingMessages
+	metricSlimfaaskafkaPendingAge               metricSlimfaaskafkaPendingAge
 	metricSlimfaaskafkaPendingMessages          metricSlimfaaskafkaPendingMessages
 	metricSlimfaaskafkaWakeFailures             metricSlimfaaskafkaWakeFailures
 	metricSlimfaaskafkaWakeups                  metricSlimfaaskafkaWakeups
@@ -719,6 +820,7 @@ func NewMetricsBuilder(mbc MetricsBuilderConfig, settings receiver.Settings, opt
 		metricSlimfaaskafkaConsumedMessages:      newMetricSlimfaaskafkaConsumedMessages(mbc.Metrics.SlimfaaskafkaConsumedMessages),
 		metricSlimfaaskafkaLastActivityTimestamp: newMetricSlimfaaskafkaLastActivityTimestamp(mbc.Metrics.SlimfaaskafkaLastActivityTimestamp),
 		metricSlimfaaskafkaPartitionPendingMessages: newMetricSlimfaaskafkaPartitionPendingMessages(mbc.Metrics.SlimfaaskafkaPartitionPendingMessages),
+		metricSlimfaaskafkaPendingAge:               newMetricSlimfaaskafkaPendingAge(mbc.Metrics.SlimfaaskafkaPendingAge),
 		metricSlimfaaskafkaPendingMessages:          newMetricSlimfaaskafkaPendingMessages(mbc.Metrics.SlimfaaskafkaPendingMessages),
 		metricSlimfaaskafkaWakeFailures:             newMetricSlimfaaskafkaWakeFailures(mbc.Metrics.SlimfaaskafkaWakeFailures),
 		metricSlimfaaskafkaWakeups:                  newMetricSlimfaaskafkaWakeups(mbc.Metrics.SlimfaaskafkaWakeups),
@@ -803,6 +905,7 @@ func (mb *MetricsBuilder) EmitForResource(options ...ResourceMetricsOption) {
 	mb.metricSlimfaaskafkaConsumedMessages.emit(ils.Metrics())
 	mb.metricSlimfaaskafkaLastActivityTimestamp.emit(ils.Metrics())
 	mb.metricSlimfaaskafkaPartitionPendingMessages.emit(ils.Metrics())
+	mb.metricSlimfaaskafkaPendingAge.emit(ils.Metrics())
 	mb.metricSlimfaaskafkaPendingMessages.emit(ils.Metrics())
 	mb.metricSlimfaaskafkaWakeFailures.emit(ils.Metrics())
 	mb.metricSlimfaaskafkaWakeups.emit(ils.Metrics())
@@ -850,6 +953,11 @@ func (mb *MetricsBuilder) RecordSlimfaaskafkaLastActivityTimestampDataPoint(ts p
 // RecordSlimfaaskafkaPartitionPendingMessagesDataPoint adds a data point to slimfaaskafka.partition.pending_messages metric.
 func (mb *MetricsBuilder) RecordSlimfaaskafkaPartitionPendingMessagesDataPoint(ts pcommon.Timestamp, val int64, topicAttributeValue string, groupAttributeValue string, functionAttributeValue string, partitionAttributeValue int64) {
 	mb.metricSlimfaaskafkaPartitionPendingMessages.recordDataPoint(mb.startTime, ts, val, topicAttributeValue, groupAttributeValue, functionAttributeValue, partitionAttributeValue)
+}
+
+// RecordSlimfaaskafkaPendingAgeDataPoint adds a data point to slimfaaskafka.pending_age metric.
+func (mb *MetricsBuilder) RecordSlimfaaskafkaPendingAgeDataPoint(ts pcommon.Timestamp, val float64, topicAttributeValue string, groupAttributeValue string, functionAttributeValue string) {
+	mb.metricSlimfaaskafkaPendingAge.recordDataPoint(mb.startTime, ts, val, topicAttributeValue, groupAttributeValue, functionAttributeValue)
 }
 
 // RecordSlimfaaskafkaPendingMessagesDataPoint adds a data point to slimfaaskafka.pending_messages metric.

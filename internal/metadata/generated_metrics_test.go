@@ -70,6 +70,7 @@ func TestMetricsBuilder(t *testing.T) {
 			aggMap["slimfaaskafka.consumed_messages"] = mb.metricSlimfaaskafkaConsumedMessages.config.AggregationStrategy
 			aggMap["slimfaaskafka.last_activity_timestamp"] = mb.metricSlimfaaskafkaLastActivityTimestamp.config.AggregationStrategy
 			aggMap["slimfaaskafka.partition.pending_messages"] = mb.metricSlimfaaskafkaPartitionPendingMessages.config.AggregationStrategy
+			aggMap["slimfaaskafka.pending_age"] = mb.metricSlimfaaskafkaPendingAge.config.AggregationStrategy
 			aggMap["slimfaaskafka.pending_messages"] = mb.metricSlimfaaskafkaPendingMessages.config.AggregationStrategy
 			aggMap["slimfaaskafka.wake_failures"] = mb.metricSlimfaaskafkaWakeFailures.config.AggregationStrategy
 			aggMap["slimfaaskafka.wakeups"] = mb.metricSlimfaaskafkaWakeups.config.AggregationStrategy
@@ -101,6 +102,12 @@ func TestMetricsBuilder(t *testing.T) {
 			}
 			defaultMetricsCount++
 			allMetricsCount++
+			mb.RecordSlimfaaskafkaPendingAgeDataPoint(ts, 1, "topic-val", "group-val", "function-val")
+			if tt.name == "reaggregate_set" {
+				mb.RecordSlimfaaskafkaPendingAgeDataPoint(ts, 3, "topic-val-2", "group-val-2", "function-val-2")
+			}
+			defaultMetricsCount++
+			allMetricsCount++
 			mb.RecordSlimfaaskafkaPendingMessagesDataPoint(ts, 1, "topic-val", "group-val", "function-val")
 			if tt.name == "reaggregate_set" {
 				mb.RecordSlimfaaskafkaPendingMessagesDataPoint(ts, 3, "topic-val-2", "group-val-2", "function-val-2")
@@ -126,6 +133,7 @@ func TestMetricsBuilder(t *testing.T) {
 				assert.Empty(t, mb.metricSlimfaaskafkaConsumedMessages.aggDataPoints)
 				assert.Empty(t, mb.metricSlimfaaskafkaLastActivityTimestamp.aggDataPoints)
 				assert.Empty(t, mb.metricSlimfaaskafkaPartitionPendingMessages.aggDataPoints)
+				assert.Empty(t, mb.metricSlimfaaskafkaPendingAge.aggDataPoints)
 				assert.Empty(t, mb.metricSlimfaaskafkaPendingMessages.aggDataPoints)
 				assert.Empty(t, mb.metricSlimfaaskafkaWakeFailures.aggDataPoints)
 				assert.Empty(t, mb.metricSlimfaaskafkaWakeups.aggDataPoints)
@@ -313,6 +321,56 @@ func TestMetricsBuilder(t *testing.T) {
 						_, ok = dp.Attributes().Get("function")
 						assert.False(t, ok)
 						_, ok = dp.Attributes().Get("partition")
+						assert.False(t, ok)
+					}
+				case "slimfaaskafka.pending_age":
+					if tt.name != "reaggregate_set" {
+						assert.False(t, validatedMetrics["slimfaaskafka.pending_age"], "Found a duplicate in the metrics slice: slimfaaskafka.pending_age")
+						validatedMetrics["slimfaaskafka.pending_age"] = true
+						assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+						assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+						assert.Equal(t, "Age at the scrape of the oldest message the binding's consumer group still has to read, the maximum over the topic's partitions. 0 when nothing is pending; absent when it cannot be known. With the estimate method an offset produced before the receiver's first sight of it (or before its table of high watermarks) is dated at that sight, so the age is a lower bound.", mi.Description())
+						assert.Equal(t, "s", mi.Unit())
+						dp := mi.Gauge().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeDouble, dp.ValueType())
+						assert.InDelta(t, float64(1), dp.DoubleValue(), 0.01)
+						topicAttrVal, ok := dp.Attributes().Get("topic")
+						assert.True(t, ok)
+						assert.Equal(t, "topic-val", topicAttrVal.Str())
+						groupAttrVal, ok := dp.Attributes().Get("group")
+						assert.True(t, ok)
+						assert.Equal(t, "group-val", groupAttrVal.Str())
+						functionAttrVal, ok := dp.Attributes().Get("function")
+						assert.True(t, ok)
+						assert.Equal(t, "function-val", functionAttrVal.Str())
+					} else {
+						assert.False(t, validatedMetrics["slimfaaskafka.pending_age"], "Found a duplicate in the metrics slice: slimfaaskafka.pending_age")
+						validatedMetrics["slimfaaskafka.pending_age"] = true
+						assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+						assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+						assert.Equal(t, "Age at the scrape of the oldest message the binding's consumer group still has to read, the maximum over the topic's partitions. 0 when nothing is pending; absent when it cannot be known. With the estimate method an offset produced before the receiver's first sight of it (or before its table of high watermarks) is dated at that sight, so the age is a lower bound.", mi.Description())
+						assert.Equal(t, "s", mi.Unit())
+						dp := mi.Gauge().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeDouble, dp.ValueType())
+						switch aggMap["slimfaaskafka.pending_age"] {
+						case "sum":
+							assert.InDelta(t, float64(4), dp.DoubleValue(), 0.01)
+						case "avg":
+							assert.InDelta(t, float64(2), dp.DoubleValue(), 0.01)
+						case "min":
+							assert.InDelta(t, float64(1), dp.DoubleValue(), 0.01)
+						case "max":
+							assert.InDelta(t, float64(3), dp.DoubleValue(), 0.01)
+						}
+						_, ok := dp.Attributes().Get("topic")
+						assert.False(t, ok)
+						_, ok = dp.Attributes().Get("group")
+						assert.False(t, ok)
+						_, ok = dp.Attributes().Get("function")
 						assert.False(t, ok)
 					}
 				case "slimfaaskafka.pending_messages":
