@@ -65,6 +65,8 @@ type Config struct {
 	// IsolationLevel decides whether pending stops at the high watermark or
 	// at the last stable offset.
 	IsolationLevel IsolationLevel `mapstructure:"isolation_level"`
+	// PendingAge says how slimfaaskafka.pending_age dates pending messages.
+	PendingAge PendingAgeConfig `mapstructure:"pending_age"`
 	// Bindings are the (topic, consumer group, function) triples to observe.
 	Bindings []BindingConfig `mapstructure:"bindings"`
 	// Coordination, when present, shares the bindings among the replicas
@@ -128,6 +130,7 @@ func (cfg *Config) Validate() error {
 	default:
 		errs = append(errs, fmt.Errorf("isolation_level: must be %q or %q, got %q", IsolationReadUncommitted, IsolationReadCommitted, cfg.IsolationLevel))
 	}
+	errs = append(errs, cfg.PendingAge.validate()...)
 	errs = append(errs, validateBindings(cfg.Bindings)...)
 	if cfg.Coordination.HasValue() {
 		errs = append(errs, cfg.Coordination.Get().validate()...)

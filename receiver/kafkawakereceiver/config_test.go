@@ -31,6 +31,7 @@ func TestLoadConfig(t *testing.T) {
 	custom.CollectionInterval = 500 * time.Millisecond
 	custom.Timeout = 3 * time.Second
 	custom.OffsetReset = OffsetResetLatest
+	custom.PendingAge.Method = PendingAgeFetch
 	custom.Bindings = []BindingConfig{
 		{Topic: "orders", ConsumerGroup: "orders-group", Function: "processorders"},
 		{Topic: "orders", ConsumerGroup: "audit-group", Function: "audit"},
@@ -126,6 +127,7 @@ func TestDefaultConfig(t *testing.T) {
 	assert.Equal(t, 10*time.Second, cfg.DialTimeout)
 	assert.Nil(t, cfg.TLS, "plaintext unless tls is set")
 	assert.Nil(t, cfg.Authentication.SASL)
+	assert.Equal(t, PendingAgeEstimate, cfg.PendingAge.Method)
 	// No default binding and no default broker: both must be configured.
 	assert.ErrorContains(t, confmap.Validate(cfg), "brokers must be specified")
 	assert.ErrorContains(t, confmap.Validate(cfg), "bindings: must list at least one binding")
@@ -155,6 +157,7 @@ func TestValidateNamesTheField(t *testing.T) {
 		{"zero timeout", func(c *Config) { c.Timeout = 0 }, "timeout: must be positive"},
 		{"negative timeout", func(c *Config) { c.Timeout = -time.Second }, "timeout: must be positive"},
 		{"unknown offset_reset", func(c *Config) { c.OffsetReset = "newest" }, `offset_reset: must be "earliest" or "latest", got "newest"`},
+		{"unknown pending_age.method", func(c *Config) { c.PendingAge.Method = "exact" }, `pending_age.method: must be "estimate", "fetch" or "none", got "exact"`},
 		{"zero collection_interval", func(c *Config) { c.CollectionInterval = 0 }, "collection_interval"},
 		{"coordination without group", func(c *Config) { c.Coordination = coordinationBlock("", 10*time.Second, time.Second) }, "coordination.group: must not be empty"},
 		{"session_timeout below the brokers' minimum", func(c *Config) { c.Coordination = coordinationBlock("r", 5*time.Second, time.Second) }, "coordination.session_timeout: must be between 6s and 5m0s (the brokers' default bounds), got 5s"},

@@ -54,6 +54,7 @@ func createDefaultConfig() component.Config {
 			SessionTimeout:    defaultSessionTimeout,
 			HeartbeatInterval: defaultHeartbeatInterval,
 		}),
+		PendingAge:           PendingAgeConfig{Method: PendingAgeEstimate},
 	}
 }
 

@@ -55,15 +55,15 @@ func newBindingState() *bindingState {
 
 // observe applies the lag and consumption rules (docs/rules.md) to one
 // scrape's offsets. perPartition, when not nil, receives each partition's
-// pending count.
-func (s *bindingState) observe(now time.Time, partitions map[int32]partitionOffsets, reset OffsetReset, perPartition func(int32, int64)) observation {
+// pending range.
+func (s *bindingState) observe(now time.Time, partitions map[int32]partitionOffsets, reset OffsetReset, perPartition func(int32, offsetRange)) observation {
 	var pending, consumedDelta int64
 	position := make(map[int32]int64, len(partitions))
 	for p, o := range partitions {
 		r := s.pendingRange(p, o, reset)
 		pending += r.len()
 		if perPartition != nil {
-			perPartition(p, r.len())
+			perPartition(p, r)
 		}
 		if o.committed == noCommit {
 			position[p] = r.from

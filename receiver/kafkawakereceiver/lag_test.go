@@ -9,26 +9,46 @@ import (
 
 func TestPartitionPending(t *testing.T) {
 	tests := []struct {
-		name    string
-		reset   OffsetReset
-		offsets partitionOffsets
-		want    int64
+		name      string
+		reset     OffsetReset
+		offsets   partitionOffsets
+		want      int64
+		wantFirst int64 // first pending offset, when want > 0
 	}{
-		{"committed behind", OffsetResetEarliest, partitionOffsets{highWatermark: 100, logStart: 0, committed: 40}, 60},
-		{"fully consumed", OffsetResetEarliest, partitionOffsets{highWatermark: 100, logStart: 0, committed: 100}, 0},
-		{"commit below log start counts only retained messages", OffsetResetEarliest, partitionOffsets{highWatermark: 100, logStart: 80, committed: 60}, 20},
-		{"commit above high watermark is never negative", OffsetResetEarliest, partitionOffsets{highWatermark: 100, logStart: 0, committed: 130}, 0},
-		{"no commit, earliest, counts retained messages", OffsetResetEarliest, partitionOffsets{highWatermark: 100, logStart: 30, committed: noCommit}, 70},
-		{"no commit, earliest, empty partition", OffsetResetEarliest, partitionOffsets{highWatermark: 0, logStart: 0, committed: noCommit}, 0},
-		{"no commit, latest, first sight is the baseline", OffsetResetLatest, partitionOffsets{highWatermark: 100, logStart: 0, committed: noCommit}, 0},
-		{"commit wins over latest", OffsetResetLatest, partitionOffsets{highWatermark: 100, logStart: 0, committed: 90}, 10},
+		{"committed behind", OffsetResetEarliest, partitionOffsets{highWatermark: 100, logStart: 0, committed: 40}, 60, 40},
+		{"fully consumed", OffsetResetEarliest, partitionOffsets{highWatermark: 100, logStart: 0, committed: 100}, 0, 0},
+		{"commit below log start counts only retained messages", OffsetResetEarliest, partitionOffsets{highWatermark: 100, logStart: 80, committed: 60}, 20, 80},
+		{"commit above high watermark is never negative", OffsetResetEarliest, partitionOffsets{highWatermark: 100, logStart: 0, committed: 130}, 0, 0},
+		{"no commit, earliest, counts retained messages", OffsetResetEarliest, partitionOffsets{highWatermark: 100, logStart: 30, committed: noCommit}, 70, 30},
+		{"no commit, earliest, empty partition", OffsetResetEarliest, partitionOffsets{highWatermark: 0, logStart: 0, committed: noCommit}, 0, 0},
+		{"no commit, latest, first sight is the baseline", OffsetResetLatest, partitionOffsets{highWatermark: 100, logStart: 0, committed: noCommit}, 0, 0},
+		{"commit wins over latest", OffsetResetLatest, partitionOffsets{highWatermark: 100, logStart: 0, committed: 90}, 10, 90},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			s := newBindingState()
-			assert.Equal(t, tt.want, s.pendingRange(0, tt.offsets, tt.reset).len())
+			got := s.pendingRange(0, tt.offsets, tt.reset)
+			assert.Equal(t, tt.want, got.len())
+			if tt.want > 0 {
+				assert.Equal(t, tt.wantFirst, got.from, "first pending offset")
+			}
 		})
 	}
+}
+
+func TestPendingRangeStartsAtTheLatestBaseline(t *testing.T) {
+	s := newBindingState()
+	var got map[int32]offsetRange
+	observe := func(partitions map[int32]partitionOffsets) {
+		got = map[int32]offsetRange{}
+		s.observe(time.Time{}, partitions, OffsetResetLatest, func(p int32, r offsetRange) { got[p] = r })
+	}
+	observe(parts(partitionOffsets{highWatermark: 100, committed: noCommit}))
+	assert.True(t, got[0].empty(), "first sight is the baseline: nothing pending")
+	observe(parts(partitionOffsets{highWatermark: 130, committed: noCommit}))
+	assert.Equal(t, offsetRange{from: 100, to: 130}, got[0], "the first pending message is the first one after the baseline")
+	observe(parts(partitionOffsets{highWatermark: 130, logStart: 110, committed: noCommit}))
+	assert.Equal(t, offsetRange{from: 110, to: 130}, got[0], "retention moved past the baseline")
 }
 
 // step is one scrape fed to a bindingState in sequence tests.

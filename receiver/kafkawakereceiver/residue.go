@@ -246,43 +246,20 @@ func summarizeBatches(raw []byte) []batchSummary {
 // false: asking again would get the same answer. Ranges it could not check
 // (request or partition error, unknown leader) have no verdict.
 func (c *residueChecker) check(ctx context.Context, layout topicLayout, ranges []residueRange) map[residueRange]bool {
-	requests := map[int32]*kmsg.FetchRequest{}
+	requests := newFetchRequests(layout, func() *kmsg.FetchRequest { return newFetchRequest(1, 4<<20) })
 	for _, rr := range ranges {
-		leader, ok := layout.leaders[topicPartition{rr.topic, rr.partition}]
-		if !ok {
-			continue
-		}
-		req := requests[leader]
-		if req == nil {
-			req = kmsg.NewPtrFetchRequest()
-			req.ReplicaID = -1
-			req.MaxBytes = 4 << 20
-			req.IsolationLevel = 1
-			req.SessionEpoch = -1
-			requests[leader] = req
-		}
-		part := kmsg.NewFetchRequestTopicPartition()
-		part.Partition = rr.partition
-		part.FetchOffset = rr.from
-		part.PartitionMaxBytes = 256 << 10
-		topic := kmsg.NewFetchRequestTopic()
-		topic.Topic = rr.topic
-		topic.TopicID = layout.ids[rr.topic]
-		topic.Partitions = []kmsg.FetchRequestTopicPartition{part}
-		req.Topics = append(req.Topics, topic)
+		requests.add(rr.topic, rr.partition, rr.from, 256<<10)
 	}
 
 	verdicts := map[residueRange]bool{}
-	for leader, req := range requests {
+	for leader, req := range requests.byLeader {
 		resp, err := req.RequestWith(ctx, c.client.Broker(int(leader)))
 		if err != nil || resp.ErrorCode != 0 {
 			continue
 		}
-		for _, t := range resp.Topics {
-			name := t.Topic
-			if name == "" {
-				name = layout.names[t.TopicID]
-			}
+		for i := range resp.Topics {
+			t := &resp.Topics[i]
+			name := layout.fetchedTopic(t)
 			for _, p := range t.Partitions {
 				if p.ErrorCode != 0 {
 					continue

@@ -44,6 +44,8 @@ type kafkaScraper struct {
 	stopCoordination func()
 	observed         []bool
 	observedCount    int
+	// ages is nil when the pending age is off.
+	ages *pendingAger
 }
 
 func newKafkaScraper(cfg *Config, set receiver.Settings) *kafkaScraper {
@@ -58,6 +60,7 @@ func newKafkaScraper(cfg *Config, set receiver.Settings) *kafkaScraper {
 			readCommitted: cfg.IsolationLevel == IsolationReadCommitted,
 			usesSASL:      cfg.Authentication.SASL != nil,
 		},
+		ages: newPendingAger(cfg, set.Logger),
 	}
 	rb := schema.NewResourceBuilder(cfg.ResourceAttributes)
 	if cfg.ClusterAlias != "" {
@@ -110,6 +113,9 @@ func (s *kafkaScraper) start(ctx context.Context, host component.Host) error {
 		s.residues.client = client
 	}
 	s.startCoordination(client)
+	if s.ages != nil && s.ages.records != nil {
+		s.ages.records.client = client
+	}
 	return nil
 }
 
@@ -139,6 +145,9 @@ func (s *kafkaScraper) scrape(ctx context.Context) (pmetric.Metrics, error) {
 	if s.residues != nil {
 		s.residues.settle(ctx, offsets.layout, s.cfg.Bindings, reads, readErrs)
 	}
+	if s.ages != nil {
+		s.ages.startScrape(now, offsets.layout, s.cfg.Bindings, reads, readErrs)
+	}
 
 	ts := pcommon.NewTimestampFromTime(now)
 	var errs scrapererror.ScrapeErrors
@@ -158,13 +167,16 @@ func (s *kafkaScraper) scrape(ctx context.Context) (pmetric.Metrics, error) {
 		if read.commitsErr != nil {
 			obs = s.states[i].observeProduced(read.partitions)
 		} else {
-			obs = s.states[i].observe(now, read.partitions, s.cfg.OffsetReset, s.partitionRecorder(ts, b))
+			obs = s.states[i].observe(now, read.partitions, s.cfg.OffsetReset, s.partitionRecorder(i, ts, b))
 		}
 		s.mb.RecordSlimfaaskafkaPendingMessagesDataPoint(ts, obs.pending, b.Topic, b.ConsumerGroup, b.Function)
 		s.mb.RecordSlimfaaskafkaConsumedMessagesDataPoint(ts, obs.consumed, b.Topic, b.ConsumerGroup, b.Function)
 		if !obs.lastActivity.IsZero() {
 			s.mb.RecordSlimfaaskafkaLastActivityTimestampDataPoint(ts, unixSeconds(obs.lastActivity), b.Topic, b.ConsumerGroup, b.Function)
 		}
+	}
+	if s.ages != nil {
+		s.recordPendingAges(ctx, now, ts, offsets.layout)
 	}
 	md := s.mb.Emit(schema.WithResource(s.resource))
 	mergeIntoFirstResource(md)
@@ -212,14 +224,40 @@ func mergeIntoFirstResource(md pmetric.Metrics) {
 	})
 }
 
-// partitionRecorder records the optional per-partition pending metric, or is
-// nil when it is disabled.
-func (s *kafkaScraper) partitionRecorder(ts pcommon.Timestamp, b BindingConfig) func(int32, int64) {
-	if !s.cfg.Metrics.SlimfaaskafkaPartitionPendingMessages.Enabled {
-		return nil
+// partitionRecorder receives each partition's pending range for the
+// optional per-partition pending metric and for the pending age, or is nil
+// when neither is on.
+func (s *kafkaScraper) partitionRecorder(i int, ts pcommon.Timestamp, b BindingConfig) func(int32, offsetRange) {
+	perPartition := s.cfg.Metrics.SlimfaaskafkaPartitionPendingMessages.Enabled
+	var collectAge func(int32, offsetRange)
+	if s.ages != nil {
+		collectAge = s.ages.collect(i)
 	}
-	return func(partition int32, pending int64) {
-		s.mb.RecordSlimfaaskafkaPartitionPendingMessagesDataPoint(ts, pending, b.Topic, b.ConsumerGroup, b.Function, int64(partition))
+	if !perPartition {
+		return collectAge
+	}
+	return func(partition int32, pending offsetRange) {
+		s.mb.RecordSlimfaaskafkaPartitionPendingMessagesDataPoint(ts, pending.len(), b.Topic, b.ConsumerGroup, b.Function, int64(partition))
+		if collectAge != nil {
+			collectAge(partition, pending)
+		}
+	}
+}
+
+// recordPendingAges records the pending age of every binding that has a
+// pending point in this scrape and whose age is known.
+func (s *kafkaScraper) recordPendingAges(ctx context.Context, now time.Time, ts pcommon.Timestamp, layout topicLayout) {
+	seconds, known := s.ages.ages(ctx, now, layout, s.cfg.Bindings)
+	recorded := 0
+	for i, b := range s.cfg.Bindings {
+		if !known[i] {
+			continue
+		}
+		if recorded > 0 && recorded%bindingsPerEmit == 0 {
+			s.mb.EmitForResource(schema.WithResource(s.resource))
+		}
+		recorded++
+		s.mb.RecordSlimfaaskafkaPendingAgeDataPoint(ts, seconds[i], b.Topic, b.ConsumerGroup, b.Function)
 	}
 }
 

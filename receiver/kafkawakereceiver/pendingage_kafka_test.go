@@ -1,0 +1,257 @@
+package kafkawakereceiver
+
+import (
+	"testing"
+	"time"
+
+	"github.com/open-telemetry/opentelemetry-collector-contrib/pkg/kafka/configkafka"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+	"go.uber.org/zap/zaptest/observer"
+
+	schema "github.com/kafkawake/kafkawake/internal/metadata"
+)
+
+var pendingAgeName = schema.MetricsInfo.SlimfaaskafkaPendingAge.Name
+
+func (b bindingPoints) seconds(t *testing.T, function string) float64 {
+	t.Helper()
+	dp, ok := b[pendingAgeName][function]
+	require.True(t, ok, "no %s point for function %s", pendingAgeName, function)
+	return dp.DoubleValue()
+}
+
+// produceAt writes one record per timestamp to one partition, with that
+// timestamp as its CreateTime.
+func (c *testCluster) produceAt(topic string, partition int32, timestamps ...time.Time) {
+	c.t.Helper()
+	producer, err := kgo.NewClient(append(c.clientOpts, kgo.RecordPartitioner(kgo.ManualPartitioner()))...)
+	require.NoError(c.t, err)
+	defer producer.Close()
+	records := make([]*kgo.Record, len(timestamps))
+	for i, ts := range timestamps {
+		records[i] = &kgo.Record{Topic: topic, Partition: partition, Value: []byte("m"), Timestamp: ts}
+	}
+	require.NoError(c.t, producer.ProduceSync(c.ctx(), records...).FirstErr())
+}
+
+// secondsBefore returns n timestamps, one second apart, the last one `last`
+// seconds before now.
+func secondsBefore(now time.Time, n int, last int) []time.Time {
+	out := make([]time.Time, n)
+	for i := range out {
+		out[i] = now.Add(time.Duration(last+n-1-i) * -time.Second)
+	}
+	return out
+}
+
+func TestPendingAgeEstimate(t *testing.T) {
+	c := newTestCluster(t, kfake.SeedTopics(2, "orders"))
+	c.produce("orders", 0, 10)
+	c.commit("workers", "orders", 0, 5)
+	s, clock := startScraper(t, c.cluster.ListenAddrs(), OffsetResetEarliest,
+		BindingConfig{Topic: "orders", ConsumerGroup: "workers", Function: "worker"},
+		BindingConfig{Topic: "orders", ConsumerGroup: "sleepers", Function: "sleeper"},
+		BindingConfig{Topic: "missing", ConsumerGroup: "workers", Function: "lost"},
+	)
+	scrape := func() bindingPoints {
+		t.Helper()
+		md, err := s.scrape(c.ctx())
+		require.Error(t, err, "the missing topic is reported")
+		return pointsByFunction(t, md)
+	}
+
+	pts := scrape()
+	assert.Equal(t, 0.0, pts.seconds(t, "worker"), "messages older than the first sight are dated at it: a lower bound")
+	assert.Equal(t, 0.0, pts.seconds(t, "sleeper"))
+	assert.False(t, pts.has(pendingAgeName, "lost"), "no pending point, no age")
+
+	clock.Advance(10 * time.Second)
+	c.produce("orders", 0, 10)
+	pts = scrape()
+	assert.InDelta(t, 10, pts.seconds(t, "worker"), 1e-6, "the lower bound grows with time")
+	assert.InDelta(t, 10, pts.seconds(t, "sleeper"), 1e-6)
+
+	// The workers reach the messages produced between the two scrapes:
+	// offset 15 is the 6th of the 10, dated 6 s after the first scrape.
+	c.commit("workers", "orders", 0, 15)
+	c.commit("sleepers", "orders", 0, 20)
+	clock.Advance(2 * time.Second)
+	pts = scrape()
+	assert.InDelta(t, 6, pts.seconds(t, "worker"), 1e-6)
+	assert.Equal(t, 0.0, pts.seconds(t, "sleeper"), "nothing pending is 0")
+}
+
+func TestPendingAgeNone(t *testing.T) {
+	c := newTestCluster(t, kfake.SeedTopics(1, "orders"))
+	c.produce("orders", 0, 10)
+	s, _ := startScraperWith(t, func(cfg *Config) {
+		cfg.Brokers = c.cluster.ListenAddrs()
+		cfg.PendingAge.Method = PendingAgeNone
+		cfg.Bindings = []BindingConfig{{Topic: "orders", ConsumerGroup: "g", Function: "f"}}
+	})
+	pts := scrapeOK(t, c, s)
+	assert.Equal(t, int64(10), pts.intValue(t, pendingName, "f"))
+	assert.False(t, pts.has(pendingAgeName, "f"))
+}
+
+func TestPendingAgeFetch(t *testing.T) {
+	c := newTestCluster(t, kfake.SeedTopics(3, "orders"), kfake.SeedTopics(1, "audit"))
+	s, clock := startScraperWith(t, func(cfg *Config) {
+		cfg.Brokers = c.cluster.ListenAddrs()
+		cfg.PendingAge.Method = PendingAgeFetch
+		cfg.Bindings = []BindingConfig{
+			{Topic: "orders", ConsumerGroup: "workers", Function: "worker"},
+			{Topic: "orders", ConsumerGroup: "ahead", Function: "ahead"},
+			{Topic: "audit", ConsumerGroup: "auditors", Function: "auditor"},
+		}
+	})
+	now := clock.Now()
+	// One batch per partition; the first pending offsets sit inside them.
+	c.produceAt("orders", 0, secondsBefore(now, 10, 591)...) // offset 4 is 596 s old, offset 8 592 s
+	c.produceAt("orders", 1, secondsBefore(now, 5, 100)...)
+	c.produceAt("orders", 2, secondsBefore(now, 3, 400)...) // offset 1 is 401 s old
+	c.produceAt("audit", 0, secondsBefore(now, 4, 300)...)  // offset 0 is 303 s old
+	c.commit("workers", "orders", 0, 4)
+	c.commit("workers", "orders", 1, 5)
+	c.commit("workers", "orders", 2, 1)
+	c.commit("ahead", "orders", 0, 8)
+	c.commit("ahead", "orders", 1, 2)
+	c.commit("ahead", "orders", 2, 3)
+	// Kafka guarantees a whole batch only to the first partition of a Fetch
+	// response: partitions 0 and 1 share a leader, so both are in one
+	// request, and partition 2 has another one.
+	leader := c.cluster.LeaderFor("orders", 0)
+	require.NoError(t, c.cluster.MoveTopicPartition("orders", 1, leader))
+	require.NoError(t, c.cluster.MoveTopicPartition("orders", 2, (leader+1)%3))
+
+	pts := scrapeOK(t, c, s)
+	assert.InDelta(t, 596, pts.seconds(t, "worker"), 1e-3, "the oldest pending record over the partitions, exact")
+	assert.InDelta(t, 303, pts.seconds(t, "auditor"), 1e-3, "a group that never committed starts at the log start")
+	// "ahead" shares partition 0 with "workers", which is further behind:
+	// the Fetch reads that partition once, from the lower offset, and
+	// "ahead" gets the estimate there, the first sight of offset 8 (0 s).
+	// Its age is its exact partition 1: offset 2, 102 s old.
+	assert.InDelta(t, 102, pts.seconds(t, "ahead"), 1e-3)
+
+	clock.Advance(2 * time.Second)
+	c.commit("workers", "orders", 0, 10)
+	pts = scrapeOK(t, c, s)
+	assert.InDelta(t, 403, pts.seconds(t, "worker"), 1e-3)
+	assert.InDelta(t, 305, pts.seconds(t, "auditor"), 1e-3)
+	assert.InDelta(t, 594, pts.seconds(t, "ahead"), 1e-3, "alone on partition 0 now, its record is fetched")
+
+	// A partition whose Fetch fails is aged by the estimate in that scrape,
+	// never by a wrong record: the audit table dates offset 0 at its first
+	// sight, 4 s ago.
+	h := c.cluster.Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.Fetch}, Topic: "audit", Err: kerr.UnknownServerError, Count: -1})
+	clock.Advance(2 * time.Second)
+	pts = scrapeOK(t, c, s)
+	assert.InDelta(t, 4, pts.seconds(t, "auditor"), 1e-6)
+	assert.InDelta(t, 405, pts.seconds(t, "worker"), 1e-3, "the other partitions are still fetched")
+	h.Remove()
+	clock.Advance(2 * time.Second)
+	pts = scrapeOK(t, c, s)
+	assert.InDelta(t, 309, pts.seconds(t, "auditor"), 1e-3)
+
+	c.commit("auditors", "audit", 0, 4)
+	pts = scrapeOK(t, c, s)
+	assert.Equal(t, 0.0, pts.seconds(t, "auditor"), "nothing pending is 0")
+}
+
+func TestPendingAgeFetchFallsBackWhenReadIsDenied(t *testing.T) {
+	allow := func(resource kmsg.ACLResourceType, name string, op kmsg.ACLOperation) kfake.ACL {
+		return kfake.ACL{Resource: resource, Name: name, Pattern: kmsg.ACLResourcePatternTypeLiteral, Operation: op, Allow: true}
+	}
+	c := newTestClusterAs(t, []kgo.Opt{adminSASL},
+		kfake.SeedTopics(1, "orders", "open"),
+		kfake.EnableSASL(),
+		kfake.EnableACLs(),
+		kfake.Superuser("PLAIN", "admin", "admin-secret"),
+		kfake.User("PLAIN", "monitor", "monitor-secret",
+			allow(kmsg.ACLResourceTypeTopic, "orders", kmsg.ACLOperationDescribe),
+			allow(kmsg.ACLResourceTypeTopic, "open", kmsg.ACLOperationDescribe),
+			allow(kmsg.ACLResourceTypeTopic, "open", kmsg.ACLOperationRead),
+			allow(kmsg.ACLResourceTypeGroup, "g", kmsg.ACLOperationDescribe),
+		),
+	)
+	c.commit("secret", "open", 0, 1)
+	core, logs := observer.New(zapcore.InfoLevel)
+	s, clock := startScraperWith(t, func(cfg *Config) {
+		cfg.Brokers = c.cluster.ListenAddrs()
+		cfg.Authentication.SASL = &configkafka.SASLConfig{Mechanism: MechanismPlain, Username: "monitor", Password: "monitor-secret"}
+		cfg.PendingAge.Method = PendingAgeFetch
+		cfg.Bindings = []BindingConfig{
+			{Topic: "orders", ConsumerGroup: "g", Function: "denied"},
+			{Topic: "open", ConsumerGroup: "g", Function: "allowed"},
+			{Topic: "open", ConsumerGroup: "secret", Function: "group-denied"},
+		}
+	})
+	s.ages.records.logger = zap.New(core)
+	now := clock.Now()
+	c.produceAt("orders", 0, secondsBefore(now, 4, 60)...)
+	c.produceAt("open", 0, secondsBefore(now, 4, 60)...)
+
+	for i := range 3 {
+		pts := scrapeOK(t, c, s)
+		elapsed := float64(2 * i)
+		assert.InDelta(t, 63+elapsed, pts.seconds(t, "allowed"), 1e-3, "scrape %d: Read granted, exact", i)
+		assert.InDelta(t, elapsed, pts.seconds(t, "denied"), 1e-6, "scrape %d: Read denied, estimated from the first sight", i)
+		// Without the group's commits the pending count is a fallback that
+		// does not say where the group is: no age.
+		assert.True(t, pts.has(pendingName, "group-denied"))
+		assert.False(t, pts.has(pendingAgeName, "group-denied"), "scrape %d", i)
+		clock.Advance(2 * time.Second)
+	}
+	denied := logs.FilterMessageSnippet("not authorized")
+	require.Equal(t, 1, denied.Len(), "the fallback is logged once")
+	assert.Equal(t, "orders", denied.All()[0].ContextMap()["topic"])
+}
+
+func TestPendingAgeRequestsPerScrape(t *testing.T) {
+	const brokers, scrapes = 3, 5
+	// The scrape without pending age: 2 ListOffsets per broker and one
+	// OffsetFetch per coordinator. Metadata, refreshed at every scrape here
+	// to see topology changes at once, is the requests test's business.
+	budget := int64(3 * brokers)
+	tests := []struct {
+		method           PendingAgeMethod
+		fetchesPerScrape int64 // every broker leads lagging partitions
+	}{
+		{PendingAgeEstimate, 0},
+		{PendingAgeFetch, brokers},
+	}
+	for _, tt := range tests {
+		t.Run(string(tt.method), func(t *testing.T) {
+			c, err := kfake.NewCluster(kfake.NumBrokers(brokers), kfake.SeedTopics(12, topicNames(60)...))
+			require.NoError(t, err)
+			defer c.Close()
+			bindings := seedWorkload(t, c, 60, 120)
+			s, _ := startScraperWith(t, func(cfg *Config) {
+				cfg.Brokers = c.ListenAddrs()
+				cfg.PendingAge.Method = tt.method
+				cfg.Bindings = bindings
+			})
+			for range 2 { // connections, API versions, coordinators
+				_, err := s.scrape(t.Context())
+				require.NoError(t, err)
+			}
+			rc := countRequests(c)
+			for range scrapes {
+				md, err := s.scrape(t.Context())
+				require.NoError(t, err)
+				assert.Len(t, pointsByFunction(t, md)[pendingAgeName], len(bindings))
+			}
+			counts, total := rc.snapshot()
+			t.Logf("requests over %d scrapes: %v", scrapes, counts)
+			assert.Equal(t, scrapes*tt.fetchesPerScrape, counts["Fetch"], "one Fetch per leader broker with lagging partitions")
+			assert.LessOrEqual(t, total-counts["Metadata"], scrapes*(budget+tt.fetchesPerScrape), "%v", counts)
+		})
+	}
+}
