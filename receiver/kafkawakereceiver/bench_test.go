@@ -17,6 +17,13 @@ import (
 // settings. Besides ns/op and allocs/op it reports the Kafka requests per
 // scrape counted on the server.
 func BenchmarkScrape(b *testing.B) {
+	benchmarkScrape(b, func(*Config) {})
+}
+
+// benchmarkScrape runs BenchmarkScrape's workload on a configuration that
+// configure adjusts, and returns the requests counted over the measured
+// scrapes by API name.
+func benchmarkScrape(b *testing.B, configure func(*Config)) map[string]int64 {
 	const brokers, topics, partitions, bindings = 3, 200, 12, 200
 	c, err := kfake.NewCluster(kfake.NumBrokers(brokers), kfake.SeedTopics(partitions, topicNames(topics)...),
 		kfake.WithLogger(kfake.BasicLogger(nil, kfake.LogLevelNone)))
@@ -26,6 +33,7 @@ func BenchmarkScrape(b *testing.B) {
 	cfg := createDefaultConfig().(*Config)
 	cfg.Brokers = c.ListenAddrs()
 	cfg.Bindings = seedWorkload(b, c, topics, bindings)
+	configure(cfg)
 	require.NoError(b, cfg.Validate())
 	s := newKafkaScraper(cfg, receivertest.NewNopSettings(metadata.Type))
 	benchmarkScrapes(b, c, s)
@@ -50,6 +58,7 @@ func benchmarkScrapes(b *testing.B, c *kfake.Cluster, s *kafkaScraper) {
 		}
 	}
 	b.StopTimer()
-	_, total := rc.snapshot()
+	counts, total := rc.snapshot()
 	b.ReportMetric(float64(total)/float64(b.N), "requests/scrape")
+	return counts
 }

@@ -204,6 +204,7 @@ func (r *report) markdown() string {
 	r.writeProcessor(w)
 	r.writeReplicas(w)
 	r.writeProfiles(w)
+	r.writePendingAge(w)
 	if r.gobenchRaw != "" {
 		w("## Raw Go benchmark output\n\n<details><summary>go test -bench</summary>\n\n```\n%s```\n\n</details>\n", r.gobenchRaw)
 	}
