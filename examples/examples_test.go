@@ -448,6 +448,7 @@ func TestExportedMetricNames(t *testing.T) {
 		"slimfaaskafka_pending_messages",
 		"slimfaaskafka_consumed_messages_total",
 		"slimfaaskafka_last_activity_timestamp_seconds",
+		"slimfaaskafka_pending_age_seconds",
 		"slimfaaskafka_wakeups_total",
 		"slimfaaskafka_wake_failures_total",
 	} {
