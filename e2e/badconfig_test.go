@@ -70,6 +70,7 @@ func TestInvalidConfigsAreRejectedAtStartup(t *testing.T) {
 		{"zero collection interval", func(c map[string]any) { receiverOf(c)["collection_interval"] = "0s" }, "collection_interval"},
 		{"unknown offset_reset", func(c map[string]any) { receiverOf(c)["offset_reset"] = "newest" }, `offset_reset: must be "earliest" or "latest"`},
 		{"unknown isolation_level", func(c map[string]any) { receiverOf(c)["isolation_level"] = "serializable" }, "isolation_level: must be"},
+		{"unknown pending_age.method", func(c map[string]any) { receiverOf(c)["pending_age"] = map[string]any{"method": "exact"} }, "pending_age.method: must be"},
 		{"unknown SASL mechanism", func(c map[string]any) {
 			receiverOf(c)["auth"] = map[string]any{"sasl": map[string]any{"mechanism": "GSSAPI", "username": "u", "password": "p"}}
 		}, "auth::sasl: mechanism should be one of"},
