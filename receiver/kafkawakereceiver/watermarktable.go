@@ -1,9 +1,6 @@
 package kafkawakereceiver // import "github.com/kafkawake/kafkawake/receiver/kafkawakereceiver"
 
-import (
-	"sort"
-	"time"
-)
+import "time"
 
 // watermarkTableSize bounds the points kept per partition. A point is 16
 // bytes, so a full table holds about 1 KiB. A partition whose high watermark
@@ -79,7 +76,16 @@ func (t *watermarkTable) producedAt(offset int64) (at time.Time, ok bool) {
 	// The high watermark passes offset when it reaches offset+1.
 	target := offset + 1
 	n := t.len()
-	i := sort.Search(n, func(i int) bool { return t.at(i).offset >= target })
+	// i is the first point whose high watermark reaches target.
+	i, j := 0, n
+	for i < j {
+		mid := int(uint(i+j) >> 1)
+		if t.at(mid).offset < target {
+			i = mid + 1
+		} else {
+			j = mid
+		}
+	}
 	switch {
 	case i == n:
 		return time.Time{}, false
