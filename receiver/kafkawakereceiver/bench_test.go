@@ -21,8 +21,7 @@ func BenchmarkScrape(b *testing.B) {
 }
 
 // benchmarkScrape runs BenchmarkScrape's workload on a configuration that
-// configure adjusts, and returns the requests counted over the measured
-// scrapes by API name.
+// configure adjusts.
 func benchmarkScrape(b *testing.B, configure func(*Config)) map[string]int64 {
 	const brokers, topics, partitions, bindings = 3, 200, 12, 200
 	c, err := kfake.NewCluster(kfake.NumBrokers(brokers), kfake.SeedTopics(partitions, topicNames(topics)...),
@@ -36,12 +35,13 @@ func benchmarkScrape(b *testing.B, configure func(*Config)) map[string]int64 {
 	configure(cfg)
 	require.NoError(b, cfg.Validate())
 	s := newKafkaScraper(cfg, receivertest.NewNopSettings(metadata.Type))
-	benchmarkScrapes(b, c, s)
+	return benchmarkScrapes(b, c, s)
 }
 
 // benchmarkScrapes starts s and measures its steady-state scrapes, with the
-// Kafka requests per scrape counted on the server.
-func benchmarkScrapes(b *testing.B, c *kfake.Cluster, s *kafkaScraper) {
+// Kafka requests per scrape counted on the server; it returns the requests
+// counted over the measured scrapes by API name.
+func benchmarkScrapes(b *testing.B, c *kfake.Cluster, s *kafkaScraper) map[string]int64 {
 	require.NoError(b, s.start(context.Background(), componenttest.NewNopHost()))
 	defer func() { require.NoError(b, s.shutdown(context.Background())) }()
 	for range 2 { // warm connections, versions and coordinators

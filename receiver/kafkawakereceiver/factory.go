@@ -54,7 +54,7 @@ func createDefaultConfig() component.Config {
 			SessionTimeout:    defaultSessionTimeout,
 			HeartbeatInterval: defaultHeartbeatInterval,
 		}),
-		PendingAge:           PendingAgeConfig{Method: PendingAgeEstimate},
+		PendingAge: PendingAgeConfig{Method: PendingAgeEstimate},
 	}
 }
 
