@@ -136,3 +136,31 @@ func TestReceiversInOneCoordinationGroupSplitTheBindings(t *testing.T) {
 	require.Eventually(t, func() bool { return len(functions(a)) == len(bindings) }, 5*time.Second, 50*time.Millisecond,
 		"a clean shutdown hands the bindings over without waiting for the session timeout")
 }
+
+// A binding another replica owns is not read, and its missing read must not
+// look like a topic without partitions: the owned binding of the same topic
+// keeps its watermark history, so its pending age is estimated, not lost.
+func TestAnotherReplicasBindingKeepsTheTopicsPendingAge(t *testing.T) {
+	c := newTestCluster(t, kfake.SeedTopics(1, "orders"))
+	c.produce("orders", 0, 10)
+	c.commit("g0", "orders", 0, 10)
+	s, clock := startScraper(t, c.cluster.ListenAddrs(), OffsetResetEarliest,
+		BindingConfig{Topic: "orders", ConsumerGroup: "g0", Function: "f0"},
+		BindingConfig{Topic: "orders", ConsumerGroup: "g1", Function: "f1"},
+	)
+	owner := &settableOwner{}
+	owner.set(0)
+	s.owner = owner
+
+	_, err := s.scrape(c.ctx())
+	require.NoError(t, err)
+	clock.Advance(10 * time.Second)
+	c.produce("orders", 0, 10)
+	md, err := s.scrape(c.ctx())
+	require.NoError(t, err)
+	pts := pointsByFunction(t, md)
+	// Offset 10 is the first of the ten produced between the two scrapes,
+	// dated 1 s after the first one.
+	assert.InDelta(t, 9, pts.seconds(t, "f0"), 1e-6)
+	assert.False(t, pts.has(pendingAgeName, "f1"))
+}

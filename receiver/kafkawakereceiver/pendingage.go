@@ -152,11 +152,16 @@ func newPendingAger(cfg *Config, logger *zap.Logger) *pendingAger {
 // startScrape forgets the previous scrape's ranges and adds the high
 // watermarks of every binding read in full to the history. The fetch method
 // keeps the history too: it is the fallback for partitions it cannot read.
-func (a *pendingAger) startScrape(now time.Time, layout topicLayout, bindings []BindingConfig, reads []bindingOffsets, readErrs []error) {
-	for i, b := range bindings {
+func (a *pendingAger) startScrape(now time.Time, layout topicLayout, bindings []BindingConfig, observed []int, reads []bindingOffsets, readErrs []error) {
+	for i := range bindings {
 		a.ranges[i] = a.ranges[i][:0]
 		a.observed[i] = false
+	}
+	// Only the bindings this scrape read: another replica's binding has no
+	// read, which must not look like a topic without partitions.
+	for _, i := range observed {
 		if readErrs[i] == nil {
+			b := bindings[i]
 			a.history.observe(now, b.Topic, layout.ids[b.Topic], reads[i].partitions)
 		}
 	}

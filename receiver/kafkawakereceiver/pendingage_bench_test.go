@@ -20,7 +20,9 @@ func BenchmarkPendingAgeEstimate(b *testing.B) {
 	cfg := createDefaultConfig().(*Config)
 	reads := make([]bindingOffsets, bindings)
 	readErrs := make([]error, bindings)
+	observed := make([]int, bindings)
 	for i := range bindings {
+		observed[i] = i
 		cfg.Bindings = append(cfg.Bindings, BindingConfig{Topic: fmt.Sprintf("topic-%04d", i), ConsumerGroup: fmt.Sprintf("group-%04d", i), Function: fmt.Sprintf("fn-%04d", i)})
 		reads[i].partitions = make(map[int32]partitionOffsets, partitions)
 	}
@@ -36,7 +38,7 @@ func BenchmarkPendingAgeEstimate(b *testing.B) {
 			}
 		}
 		a := agerUnderBench
-		a.startScrape(now, layout, cfg.Bindings, reads, readErrs)
+		a.startScrape(now, layout, cfg.Bindings, observed, reads, readErrs)
 		for i := range reads {
 			collect := a.collect(i)
 			for p, o := range reads[i].partitions {

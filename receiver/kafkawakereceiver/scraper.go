@@ -146,7 +146,7 @@ func (s *kafkaScraper) scrape(ctx context.Context) (pmetric.Metrics, error) {
 		s.residues.settle(ctx, offsets.layout, s.cfg.Bindings, reads, readErrs)
 	}
 	if s.ages != nil {
-		s.ages.startScrape(now, offsets.layout, s.cfg.Bindings, reads, readErrs)
+		s.ages.startScrape(now, offsets.layout, s.cfg.Bindings, observed, reads, readErrs)
 	}
 
 	ts := pcommon.NewTimestampFromTime(now)
