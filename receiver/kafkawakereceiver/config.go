@@ -72,6 +72,9 @@ type Config struct {
 	// Coordination, when present, shares the bindings among the replicas
 	// that join the same group; without it this collector observes them all.
 	Coordination configoptional.Optional[CoordinationConfig] `mapstructure:"coordination"`
+	// Watch long-polls the partitions of idle bindings to report them as
+	// soon as a message arrives.
+	Watch WatchConfig `mapstructure:"watch"`
 
 	// prevent unkeyed literal initialization
 	_ struct{}
@@ -135,6 +138,7 @@ func (cfg *Config) Validate() error {
 	if cfg.Coordination.HasValue() {
 		errs = append(errs, cfg.Coordination.Get().validate()...)
 	}
+	errs = append(errs, cfg.Watch.validate()...)
 	return errors.Join(errs...)
 }
 

@@ -32,6 +32,7 @@ func TestLoadConfig(t *testing.T) {
 	custom.Timeout = 3 * time.Second
 	custom.OffsetReset = OffsetResetLatest
 	custom.PendingAge.Method = PendingAgeFetch
+	custom.Watch = WatchConfig{Enabled: true, MaxWait: 2 * time.Second}
 	custom.Bindings = []BindingConfig{
 		{Topic: "orders", ConsumerGroup: "orders-group", Function: "processorders"},
 		{Topic: "orders", ConsumerGroup: "audit-group", Function: "audit"},
@@ -128,6 +129,7 @@ func TestDefaultConfig(t *testing.T) {
 	assert.Nil(t, cfg.TLS, "plaintext unless tls is set")
 	assert.Nil(t, cfg.Authentication.SASL)
 	assert.Equal(t, PendingAgeEstimate, cfg.PendingAge.Method)
+	assert.Equal(t, WatchConfig{Enabled: false, MaxWait: 5 * time.Second}, cfg.Watch)
 	// No default binding and no default broker: both must be configured.
 	assert.ErrorContains(t, confmap.Validate(cfg), "brokers must be specified")
 	assert.ErrorContains(t, confmap.Validate(cfg), "bindings: must list at least one binding")
@@ -203,6 +205,8 @@ func TestValidateNamesTheField(t *testing.T) {
 		{"tls with a key but no certificate", func(c *Config) {
 			c.TLS = &configtls.ClientConfig{Config: configtls.Config{KeyFile: "client.key"}}
 		}, "tls: TLS configuration must include both certificate and key"},
+		{"zero watch.max_wait", func(c *Config) { c.Watch.MaxWait = 0 }, "watch.max_wait: must be above 0 and at most 30s, got 0s"},
+		{"watch.max_wait too long", func(c *Config) { c.Watch.MaxWait = time.Minute }, "watch.max_wait: must be above 0 and at most 30s, got 1m0s"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

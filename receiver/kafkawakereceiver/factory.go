@@ -55,6 +55,7 @@ func createDefaultConfig() component.Config {
 			HeartbeatInterval: defaultHeartbeatInterval,
 		}),
 		PendingAge: PendingAgeConfig{Method: PendingAgeEstimate},
+		Watch:      defaultWatchConfig(),
 	}
 }
 
