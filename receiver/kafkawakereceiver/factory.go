@@ -66,13 +66,20 @@ func createMetricsReceiver(
 	next consumer.Metrics,
 ) (receiver.Metrics, error) {
 	rcfg := cfg.(*Config)
-	s := newKafkaScraper(rcfg, set)
+	return newMetricsReceiver(rcfg, set, next, newKafkaScraper(rcfg, set))
+}
+
+func newMetricsReceiver(cfg *Config, set receiver.Settings, next consumer.Metrics, s *kafkaScraper) (receiver.Metrics, error) {
 	sc, err := scraper.NewMetrics(s.scrape, scraper.WithStart(s.start), scraper.WithShutdown(s.shutdown))
 	if err != nil {
 		return nil, err
 	}
 	controllerSet := set
 	controllerSet.Logger = logChangesOnly(set.Logger)
-	return scraperhelper.NewMetricsController(&rcfg.ControllerConfig, controllerSet, next,
+	controller, err := scraperhelper.NewMetricsController(&cfg.ControllerConfig, controllerSet, next,
 		scraperhelper.AddMetricsScraper(metadata.Type, sc))
+	if err != nil || !cfg.Watch.Enabled {
+		return controller, err
+	}
+	return newWatchingReceiver(controller, s, next, set.Logger), nil
 }

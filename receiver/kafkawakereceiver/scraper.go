@@ -2,7 +2,10 @@ package kafkawakereceiver // import "github.com/kafkawake/kafkawake/receiver/kaf
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"slices"
+	"sync"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -21,7 +24,14 @@ import (
 // last emit, which is quadratic in the number of bindings (0.8 s for 5,000).
 const bindingsPerEmit = 32
 
+// errNotObserved marks the bindings an observation leaves out, so that the
+// steps run over every binding (the residue check) leave their state alone.
+var errNotObserved = errors.New("binding not part of this observation")
+
 type kafkaScraper struct {
+	// mu serializes observations: scrapes and the watch's early reports
+	// share the bindings' state.
+	mu     sync.Mutex
 	cfg    *Config
 	logger *zap.Logger
 	now    func() time.Time
@@ -46,6 +56,12 @@ type kafkaScraper struct {
 	observedCount    int
 	// ages is nil when the pending age is off.
 	ages *pendingAger
+
+	// observations counts observations, to order the watch's sights.
+	observations uint64
+	// onObserved, when set, receives the watch sight of every binding an
+	// observation read or left out of this replica's share.
+	onObserved func(map[int]bindingSight)
 }
 
 func newKafkaScraper(cfg *Config, set receiver.Settings) *kafkaScraper {
@@ -79,22 +95,27 @@ func newKafkaScraper(cfg *Config, set receiver.Settings) *kafkaScraper {
 	return s
 }
 
-// watch makes the reader read the topics and groups of the given bindings;
-// two bindings sharing a topic or a group read it once.
+// watch makes the reader read the topics and groups of the given bindings.
 func (s *kafkaScraper) watch(indexes []int) {
-	s.reader.topics, s.reader.groups = nil, nil
+	s.reader.topics, s.reader.groups = topicsAndGroupsOf(s.cfg.Bindings, indexes)
+}
+
+// topicsAndGroupsOf lists, once each, the topics and groups of the given
+// bindings: two bindings sharing a topic or a group read it once.
+func topicsAndGroupsOf(bindings []BindingConfig, indexes []int) (topics, groups []string) {
 	seenTopics, seenGroups := map[string]bool{}, map[string]bool{}
 	for _, i := range indexes {
-		b := s.cfg.Bindings[i]
+		b := bindings[i]
 		if !seenTopics[b.Topic] {
 			seenTopics[b.Topic] = true
-			s.reader.topics = append(s.reader.topics, b.Topic)
+			topics = append(topics, b.Topic)
 		}
 		if !seenGroups[b.ConsumerGroup] {
 			seenGroups[b.ConsumerGroup] = true
-			s.reader.groups = append(s.reader.groups, b.ConsumerGroup)
+			groups = append(groups, b.ConsumerGroup)
 		}
 	}
+	return topics, groups
 }
 
 // start creates the receiver's one Kafka client; it connects lazily, so a
@@ -130,15 +151,31 @@ func (s *kafkaScraper) shutdown(context.Context) error {
 }
 
 func (s *kafkaScraper) scrape(ctx context.Context) (pmetric.Metrics, error) {
-	now := s.now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	observed := s.observedBindings()
 	if len(observed) == 0 {
+		s.notifyObserved(s.allBindings, nil)
 		return pmetric.NewMetrics(), nil
 	}
-	offsets := s.reader.read(ctx)
+	return s.observeBindings(ctx, observed, s.allBindings, s.reader)
+}
+
+// observeBindings reads, with reader, and observes the bindings of the given
+// indices, in increasing order, and returns their points; reader reads their
+// topics and groups. The watch's sights of every binding in scope are
+// replaced: those observed by what this observation saw, the others (not
+// this replica's) by none. Callers hold s.mu.
+func (s *kafkaScraper) observeBindings(ctx context.Context, indices, scope []int, reader offsetReader) (pmetric.Metrics, error) {
+	now := s.now()
+	s.observations++
+	offsets := reader.read(ctx)
 	reads := make([]bindingOffsets, len(s.cfg.Bindings))
 	readErrs := make([]error, len(s.cfg.Bindings))
-	for _, i := range observed {
+	for i := range readErrs {
+		readErrs[i] = errNotObserved
+	}
+	for _, i := range indices {
 		b := s.cfg.Bindings[i]
 		reads[i], readErrs[i] = offsets.offsetsOf(b.Topic, b.ConsumerGroup)
 	}
@@ -146,12 +183,16 @@ func (s *kafkaScraper) scrape(ctx context.Context) (pmetric.Metrics, error) {
 		s.residues.settle(ctx, offsets.layout, s.cfg.Bindings, reads, readErrs)
 	}
 	if s.ages != nil {
-		s.ages.startScrape(now, offsets.layout, s.cfg.Bindings, observed, reads, readErrs)
+		s.ages.startScrape(now, offsets.layout, s.cfg.Bindings, indices, reads, readErrs)
 	}
 
 	ts := pcommon.NewTimestampFromTime(now)
 	var errs scrapererror.ScrapeErrors
-	for n, i := range observed {
+	var sights map[int]bindingSight
+	if s.onObserved != nil {
+		sights = make(map[int]bindingSight, len(indices))
+	}
+	for n, i := range indices {
 		if n > 0 && n%bindingsPerEmit == 0 {
 			s.mb.EmitForResource(schema.WithResource(s.resource))
 		}
@@ -169,18 +210,62 @@ func (s *kafkaScraper) scrape(ctx context.Context) (pmetric.Metrics, error) {
 		} else {
 			obs = s.states[i].observe(now, read.partitions, s.cfg.OffsetReset, s.partitionRecorder(i, ts, b))
 		}
+		if sights != nil {
+			sights[i] = sightOf(s.observations, b.Topic, offsets.layout, read.partitions, obs.pending)
+		}
 		s.mb.RecordSlimfaaskafkaPendingMessagesDataPoint(ts, obs.pending, b.Topic, b.ConsumerGroup, b.Function)
 		s.mb.RecordSlimfaaskafkaConsumedMessagesDataPoint(ts, obs.consumed, b.Topic, b.ConsumerGroup, b.Function)
 		if !obs.lastActivity.IsZero() {
 			s.mb.RecordSlimfaaskafkaLastActivityTimestampDataPoint(ts, unixSeconds(obs.lastActivity), b.Topic, b.ConsumerGroup, b.Function)
 		}
 	}
+	s.notifyObserved(scope, sights)
 	if s.ages != nil {
 		s.recordPendingAges(ctx, now, ts, offsets.layout)
 	}
 	md := s.mb.Emit(schema.WithResource(s.resource))
 	mergeIntoFirstResource(md)
 	return md, errs.Combine()
+}
+
+// notifyObserved hands the watch the sights of an observation, with no
+// sight (not watched) for every binding of scope it did not read.
+func (s *kafkaScraper) notifyObserved(scope []int, sights map[int]bindingSight) {
+	if s.onObserved == nil {
+		return
+	}
+	if sights == nil {
+		sights = map[int]bindingSight{}
+	}
+	for _, i := range scope {
+		if _, ok := sights[i]; !ok {
+			sights[i] = bindingSight{}
+		}
+	}
+	s.onObserved(sights)
+}
+
+// earlyReportable keeps, of the given bindings, those this replica owns now
+// and observed at its last scrape: a binding another replica took over since
+// is not reported, even before the next scrape stops watching it.
+func (s *kafkaScraper) earlyReportable(bindings []int) []int {
+	if s.owner == nil {
+		return bindings
+	}
+	_, owned := s.owner.Owned()
+	ownedNow := make(map[int]bool, len(owned))
+	for _, i := range owned {
+		ownedNow[i] = true
+	}
+	return slices.DeleteFunc(slices.Clone(bindings), func(i int) bool { return !ownedNow[i] || !s.observed[i] })
+}
+
+// readerFor is the scraper's reader restricted to the topics and groups of
+// the given bindings.
+func (s *kafkaScraper) readerFor(indices []int) offsetReader {
+	r := s.reader
+	r.topics, r.groups = topicsAndGroupsOf(s.cfg.Bindings, indices)
+	return r
 }
 
 // mergeIntoFirstResource gathers the points of every ResourceMetrics of md

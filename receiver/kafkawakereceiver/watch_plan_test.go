@@ -1,0 +1,199 @@
+package kafkawakereceiver
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+var (
+	ordersID = [16]byte{1}
+	auditID  = [16]byte{2}
+)
+
+// idleOn is an idle binding's sight of topic, partition by partition as
+// {leader, end} pairs.
+func idleOn(seq uint64, topic string, id [16]byte, partitions map[int32]sightPartition) bindingSight {
+	return bindingSight{idle: true, seq: seq, topic: topic, topicID: id, partitions: partitions}
+}
+
+func target(topic string, id [16]byte, partition int32, from int64, bindings ...int) watchTarget {
+	return watchTarget{topicPartition: topicPartition{topic: topic, partition: partition}, topicID: id, from: from, bindings: bindings}
+}
+
+func TestSightOf(t *testing.T) {
+	layout := topicLayout{
+		leaders: map[topicPartition]int32{{"orders", 0}: 1, {"orders", 1}: 2},
+		ids:     map[string][16]byte{"orders": ordersID},
+	}
+	partitions := map[int32]partitionOffsets{
+		0: {highWatermark: 10, logStart: 0, committed: 10},
+		1: {highWatermark: 7, logStart: 7, committed: noCommit},
+		2: {highWatermark: 3, logStart: 3, committed: noCommit}, // created after the metadata was read
+	}
+	assert.Equal(t, idleOn(4, "orders", ordersID, map[int32]sightPartition{0: {1, 10}, 1: {2, 7}, 2: {-1, 3}}),
+		sightOf(4, "orders", layout, partitions, 0))
+	busy := sightOf(4, "orders", layout, partitions, 1)
+	assert.False(t, busy.idle)
+}
+
+func TestPlanWatch(t *testing.T) {
+	tests := []struct {
+		name   string
+		sights []bindingSight
+		off    map[string]bool
+		want   watchPlan
+	}{
+		{
+			name: "idle bindings are polled at each partition's leader from its end",
+			sights: []bindingSight{
+				idleOn(1, "orders", ordersID, map[int32]sightPartition{0: {1, 10}, 1: {2, 7}, 2: {1, 0}}),
+			},
+			want: watchPlan{
+				1: {target("orders", ordersID, 0, 10, 0), target("orders", ordersID, 2, 0, 0)},
+				2: {target("orders", ordersID, 1, 7, 0)},
+			},
+		},
+		{
+			name: "busy and unreadable bindings are not polled",
+			sights: []bindingSight{
+				{idle: false, seq: 1, topic: "orders", topicID: ordersID, partitions: map[int32]sightPartition{0: {1, 10}}},
+				{},
+				idleOn(1, "audit", auditID, map[int32]sightPartition{0: {2, 3}}),
+			},
+			want: watchPlan{2: {target("audit", auditID, 0, 3, 2)}},
+		},
+		{
+			name: "bindings sharing a topic share its polls, from the lowest end any of them saw",
+			sights: []bindingSight{
+				idleOn(1, "orders", ordersID, map[int32]sightPartition{0: {1, 10}}),
+				idleOn(2, "orders", ordersID, map[int32]sightPartition{0: {1, 12}}),
+			},
+			want: watchPlan{1: {target("orders", ordersID, 0, 10, 0, 1)}},
+		},
+		{
+			name: "the most recent sight says where a partition's leader is",
+			sights: []bindingSight{
+				idleOn(5, "orders", ordersID, map[int32]sightPartition{0: {2, 10}}),
+				idleOn(3, "orders", ordersID, map[int32]sightPartition{0: {1, 10}}),
+			},
+			want: watchPlan{2: {target("orders", ordersID, 0, 10, 0, 1)}},
+		},
+		{
+			name: "a partition without a leader waits for the next observation",
+			sights: []bindingSight{
+				idleOn(1, "orders", ordersID, map[int32]sightPartition{0: {-1, 10}, 1: {3, 4}}),
+			},
+			want: watchPlan{3: {target("orders", ordersID, 1, 4, 0)}},
+		},
+		{
+			name: "topics the watch is off for are not polled",
+			sights: []bindingSight{
+				idleOn(1, "orders", ordersID, map[int32]sightPartition{0: {1, 10}}),
+				idleOn(1, "audit", auditID, map[int32]sightPartition{0: {1, 3}}),
+			},
+			off:  map[string]bool{"orders": true},
+			want: watchPlan{1: {target("audit", auditID, 0, 3, 1)}},
+		},
+		{
+			name:   "nothing idle, nothing polled",
+			sights: []bindingSight{{}, {}},
+			want:   watchPlan{},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			assert.Equal(t, tt.want, planWatch(tt.sights, tt.off))
+		})
+	}
+}
+
+func TestArmable(t *testing.T) {
+	targets := []watchTarget{
+		target("orders", ordersID, 0, 10, 0),
+		target("orders", ordersID, 1, 12, 0),
+		target("orders", ordersID, 2, 5, 0),
+	}
+	fired := map[topicPartition]int64{
+		{"orders", 0}: 10, // fired at 10 and still planned at 10: left out
+		{"orders", 1}: 10, // moved on to 12 since: polled again
+		{"audit", 0}:  3,  // no longer planned: forgotten
+	}
+	got, kept := armable(targets, fired)
+	assert.Equal(t, []watchTarget{targets[1], targets[2]}, got)
+	assert.Equal(t, map[topicPartition]int64{{"orders", 0}: 10}, kept)
+}
+
+func TestWatchFetchRequest(t *testing.T) {
+	req := watchFetchRequest([]watchTarget{
+		target("audit", auditID, 0, 3, 1),
+		target("orders", ordersID, 0, 10, 0),
+		target("orders", ordersID, 2, 0, 0),
+	}, 5*time.Second, true)
+	assert.Equal(t, int32(-1), req.ReplicaID)
+	assert.Equal(t, int32(5000), req.MaxWaitMillis)
+	assert.Equal(t, int32(1), req.MinBytes)
+	assert.Equal(t, int32(1), req.MaxBytes)
+	assert.Equal(t, int8(1), req.IsolationLevel)
+	assert.Equal(t, int32(-1), req.SessionEpoch)
+	require.Len(t, req.Topics, 2)
+	assert.Equal(t, "audit", req.Topics[0].Topic)
+	assert.Equal(t, auditID, req.Topics[0].TopicID)
+	require.Len(t, req.Topics[1].Partitions, 2)
+	p := req.Topics[1].Partitions[1]
+	assert.Equal(t, int32(2), p.Partition)
+	assert.Equal(t, int64(0), p.FetchOffset)
+	assert.Equal(t, int32(1), p.PartitionMaxBytes)
+	assert.Equal(t, int32(-1), p.CurrentLeaderEpoch)
+
+	assert.Equal(t, int8(0), watchFetchRequest(nil, time.Second, false).IsolationLevel)
+}
+
+func TestReadPoll(t *testing.T) {
+	targets := []watchTarget{
+		target("orders", ordersID, 0, 10, 0),
+		target("orders", ordersID, 1, 10, 0),
+		target("orders", ordersID, 2, 10, 0),
+		target("orders", ordersID, 3, 10, 0),
+		target("secret", [16]byte{3}, 0, 0, 1),
+		target("audit", auditID, 0, 3, 2),
+		target("audit", auditID, 1, 3, 2),
+	}
+	partition := func(p int32, code int16, hwm, lso int64) kmsg.FetchResponseTopicPartition {
+		rp := kmsg.NewFetchResponseTopicPartition()
+		rp.Partition, rp.ErrorCode, rp.HighWatermark, rp.LastStableOffset = p, code, hwm, lso
+		return rp
+	}
+	resp := kmsg.NewPtrFetchResponse()
+	orders := kmsg.NewFetchResponseTopic()
+	orders.TopicID = ordersID // v13+ answers name topics by ID only
+	orders.Partitions = []kmsg.FetchResponseTopicPartition{
+		partition(0, 0, 11, 10), // a message, still in an open transaction
+		partition(1, 0, 10, 10), // nothing new
+		partition(2, kerr.NotLeaderForPartition.Code, -1, -1),
+		partition(3, kerr.KafkaStorageError.Code, -1, -1),
+	}
+	secret := kmsg.NewFetchResponseTopic()
+	secret.Topic = "secret"
+	secret.Partitions = []kmsg.FetchResponseTopicPartition{partition(0, kerr.TopicAuthorizationFailed.Code, -1, -1)}
+	audit := kmsg.NewFetchResponseTopic()
+	audit.Topic = "audit"
+	audit.Partitions = []kmsg.FetchResponseTopicPartition{partition(0, kerr.UnknownTopicID.Code, -1, -1)}
+	// audit partition 1 is not answered.
+	resp.Topics = []kmsg.FetchResponseTopic{orders, secret, audit}
+
+	uncommitted := readPoll(targets, resp, false)
+	assert.Equal(t, []watchTarget{targets[0]}, uncommitted.arrived)
+	assert.Equal(t, []watchTarget{targets[2], targets[5]}, uncommitted.stale)
+	assert.Equal(t, map[string]error{"secret": kerr.TopicAuthorizationFailed}, uncommitted.denied)
+	require.Error(t, uncommitted.failed)
+	assert.ErrorIs(t, uncommitted.failed, kerr.KafkaStorageError)
+	assert.ErrorContains(t, uncommitted.failed, `topic "orders" partition 3`)
+
+	committed := readPoll(targets, resp, true)
+	assert.Empty(t, committed.arrived, "read_committed: an open transaction is nothing to read yet")
+}

@@ -1,0 +1,284 @@
+package kafkawakereceiver
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/open-telemetry/opentelemetry-collector-contrib/pkg/kafka/configkafka"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+	"go.opentelemetry.io/collector/component/componenttest"
+	"go.opentelemetry.io/collector/consumer/consumertest"
+	"go.opentelemetry.io/collector/receiver/receivertest"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+	"go.uber.org/zap/zaptest/observer"
+
+	"github.com/kafkawake/kafkawake/receiver/kafkawakereceiver/internal/metadata"
+)
+
+// watchScrapeInterval is far longer than any test: every report after the
+// first scrape is an early one.
+const watchScrapeInterval = time.Minute
+
+// reportWait bounds how long a test waits for an early report, on a machine
+// shared with other tests; the watch itself answers within milliseconds.
+const reportWait = 10 * time.Second
+
+// watchedReceiver runs the whole receiver, watch on, into a sink.
+type watchedReceiver struct {
+	t    *testing.T
+	r    *watchingReceiver
+	sink *consumertest.MetricsSink
+	logs *observer.ObservedLogs
+}
+
+func startWatchedReceiver(t *testing.T, configure func(*Config)) *watchedReceiver {
+	t.Helper()
+	cfg := createDefaultConfig().(*Config)
+	cfg.CollectionInterval = watchScrapeInterval
+	cfg.Watch.Enabled = true
+	cfg.Watch.MaxWait = time.Second
+	configure(cfg)
+	require.NoError(t, cfg.Validate())
+	core, logs := observer.New(zapcore.InfoLevel)
+	set := receivertest.NewNopSettings(metadata.Type)
+	set.Logger = zap.New(core)
+	s := newKafkaScraper(cfg, set)
+	sink := new(consumertest.MetricsSink)
+	rcv, err := newMetricsReceiver(cfg, set, sink, s)
+	require.NoError(t, err)
+	require.NoError(t, rcv.Start(t.Context(), componenttest.NewNopHost()))
+	t.Cleanup(func() { require.NoError(t, rcv.Shutdown(context.Background())) })
+	w := &watchedReceiver{t: t, r: rcv.(*watchingReceiver), sink: sink, logs: logs}
+	w.waitReports(1) // the first scrape
+	return w
+}
+
+// waitReports waits until the sink holds n batches and returns the last.
+func (w *watchedReceiver) waitReports(n int) bindingPoints {
+	w.t.Helper()
+	require.Eventually(w.t, func() bool { return len(w.sink.AllMetrics()) >= n }, reportWait, 5*time.Millisecond,
+		"expected %d reports, got %d", n, len(w.sink.AllMetrics()))
+	all := w.sink.AllMetrics()
+	return pointsByFunction(w.t, all[n-1])
+}
+
+// waitPending waits for a report, after the first n, with the given pending
+// value for function, and returns it.
+func (w *watchedReceiver) waitPending(n int, function string, want int64) bindingPoints {
+	w.t.Helper()
+	var found bindingPoints
+	require.Eventually(w.t, func() bool {
+		for _, md := range w.sink.AllMetrics()[n:] {
+			pts := pointsByFunction(w.t, md)
+			if pts.has(pendingName, function) && pts.intValue(w.t, pendingName, function) == want {
+				found = pts
+				return true
+			}
+		}
+		return false
+	}, reportWait, 5*time.Millisecond, "no report of %d pending for %s", want, function)
+	return found
+}
+
+// waitWatched waits until the watch polls exactly the given partitions.
+func (w *watchedReceiver) waitWatched(want ...topicPartition) {
+	w.t.Helper()
+	require.Eventually(w.t, func() bool {
+		got := w.watched()
+		return assert.ObjectsAreEqual(len(want), len(got)) && func() bool {
+			for _, tp := range want {
+				if !got[tp] {
+					return false
+				}
+			}
+			return true
+		}()
+	}, reportWait, 5*time.Millisecond, "watched partitions: %v, want %v", w.watched(), want)
+}
+
+func (w *watchedReceiver) plan() watchPlan {
+	w.r.watch.mu.Lock()
+	defer w.r.watch.mu.Unlock()
+	return w.r.watch.plan
+}
+
+func (w *watchedReceiver) watched() map[topicPartition]bool {
+	w.r.watch.mu.Lock()
+	defer w.r.watch.mu.Unlock()
+	got := map[topicPartition]bool{}
+	for _, targets := range w.r.watch.plan {
+		for _, t := range targets {
+			got[t.topicPartition] = true
+		}
+	}
+	return got
+}
+
+func partitionsOf(topic string, n int32) []topicPartition {
+	var out []topicPartition
+	for p := range n {
+		out = append(out, topicPartition{topic: topic, partition: p})
+	}
+	return out
+}
+
+func TestWatchReportsAnIdleBindingAtOnceAndLeavesBusyOnesAlone(t *testing.T) {
+	c := newTestCluster(t, kfake.SeedTopics(3, "orders", "busy"))
+	c.produce("busy", 0, 5)
+	w := startWatchedReceiver(t, func(cfg *Config) {
+		cfg.Brokers = c.cluster.ListenAddrs()
+		cfg.Bindings = []BindingConfig{
+			{Topic: "orders", ConsumerGroup: "sleepers", Function: "sleeper"},
+			{Topic: "busy", ConsumerGroup: "workers", Function: "worker"},
+		}
+	})
+	first := w.sink.AllMetrics()[0]
+	pts := pointsByFunction(t, first)
+	require.Equal(t, int64(0), pts.intValue(t, pendingName, "sleeper"))
+	require.Equal(t, int64(5), pts.intValue(t, pendingName, "worker"))
+	w.waitWatched(partitionsOf("orders", 3)...)
+
+	produced := time.Now()
+	c.produce("orders", 1, 1)
+	pts = w.waitReports(2)
+	assert.Less(t, time.Since(produced), watchScrapeInterval/2, "the report must come from the watch, not the next scrape")
+	assert.Equal(t, int64(1), pts.intValue(t, pendingName, "sleeper"))
+	assert.False(t, pts.has(pendingName, "worker"), "only the bindings that received a message are reported early")
+	// Once pending, the binding is no longer watched.
+	w.waitWatched()
+}
+
+func TestWatchEarlyReportKeepsConsumptionAndActivity(t *testing.T) {
+	c := newTestCluster(t, kfake.SeedTopics(1, "orders"))
+	c.produce("orders", 0, 10)
+	c.commit("g", "orders", 0, 10)
+	w := startWatchedReceiver(t, func(cfg *Config) {
+		cfg.Brokers = c.cluster.ListenAddrs()
+		cfg.Bindings = []BindingConfig{{Topic: "orders", ConsumerGroup: "g", Function: "f"}}
+	})
+	w.waitWatched(partitionsOf("orders", 1)...)
+
+	c.produce("orders", 0, 4)
+	pts := w.waitReports(2)
+	assert.Equal(t, int64(4), pts.intValue(t, pendingName, "f"))
+	assert.Equal(t, int64(0), pts.intValue(t, consumedName, "f"))
+	assert.False(t, pts.has(lastActivityName, "f"), "an early report is no activity by itself")
+
+	// The woken function consumes; the scrape after the early report counts
+	// the consumption once, from the early report's commits.
+	c.commit("g", "orders", 0, 14)
+	md, err := w.r.scraper.scrape(c.ctx())
+	require.NoError(t, err)
+	pts = pointsByFunction(t, md)
+	assert.Equal(t, int64(0), pts.intValue(t, pendingName, "f"))
+	assert.Equal(t, int64(4), pts.intValue(t, consumedName, "f"))
+	assert.True(t, pts.has(lastActivityName, "f"))
+	// Idle again: watched again, from the new end.
+	w.waitWatched(partitionsOf("orders", 1)...)
+	w.r.watch.mu.Lock()
+	from := w.r.watch.plan[c.cluster.LeaderFor("orders", 0)][0].from
+	w.r.watch.mu.Unlock()
+	assert.Equal(t, int64(14), from)
+}
+
+func TestWatchFollowsALeaderMove(t *testing.T) {
+	c := newTestCluster(t, kfake.SeedTopics(1, "orders"))
+	w := startWatchedReceiver(t, func(cfg *Config) {
+		cfg.Brokers = c.cluster.ListenAddrs()
+		cfg.Bindings = []BindingConfig{{Topic: "orders", ConsumerGroup: "g", Function: "f"}}
+	})
+	w.waitWatched(partitionsOf("orders", 1)...)
+
+	old := c.cluster.LeaderFor("orders", 0)
+	next := (old + 1) % 3
+	require.NoError(t, c.cluster.MoveTopicPartition("orders", 0, next))
+	// The parked poll answers NOT_LEADER at most max_wait later; the watch
+	// refreshes and polls the new leader.
+	require.Eventually(t, func() bool {
+		w.r.watch.mu.Lock()
+		defer w.r.watch.mu.Unlock()
+		return len(w.r.watch.plan[next]) == 1 && len(w.r.watch.plan[old]) == 0
+	}, reportWait, 5*time.Millisecond, "plan %v, leader %d -> %d, logs %v", w.plan(), old, next, w.logs.All())
+	n := len(w.sink.AllMetrics())
+
+	c.produce("orders", 0, 2)
+	w.waitPending(n, "f", 2)
+}
+
+func TestWatchDropsADeletedTopic(t *testing.T) {
+	c := newTestCluster(t, kfake.SeedTopics(2, "doomed", "kept"))
+	w := startWatchedReceiver(t, func(cfg *Config) {
+		cfg.Brokers = c.cluster.ListenAddrs()
+		cfg.Bindings = []BindingConfig{
+			{Topic: "doomed", ConsumerGroup: "g", Function: "doomed"},
+			{Topic: "kept", ConsumerGroup: "g", Function: "kept"},
+		}
+	})
+	w.waitWatched(append(partitionsOf("doomed", 2), partitionsOf("kept", 2)...)...)
+
+	resp, err := c.adm.DeleteTopics(c.ctx(), "doomed")
+	require.NoError(t, err)
+	require.NoError(t, resp.Error())
+	// The polls answer UNKNOWN_TOPIC: the binding is observed at once, is
+	// unreadable, and is no longer watched; the other topic still is.
+	w.waitWatched(partitionsOf("kept", 2)...)
+	// Logged once per distinct cause (the metadata or the offsets may be
+	// first to notice), not once per poll.
+	logs := w.logs.FilterMessageSnippet("Cannot read").FilterField(zap.String("function", "doomed"))
+	assert.GreaterOrEqual(t, logs.Len(), 1)
+	assert.LessOrEqual(t, logs.Len(), 2)
+
+	n := len(w.sink.AllMetrics())
+	c.produce("kept", 1, 1)
+	w.waitPending(n, "kept", 1)
+}
+
+func TestWatchReadDeniedIsLoggedOnceAndTurnedOff(t *testing.T) {
+	allow := func(resource kmsg.ACLResourceType, name string, op kmsg.ACLOperation) kfake.ACL {
+		return kfake.ACL{Resource: resource, Name: name, Pattern: kmsg.ACLResourcePatternTypeLiteral, Operation: op, Allow: true}
+	}
+	c := newTestClusterAs(t, []kgo.Opt{adminSASL},
+		kfake.SeedTopics(1, "readable", "secret"),
+		kfake.EnableSASL(),
+		kfake.EnableACLs(),
+		kfake.Superuser("PLAIN", "admin", "admin-secret"),
+		kfake.User("PLAIN", "monitor", "monitor-secret",
+			allow(kmsg.ACLResourceTypeTopic, "readable", kmsg.ACLOperationRead),
+			allow(kmsg.ACLResourceTypeTopic, "secret", kmsg.ACLOperationDescribe),
+			allow(kmsg.ACLResourceTypeGroup, "g", kmsg.ACLOperationDescribe),
+		),
+	)
+	w := startWatchedReceiver(t, func(cfg *Config) {
+		cfg.Brokers = c.cluster.ListenAddrs()
+		cfg.Authentication.SASL = &configkafka.SASLConfig{Mechanism: MechanismPlain, Username: "monitor", Password: "monitor-secret"}
+		cfg.Bindings = []BindingConfig{
+			{Topic: "readable", ConsumerGroup: "g", Function: "readable"},
+			{Topic: "secret", ConsumerGroup: "g", Function: "secret"},
+		}
+	})
+	// kfake answers a denied Read when the poll ends, after max_wait.
+	w.waitWatched(partitionsOf("readable", 1)...)
+	require.Eventually(t, func() bool {
+		return w.logs.FilterMessageSnippet("not authorized to read the topic").Len() > 0
+	}, reportWait, 5*time.Millisecond)
+	denied := w.logs.FilterMessageSnippet("not authorized to read the topic")
+	require.Equal(t, 1, denied.Len())
+	assert.Equal(t, "secret", denied.All()[0].ContextMap()["topic"])
+
+	// The scrape still reports the denied topic's binding; the watch stays
+	// off for it and on for the other.
+	md, err := w.r.scraper.scrape(c.ctx())
+	require.NoError(t, err)
+	assert.Equal(t, int64(0), pointsByFunction(t, md).intValue(t, pendingName, "secret"))
+	w.waitWatched(partitionsOf("readable", 1)...)
+	n := len(w.sink.AllMetrics())
+	c.produce("readable", 0, 1)
+	w.waitPending(n, "readable", 1)
+	assert.Equal(t, 1, w.logs.FilterMessageSnippet("not authorized to read the topic").Len(), "logged once")
+}
