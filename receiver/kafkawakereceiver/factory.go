@@ -81,5 +81,5 @@ func newMetricsReceiver(cfg *Config, set receiver.Settings, next consumer.Metric
 	if err != nil || !cfg.Watch.Enabled {
 		return controller, err
 	}
-	return newWatchingReceiver(controller, s, next, set.Logger), nil
+	return newWatchingReceiver(controller, s, next, set)
 }

@@ -8,6 +8,7 @@ import (
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/consumer"
 	"go.opentelemetry.io/collector/receiver"
+	"go.opentelemetry.io/collector/receiver/receiverhelper"
 	"go.uber.org/zap"
 )
 
@@ -18,12 +19,19 @@ type watchingReceiver struct {
 	receiver.Metrics // the scraper controller
 	scraper          *kafkaScraper
 	next             consumer.Metrics
-	logger           *zap.Logger
-	watch            *watcher
+	// obsrecv counts early reports in the receiver's own telemetry, as the
+	// controller counts scrapes.
+	obsrecv *receiverhelper.ObsReport
+	logger  *zap.Logger
+	watch   *watcher
 }
 
-func newWatchingReceiver(controller receiver.Metrics, s *kafkaScraper, next consumer.Metrics, logger *zap.Logger) *watchingReceiver {
-	return &watchingReceiver{Metrics: controller, scraper: s, next: next, logger: logger}
+func newWatchingReceiver(controller receiver.Metrics, s *kafkaScraper, next consumer.Metrics, set receiver.Settings) (*watchingReceiver, error) {
+	obsrecv, err := receiverhelper.NewObsReport(receiverhelper.ObsReportSettings{ReceiverID: set.ID, ReceiverCreateSettings: set})
+	if err != nil {
+		return nil, err
+	}
+	return &watchingReceiver{Metrics: controller, scraper: s, next: next, obsrecv: obsrecv, logger: set.Logger}, nil
 }
 
 // Start starts the watch before the controller, so that the first scrape
@@ -75,7 +83,11 @@ func (r *watchingReceiver) reportNow(ctx context.Context, bindings []int) {
 	if md.DataPointCount() == 0 {
 		return
 	}
-	if err := r.next.ConsumeMetrics(ctx, md); err != nil {
+	points := md.DataPointCount()
+	ctx = r.obsrecv.StartMetricsOp(ctx)
+	err := r.next.ConsumeMetrics(ctx, md)
+	r.obsrecv.EndMetricsOp(ctx, "", points, err)
+	if err != nil {
 		r.logger.Warn("Watch: the pipeline refused an early report; the next scrape reports the bindings again", zap.Error(err))
 	}
 }

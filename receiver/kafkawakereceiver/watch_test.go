@@ -282,3 +282,50 @@ func TestWatchReadDeniedIsLoggedOnceAndTurnedOff(t *testing.T) {
 	w.waitPending(n, "readable", 1)
 	assert.Equal(t, 1, w.logs.FilterMessageSnippet("not authorized to read the topic").Len(), "logged once")
 }
+
+func TestWatchCoversAddedPartitions(t *testing.T) {
+	c := newTestCluster(t, kfake.SeedTopics(1, "orders"))
+	w := startWatchedReceiver(t, func(cfg *Config) {
+		cfg.Brokers = c.cluster.ListenAddrs()
+		cfg.Bindings = []BindingConfig{{Topic: "orders", ConsumerGroup: "g", Function: "f"}}
+	})
+	w.waitWatched(partitionsOf("orders", 1)...)
+
+	resp, err := c.adm.CreatePartitions(c.ctx(), 2, "orders")
+	require.NoError(t, err)
+	require.NoError(t, resp.Error())
+	// The next scrape sees the new partitions and the watch re-arms with them.
+	require.Eventually(t, func() bool {
+		_, err := w.r.scraper.scrape(c.ctx())
+		return err == nil && len(w.watched()) == 3
+	}, reportWait, 50*time.Millisecond)
+	n := len(w.sink.AllMetrics())
+
+	c.produce("orders", 2, 1)
+	w.waitPending(n, "f", 1)
+}
+
+func TestWatchReArmsAParkedPollWhenABindingGoesIdle(t *testing.T) {
+	// One broker leads everything, so the new target joins a parked poll.
+	c := newTestCluster(t, kfake.NumBrokers(1), kfake.SeedTopics(1, "quiet", "busy"))
+	c.produce("busy", 0, 3)
+	w := startWatchedReceiver(t, func(cfg *Config) {
+		cfg.Brokers = c.cluster.ListenAddrs()
+		// Longer than reportWait: only a re-armed poll can report in time.
+		cfg.Watch.MaxWait = 30 * time.Second
+		cfg.Bindings = []BindingConfig{
+			{Topic: "quiet", ConsumerGroup: "g", Function: "quiet"},
+			{Topic: "busy", ConsumerGroup: "g", Function: "busy"},
+		}
+	})
+	w.waitWatched(partitionsOf("quiet", 1)...)
+
+	c.commit("g", "busy", 0, 3)
+	_, err := w.r.scraper.scrape(c.ctx())
+	require.NoError(t, err)
+	w.waitWatched(append(partitionsOf("quiet", 1), partitionsOf("busy", 1)...)...)
+	n := len(w.sink.AllMetrics())
+
+	c.produce("busy", 0, 1)
+	w.waitPending(n, "busy", 1)
+}
