@@ -36,11 +36,17 @@ func fakeSlimFaas(t *testing.T) (url string, calls <-chan wakeCall) {
 }
 
 func collectorConfig(brokers []string, wakeURL string, metricsPort int, bindings string) string {
+	return collectorConfigWith(brokers, wakeURL, metricsPort, `
+    collection_interval: 500ms`, bindings)
+}
+
+// collectorConfigWith is collectorConfig with receiverKeys, indented YAML,
+// added to the receiver's configuration.
+func collectorConfigWith(brokers []string, wakeURL string, metricsPort int, receiverKeys, bindings string) string {
 	return fmt.Sprintf(`
 receivers:
   kafkawake:
-    brokers: [%s]
-    collection_interval: 500ms
+    brokers: [%s]%s
     bindings:
 %s
 processors:
@@ -60,7 +66,7 @@ service:
       receivers: [kafkawake]
       processors: [slimfaaswake]
       exporters: [prometheus]
-`, strings.Join(brokers, ", "), bindings, wakeURL, metricsPort)
+`, strings.Join(brokers, ", "), receiverKeys, bindings, wakeURL, metricsPort)
 }
 
 func TestWakeFromZeroEndToEnd(t *testing.T) {
