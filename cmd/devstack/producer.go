@@ -4,9 +4,27 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 )
+
+// burstClock remembers when the producer's latest burst began, so that a
+// wake can say how long after the messages it came.
+type burstClock struct{ startedAt atomic.Int64 }
+
+func (c *burstClock) start() { c.startedAt.Store(time.Now().UnixNano()) }
+
+// since returns the time since the latest burst began, false before the
+// first burst.
+func (c *burstClock) since() (time.Duration, bool) {
+	at := c.startedAt.Load()
+	if at == 0 {
+		return 0, false
+	}
+	return time.Since(time.Unix(0, at)), true
+}
 
 // producer stands for the applications that write to the topic: a burst of
 // messages after a start delay, then again at a fixed interval.
@@ -14,11 +32,12 @@ type producer struct {
 	client *kgo.Client
 	cfg    config
 	log    *console
+	bursts *burstClock
 	cancel context.CancelFunc
 	done   sync.WaitGroup
 }
 
-func startProducer(cfg config, kafkaAddr string, log *console) (*producer, error) {
+func startProducer(cfg config, kafkaAddr string, log *console, bursts *burstClock) (*producer, error) {
 	client, err := kgo.NewClient(
 		kgo.SeedBrokers(kafkaAddr),
 		kgo.ClientID("devstack-producer"),
@@ -29,7 +48,7 @@ func startProducer(cfg config, kafkaAddr string, log *console) (*producer, error
 		return nil, err
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	p := &producer{client: client, cfg: cfg, log: log, cancel: cancel}
+	p := &producer{client: client, cfg: cfg, log: log, bursts: bursts, cancel: cancel}
 	if cfg.Burst > 0 {
 		p.done.Go(func() { p.run(ctx) })
 	}
@@ -62,6 +81,7 @@ func (p *producer) produceBurst(ctx context.Context, producedBefore int) int {
 	}
 	produced := 0
 	var firstErr error
+	p.bursts.start()
 	for _, result := range p.client.ProduceSync(ctx, records...) {
 		if result.Err != nil {
 			if firstErr == nil {

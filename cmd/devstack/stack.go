@@ -63,6 +63,7 @@ func startStack(cfg config, out io.Writer) (*stack, error) {
 		return nil, err
 	}
 	s := &stack{log: &console{out: out}}
+	bursts := &burstClock{}
 
 	var err error
 	if s.cluster, err = startCluster(cfg); err != nil {
@@ -80,7 +81,7 @@ func startStack(cfg config, out io.Writer) (*stack, error) {
 	}
 	s.wakeAddr = wakeListener.Addr()
 	s.wakeServer = &http.Server{
-		Handler:           newWakeHandler(s.function, s.log),
+		Handler:           newWakeHandler(s.function, s.log, bursts),
 		ReadHeaderTimeout: 5 * time.Second,
 	}
 	s.serving.Go(func() {
@@ -91,7 +92,7 @@ func startStack(cfg config, out io.Writer) (*stack, error) {
 	s.log.printf("slimfaas", "wake API on http://%s/wake-function/{functionName}; %s is scaled to zero (group %s)",
 		s.wakeAddr, cfg.Function, cfg.Group)
 
-	if s.producer, err = startProducer(cfg, s.kafkaAddr(), s.log); err != nil {
+	if s.producer, err = startProducer(cfg, s.kafkaAddr(), s.log, bursts); err != nil {
 		s.close()
 		return nil, fmt.Errorf("starting the producer: %w", err)
 	}
