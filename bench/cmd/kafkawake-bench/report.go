@@ -54,6 +54,7 @@ type report struct {
 	gobenchRaw string
 	scrapes    []scrapeResult
 	wakes      []wakeResult
+	watch      watchResult
 	footprint  footprintResult
 	replicas   replicaFigures
 
@@ -200,6 +201,7 @@ func (r *report) markdown() string {
 	r.writeScrape(w)
 	r.writeBaseline(w)
 	r.writeWake(w)
+	r.writeWatch(w)
 	r.writeFootprint(w)
 	r.writeProcessor(w)
 	r.writeReplicas(w)
@@ -242,6 +244,7 @@ func (r *report) writeSummary(w func(string, ...any)) {
 		w("| Wake latency p95 ≤ interval + 100 ms at %s | p95 %s ms (limit %s ms), %d/%d trials woken | %s |\n",
 			wk.interval, ms(wk.quantile(0.95)), ms(limit), len(wk.latencies), len(wk.latencies)+wk.missed, verdict(ok))
 	}
+	r.writeWatchSummary(w)
 	if f := r.footprint; f.samples > 0 {
 		w("| Collector RSS ≤ 100 MiB, 1,000 bindings at 2 s | peak %.1f MiB | %s |\n", float64(f.rssPeakKB)/1024, verdict(float64(f.rssPeakKB)/1024 <= targetRSSMiB))
 		w("| Collector CPU ≤ 5 %% of one core, same run | %.2f %% on average over %s | %s |\n", f.cpuPercent, f.duration.Round(time.Second), verdict(f.cpuPercent <= targetCPUPercent))

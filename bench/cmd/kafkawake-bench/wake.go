@@ -30,6 +30,12 @@ func (w wakeResult) quantile(q float64) time.Duration {
 // each trial waits a random part of the interval, produces one message for
 // the next idle binding and times the arrival of its wake POST.
 func runWakeLatency(ctx context.Context, o options, interval time.Duration) (wakeResult, error) {
+	return runWakeTrials(ctx, o, interval, func(config string) string { return config })
+}
+
+// runWakeTrials is runWakeLatency with the collector configuration passed
+// through adjust.
+func runWakeTrials(ctx context.Context, o options, interval time.Duration, adjust func(config string) string) (wakeResult, error) {
 	res := wakeResult{interval: interval, bindings: o.trials}
 	topics := make([]string, o.trials)
 	bindings := make([]binding, o.trials)
@@ -55,7 +61,7 @@ func runWakeLatency(ctx context.Context, o options, interval time.Duration) (wak
 		return res, err
 	}
 	// A long cooldown: each binding wakes once, for its trial.
-	col, err := collectortest.Start(o.collector, o.workDir, collectorConfig(cluster.ListenAddrs(), interval, endpoint.srv.URL, "1h", port, bindings), port)
+	col, err := collectortest.Start(o.collector, o.workDir, adjust(collectorConfig(cluster.ListenAddrs(), interval, endpoint.srv.URL, "1h", port, bindings)), port)
 	if err != nil {
 		return res, err
 	}
