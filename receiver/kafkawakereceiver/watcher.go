@@ -3,7 +3,6 @@ package kafkawakereceiver // import "github.com/kafkawake/kafkawake/receiver/kaf
 import (
 	"context"
 	"errors"
-	"fmt"
 	"slices"
 	"sync"
 	"time"
@@ -75,9 +74,12 @@ func newWatcher(client *kgo.Client, cfg *Config, logger *zap.Logger, report earl
 	}
 }
 
-// stop ends every poll loop and closes the watcher's client.
+// stop ends every poll loop and closes the watcher's client. It cancels
+// under the lock, so that no replan starts a loop after the wait began.
 func (w *watcher) stop() {
+	w.mu.Lock()
 	w.cancel()
+	w.mu.Unlock()
 	w.wg.Wait()
 	w.client.Close()
 }
@@ -143,16 +145,16 @@ func (bp *brokerPoll) notify(targets []watchTarget) {
 // targets, and acts on each answer.
 func (w *watcher) pollLoop(id int32, bp *brokerPoll) {
 	fired := map[topicPartition]int64{}
-	backoff := time.Duration(0)
+	var backoff time.Duration
 	var lastErr string
 	for {
-		targets, pollCtx, done := w.nextPoll(id, bp, fired)
+		targets, pollCtx, done := w.nextPoll(id, bp, &fired)
 		if targets == nil {
 			return
 		}
 		resp, err := w.client.Broker(int(id)).Request(pollCtx, watchFetchRequest(targets, w.maxWait, w.readCommitted))
-		// A poll aborted for new targets is re-armed at once; one past its
-		// deadline counts as a failure.
+		// A poll aborted for new targets is sent again at once; one past
+		// its deadline is a failure.
 		aborted := err != nil && errors.Is(context.Cause(pollCtx), context.Canceled)
 		done()
 		if w.ctx.Err() != nil {
@@ -161,46 +163,19 @@ func (w *watcher) pollLoop(id int32, bp *brokerPoll) {
 		if aborted {
 			continue
 		}
+		var outcome pollOutcome
 		if err == nil {
 			err = kerr.ErrorForCode(resp.(*kmsg.FetchResponse).ErrorCode)
 		}
-		if err != nil {
-			err = fmt.Errorf("long poll at broker %d for %d partitions: %w", id, len(targets), err)
-			if text := err.Error(); text != lastErr {
-				w.logger.Warn("Watch: the long poll failed; retrying with backoff, wakes wait for the next scrape meanwhile", zap.Error(err))
-				lastErr = text
-			}
-			backoff = nextBackoff(backoff)
-			if !w.sleep(backoff) {
-				return
-			}
-			continue
+		if err == nil {
+			outcome = readPoll(targets, resp.(*kmsg.FetchResponse), w.readCommitted)
+			err = outcome.failed
+			w.act(id, outcome, fired)
 		}
-		if lastErr != "" {
-			w.logger.Info("Watch: the long poll works again", zap.Int32("broker", id))
-			lastErr = ""
-		}
-		outcome := readPoll(targets, resp.(*kmsg.FetchResponse), w.readCommitted)
-		for topic, err := range outcome.denied {
-			w.turnOff(topic, err)
-		}
-		if len(outcome.arrived) > 0 {
-			for _, t := range outcome.arrived {
-				fired[t.topicPartition] = t.from
-			}
-			if bindings := w.plannedBindings(id, outcome.arrived); len(bindings) > 0 {
-				w.report(w.ctx, bindings)
-			}
-		}
-		if len(outcome.stale) == 0 && outcome.failed == nil {
+		lastErr = w.logPollStatus(id, len(targets), err, lastErr)
+		if err == nil && len(outcome.stale) == 0 {
 			backoff = 0
 			continue
-		}
-		if outcome.failed != nil {
-			w.logger.Debug("Watch: partitions failed in a long poll", zap.Int32("broker", id), zap.Error(outcome.failed))
-		}
-		if bindings := w.plannedBindings(id, outcome.stale); len(bindings) > 0 {
-			w.refresh(bindings)
 		}
 		backoff = nextBackoff(backoff)
 		if !w.sleep(backoff) {
@@ -209,17 +184,51 @@ func (w *watcher) pollLoop(id int32, bp *brokerPoll) {
 	}
 }
 
+// act reports the bindings a poll found a message for, turns denied topics
+// off and refreshes the bindings whose partitions moved. Targets that fired
+// are remembered with the offset they fired from.
+func (w *watcher) act(id int32, outcome pollOutcome, fired map[topicPartition]int64) {
+	for topic, err := range outcome.denied {
+		w.turnOff(topic, err)
+	}
+	for _, t := range outcome.arrived {
+		fired[t.topicPartition] = t.from
+	}
+	if bindings := w.plannedBindings(id, outcome.arrived); len(bindings) > 0 {
+		w.report(w.ctx, bindings)
+	}
+	if bindings := w.plannedBindings(id, outcome.stale); len(bindings) > 0 {
+		w.refresh(bindings)
+	}
+}
+
+// logPollStatus logs a broker's poll failure when it changes, and its
+// recovery, and returns the new status text.
+func (w *watcher) logPollStatus(id int32, partitions int, err error, lastErr string) string {
+	text := ""
+	if err != nil {
+		text = err.Error()
+	}
+	switch {
+	case text == lastErr:
+	case err != nil:
+		w.logger.Warn("Watch: the long poll failed; retrying with backoff, wakes wait for the next scrape meanwhile",
+			zap.Int32("broker", id), zap.Int("partitions", partitions), zap.Error(err))
+	default:
+		w.logger.Info("Watch: the long poll works again", zap.Int32("broker", id))
+	}
+	return text
+}
+
 // nextPoll waits until broker id has targets to poll and registers the poll
 // as parked. It returns nil targets when the watcher stops; done must be
-// called once the poll has returned.
-func (w *watcher) nextPoll(id int32, bp *brokerPoll, fired map[topicPartition]int64) ([]watchTarget, context.Context, func()) {
+// called once the poll has returned. fired keeps only the entries still
+// holding a target back.
+func (w *watcher) nextPoll(id int32, bp *brokerPoll, fired *map[topicPartition]int64) ([]watchTarget, context.Context, func()) {
 	for {
 		w.mu.Lock()
-		targets, kept := armable(w.plan[id], fired)
-		clear(fired)
-		for tp, at := range kept {
-			fired[tp] = at
-		}
+		var targets []watchTarget
+		targets, *fired = armable(w.plan[id], *fired)
 		if len(targets) > 0 {
 			ctx, cancel := context.WithTimeout(w.ctx, w.maxWait+w.timeout)
 			bp.parked = make(map[topicPartition]bool, len(targets))
