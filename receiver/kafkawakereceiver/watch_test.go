@@ -2,6 +2,7 @@ package kafkawakereceiver
 
 import (
 	"context"
+	"sync"
 	"testing"
 	"time"
 
@@ -120,6 +121,18 @@ func (w *watchedReceiver) watched() map[topicPartition]bool {
 	return got
 }
 
+// watchOrders watches the one binding (orders, g, f) on c, and waits until
+// the first partition of orders is polled.
+func watchOrders(t *testing.T, c *testCluster) *watchedReceiver {
+	t.Helper()
+	w := startWatchedReceiver(t, func(cfg *Config) {
+		cfg.Brokers = c.cluster.ListenAddrs()
+		cfg.Bindings = []BindingConfig{{Topic: "orders", ConsumerGroup: "g", Function: "f"}}
+	})
+	w.waitWatched(partitionsOf("orders", 1)...)
+	return w
+}
+
 func partitionsOf(topic string, n int32) []topicPartition {
 	var out []topicPartition
 	for p := range n {
@@ -158,11 +171,7 @@ func TestWatchEarlyReportKeepsConsumptionAndActivity(t *testing.T) {
 	c := newTestCluster(t, kfake.SeedTopics(1, "orders"))
 	c.produce("orders", 0, 10)
 	c.commit("g", "orders", 0, 10)
-	w := startWatchedReceiver(t, func(cfg *Config) {
-		cfg.Brokers = c.cluster.ListenAddrs()
-		cfg.Bindings = []BindingConfig{{Topic: "orders", ConsumerGroup: "g", Function: "f"}}
-	})
-	w.waitWatched(partitionsOf("orders", 1)...)
+	w := watchOrders(t, c)
 
 	c.produce("orders", 0, 4)
 	pts := w.waitReports(2)
@@ -189,11 +198,7 @@ func TestWatchEarlyReportKeepsConsumptionAndActivity(t *testing.T) {
 
 func TestWatchFollowsALeaderMove(t *testing.T) {
 	c := newTestCluster(t, kfake.SeedTopics(1, "orders"))
-	w := startWatchedReceiver(t, func(cfg *Config) {
-		cfg.Brokers = c.cluster.ListenAddrs()
-		cfg.Bindings = []BindingConfig{{Topic: "orders", ConsumerGroup: "g", Function: "f"}}
-	})
-	w.waitWatched(partitionsOf("orders", 1)...)
+	w := watchOrders(t, c)
 
 	old := c.cluster.LeaderFor("orders", 0)
 	next := (old + 1) % 3
@@ -285,11 +290,7 @@ func TestWatchReadDeniedIsLoggedOnceAndTurnedOff(t *testing.T) {
 
 func TestWatchCoversAddedPartitions(t *testing.T) {
 	c := newTestCluster(t, kfake.SeedTopics(1, "orders"))
-	w := startWatchedReceiver(t, func(cfg *Config) {
-		cfg.Brokers = c.cluster.ListenAddrs()
-		cfg.Bindings = []BindingConfig{{Topic: "orders", ConsumerGroup: "g", Function: "f"}}
-	})
-	w.waitWatched(partitionsOf("orders", 1)...)
+	w := watchOrders(t, c)
 
 	resp, err := c.adm.CreatePartitions(c.ctx(), 2, "orders")
 	require.NoError(t, err)
@@ -328,4 +329,46 @@ func TestWatchReArmsAParkedPollWhenABindingGoesIdle(t *testing.T) {
 
 	c.produce("busy", 0, 1)
 	w.waitPending(n, "busy", 1)
+}
+
+func TestWatchPollsEveryLeaderBroker(t *testing.T) {
+	c := newTestCluster(t, kfake.SeedTopics(3, "a", "b", "c"))
+	var mu sync.Mutex
+	polls := map[int32]int{}
+	seen := map[kmsg.Request]bool{} // a parked Fetch passes the control again when it fires
+	c.cluster.ControlKey(int16(kmsg.Fetch), func(req kmsg.Request) (kmsg.Response, error, bool) {
+		c.cluster.KeepControl()
+		mu.Lock()
+		defer mu.Unlock()
+		if !seen[req] {
+			seen[req] = true
+			polls[c.cluster.CurrentNode()]++
+		}
+		return nil, nil, false
+	})
+	leaders := map[int32]bool{}
+	for _, topic := range []string{"a", "b", "c"} {
+		for p := range int32(3) {
+			leaders[c.cluster.LeaderFor(topic, p)] = true
+		}
+	}
+	startWatchedReceiver(t, func(cfg *Config) {
+		cfg.Brokers = c.cluster.ListenAddrs()
+		cfg.Watch.MaxWait = 100 * time.Millisecond
+		cfg.Bindings = []BindingConfig{
+			{Topic: "a", ConsumerGroup: "g", Function: "a"},
+			{Topic: "b", ConsumerGroup: "g", Function: "b"},
+			{Topic: "c", ConsumerGroup: "g", Function: "c"},
+		}
+	})
+	require.Eventually(t, func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		for leader := range leaders {
+			if polls[leader] < 3 {
+				return false
+			}
+		}
+		return true
+	}, reportWait, 10*time.Millisecond, "polls per broker: %v, leaders %v", polls, leaders)
 }
