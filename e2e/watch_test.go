@@ -36,11 +36,11 @@ func TestWatchWakesBetweenScrapes(t *testing.T) {
 	// The first scrape finds the function idle: nothing pending.
 	binding := map[string]string{"topic": "orders", "group": "order-processors", "function": "process-orders"}
 	require.EventuallyWithT(t, func(c *assert.CollectT) {
-		samples, err := col.scrape(ctx)
+		samples, err := col.Scrape(ctx)
 		if !assert.NoError(c, err) {
 			return
 		}
-		pending, ok := find(samples, "slimfaaskafka_pending_messages", binding)
+		pending, ok := samples.Find("slimfaaskafka_pending_messages", binding)
 		assert.True(c, ok, "slimfaaskafka_pending_messages missing")
 		assert.Equal(c, 0.0, pending)
 	}, time.Minute, 50*time.Millisecond)
@@ -68,9 +68,9 @@ func TestWatchWakesBetweenScrapes(t *testing.T) {
 	// The next scrape reports the same pending message within the cooldown:
 	// still one wake.
 	time.Sleep(time.Until(firstScrapeSeen.Add(interval + 2*time.Second)))
-	samples, err := col.scrape(ctx)
+	samples, err := col.Scrape(ctx)
 	require.NoError(t, err)
-	wakeups, ok := find(samples, "slimfaaskafka_wakeups_total", map[string]string{"function": "process-orders", "reason": "pending"})
+	wakeups, ok := samples.Find("slimfaaskafka_wakeups_total", map[string]string{"function": "process-orders", "reason": "pending"})
 	require.True(t, ok, "slimfaaskafka_wakeups_total{reason=pending} missing")
 	assert.Equal(t, 1.0, wakeups)
 	select {
