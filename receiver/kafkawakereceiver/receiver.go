@@ -80,10 +80,10 @@ func (r *watchingReceiver) reportNow(ctx context.Context, bindings []int) {
 	// Read errors are the scrape's: logged per binding as they change, and
 	// such bindings get no point.
 	md, _ := r.scraper.observeBindings(ctx, bindings, bindings, r.scraper.readerFor(bindings))
-	if md.DataPointCount() == 0 {
+	points := md.DataPointCount()
+	if points == 0 {
 		return
 	}
-	points := md.DataPointCount()
 	ctx = r.obsrecv.StartMetricsOp(ctx)
 	err := r.next.ConsumeMetrics(ctx, md)
 	r.obsrecv.EndMetricsOp(ctx, "", points, err)

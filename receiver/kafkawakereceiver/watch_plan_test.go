@@ -197,3 +197,32 @@ func TestReadPoll(t *testing.T) {
 	committed := readPoll(targets, resp, true)
 	assert.Empty(t, committed.arrived, "read_committed: an open transaction is nothing to read yet")
 }
+
+func TestNotifyAbortsAParkedPollOnlyForWhatItMisses(t *testing.T) {
+	parked := target("orders", ordersID, 0, 5, 0)
+	tests := []struct {
+		name    string
+		targets []watchTarget
+		abort   bool
+	}{
+		{"same target", []watchTarget{parked}, false},
+		{"a target dropped", nil, false},
+		{"moved on: the parked poll answers at once", []watchTarget{target("orders", ordersID, 0, 7, 0)}, false},
+		{"a new partition", []watchTarget{parked, target("orders", ordersID, 1, 0, 0)}, true},
+		{"truncated below the polled offset", []watchTarget{target("orders", ordersID, 0, 3, 0)}, true},
+		{"re-created topic", []watchTarget{target("orders", auditID, 0, 5, 0)}, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			aborted := false
+			bp := &brokerPoll{
+				changed:      make(chan struct{}, 1),
+				parked:       map[topicPartition]watchTarget{parked.topicPartition: parked},
+				cancelParked: func() { aborted = true },
+			}
+			bp.notify(tt.targets)
+			assert.Equal(t, tt.abort, aborted)
+			assert.Len(t, bp.changed, 1, "the loop is woken in every case")
+		})
+	}
+}

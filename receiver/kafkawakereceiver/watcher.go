@@ -50,9 +50,9 @@ type watcher struct {
 // brokerPoll is the state of one broker's poll loop shared with update.
 type brokerPoll struct {
 	changed chan struct{} // the broker's targets changed; capacity 1
-	// parked holds the partitions of the poll in flight, and cancelParked
+	// parked holds the targets of the poll in flight, and cancelParked
 	// aborts it when the broker gains a target the poll does not cover.
-	parked       map[topicPartition]bool
+	parked       map[topicPartition]watchTarget
 	cancelParked context.CancelFunc
 }
 
@@ -123,8 +123,10 @@ func sameTarget(a, b watchTarget) bool {
 }
 
 // notify wakes the loop, and aborts its parked poll if targets holds a
-// partition the poll does not cover; polls for partitions no longer wanted
-// are left to end, their answers ignored.
+// partition the poll does not cover: one it does not poll, polls from a
+// later offset (the partition was truncated) or under another topic ID (the
+// topic was re-created). Polls for partitions no longer wanted are left to
+// end, their answers ignored.
 func (bp *brokerPoll) notify(targets []watchTarget) {
 	select {
 	case bp.changed <- struct{}{}:
@@ -134,7 +136,7 @@ func (bp *brokerPoll) notify(targets []watchTarget) {
 		return
 	}
 	for _, t := range targets {
-		if !bp.parked[t.topicPartition] {
+		if p, ok := bp.parked[t.topicPartition]; !ok || t.from < p.from || t.topicID != p.topicID {
 			bp.cancelParked()
 			return
 		}
@@ -231,9 +233,9 @@ func (w *watcher) nextPoll(id int32, bp *brokerPoll, fired *map[topicPartition]i
 		targets, *fired = armable(w.plan[id], *fired)
 		if len(targets) > 0 {
 			ctx, cancel := context.WithTimeout(w.ctx, w.maxWait+w.timeout)
-			bp.parked = make(map[topicPartition]bool, len(targets))
+			bp.parked = make(map[topicPartition]watchTarget, len(targets))
 			for _, t := range targets {
-				bp.parked[t.topicPartition] = true
+				bp.parked[t.topicPartition] = t
 			}
 			bp.cancelParked = cancel
 			w.mu.Unlock()
