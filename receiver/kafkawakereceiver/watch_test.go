@@ -372,3 +372,32 @@ func TestWatchPollsEveryLeaderBroker(t *testing.T) {
 		return true
 	}, reportWait, 10*time.Millisecond, "polls per broker: %v, leaders %v", polls, leaders)
 }
+
+func TestEarlyReportLeavesTheOtherBindingsStateAlone(t *testing.T) {
+	c := newTestCluster(t, kfake.SeedTopics(1, "payments", "orders"))
+	transactionalTopic(t, c, "payments", "payers")
+	s, _ := startScraperWith(t, func(cfg *Config) {
+		cfg.Brokers = c.cluster.ListenAddrs()
+		cfg.IsolationLevel = IsolationReadCommitted
+		cfg.Bindings = []BindingConfig{
+			{Topic: "payments", ConsumerGroup: "payers", Function: "payer"},
+			{Topic: "orders", ConsumerGroup: "g", Function: "orders"},
+		}
+	})
+	rc := countRequests(c.cluster)
+	assert.Equal(t, int64(0), scrapeOK(t, c, s).intValue(t, pendingName, "payer"), "markers only: checked and found empty")
+
+	// An early report of the other binding, as the watch makes it.
+	c.produce("orders", 0, 2)
+	s.mu.Lock()
+	md, err := s.observeBindings(c.ctx(), []int{1}, s.readerFor([]int{1}))
+	s.mu.Unlock()
+	require.NoError(t, err)
+	pts := pointsByFunction(t, md)
+	assert.Equal(t, int64(2), pts.intValue(t, pendingName, "orders"))
+	assert.False(t, pts.has(pendingName, "payer"), "only the reported binding has points")
+
+	assert.Equal(t, int64(0), scrapeOK(t, c, s).intValue(t, pendingName, "payer"))
+	counts, _ := rc.snapshot()
+	assert.Equal(t, int64(1), counts["Fetch"], "the payer's residue verdict survived the early report: not checked again")
+}
