@@ -226,3 +226,14 @@ func TestNotifyAbortsAParkedPollOnlyForWhatItMisses(t *testing.T) {
 		})
 	}
 }
+
+func TestNextBackoffDoublesUpToItsBound(t *testing.T) {
+	var got []time.Duration
+	var b time.Duration
+	for range 9 {
+		b = nextBackoff(b)
+		got = append(got, b)
+	}
+	ms := time.Millisecond
+	assert.Equal(t, []time.Duration{100 * ms, 200 * ms, 400 * ms, 800 * ms, 1600 * ms, 3200 * ms, 6400 * ms, 10 * time.Second, 10 * time.Second}, got)
+}

@@ -9,6 +9,7 @@ import (
 	"github.com/open-telemetry/opentelemetry-collector-contrib/pkg/kafka/configkafka"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -400,4 +401,32 @@ func TestEarlyReportLeavesTheOtherBindingsStateAlone(t *testing.T) {
 	assert.Equal(t, int64(0), scrapeOK(t, c, s).intValue(t, pendingName, "payer"))
 	counts, _ := rc.snapshot()
 	assert.Equal(t, int64(1), counts["Fetch"], "the payer's residue verdict survived the early report: not checked again")
+}
+
+func TestWatchRetriesAFailingBrokerAndLogsOnce(t *testing.T) {
+	c := newTestCluster(t, kfake.NumBrokers(1), kfake.SeedTopics(1, "orders"))
+	const failures = 4
+	var mu sync.Mutex
+	failed := 0
+	c.cluster.ControlKey(int16(kmsg.Fetch), func(req kmsg.Request) (kmsg.Response, error, bool) {
+		mu.Lock()
+		defer mu.Unlock()
+		if failed == failures {
+			return nil, nil, false // the control is dropped: the broker answers again
+		}
+		c.cluster.KeepControl()
+		failed++
+		resp := req.ResponseKind().(*kmsg.FetchResponse)
+		resp.ErrorCode = kerr.UnknownServerError.Code
+		return resp, nil, true
+	})
+	w := watchOrders(t, c)
+	require.Eventually(t, func() bool {
+		return w.logs.FilterMessageSnippet("the long poll works again").Len() == 1
+	}, reportWait, 10*time.Millisecond)
+	assert.Equal(t, 1, w.logs.FilterMessageSnippet("the long poll failed").Len(), "%d failures, one line", failures)
+
+	n := len(w.sink.AllMetrics())
+	c.produce("orders", 0, 1)
+	w.waitPending(n, "f", 1)
 }
