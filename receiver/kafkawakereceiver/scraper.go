@@ -211,7 +211,7 @@ func (s *kafkaScraper) observeBindings(ctx context.Context, indices, scope []int
 			obs = s.states[i].observe(now, read.partitions, s.cfg.OffsetReset, s.partitionRecorder(i, ts, b))
 		}
 		if sights != nil {
-			sights[i] = sightOf(s.observations, b.Topic, offsets.layout, read.partitions, obs.pending)
+			sights[i] = sightOf(s.observations, b.Topic, offsets, read.partitions, obs.pending)
 		}
 		s.mb.RecordSlimfaaskafkaPendingMessagesDataPoint(ts, obs.pending, b.Topic, b.ConsumerGroup, b.Function)
 		s.mb.RecordSlimfaaskafkaConsumedMessagesDataPoint(ts, obs.consumed, b.Topic, b.ConsumerGroup, b.Function)

@@ -41,15 +41,17 @@ type watchTarget struct {
 type watchPlan map[int32][]watchTarget
 
 // sightOf records a binding's observation for the watch: idle when it was
-// read with nothing pending, with the end offset and leader of each partition.
-func sightOf(seq uint64, topic string, layout topicLayout, partitions map[int32]partitionOffsets, pending int64) bindingSight {
-	s := bindingSight{idle: pending == 0, seq: seq, topic: topic, topicID: layout.ids[topic], partitions: make(map[int32]sightPartition, len(partitions))}
-	for p, o := range partitions {
-		leader, ok := layout.leaders[topicPartition{topic: topic, partition: p}]
+// read with nothing pending, with each partition's leader and end offset as
+// Kafka listed it (the residue check may have closed a range below it).
+func sightOf(seq uint64, topic string, offsets clusterOffsets, partitions map[int32]partitionOffsets, pending int64) bindingSight {
+	s := bindingSight{idle: pending == 0, seq: seq, topic: topic, topicID: offsets.layout.ids[topic], partitions: make(map[int32]sightPartition, len(partitions))}
+	for p := range partitions {
+		tp := topicPartition{topic: topic, partition: p}
+		leader, ok := offsets.layout.leaders[tp]
 		if !ok {
 			leader = -1
 		}
-		s.partitions[p] = sightPartition{leader: leader, end: o.highWatermark}
+		s.partitions[p] = sightPartition{leader: leader, end: offsets.ends[tp]}
 	}
 	return s
 }

@@ -26,18 +26,23 @@ func target(topic string, id [16]byte, partition int32, from int64, bindings ...
 }
 
 func TestSightOf(t *testing.T) {
-	layout := topicLayout{
-		leaders: map[topicPartition]int32{{"orders", 0}: 1, {"orders", 1}: 2},
-		ids:     map[string][16]byte{"orders": ordersID},
+	offsets := clusterOffsets{
+		layout: topicLayout{
+			leaders: map[topicPartition]int32{{"orders", 0}: 1, {"orders", 1}: 2},
+			ids:     map[string][16]byte{"orders": ordersID},
+		},
+		ends: map[topicPartition]int64{{"orders", 0}: 12, {"orders", 1}: 7, {"orders", 2}: 3},
 	}
 	partitions := map[int32]partitionOffsets{
+		// The residue check closed 10..12 (markers only) at 10: the watch
+		// polls from the listed end, 12.
 		0: {highWatermark: 10, logStart: 0, committed: 10},
 		1: {highWatermark: 7, logStart: 7, committed: noCommit},
-		2: {highWatermark: 3, logStart: 3, committed: noCommit}, // created after the metadata was read
+		2: {highWatermark: 3, logStart: 3, committed: noCommit}, // no leader in the metadata
 	}
-	assert.Equal(t, idleOn(4, "orders", ordersID, map[int32]sightPartition{0: {1, 10}, 1: {2, 7}, 2: {-1, 3}}),
-		sightOf(4, "orders", layout, partitions, 0))
-	busy := sightOf(4, "orders", layout, partitions, 1)
+	assert.Equal(t, idleOn(4, "orders", ordersID, map[int32]sightPartition{0: {1, 12}, 1: {2, 7}, 2: {-1, 3}}),
+		sightOf(4, "orders", offsets, partitions, 0))
+	busy := sightOf(4, "orders", offsets, partitions, 1)
 	assert.False(t, busy.idle)
 }
 
