@@ -41,6 +41,13 @@ type watchedReceiver struct {
 
 func startWatchedReceiver(t *testing.T, configure func(*Config)) *watchedReceiver {
 	t.Helper()
+	return startWatchedReceiverWith(t, configure, func(*kafkaScraper) {})
+}
+
+// startWatchedReceiverWith is startWatchedReceiver with prepare run on the
+// scraper before the receiver starts.
+func startWatchedReceiverWith(t *testing.T, configure func(*Config), prepare func(*kafkaScraper)) *watchedReceiver {
+	t.Helper()
 	cfg := createDefaultConfig().(*Config)
 	cfg.CollectionInterval = watchScrapeInterval
 	cfg.Watch.Enabled = true
@@ -51,6 +58,7 @@ func startWatchedReceiver(t *testing.T, configure func(*Config)) *watchedReceive
 	set := receivertest.NewNopSettings(metadata.Type)
 	set.Logger = zap.New(core)
 	s := newKafkaScraper(cfg, set)
+	prepare(s)
 	sink := new(consumertest.MetricsSink)
 	rcv, err := newMetricsReceiver(cfg, set, sink, s)
 	require.NoError(t, err)
@@ -391,7 +399,7 @@ func TestEarlyReportLeavesTheOtherBindingsStateAlone(t *testing.T) {
 	// An early report of the other binding, as the watch makes it.
 	c.produce("orders", 0, 2)
 	s.mu.Lock()
-	md, err := s.observeBindings(c.ctx(), []int{1}, s.readerFor([]int{1}))
+	md, err := s.observeBindings(c.ctx(), []int{1}, []int{1}, s.readerFor([]int{1}))
 	s.mu.Unlock()
 	require.NoError(t, err)
 	pts := pointsByFunction(t, md)
@@ -429,4 +437,36 @@ func TestWatchRetriesAFailingBrokerAndLogsOnce(t *testing.T) {
 	n := len(w.sink.AllMetrics())
 	c.produce("orders", 0, 1)
 	w.waitPending(n, "f", 1)
+}
+
+func TestWatchReportsOnlyTheBindingsThisReplicaOwns(t *testing.T) {
+	// One broker, so one poll loop: a report of "theirs" would come before
+	// or with the report of "mine".
+	c := newTestCluster(t, kfake.NumBrokers(1), kfake.SeedTopics(1, "mine", "theirs"))
+	owner := &settableOwner{}
+	owner.set(0, 1)
+	w := startWatchedReceiverWith(t, func(cfg *Config) {
+		cfg.Brokers = c.cluster.ListenAddrs()
+		cfg.Bindings = []BindingConfig{
+			{Topic: "mine", ConsumerGroup: "g", Function: "mine"},
+			{Topic: "theirs", ConsumerGroup: "g", Function: "theirs"},
+		}
+	}, func(s *kafkaScraper) { s.owner = owner })
+	w.waitWatched(append(partitionsOf("mine", 1), partitionsOf("theirs", 1)...)...)
+
+	// Another replica takes "theirs" over; the next scrape has not run yet,
+	// so its partition is still polled, but it is not reported.
+	owner.set(0)
+	n := len(w.sink.AllMetrics())
+	c.produce("theirs", 0, 1)
+	c.produce("mine", 0, 1)
+	w.waitPending(n, "mine", 1)
+	for _, md := range w.sink.AllMetrics()[n:] {
+		assert.False(t, pointsByFunction(t, md).has(pendingName, "theirs"), "a binding another replica owns is not reported")
+	}
+
+	// The next scrape stops watching it.
+	_, err := w.r.scraper.scrape(c.ctx())
+	require.NoError(t, err)
+	w.waitWatched()
 }
