@@ -9,6 +9,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // testCluster is an in-process Kafka-protocol cluster with an admin client
@@ -71,4 +72,9 @@ func (c *testCluster) commit(group, topic string, partition int32, at int64) {
 	resp, err := c.adm.CommitOffsets(c.ctx(), group, offsets)
 	require.NoError(c.t, err)
 	require.NoError(c.t, resp.Error())
+}
+
+// allowACL lets a kfake user do op on the literal resource name.
+func allowACL(resource kmsg.ACLResourceType, name string, op kmsg.ACLOperation) kfake.ACL {
+	return kfake.ACL{Resource: resource, Name: name, Pattern: kmsg.ACLResourcePatternTypeLiteral, Operation: op, Allow: true}
 }

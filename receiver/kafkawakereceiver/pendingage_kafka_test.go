@@ -166,19 +166,16 @@ func TestPendingAgeFetch(t *testing.T) {
 }
 
 func TestPendingAgeFetchFallsBackWhenReadIsDenied(t *testing.T) {
-	allow := func(resource kmsg.ACLResourceType, name string, op kmsg.ACLOperation) kfake.ACL {
-		return kfake.ACL{Resource: resource, Name: name, Pattern: kmsg.ACLResourcePatternTypeLiteral, Operation: op, Allow: true}
-	}
 	c := newTestClusterAs(t, []kgo.Opt{adminSASL},
 		kfake.SeedTopics(1, "orders", "open"),
 		kfake.EnableSASL(),
 		kfake.EnableACLs(),
 		kfake.Superuser("PLAIN", "admin", "admin-secret"),
 		kfake.User("PLAIN", "monitor", "monitor-secret",
-			allow(kmsg.ACLResourceTypeTopic, "orders", kmsg.ACLOperationDescribe),
-			allow(kmsg.ACLResourceTypeTopic, "open", kmsg.ACLOperationDescribe),
-			allow(kmsg.ACLResourceTypeTopic, "open", kmsg.ACLOperationRead),
-			allow(kmsg.ACLResourceTypeGroup, "g", kmsg.ACLOperationDescribe),
+			allowACL(kmsg.ACLResourceTypeTopic, "orders", kmsg.ACLOperationDescribe),
+			allowACL(kmsg.ACLResourceTypeTopic, "open", kmsg.ACLOperationDescribe),
+			allowACL(kmsg.ACLResourceTypeTopic, "open", kmsg.ACLOperationRead),
+			allowACL(kmsg.ACLResourceTypeGroup, "g", kmsg.ACLOperationDescribe),
 		),
 	)
 	c.commit("secret", "open", 0, 1)

@@ -254,18 +254,15 @@ func TestWatchDropsADeletedTopic(t *testing.T) {
 }
 
 func TestWatchReadDeniedIsLoggedOnceAndTurnedOff(t *testing.T) {
-	allow := func(resource kmsg.ACLResourceType, name string, op kmsg.ACLOperation) kfake.ACL {
-		return kfake.ACL{Resource: resource, Name: name, Pattern: kmsg.ACLResourcePatternTypeLiteral, Operation: op, Allow: true}
-	}
 	c := newTestClusterAs(t, []kgo.Opt{adminSASL},
 		kfake.SeedTopics(1, "readable", "secret"),
 		kfake.EnableSASL(),
 		kfake.EnableACLs(),
 		kfake.Superuser("PLAIN", "admin", "admin-secret"),
 		kfake.User("PLAIN", "monitor", "monitor-secret",
-			allow(kmsg.ACLResourceTypeTopic, "readable", kmsg.ACLOperationRead),
-			allow(kmsg.ACLResourceTypeTopic, "secret", kmsg.ACLOperationDescribe),
-			allow(kmsg.ACLResourceTypeGroup, "g", kmsg.ACLOperationDescribe),
+			allowACL(kmsg.ACLResourceTypeTopic, "readable", kmsg.ACLOperationRead),
+			allowACL(kmsg.ACLResourceTypeTopic, "secret", kmsg.ACLOperationDescribe),
+			allowACL(kmsg.ACLResourceTypeGroup, "g", kmsg.ACLOperationDescribe),
 		),
 	)
 	w := startWatchedReceiver(t, func(cfg *Config) {
