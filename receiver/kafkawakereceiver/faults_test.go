@@ -193,10 +193,11 @@ func TestBrokerStallingMetadataIsLeftForAnother(t *testing.T) {
 		BindingConfig{Topic: "orders", ConsumerGroup: groupCoordinatedBy(t, c.cluster, "g", 1), Function: "f"})
 	scrapeOK(t, c, s)
 
-	// The client picks another broker for each request: within a few
-	// scrapes one of them asks the stalled broker first.
+	// The client picks a random broker for each Metadata request, so a
+	// scrape misses the stalled one with probability 2/3: 40 scrapes all miss
+	// it once in ten million runs. The loop ends after two stalled scrapes.
 	stalled := stallRequests(t, c.cluster, kmsg.Metadata, 0, nil)
-	for scrape := 0; scrape < 6 && stalled.stalled.Load() < 2; scrape++ {
+	for scrape := 0; scrape < 40 && stalled.stalled.Load() < 2; scrape++ {
 		pts, err := scrapeWithin(t, s, stallTimeout)
 		require.NoError(t, err, "scrape %d", scrape)
 		assert.Equal(t, int64(7), pts.intValue(t, pendingName, "f"), "scrape %d", scrape)
