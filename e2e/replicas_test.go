@@ -68,36 +68,14 @@ func replicaConfig(brokers []string, wakeURL string, metricsPort int) string {
 	for i := range replicaFunctions {
 		fmt.Fprintf(&bindings, "      - {topic: orders, consumer_group: g%d, function: f%d}\n", i, i)
 	}
-	return fmt.Sprintf(`
-receivers:
-  kafkawake:
-    brokers: [%s]
+	receiverKeys := fmt.Sprintf(`
     collection_interval: %s
     coordination:
       group: kafkawake-replicas
       session_timeout: %s
-      heartbeat_interval: %s
-    bindings:
-%s
-processors:
-  slimfaaswake:
-    endpoint: %s
-    defaults:
-      cooldown: 1h
-exporters:
-  prometheus:
-    endpoint: 127.0.0.1:%d
-    metric_expiration: 2s
-service:
-  telemetry:
-    metrics:
-      level: none
-  pipelines:
-    metrics:
-      receivers: [kafkawake]
-      processors: [slimfaaswake]
-      exporters: [prometheus]
-`, strings.Join(brokers, ", "), replicaInterval, replicaSession, replicaHeartbeat, bindings.String(), wakeURL, metricsPort)
+      heartbeat_interval: %s`, replicaInterval, replicaSession, replicaHeartbeat)
+	return collectorConfigWith(brokers, wakeURL, metricsPort, receiverKeys, `
+    metric_expiration: 2s`, strings.TrimSuffix(bindings.String(), "\n"))
 }
 
 // exported returns the functions whose pending series the replica exports;

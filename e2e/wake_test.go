@@ -37,12 +37,13 @@ func fakeSlimFaas(t *testing.T) (url string, calls <-chan wakeCall) {
 
 func collectorConfig(brokers []string, wakeURL string, metricsPort int, bindings string) string {
 	return collectorConfigWith(brokers, wakeURL, metricsPort, `
-    collection_interval: 500ms`, bindings)
+    collection_interval: 500ms`, "", bindings)
 }
 
-// collectorConfigWith is collectorConfig with receiverKeys, indented YAML,
-// added to the receiver's configuration.
-func collectorConfigWith(brokers []string, wakeURL string, metricsPort int, receiverKeys, bindings string) string {
+// collectorConfigWith is collectorConfig with receiverKeys and exporterKeys,
+// indented YAML, added to the receiver's and the Prometheus exporter's
+// configuration.
+func collectorConfigWith(brokers []string, wakeURL string, metricsPort int, receiverKeys, exporterKeys, bindings string) string {
 	return fmt.Sprintf(`
 receivers:
   kafkawake:
@@ -56,7 +57,7 @@ processors:
       cooldown: 1h
 exporters:
   prometheus:
-    endpoint: 127.0.0.1:%d
+    endpoint: 127.0.0.1:%d%s
 service:
   telemetry:
     metrics:
@@ -66,7 +67,7 @@ service:
       receivers: [kafkawake]
       processors: [slimfaaswake]
       exporters: [prometheus]
-`, strings.Join(brokers, ", "), receiverKeys, bindings, wakeURL, metricsPort)
+`, strings.Join(brokers, ", "), receiverKeys, bindings, wakeURL, metricsPort, exporterKeys)
 }
 
 func TestWakeFromZeroEndToEnd(t *testing.T) {

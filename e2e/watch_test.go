@@ -28,7 +28,7 @@ func TestWatchWakesBetweenScrapes(t *testing.T) {
     collection_interval: 20s
     watch:
       enabled: true
-      max_wait: 5s`, `
+      max_wait: 5s`, "", `
       - topic: orders
         consumer_group: order-processors
         function: process-orders`), metricsPort)
