@@ -29,6 +29,7 @@ func (s *kafkaScraper) startCoordination(client *kgo.Client) {
 		SessionTimeout:    c.SessionTimeout,
 		HeartbeatInterval: c.HeartbeatInterval,
 		Keys:              keys,
+		Changed:           s.signalShareChanged,
 	}, s.logger, s.now)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
@@ -70,4 +71,29 @@ func (s *kafkaScraper) observedBindings() []int {
 		s.watch(owned)
 	}
 	return owned
+}
+
+// signalShareChanged tells the receiver that this replica's share changed;
+// one pending signal covers any number of changes.
+func (s *kafkaScraper) signalShareChanged() {
+	select {
+	case s.shareChanged <- struct{}{}:
+	default:
+	}
+}
+
+// movedInBindings brings the observed bindings up to this replica's current
+// share, as a scrape does, and returns those new to it: they are reported at
+// once instead of at the next scrape, so a binding taken over from a replica
+// that died is observed, and its function woken, one collection interval
+// sooner. Callers hold s.mu.
+func (s *kafkaScraper) movedInBindings() []int {
+	before := s.observed
+	var in []int
+	for _, i := range s.observedBindings() {
+		if !before[i] {
+			in = append(in, i)
+		}
+	}
+	return in
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 	"go.opentelemetry.io/collector/component/componenttest"
 	"go.opentelemetry.io/collector/config/configoptional"
+	"go.opentelemetry.io/collector/consumer/consumertest"
 	"go.opentelemetry.io/collector/receiver/receivertest"
 
 	"github.com/kafkawake/kafkawake/receiver/kafkawakereceiver/internal/metadata"
@@ -163,4 +164,66 @@ func TestAnotherReplicasBindingKeepsTheTopicsPendingAge(t *testing.T) {
 	// dated 1 s after the first one.
 	assert.InDelta(t, 9, pts.seconds(t, "f0"), 1e-6)
 	assert.False(t, pts.has(pendingAgeName, "f1"))
+}
+
+// Bindings an assignment brings to a replica are reported at once, not at
+// its next scrape: with a one-minute interval, the replica that stays
+// reports the bindings of the one that left within seconds, and the first
+// report of a binding new to it is a baseline.
+func TestMovedInBindingsAreReportedBeforeTheNextScrape(t *testing.T) {
+	c := newTestCluster(t, kfake.SeedTopics(1, "orders"))
+	c.produce("orders", 0, 3)
+	var bindings []BindingConfig
+	for i := range 6 {
+		bindings = append(bindings, BindingConfig{Topic: "orders", ConsumerGroup: fmt.Sprintf("g%d", i), Function: fmt.Sprintf("f%d", i)})
+	}
+	start := func() (*consumertest.MetricsSink, func()) {
+		cfg := createDefaultConfig().(*Config)
+		cfg.Brokers = c.cluster.ListenAddrs()
+		cfg.CollectionInterval = time.Minute
+		cfg.Bindings = bindings
+		cfg.Coordination = configoptional.Some(CoordinationConfig{Group: "replicas", SessionTimeout: 6 * time.Second, HeartbeatInterval: 500 * time.Millisecond})
+		require.NoError(t, cfg.Validate())
+		sink := new(consumertest.MetricsSink)
+		rcv, err := createMetricsReceiver(context.Background(), receivertest.NewNopSettings(metadata.Type), cfg, sink)
+		require.NoError(t, err)
+		require.NoError(t, rcv.Start(context.Background(), componenttest.NewNopHost()))
+		return sink, func() { require.NoError(t, rcv.Shutdown(context.Background())) }
+	}
+	// reported lists the functions with a pending point in what sink got.
+	reported := func(sink *consumertest.MetricsSink) map[string]bool {
+		out := map[string]bool{}
+		for _, md := range sink.AllMetrics() {
+			for fn := range pointsByFunction(t, md)[pendingName] {
+				out[fn] = true
+			}
+		}
+		return out
+	}
+
+	a, stopA := start()
+	t.Cleanup(stopA)
+	require.Eventually(t, func() bool { return len(reported(a)) == len(bindings) }, 20*time.Second, 50*time.Millisecond,
+		"the first assignment is reported without waiting for the next scrape")
+	b, stopB := start()
+	require.Eventually(t, func() bool { return len(reported(b)) > 0 }, 20*time.Second, 50*time.Millisecond,
+		"the second replica reports its share as soon as it has one")
+
+	a.Reset()
+	taken := reported(b)
+	stopB()
+	require.Eventually(t, func() bool {
+		got := reported(a)
+		for fn := range taken {
+			if !got[fn] {
+				return false
+			}
+		}
+		return true
+	}, 10*time.Second, 50*time.Millisecond, "the bindings of the replica that left are reported by the other one at once")
+	for _, md := range a.AllMetrics() {
+		for fn, dp := range pointsByFunction(t, md)[consumedName] {
+			assert.Zero(t, dp.IntValue(), "a moved-in binding starts from a baseline: %s", fn)
+		}
+	}
 }

@@ -78,8 +78,8 @@ func newMetricsReceiver(cfg *Config, set receiver.Settings, next consumer.Metric
 	controllerSet.Logger = logChangesOnly(set.Logger)
 	controller, err := scraperhelper.NewMetricsController(&cfg.ControllerConfig, controllerSet, next,
 		scraperhelper.AddMetricsScraper(metadata.Type, sc))
-	if err != nil || !cfg.Watch.Enabled {
+	if err != nil || (!cfg.Watch.Enabled && !cfg.Coordination.HasValue()) {
 		return controller, err
 	}
-	return newWatchingReceiver(controller, s, next, set)
+	return newReportingReceiver(controller, s, next, set)
 }

@@ -12,10 +12,11 @@ import (
 	"go.uber.org/zap"
 )
 
-// watchingReceiver is the scraper controller plus the watch: it reports a
-// binding as soon as a message reaches it while idle, through the same
-// observation and the same consumer as a scrape.
-type watchingReceiver struct {
+// reportingReceiver is the scraper controller plus the reports it makes
+// between scrapes, through the same observation and the same consumer as a
+// scrape: a binding the watch saw a message reach while idle, and the
+// bindings an assignment just moved to this replica.
+type reportingReceiver struct {
 	receiver.Metrics // the scraper controller
 	scraper          *kafkaScraper
 	next             consumer.Metrics
@@ -23,57 +24,101 @@ type watchingReceiver struct {
 	// controller counts scrapes.
 	obsrecv *receiverhelper.ObsReport
 	logger  *zap.Logger
-	watch   *watcher
+	// watch is nil unless watch.enabled.
+	watch *watcher
+	// stopMovedIn, with coordination, stops the reports of moved-in bindings.
+	stopMovedIn func()
 }
 
-func newWatchingReceiver(controller receiver.Metrics, s *kafkaScraper, next consumer.Metrics, set receiver.Settings) (*watchingReceiver, error) {
+func newReportingReceiver(controller receiver.Metrics, s *kafkaScraper, next consumer.Metrics, set receiver.Settings) (*reportingReceiver, error) {
 	obsrecv, err := receiverhelper.NewObsReport(receiverhelper.ObsReportSettings{ReceiverID: set.ID, ReceiverCreateSettings: set})
 	if err != nil {
 		return nil, err
 	}
-	return &watchingReceiver{Metrics: controller, scraper: s, next: next, obsrecv: obsrecv, logger: set.Logger}, nil
+	return &reportingReceiver{Metrics: controller, scraper: s, next: next, obsrecv: obsrecv, logger: set.Logger}, nil
 }
 
-// Start starts the watch before the controller, so that the first scrape
-// already plans it.
-func (r *watchingReceiver) Start(ctx context.Context, host component.Host) error {
-	opts, err := clientOptions(ctx, &r.scraper.cfg.ClientConfig, host)
-	if err != nil {
-		return err
+// Start starts the watch and the moved-in reports before the controller, so
+// that the first scrape already plans the watch and no assignment is missed.
+func (r *reportingReceiver) Start(ctx context.Context, host component.Host) error {
+	if r.scraper.cfg.Watch.Enabled {
+		opts, err := clientOptions(ctx, &r.scraper.cfg.ClientConfig, host)
+		if err != nil {
+			return err
+		}
+		client, err := kgo.NewClient(opts...)
+		if err != nil {
+			return fmt.Errorf("creating the watch's Kafka client for brokers %v: %w", r.scraper.cfg.Brokers, err)
+		}
+		r.watch = newWatcher(client, r.scraper.cfg, r.logger, r.reportNow)
+		r.scraper.onObserved = r.watch.update
 	}
-	client, err := kgo.NewClient(opts...)
-	if err != nil {
-		return fmt.Errorf("creating the watch's Kafka client for brokers %v: %w", r.scraper.cfg.Brokers, err)
+	if r.scraper.shareChanged != nil {
+		r.startMovedInReports()
 	}
-	r.watch = newWatcher(client, r.scraper.cfg, r.logger, r.reportNow)
-	r.scraper.onObserved = r.watch.update
 	if err := r.Metrics.Start(ctx, host); err != nil {
-		r.watch.stop()
+		r.stopEarlyReports()
 		return err
 	}
 	return nil
 }
 
-// Shutdown stops the watch first, so that no early report runs once the
+// Shutdown stops the early reports first, so that none runs once the
 // controller has shut the scraper down.
-func (r *watchingReceiver) Shutdown(ctx context.Context) error {
-	if r.watch != nil {
-		r.watch.stop()
-	}
+func (r *reportingReceiver) Shutdown(ctx context.Context) error {
+	r.stopEarlyReports()
 	return r.Metrics.Shutdown(ctx)
 }
 
-// reportNow observes the bindings at once and hands their points to the
-// next consumer. It holds the scraper's lock until the points are consumed,
-// so an early report never interleaves with a scrape's observation. It
-// ignores the watcher's cancellation: once started, a report ends within
-// the timeout, as a scrape does.
-func (r *watchingReceiver) reportNow(ctx context.Context, bindings []int) {
+func (r *reportingReceiver) stopEarlyReports() {
+	if r.watch != nil {
+		r.watch.stop()
+	}
+	if r.stopMovedIn != nil {
+		r.stopMovedIn()
+	}
+}
+
+// startMovedInReports follows each change of this replica's share at once:
+// the bindings that moved in are reported, those that moved out are no
+// longer read.
+func (r *reportingReceiver) startMovedInReports() {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-r.scraper.shareChanged:
+				r.report(ctx, r.scraper.movedInBindings)
+			}
+		}
+	}()
+	r.stopMovedIn = func() {
+		cancel()
+		<-done
+	}
+}
+
+// reportNow observes the given bindings at once, those of them this
+// replica still owns and observed at its last scrape.
+func (r *reportingReceiver) reportNow(ctx context.Context, bindings []int) {
+	r.report(ctx, func() []int { return r.scraper.earlyReportable(bindings) })
+}
+
+// report observes the bindings pick returns and hands their points to the
+// next consumer. It holds the scraper's lock from pick until the points are
+// consumed, so an early report never interleaves with a scrape's
+// observation. It ignores the caller's cancellation: once started, a report
+// ends within the timeout, as a scrape does.
+func (r *reportingReceiver) report(ctx context.Context, pick func() []int) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.scraper.cfg.Timeout)
 	defer cancel()
 	r.scraper.mu.Lock()
 	defer r.scraper.mu.Unlock()
-	bindings = r.scraper.earlyReportable(bindings)
+	bindings := pick()
 	if len(bindings) == 0 {
 		return
 	}
@@ -88,6 +133,6 @@ func (r *watchingReceiver) reportNow(ctx context.Context, bindings []int) {
 	err := r.next.ConsumeMetrics(ctx, md)
 	r.obsrecv.EndMetricsOp(ctx, "", points, err)
 	if err != nil {
-		r.logger.Warn("Watch: the pipeline refused an early report; the next scrape reports the bindings again", zap.Error(err))
+		r.logger.Warn("The pipeline refused a report made between scrapes; the next scrape reports the bindings again", zap.Error(err))
 	}
 }

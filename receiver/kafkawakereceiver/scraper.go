@@ -54,6 +54,9 @@ type kafkaScraper struct {
 	stopCoordination func()
 	observed         []bool
 	observedCount    int
+	// shareChanged, with coordination, signals that the bindings this
+	// replica owns changed.
+	shareChanged chan struct{}
 	// ages is nil when the pending age is off.
 	ages *pendingAger
 
@@ -91,6 +94,9 @@ func newKafkaScraper(cfg *Config, set receiver.Settings) *kafkaScraper {
 		s.allBindings = append(s.allBindings, i)
 	}
 	s.observed = make([]bool, len(cfg.Bindings))
+	if cfg.Coordination.HasValue() {
+		s.shareChanged = make(chan struct{}, 1)
+	}
 	s.watch(s.allBindings)
 	return s
 }

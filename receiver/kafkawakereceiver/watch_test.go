@@ -34,7 +34,7 @@ const reportWait = 10 * time.Second
 // watchedReceiver runs the whole receiver, watch on, into a sink.
 type watchedReceiver struct {
 	t    *testing.T
-	r    *watchingReceiver
+	r    *reportingReceiver
 	sink *consumertest.MetricsSink
 	logs *observer.ObservedLogs
 }
@@ -64,7 +64,7 @@ func startWatchedReceiverWith(t *testing.T, configure func(*Config), prepare fun
 	require.NoError(t, err)
 	require.NoError(t, rcv.Start(t.Context(), componenttest.NewNopHost()))
 	t.Cleanup(func() { require.NoError(t, rcv.Shutdown(context.Background())) })
-	w := &watchedReceiver{t: t, r: rcv.(*watchingReceiver), sink: sink, logs: logs}
+	w := &watchedReceiver{t: t, r: rcv.(*reportingReceiver), sink: sink, logs: logs}
 	w.waitReports(1) // the first scrape
 	return w
 }

@@ -30,6 +30,9 @@ type Config struct {
 	// Keys identify the configured bindings, in the receiver's order; every
 	// replica must derive the same key for the same binding.
 	Keys []string
+	// Changed, when set, is called after the bindings this member owns
+	// change, from the membership's goroutine: it must not block.
+	Changed func()
 }
 
 // Membership keeps one member in the group and tells which of the
@@ -306,8 +309,17 @@ func (m *Membership) noteFailure(err error) {
 	}
 }
 
-// setShare replaces the share and logs what moved.
+// setShare replaces the share, logs what moved and tells Changed when
+// bindings moved.
 func (m *Membership) setShare(next share, reason string) {
+	if m.replaceShare(next, reason) && m.cfg.Changed != nil {
+		m.cfg.Changed()
+	}
+}
+
+// replaceShare replaces the share, logs what moved and reports whether any
+// binding moved in or out.
+func (m *Membership) replaceShare(next share, reason string) (movedAny bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	prev := m.share
@@ -315,7 +327,7 @@ func (m *Membership) setShare(next share, reason string) {
 	m.fenced = false
 	in, out := moved(prev.indexes, next.indexes)
 	if next.generation == prev.generation && len(in) == 0 && len(out) == 0 {
-		return
+		return false
 	}
 	generation := next.generation
 	if next.indexes == nil {
@@ -327,6 +339,7 @@ func (m *Membership) setShare(next share, reason string) {
 		zap.Int("bindings", len(next.indexes)),
 		zap.Int("moved_in", len(in)), zap.Int("moved_out", len(out)),
 		zap.Strings("moved_in_bindings", m.names(in)), zap.Strings("moved_out_bindings", m.names(out)))
+	return len(in) > 0 || len(out) > 0
 }
 
 func (m *Membership) names(indexes []int) []string {
