@@ -2,6 +2,9 @@ module github.com/kafkawake/kafkawake/internal/tools
 
 go 1.26.0
 
+// ocb is v0.165.0, the collector release we build on. mdatagen stays at
+// v0.159.0: v0.165 is not served by the module proxy, and the code v0.159.0
+// generates compiles, and its generated tests pass, against the v0.165 libraries.
 tool (
 	go.opentelemetry.io/collector/cmd/builder
 	go.opentelemetry.io/collector/cmd/mdatagen
