@@ -88,6 +88,15 @@ func recordIdlePolls(ctx context.Context, o options, brokers int, window time.Du
 		return nil, err
 	}
 	defer cluster.Close()
+	// kfake picks each partition's leader at random: place partition p on
+	// broker p, so that every broker leads a partition of every idle topic.
+	for _, topic := range topics {
+		for p := range int32(brokers) {
+			if err := cluster.MoveTopicPartition(topic, p, p); err != nil {
+				return nil, fmt.Errorf("placing %s/%d on broker %d: %w", topic, p, p, err)
+			}
+		}
+	}
 	var mu sync.Mutex
 	counting := false
 	polls := map[int32][]time.Time{}
