@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"github.com/twmb/franz-go/pkg/kfake"
 
 	"github.com/kafkawake/kafkawake/internal/childprocess"
 	"github.com/kafkawake/kafkawake/internal/collectortest"
@@ -22,6 +23,16 @@ func collectorBinary(t *testing.T) string {
 		t.Fatal("KAFKAWAKE_COLLECTOR is not set: run these tests with `make test-e2e`, which builds the collector")
 	}
 	return binary
+}
+
+// newOrdersCluster starts a kfake cluster of brokers brokers with the topic
+// "orders" of partitions partitions, closed when the test ends.
+func newOrdersCluster(t *testing.T, brokers int, partitions int32) *kfake.Cluster {
+	t.Helper()
+	cluster, err := kfake.NewCluster(kfake.NumBrokers(brokers), kfake.SeedTopics(partitions, "orders"))
+	require.NoError(t, err)
+	t.Cleanup(cluster.Close)
+	return cluster
 }
 
 // startCollector starts the collector on config and stops it when the test

@@ -11,16 +11,13 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
 // TestMetricsKeepUpdatingWhileTheWakeEndpointHangs proves, on the built
 // binary, that a SlimFaas that never answers does not stall the pipeline.
 func TestMetricsKeepUpdatingWhileTheWakeEndpointHangs(t *testing.T) {
-	cluster, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(1, "orders"))
-	require.NoError(t, err)
-	t.Cleanup(cluster.Close)
+	cluster := newOrdersCluster(t, 1, 1)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 

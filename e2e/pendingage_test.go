@@ -5,13 +5,11 @@ package e2e
 import (
 	"context"
 	"fmt"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -19,9 +17,7 @@ import (
 // SlimFaas/Scale trigger queries, and with pending_age.method fetch it is the
 // age of the oldest record waiting, as Prometheus sees it.
 func TestPrometheusSeesPendingAge(t *testing.T) {
-	cluster, err := kfake.NewCluster(kfake.NumBrokers(3), kfake.SeedTopics(3, "orders"))
-	require.NoError(t, err)
-	t.Cleanup(cluster.Close)
+	cluster := newOrdersCluster(t, 3, 3)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 
@@ -39,12 +35,13 @@ func TestPrometheusSeesPendingAge(t *testing.T) {
 
 	wakeURL, _ := fakeSlimFaas(t)
 	metricsPort := freePort(t)
-	config := collectorConfig(cluster.ListenAddrs(), wakeURL, metricsPort, `
+	startCollector(t, collectorConfigWith(cluster.ListenAddrs(), wakeURL, metricsPort, `
+    collection_interval: 500ms
+    pending_age:
+      method: fetch`, "", `
       - topic: orders
         consumer_group: order-processors
-        function: f`)
-	config = strings.Replace(config, "    collection_interval: 500ms\n", "    collection_interval: 500ms\n    pending_age:\n      method: fetch\n", 1)
-	startCollector(t, config, metricsPort)
+        function: f`), metricsPort)
 	prom := startPrometheus(t, fmt.Sprintf("127.0.0.1:%d", metricsPort))
 
 	require.EventuallyWithT(t, func(c *assert.CollectT) {

@@ -17,7 +17,6 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/kafkawake/kafkawake/internal/childprocess"
@@ -112,9 +111,7 @@ func (p *prometheusServer) query(ctx context.Context, promql string) (value floa
 }
 
 func TestPrometheusSeesPendingAndWakeRate(t *testing.T) {
-	cluster, err := kfake.NewCluster(kfake.NumBrokers(3), kfake.SeedTopics(3, "orders"))
-	require.NoError(t, err)
-	t.Cleanup(cluster.Close)
+	cluster := newOrdersCluster(t, 3, 3)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 

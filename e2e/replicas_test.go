@@ -16,7 +16,6 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/kafkawake/kafkawake/internal/collectortest"
@@ -204,9 +203,7 @@ func (l wakeLedger) checkMovedWakes(t *testing.T, wakes map[string]int, from, to
 }
 
 func TestReplicasShareTheBindingsAndTakeOver(t *testing.T) {
-	cluster, err := kfake.NewCluster(kfake.NumBrokers(3), kfake.SeedTopics(1, "orders"))
-	require.NoError(t, err)
-	t.Cleanup(cluster.Close)
+	cluster := newOrdersCluster(t, 3, 1)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 
