@@ -9,7 +9,7 @@ OCB       := $(BIN)/ocb
 COLLECTOR := $(BIN)/otelcol-kafkawake
 DEVSTACK  := $(BIN)/devstack
 
-COMPONENT_DIRS := receiver/kafkawakereceiver processor/slimfaaswakeprocessor
+COMPONENT_DIRS := receiver/kafkawakereceiver processor/slimfaaswakeprocessor exporter/kedascalerexporter
 
 VERSION ?= $(shell awk '$$1 == "version:" {print $$2; exit}' builder-config.yaml)
 IMAGE   ?= ghcr.io/kafkawake/otelcol-kafkawake
