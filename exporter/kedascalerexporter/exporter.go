@@ -34,6 +34,8 @@ type scalerExporter struct {
 
 	server    *grpc.Server
 	serveDone chan struct{}
+	// addr is the address the server listens on, known once started.
+	addr string
 }
 
 func newScalerExporter(cfg *Config, settings component.TelemetrySettings, now func() time.Time) *scalerExporter {
@@ -70,6 +72,7 @@ func (e *scalerExporter) start(ctx context.Context, host component.Host) error {
 	}
 	externalscaler.RegisterExternalScalerServer(server, &scalerService{store: e.store, now: e.now})
 	e.server = server
+	e.addr = listener.Addr().String()
 	e.serveDone = make(chan struct{})
 	go func() {
 		defer close(e.serveDone)
@@ -77,7 +80,7 @@ func (e *scalerExporter) start(ctx context.Context, host component.Host) error {
 			e.settings.Logger.Error("KEDA external scaler stopped serving", zap.Error(err))
 		}
 	}()
-	e.settings.Logger.Info("KEDA external scaler listening", zap.String("endpoint", listener.Addr().String()))
+	e.settings.Logger.Info("KEDA external scaler listening", zap.String("endpoint", e.addr))
 	return nil
 }
 

@@ -32,11 +32,11 @@ var (
 
 // gaugeKinds maps the gauge metrics the exporter reads to what they say.
 var gaugeKinds = map[string]scalerstate.Kind{
-	schema.MetricsInfo.SlimfaaskafkaPendingMessages.Name:      scalerstate.Pending,
-	schema.MetricsInfo.SlimfaaskafkaPendingAge.Name:           scalerstate.Age,
+	schema.MetricsInfo.SlimfaaskafkaPendingMessages.Name:       scalerstate.Pending,
+	schema.MetricsInfo.SlimfaaskafkaPendingAge.Name:            scalerstate.Age,
 	schema.MetricsInfo.SlimfaaskafkaLastActivityTimestamp.Name: scalerstate.LastActivity,
-	desiredReplicasMetric: scalerstate.Desired,
-	bindingStatusMetric:   scalerstate.Status,
+	desiredReplicasMetric:                                      scalerstate.Desired,
+	bindingStatusMetric:                                        scalerstate.Status,
 }
 
 // readPoints appends to points what md says about each binding. Points

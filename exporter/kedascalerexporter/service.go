@@ -69,21 +69,19 @@ func (s *scalerService) StreamIsActive(ref *externalscaler.ScaledObjectRef, stre
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 
-	var sent, last bool
+	var sent streamState
 	for {
 		res, err := s.store.Evaluate(t, s.now())
-		var unavailable *scalerstate.UnavailableError
-		switch {
-		case errors.As(err, &unavailable):
-			sent = false // send the state again once it is known
-		case err != nil:
-			return toStatus(err)
-		case !sent || res.Active != last:
+		send, next, err := sent.step(res, err)
+		if err != nil {
+			return err
+		}
+		if send {
 			if err := stream.Send(&externalscaler.IsActiveResponse{Result: res.Active}); err != nil {
 				return err
 			}
-			sent, last = true, res.Active
 		}
+		sent = next
 		var wake <-chan time.Time
 		if !res.Until.IsZero() {
 			timer.Reset(max(time.Until(res.Until), 0))
@@ -97,6 +95,30 @@ func (s *scalerService) StreamIsActive(ref *externalscaler.ScaledObjectRef, stre
 		}
 		timer.Stop() // since Go 1.23 a stopped timer delivers no stale tick
 	}
+}
+
+// streamState is what a stream last told KEDA.
+type streamState struct {
+	// sent is whether the stream has told the current activity since it
+	// opened or since its value was last unknown.
+	sent   bool
+	active bool
+}
+
+// step decides, from an evaluation, whether the stream sends res.Active,
+// and returns the error that ends the stream. An unknown value sends
+// nothing and makes the next known one be sent, changed or not.
+func (st streamState) step(res scalerstate.Result, err error) (send bool, next streamState, end error) {
+	var unavailable *scalerstate.UnavailableError
+	switch {
+	case errors.As(err, &unavailable):
+		return false, streamState{}, nil
+	case err != nil:
+		return false, st, toStatus(err)
+	case st.sent && st.active == res.Active:
+		return false, st, nil
+	}
+	return true, streamState{sent: true, active: res.Active}, nil
 }
 
 func (s *scalerService) evaluate(ref *externalscaler.ScaledObjectRef) (trigger.Trigger, scalerstate.Result, error) {
