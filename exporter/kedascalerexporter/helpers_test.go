@@ -116,7 +116,9 @@ func startScaler(t *testing.T, cfg *Config) (*scalerExporter, externalscaler.Ext
 	return e, client
 }
 
-func componenttestSettings() component.TelemetrySettings { return componenttest.NewNopTelemetrySettings() }
+func componenttestSettings() component.TelemetrySettings {
+	return componenttest.NewNopTelemetrySettings()
+}
 
 func nopHost() component.Host { return componenttest.NewNopHost() }
 
