@@ -102,7 +102,7 @@ func (b *batch) consumed(bd binding, start time.Time, v int64) *batch {
 
 // startScaler starts an exporter on a loopback port with KEDA's own client
 // connected to it; both stop when the test ends.
-func startScaler(t *testing.T, cfg *Config) (*scalerExporter, externalscaler.ExternalScalerClient) {
+func startScaler(t testing.TB, cfg *Config) (*scalerExporter, externalscaler.ExternalScalerClient) {
 	t.Helper()
 	if cfg == nil {
 		cfg = createDefaultConfig().(*Config)
@@ -123,14 +123,14 @@ func componenttestSettings() component.TelemetrySettings {
 func nopHost() component.Host { return componenttest.NewNopHost() }
 
 // dial connects KEDA's generated client to addr.
-func dial(t *testing.T, addr string) (externalscaler.ExternalScalerClient, func()) {
+func dial(t testing.TB, addr string) (externalscaler.ExternalScalerClient, func()) {
 	t.Helper()
 	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	require.NoError(t, err)
 	return externalscaler.NewExternalScalerClient(conn), func() { _ = conn.Close() }
 }
 
-func (e *scalerExporter) consume(t *testing.T, b *batch) {
+func (e *scalerExporter) consume(t testing.TB, b *batch) {
 	t.Helper()
 	require.NoError(t, e.consumeMetrics(context.Background(), b.md))
 }
@@ -142,7 +142,7 @@ func ref(metadata map[string]string) *externalscaler.ScaledObjectRef {
 // rpcTimeout bounds every call of these tests; generous, never a measure.
 const rpcTimeout = 30 * time.Second
 
-func rpcContext(t *testing.T) context.Context {
+func rpcContext(t testing.TB) context.Context {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), rpcTimeout)
 	t.Cleanup(cancel)

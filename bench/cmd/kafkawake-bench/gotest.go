@@ -56,10 +56,10 @@ func parseGoBenchmarks(out string) []goBenchmark {
 	return res
 }
 
-// runGoBenchmarks runs the packages' Go benchmarks on 1 and 2 CPUs.
+// runGoBenchmarks runs the components' Go benchmarks on 1 and 2 CPUs.
 func runGoBenchmarks(ctx context.Context) ([]goBenchmark, string, error) {
 	args := []string{"test", "-run", "^$", "-bench", ".", "-benchmem", "-cpu", "1,2", "-count", "1", "-timeout", "10m",
-		"./receiver/...", "./processor/..."}
+		"./receiver/...", "./processor/...", "./exporter/..."}
 	out, err := goCommand(ctx, nil, args...)
 	if err != nil {
 		return nil, "", err
