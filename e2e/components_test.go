@@ -16,5 +16,6 @@ func TestBinaryListsBothComponents(t *testing.T) {
 	assert.Contains(t, string(out), "name: kafkawake")
 	assert.Contains(t, string(out), "name: slimfaaswake")
 	assert.Contains(t, string(out), "name: prometheus")
+	assert.Contains(t, string(out), "name: kedascaler")
 	assert.Contains(t, string(out), "name: health_check")
 }

@@ -2,10 +2,11 @@ package scalerstate // import "github.com/kafkawake/kafkawake/exporter/kedascale
 
 import "time"
 
-// gapsKept is how many gaps between a value's points its interval is the
-// longest of: a watch report between two scrapes shortens one gap, not the
-// interval.
-const gapsKept = 4
+// intervalsToShrink is how many of its intervals a series must report
+// without a gap that long before its interval shrinks to the longest gap
+// seen meanwhile: watch reports between two collections, however many, do
+// not shorten it; a shorter collection_interval does, after a while.
+const intervalsToShrink = 4
 
 // series is the latest point of one value of a binding.
 type series struct {
@@ -13,39 +14,41 @@ type series struct {
 	value float64
 	// pointTime is the point's timestamp, received when it arrived here.
 	pointTime, received time.Time
-	// gaps holds the last gaps between consecutive point timestamps.
-	gaps [gapsKept]time.Duration
-	next int
+	// interval is the longest gap between consecutive point timestamps
+	// since windowStart; windowMax the longest gap shorter than it.
+	interval    time.Duration
+	windowMax   time.Duration
+	windowStart time.Time
 }
 
 func (s *series) record(value float64, pointTime, now time.Time) {
-	if s.seen && pointTime.After(s.pointTime) {
-		s.gaps[s.next] = pointTime.Sub(s.pointTime)
-		s.next = (s.next + 1) % gapsKept
-	}
 	if s.seen && pointTime.Before(s.pointTime) {
 		return // an older point arriving late says nothing new
+	}
+	if s.seen && pointTime.After(s.pointTime) {
+		s.observeGap(pointTime.Sub(s.pointTime), pointTime)
 	}
 	s.seen, s.value, s.pointTime, s.received = true, value, pointTime, now
 }
 
-// interval is the series' reporting interval, 0 until two points are known.
-func (s *series) interval() time.Duration {
-	var longest time.Duration
-	for _, g := range s.gaps {
-		longest = max(longest, g)
+func (s *series) observeGap(gap time.Duration, at time.Time) {
+	if gap >= s.interval {
+		s.interval, s.windowMax, s.windowStart = gap, 0, at
+		return
 	}
-	return longest
+	s.windowMax = max(s.windowMax, gap)
+	if at.Sub(s.windowStart) >= intervalsToShrink*s.interval {
+		s.interval, s.windowMax, s.windowStart = s.windowMax, 0, at
+	}
 }
 
 // staleAt is when the series' value becomes unknown without a new point;
-// zero while its interval is unknown.
+// zero while its interval is unknown (fewer than two points).
 func (s *series) staleAt(staleAfter int) time.Time {
-	interval := s.interval()
-	if interval == 0 {
+	if s.interval == 0 {
 		return time.Time{}
 	}
-	return s.received.Add(time.Duration(staleAfter) * interval)
+	return s.received.Add(time.Duration(staleAfter) * s.interval)
 }
 
 // binding is the store's memory of one binding.

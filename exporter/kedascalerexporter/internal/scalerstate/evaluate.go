@@ -80,7 +80,7 @@ func (s *Store) Evaluate(t trigger.Trigger, now time.Time) (Result, error) {
 			if !now.Before(staleAt) {
 				return Result{}, &UnavailableError{Binding: b.key, Reason: fmt.Sprintf(
 					"no %s point for %s (%d reporting intervals of %s)",
-					t.Metric, now.Sub(v.received).Round(time.Millisecond), s.settings.StaleAfter, v.interval())}
+					t.Metric, now.Sub(v.received).Round(time.Millisecond), s.settings.StaleAfter, v.interval)}
 			}
 			res.Until = earliest(res.Until, staleAt)
 		}

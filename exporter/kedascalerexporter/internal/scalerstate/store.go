@@ -150,7 +150,7 @@ func (s *Store) sweep(now time.Time) {
 func (s *Store) forgetAfter(b *binding) time.Duration {
 	var longest time.Duration
 	for i := range b.values {
-		longest = max(longest, b.values[i].interval())
+		longest = max(longest, b.values[i].interval)
 	}
 	return max(s.settings.ForgetAfter, 2*time.Duration(s.settings.StaleAfter)*longest)
 }

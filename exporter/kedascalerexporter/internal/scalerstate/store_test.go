@@ -176,12 +176,33 @@ func TestEarlyReportDoesNotShortenTheInterval(t *testing.T) {
 	s := newStore()
 	scrape(s, t0, Pending, map[BindingKey]float64{ordersEU: 0})
 	scrape(s, t0.Add(interval), Pending, map[BindingKey]float64{ordersEU: 0})
-	// A watch report 200 ms after a scrape.
-	early := t0.Add(interval + 200*time.Millisecond)
-	scrape(s, early, Pending, map[BindingKey]float64{ordersEU: 1})
+	// A burst of watch reports 100 ms apart after a scrape.
+	early := t0.Add(interval)
+	for range 8 {
+		early = early.Add(100 * time.Millisecond)
+		scrape(s, early, Pending, map[BindingKey]float64{ordersEU: 1})
+	}
 	res, err := s.Evaluate(trig(trigger.Selector{Function: "f"}, trigger.PendingMessages), early.Add(3*interval-time.Second))
 	require.NoError(t, err)
 	assert.Equal(t, 1.0, res.Value)
+}
+
+func TestShorterCollectionIntervalIsLearnt(t *testing.T) {
+	s := newStore()
+	at := t0
+	for range 3 {
+		scrape(s, at, Pending, map[BindingKey]float64{ordersEU: 1})
+		at = at.Add(interval)
+	}
+	// The receiver restarts with a 1 s collection_interval.
+	for range 45 {
+		scrape(s, at, Pending, map[BindingKey]float64{ordersEU: 1})
+		at = at.Add(time.Second)
+	}
+	last := at.Add(-time.Second)
+	_, err := s.Evaluate(trig(trigger.Selector{Function: "f"}, trigger.PendingMessages), last.Add(3*time.Second))
+	var unavailable *UnavailableError
+	assert.True(t, errors.As(err, &unavailable), "stale after 3 of the new intervals: %v", err)
 }
 
 func TestActivity(t *testing.T) {
