@@ -2,11 +2,16 @@ package scalerstate // import "github.com/kafkawake/kafkawake/exporter/kedascale
 
 import "time"
 
-// intervalsToShrink is how many of its intervals a series must report
-// without a gap that long before its interval shrinks to the longest gap
-// seen meanwhile: watch reports between two collections, however many, do
-// not shorten it; a shorter collection_interval does, after a while.
-const intervalsToShrink = 4
+// A series' interval is the longest gap between its points. It shrinks to
+// the longest gap seen meanwhile only after a series has gone
+// intervalsToShrink of its intervals, and at least shrinkWindow, without a
+// gap that long: watch reports between collections, however many, do not
+// shorten it (the collections stay at most an interval apart), while a
+// shorter collection_interval is learnt after a while.
+const (
+	intervalsToShrink = 4
+	shrinkWindow      = 5 * time.Minute
+)
 
 // series is the latest point of one value of a binding.
 type series struct {
@@ -37,7 +42,7 @@ func (s *series) observeGap(gap time.Duration, at time.Time) {
 		return
 	}
 	s.windowMax = max(s.windowMax, gap)
-	if at.Sub(s.windowStart) >= intervalsToShrink*s.interval {
+	if at.Sub(s.windowStart) >= max(intervalsToShrink*s.interval, shrinkWindow) {
 		s.interval, s.windowMax, s.windowStart = s.windowMax, 0, at
 	}
 }
