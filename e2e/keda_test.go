@@ -117,6 +117,10 @@ service:
 		}
 	}, time.Minute, 100*time.Millisecond)
 
+	// Let two collections pass, so the binding's interval is its
+	// collection_interval and not the gap between two watch reports.
+	time.Sleep(2500 * time.Millisecond)
+
 	// The topic is deleted: the value becomes unknown, never 0.
 	deleted, err := admin.DeleteTopics(ctx, "orders")
 	require.NoError(t, err)
