@@ -122,8 +122,8 @@ func TestBindingsSharingTopicAndGroup(t *testing.T) {
 		BindingConfig{Topic: "shared", ConsumerGroup: "g1", Function: "b"},
 		BindingConfig{Topic: "shared", ConsumerGroup: "g2", Function: "c"},
 	)
-	assert.Equal(t, []string{"shared"}, s.reader.topics)
-	assert.Equal(t, []string{"g1", "g2"}, s.reader.groups)
+	assert.Equal(t, []string{"shared"}, s.scope.topics)
+	assert.Equal(t, []string{"g1", "g2"}, s.scope.groups)
 	pts := scrapeOK(t, c, s)
 	assert.Equal(t, int64(20), pts.intValue(t, pendingName, "a"))
 	assert.Equal(t, int64(20), pts.intValue(t, pendingName, "b"))

@@ -14,6 +14,8 @@ import (
 	"go.opentelemetry.io/collector/scraper/scraperhelper"
 
 	schema "github.com/kafkawake/kafkawake/internal/metadata"
+	"github.com/kafkawake/kafkawake/receiver/kafkawakereceiver/internal/kafkaclient"
+	"github.com/kafkawake/kafkawake/receiver/kafkawakereceiver/internal/lag"
 )
 
 // OffsetReset says how a partition without a committed offset counts, the way
@@ -41,11 +43,11 @@ const (
 
 // SASL mechanisms of auth.sasl.mechanism.
 const (
-	MechanismPlain       = "PLAIN"
-	MechanismScramSHA256 = "SCRAM-SHA-256"
-	MechanismScramSHA512 = "SCRAM-SHA-512"
-	MechanismAWSMSKIAM   = "AWS_MSK_IAM_OAUTHBEARER"
-	MechanismOAuthBearer = "OAUTHBEARER"
+	MechanismPlain       = kafkaclient.MechanismPlain
+	MechanismScramSHA256 = kafkaclient.MechanismScramSHA256
+	MechanismScramSHA512 = kafkaclient.MechanismScramSHA512
+	MechanismAWSMSKIAM   = kafkaclient.MechanismAWSMSKIAM
+	MechanismOAuthBearer = kafkaclient.MechanismOAuthBearer
 )
 
 // Config is the kafkawake receiver configuration.
@@ -78,6 +80,19 @@ type Config struct {
 
 	// prevent unkeyed literal initialization
 	_ struct{}
+}
+
+// readCommitted tells whether pending stops at the last stable offset.
+func (cfg *Config) readCommitted() bool {
+	return cfg.IsolationLevel == IsolationReadCommitted
+}
+
+// lagReset is offset_reset as the lag rules take it.
+func (cfg *Config) lagReset() lag.Reset {
+	if cfg.OffsetReset == OffsetResetLatest {
+		return lag.FromLatest
+	}
+	return lag.FromEarliest
 }
 
 // Unmarshal refuses the top-level sasl key of earlier versions with
@@ -227,4 +242,65 @@ func (c *CoordinationConfig) validate() []error {
 		errs = append(errs, fmt.Errorf("coordination.heartbeat_interval: must be positive and at most a third of session_timeout (%s), got %s", c.SessionTimeout/3, c.HeartbeatInterval))
 	}
 	return errs
+}
+
+// PendingAgeMethod says how the receiver dates the oldest pending message.
+type PendingAgeMethod string
+
+const (
+	// PendingAgeEstimate dates offsets from the times the receiver saw the
+	// high watermark pass them; it needs no permission beyond Describe.
+	PendingAgeEstimate PendingAgeMethod = "estimate"
+	// PendingAgeFetch reads the timestamp of the first pending record of each
+	// lagging partition; it needs Read on the topics.
+	PendingAgeFetch PendingAgeMethod = "fetch"
+	// PendingAgeNone turns the pending age off.
+	PendingAgeNone PendingAgeMethod = "none"
+)
+
+// PendingAgeConfig configures slimfaaskafka.pending_age.
+type PendingAgeConfig struct {
+	Method PendingAgeMethod `mapstructure:"method"`
+
+	// prevent unkeyed literal initialization
+	_ struct{}
+}
+
+func (c PendingAgeConfig) validate() []error {
+	switch c.Method {
+	case PendingAgeEstimate, PendingAgeFetch, PendingAgeNone:
+		return nil
+	default:
+		return []error{fmt.Errorf("pending_age.method: must be %q, %q or %q, got %q", PendingAgeEstimate, PendingAgeFetch, PendingAgeNone, c.Method)}
+	}
+}
+
+const (
+	defaultWatchMaxWait = 5 * time.Second
+	// maxWatchMaxWait bounds how long a silently dropped connection can hold
+	// a long poll: each poll gives up max_wait plus the timeout after it
+	// was sent.
+	maxWatchMaxWait = 30 * time.Second
+)
+
+// WatchConfig turns on long polls of the partitions of idle bindings.
+type WatchConfig struct {
+	// Enabled needs Read on the bound topics.
+	Enabled bool `mapstructure:"enabled"`
+	// MaxWait is how long one long poll waits at the broker for a message.
+	MaxWait time.Duration `mapstructure:"max_wait"`
+
+	// prevent unkeyed literal initialization
+	_ struct{}
+}
+
+func defaultWatchConfig() WatchConfig {
+	return WatchConfig{MaxWait: defaultWatchMaxWait}
+}
+
+func (w *WatchConfig) validate() []error {
+	if w.MaxWait <= 0 || w.MaxWait > maxWatchMaxWait {
+		return []error{fmt.Errorf("watch.max_wait: must be above 0 and at most %s, got %s", maxWatchMaxWait, w.MaxWait)}
+	}
+	return nil
 }

@@ -61,8 +61,8 @@ func TestScrapeObservesOnlyTheOwnedBindings(t *testing.T) {
 	assert.Equal(t, int64(8), pts.intValue(t, pendingName, "f0"))
 	assert.Equal(t, int64(8), pts.intValue(t, pendingName, "f2"))
 	assert.False(t, pts.has(pendingName, "f1"), "a binding another replica owns is not emitted")
-	assert.Equal(t, []string{"orders"}, s.reader.topics)
-	assert.Equal(t, []string{"g0", "g2"}, s.reader.groups, "only the owned bindings' groups are read")
+	assert.Equal(t, []string{"orders"}, s.scope.topics)
+	assert.Equal(t, []string{"g0", "g2"}, s.scope.groups, "only the owned bindings' groups are read")
 
 	// f0 consumes while owned; f1 consumes while another replica owns it.
 	c.commit("g0", "orders", 0, 5)

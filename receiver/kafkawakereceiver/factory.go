@@ -13,6 +13,7 @@ import (
 	"go.opentelemetry.io/collector/scraper/scraperhelper"
 
 	schema "github.com/kafkawake/kafkawake/internal/metadata"
+	"github.com/kafkawake/kafkawake/receiver/kafkawakereceiver/internal/logchange"
 	"github.com/kafkawake/kafkawake/receiver/kafkawakereceiver/internal/metadata"
 )
 
@@ -75,11 +76,11 @@ func newMetricsReceiver(cfg *Config, set receiver.Settings, next consumer.Metric
 		return nil, err
 	}
 	controllerSet := set
-	controllerSet.Logger = logChangesOnly(set.Logger)
+	controllerSet.Logger = logchange.ChangesOnly(set.Logger)
 	controller, err := scraperhelper.NewMetricsController(&cfg.ControllerConfig, controllerSet, next,
 		scraperhelper.AddMetricsScraper(metadata.Type, sc))
 	if err != nil || (!cfg.Watch.Enabled && !cfg.Coordination.HasValue()) {
 		return controller, err
 	}
-	return newReportingReceiver(controller, s, next, set)
+	return newReportingReceiver(cfg, controller, s, next, set)
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
+	"go.opentelemetry.io/collector/component/componenttest"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
@@ -180,7 +181,7 @@ func TestPendingAgeFetchFallsBackWhenReadIsDenied(t *testing.T) {
 	)
 	c.commit("secret", "open", 0, 1)
 	core, logs := observer.New(zapcore.InfoLevel)
-	s, clock := startScraperWith(t, func(cfg *Config) {
+	s, clock := startScraperLogging(t, componenttest.NewNopHost(), zap.New(core), func(cfg *Config) {
 		cfg.Brokers = c.cluster.ListenAddrs()
 		cfg.Authentication.SASL = &configkafka.SASLConfig{Mechanism: MechanismPlain, Username: "monitor", Password: "monitor-secret"}
 		cfg.PendingAge.Method = PendingAgeFetch
@@ -190,7 +191,6 @@ func TestPendingAgeFetchFallsBackWhenReadIsDenied(t *testing.T) {
 			{Topic: "open", ConsumerGroup: "secret", Function: "group-denied"},
 		}
 	})
-	s.ages.records.logger = zap.New(core)
 	now := clock.Now()
 	c.produceAt("orders", 0, secondsBefore(now, 4, 60)...)
 	c.produceAt("open", 0, secondsBefore(now, 4, 60)...)

@@ -17,6 +17,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/kafkawake/kafkawake/receiver/kafkawakereceiver/internal/offset"
 )
 
 var faultSeed = flag.Uint64("fault-seed", 0, "run the random fault test with this seed only")
@@ -68,8 +70,8 @@ type faultyCluster struct {
 	topics     map[string]int32 // partitions per topic
 	topicNames []string         // sorted, so that a seed replays the same draws
 	groups     []string
-	produced   map[topicPartition]int64
-	logStarts  map[topicPartition]int64
+	produced   map[offset.TopicPartition]int64
+	logStarts  map[offset.TopicPartition]int64
 	// adm reads the expected values; its metadata is short-lived so that
 	// moved leaders are learnt at once.
 	adm *kadm.Client
@@ -90,8 +92,8 @@ func newFaultyCluster(t *testing.T, rng *rand.Rand) *faultyCluster {
 		topics:      topics,
 		topicNames:  []string{"t1", "t2", "t3", "t4"},
 		groups:      []string{"g1", "g2", "g3", "g4"},
-		produced:    map[topicPartition]int64{},
-		logStarts:   map[topicPartition]int64{},
+		produced:    map[offset.TopicPartition]int64{},
+		logStarts:   map[offset.TopicPartition]int64{},
 	}
 	client, err := kgo.NewClient(append(c.clientOpts, kgo.MetadataMinAge(10*time.Millisecond), kgo.MetadataMaxAge(time.Second))...)
 	require.NoError(t, err)
@@ -117,13 +119,13 @@ func (c *faultyCluster) change() {
 			for range n {
 				records = append(records, &kgo.Record{Topic: topic, Partition: p, Value: []byte("m")})
 			}
-			c.produced[topicPartition{topic, p}] += int64(n)
+			c.produced[offset.TopicPartition{Topic: topic, Partition: p}] += int64(n)
 		}
 	}
 	require.NoError(t, producer.ProduceSync(c.ctx(), records...).FirstErr())
 	for _, topic := range c.topicNames {
 		for p := range c.topics[topic] {
-			c.changeOffsets(topicPartition{topic, p})
+			c.changeOffsets(offset.TopicPartition{Topic: topic, Partition: p})
 		}
 	}
 	if c.rng.IntN(3) == 0 {
@@ -136,17 +138,17 @@ func (c *faultyCluster) change() {
 
 // changeOffsets may delete records of a partition and move the groups'
 // commits on it.
-func (c *faultyCluster) changeOffsets(tp topicPartition) {
+func (c *faultyCluster) changeOffsets(tp offset.TopicPartition) {
 	end, start := c.produced[tp], c.logStarts[tp]
 	if c.rng.IntN(8) == 0 && end > start {
 		start += c.rng.Int64N(end - start + 1)
-		require.NoError(c.t, c.cluster.DeleteRecords(tp.topic, tp.partition, start))
+		require.NoError(c.t, c.cluster.DeleteRecords(tp.Topic, tp.Partition, start))
 		c.logStarts[tp] = start
 	}
 	for _, g := range c.groups {
 		if c.rng.IntN(4) == 0 {
 			// Now and then past the end: a stale commit.
-			c.commit(g, tp.topic, tp.partition, c.rng.Int64N(end+3))
+			c.commit(g, tp.Topic, tp.Partition, c.rng.Int64N(end+3))
 		}
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/pmetric"
 	"go.opentelemetry.io/collector/receiver/receivertest"
 	"go.opentelemetry.io/collector/scraper/scrapererror"
+	"go.uber.org/zap"
 
 	schema "github.com/kafkawake/kafkawake/internal/metadata"
 	"github.com/kafkawake/kafkawake/internal/testclock"
@@ -39,10 +40,18 @@ func startScraperWith(t *testing.T, configure func(*Config)) (*kafkaScraper, *te
 // startScraperOn starts a scraper on a host that may run extensions.
 func startScraperOn(t *testing.T, host component.Host, configure func(*Config)) (*kafkaScraper, *testclock.Clock) {
 	t.Helper()
+	return startScraperLogging(t, host, zap.NewNop(), configure)
+}
+
+// startScraperLogging starts a scraper that logs to logger.
+func startScraperLogging(t *testing.T, host component.Host, logger *zap.Logger, configure func(*Config)) (*kafkaScraper, *testclock.Clock) {
+	t.Helper()
 	cfg := createDefaultConfig().(*Config)
 	configure(cfg)
 	require.NoError(t, cfg.Validate())
-	s := newKafkaScraper(cfg, receivertest.NewNopSettings(metadata.Type))
+	set := receivertest.NewNopSettings(metadata.Type)
+	set.Logger = logger
+	s := newKafkaScraper(cfg, set)
 	clock := testclock.New(time.Date(2026, 11, 21, 10, 0, 0, 0, time.UTC))
 	s.now = clock.Now
 	require.NoError(t, s.start(context.Background(), host))

@@ -21,6 +21,8 @@ import (
 	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/kafkawake/kafkawake/receiver/kafkawakereceiver/internal/metadata"
+	"github.com/kafkawake/kafkawake/receiver/kafkawakereceiver/internal/offset"
+	"github.com/kafkawake/kafkawake/receiver/kafkawakereceiver/internal/watch"
 )
 
 // watchScrapeInterval is far longer than any test: every report after the
@@ -97,7 +99,7 @@ func (w *watchedReceiver) waitPending(n int, function string, want int64) bindin
 }
 
 // waitWatched waits until the watch polls exactly the given partitions.
-func (w *watchedReceiver) waitWatched(want ...topicPartition) {
+func (w *watchedReceiver) waitWatched(want ...offset.TopicPartition) {
 	w.t.Helper()
 	require.Eventually(w.t, func() bool {
 		got := w.watched()
@@ -112,19 +114,15 @@ func (w *watchedReceiver) waitWatched(want ...topicPartition) {
 	}, reportWait, 5*time.Millisecond, "watched partitions: %v, want %v", w.watched(), want)
 }
 
-func (w *watchedReceiver) plan() watchPlan {
-	w.r.watch.mu.Lock()
-	defer w.r.watch.mu.Unlock()
-	return w.r.watch.plan
+func (w *watchedReceiver) plan() watch.Plan {
+	return w.r.watch.Plan()
 }
 
-func (w *watchedReceiver) watched() map[topicPartition]bool {
-	w.r.watch.mu.Lock()
-	defer w.r.watch.mu.Unlock()
-	got := map[topicPartition]bool{}
-	for _, targets := range w.r.watch.plan {
+func (w *watchedReceiver) watched() map[offset.TopicPartition]bool {
+	got := map[offset.TopicPartition]bool{}
+	for _, targets := range w.plan() {
 		for _, t := range targets {
-			got[t.topicPartition] = true
+			got[t.TopicPartition] = true
 		}
 	}
 	return got
@@ -142,10 +140,10 @@ func watchOrders(t *testing.T, c *testCluster) *watchedReceiver {
 	return w
 }
 
-func partitionsOf(topic string, n int32) []topicPartition {
-	var out []topicPartition
+func partitionsOf(topic string, n int32) []offset.TopicPartition {
+	var out []offset.TopicPartition
 	for p := range n {
-		out = append(out, topicPartition{topic: topic, partition: p})
+		out = append(out, offset.TopicPartition{Topic: topic, Partition: p})
 	}
 	return out
 }
@@ -199,9 +197,7 @@ func TestWatchEarlyReportKeepsConsumptionAndActivity(t *testing.T) {
 	assert.True(t, pts.has(lastActivityName, "f"))
 	// Idle again: watched again, from the new end.
 	w.waitWatched(partitionsOf("orders", 1)...)
-	w.r.watch.mu.Lock()
-	from := w.r.watch.plan[c.cluster.LeaderFor("orders", 0)][0].from
-	w.r.watch.mu.Unlock()
+	from := w.plan()[c.cluster.LeaderFor("orders", 0)][0].From
 	assert.Equal(t, int64(14), from)
 }
 
@@ -215,9 +211,8 @@ func TestWatchFollowsALeaderMove(t *testing.T) {
 	// The parked poll answers NOT_LEADER at most max_wait later; the watch
 	// refreshes and polls the new leader.
 	require.Eventually(t, func() bool {
-		w.r.watch.mu.Lock()
-		defer w.r.watch.mu.Unlock()
-		return len(w.r.watch.plan[next]) == 1 && len(w.r.watch.plan[old]) == 0
+		plan := w.plan()
+		return len(plan[next]) == 1 && len(plan[old]) == 0
 	}, reportWait, 5*time.Millisecond, "plan %v, leader %d -> %d, logs %v", w.plan(), old, next, w.logs.All())
 	n := len(w.sink.AllMetrics())
 
@@ -395,9 +390,7 @@ func TestEarlyReportLeavesTheOtherBindingsStateAlone(t *testing.T) {
 
 	// An early report of the other binding, as the watch makes it.
 	c.produce("orders", 0, 2)
-	s.mu.Lock()
-	md, err := s.observeBindings(c.ctx(), []int{1}, []int{1}, s.readerFor([]int{1}))
-	s.mu.Unlock()
+	md, _, err := s.Observe(c.ctx(), func() []int { return []int{1} })
 	require.NoError(t, err)
 	pts := pointsByFunction(t, md)
 	assert.Equal(t, int64(2), pts.intValue(t, pendingName, "orders"))

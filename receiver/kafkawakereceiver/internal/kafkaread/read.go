@@ -1,4 +1,9 @@
-package kafkawakereceiver // import "github.com/kafkawake/kafkawake/receiver/kafkawakereceiver"
+// Package kafkaread reads what the receiver observes from Kafka without
+// consuming: topic layouts, end and start offsets and committed offsets, with
+// batched requests, and the consumer-less Fetch requests of the residue
+// check, the pending age and the watch. Its errors name the topic, group or
+// broker and say what to grant or fix.
+package kafkaread // import "github.com/kafkawake/kafkawake/receiver/kafkawakereceiver/internal/kafkaread"
 
 import (
 	"cmp"
@@ -12,31 +17,26 @@ import (
 	"sync"
 	"time"
 
+	"github.com/kafkawake/kafkawake/receiver/kafkawakereceiver/internal/offset"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
-// topicPartition names one partition of one topic.
-type topicPartition struct {
-	topic     string
-	partition int32
-}
-
-// clusterOffsets is everything one scrape read from Kafka, for all bindings.
+// Snapshot is everything one scrape read from Kafka, for all bindings.
 // A partition is either in ends and starts or has an entry in
 // partitionErrs; a group has an entry in groups.
-type clusterOffsets struct {
-	layout        topicLayout
+type Snapshot struct {
+	Layout        Layout
 	topicErrs     map[string]error // topics that cannot be read at all
-	partitionErrs map[topicPartition]error
-	ends, starts  map[topicPartition]int64
+	partitionErrs map[offset.TopicPartition]error
+	ends, starts  map[offset.TopicPartition]int64
 	groups        map[string]groupOffsets
 }
 
 // groupOffsets is what one group's coordinator answered.
 type groupOffsets struct {
-	committed map[topicPartition]committedOffset
+	committed map[offset.TopicPartition]committedOffset
 	// err is set when the group's offsets could not be read at all.
 	err error
 	// unauthorized is set when the collector may not describe the group.
@@ -48,14 +48,12 @@ type committedOffset struct {
 	err error
 }
 
-// offsetReader reads every watched topic and group with batched requests:
-// one Metadata request, OffsetFetch per group coordinator and ListOffsets per
-// partition leader for the end offsets and the log starts. The number of
-// requests depends on the number of brokers, not on bindings or partitions.
-type offsetReader struct {
+// Reader reads topics and groups with batched requests: one Metadata
+// request, OffsetFetch per group coordinator and ListOffsets per partition
+// leader for the end offsets and the log starts. The number of requests
+// depends on the number of brokers, not on bindings or partitions.
+type Reader struct {
 	client *kgo.Client
-	topics []string
-	groups []string
 	// readCommitted lists end offsets as the last stable offset, which is
 	// where a read_committed consumer stops.
 	readCommitted bool
@@ -64,45 +62,50 @@ type offsetReader struct {
 	usesSASL bool
 }
 
-// read runs the group reads beside the partition reads, so a slow group
+// NewReader reads with client.
+func NewReader(client *kgo.Client, readCommitted, usesSASL bool) *Reader {
+	return &Reader{client: client, readCommitted: readCommitted, usesSASL: usesSASL}
+}
+
+// Read reads topics and groups. It runs the group reads beside the partition reads, so a slow group
 // coordinator delays only its own groups, and a slow partition leader only
 // its own partitions: every request is answered or fails on its own. The
 // price is that a commit made while the scrape runs may be read after the
 // end offset it went past; that partition then counts 0 instead of the few
 // messages produced meanwhile, for one scrape, while its consumer is awake.
-func (r *offsetReader) read(ctx context.Context) clusterOffsets {
-	var groups map[string]groupOffsets
+func (r *Reader) Read(ctx context.Context, topics, groups []string) Snapshot {
+	var groupReads map[string]groupOffsets
 	var wg sync.WaitGroup
-	wg.Go(func() { groups = r.readGroups(ctx) })
-	c := r.readPartitions(ctx)
+	wg.Go(func() { groupReads = r.readGroups(ctx, groups) })
+	c := r.readPartitions(ctx, topics)
 	wg.Wait()
-	c.groups = groups
+	c.groups = groupReads
 	return c
 }
 
-func (r *offsetReader) readPartitions(ctx context.Context) clusterOffsets {
-	c := clusterOffsets{
+func (r *Reader) readPartitions(ctx context.Context, topics []string) Snapshot {
+	c := Snapshot{
 		topicErrs:     map[string]error{},
-		partitionErrs: map[topicPartition]error{},
-		ends:          map[topicPartition]int64{},
-		starts:        map[topicPartition]int64{},
+		partitionErrs: map[offset.TopicPartition]error{},
+		ends:          map[offset.TopicPartition]int64{},
+		starts:        map[offset.TopicPartition]int64{},
 	}
-	layout, err := r.readLayout(ctx)
+	layout, err := r.readLayout(ctx, topics)
 	if err != nil {
-		for _, t := range r.topics {
+		for _, t := range topics {
 			c.topicErrs[t] = err
 		}
 		return c
 	}
-	c.layout = layout
-	var listable []topicPartition
-	for _, t := range r.topics {
+	c.Layout = layout
+	var listable []offset.TopicPartition
+	for _, t := range topics {
 		if err := layout.topicErrs[t]; err != nil {
 			c.topicErrs[t] = err
 			continue
 		}
 		for _, p := range layout.partitions[t] {
-			tp := topicPartition{t, p}
+			tp := offset.TopicPartition{Topic: t, Partition: p}
 			if err := layout.leaderless[tp]; err != nil {
 				c.partitionErrs[tp] = err
 				continue
@@ -113,10 +116,7 @@ func (r *offsetReader) readPartitions(ctx context.Context) clusterOffsets {
 	if len(listable) == 0 {
 		return c
 	}
-	endIsolation := int8(0)
-	if r.readCommitted {
-		endIsolation = 1
-	}
+	endIsolation := IsolationCode(r.readCommitted)
 	var ends, starts listedOffsets
 	var wg sync.WaitGroup
 	wg.Go(func() { ends = r.listOffsets(ctx, listable, latestOffset, endIsolation, "end offset") })
@@ -134,15 +134,15 @@ func (r *offsetReader) readPartitions(ctx context.Context) clusterOffsets {
 	return c
 }
 
-// topicLayout is where the watched topics' partitions live, as the metadata
+// Layout is where the watched topics' partitions live, as the metadata
 // of this scrape says.
-type topicLayout struct {
+type Layout struct {
 	partitions map[string][]int32 // sorted
-	leaders    map[topicPartition]int32
+	leaders    map[offset.TopicPartition]int32
 	ids        map[string][16]byte
 	names      map[[16]byte]string
 	topicErrs  map[string]error
-	leaderless map[topicPartition]error
+	leaderless map[offset.TopicPartition]error
 }
 
 // metadataAttempts bounds how long one broker may hold the metadata request:
@@ -155,7 +155,7 @@ const metadataAttempts = 3
 // added partitions and topics created after start are counted at once. The
 // answer also refreshes the client's cache, which routes the ListOffsets
 // requests that follow.
-func (r *offsetReader) readLayout(ctx context.Context) (topicLayout, error) {
+func (r *Reader) readLayout(ctx context.Context, topics []string) (Layout, error) {
 	var resp *kmsg.MetadataResponse
 	var err error
 	for attempt := range metadataAttempts {
@@ -166,7 +166,7 @@ func (r *offsetReader) readLayout(ctx context.Context) (topicLayout, error) {
 		// A new request each time: the client may still be writing an
 		// abandoned one.
 		req := kmsg.NewPtrMetadataRequest()
-		for _, t := range r.topics {
+		for _, t := range topics {
 			rt := kmsg.NewMetadataRequestTopic()
 			rt.Topic = kmsg.StringPtr(t)
 			req.Topics = append(req.Topics, rt)
@@ -181,7 +181,7 @@ func (r *offsetReader) readLayout(ctx context.Context) (topicLayout, error) {
 		}
 	}
 	if err != nil {
-		return topicLayout{}, fmt.Errorf("reading topic metadata: %w", r.explain(err))
+		return Layout{}, fmt.Errorf("reading topic metadata: %w", r.explain(err))
 	}
 	return layoutOf(resp), nil
 }
@@ -189,14 +189,14 @@ func (r *offsetReader) readLayout(ctx context.Context) (topicLayout, error) {
 // layoutOf extracts the watched topics' partitions and leaders. Topics that
 // are missing or not authorized, and partitions without a leader, carry
 // their own error so that the others are still read.
-func layoutOf(resp *kmsg.MetadataResponse) topicLayout {
-	l := topicLayout{
+func layoutOf(resp *kmsg.MetadataResponse) Layout {
+	l := Layout{
 		partitions: map[string][]int32{},
-		leaders:    map[topicPartition]int32{},
+		leaders:    map[offset.TopicPartition]int32{},
 		ids:        map[string][16]byte{},
 		names:      map[[16]byte]string{},
 		topicErrs:  map[string]error{},
-		leaderless: map[topicPartition]error{},
+		leaderless: map[offset.TopicPartition]error{},
 	}
 	for _, t := range resp.Topics {
 		if t.Topic == nil {
@@ -210,7 +210,7 @@ func layoutOf(resp *kmsg.MetadataResponse) topicLayout {
 		l.ids[topic] = t.TopicID
 		l.names[t.TopicID] = topic
 		for _, p := range t.Partitions {
-			tp := topicPartition{topic, p.Partition}
+			tp := offset.TopicPartition{Topic: topic, Partition: p.Partition}
 			l.partitions[topic] = append(l.partitions[topic], p.Partition)
 			// REPLICA_NOT_AVAILABLE only says a follower is down; the
 			// leader still answers.
@@ -248,17 +248,17 @@ const (
 // listedOffsets is one ListOffsets pass: an offset or an error per partition.
 type listedOffsets struct {
 	what    string
-	offsets map[topicPartition]int64
-	errs    map[topicPartition]error
+	offsets map[offset.TopicPartition]int64
+	errs    map[offset.TopicPartition]error
 }
 
-func (l listedOffsets) get(tp topicPartition) (int64, error) {
+func (l listedOffsets) get(tp offset.TopicPartition) (int64, error) {
 	if err := l.errs[tp]; err != nil {
 		return 0, err
 	}
 	o, ok := l.offsets[tp]
 	if !ok {
-		return 0, fmt.Errorf("no %s returned for partition %d of topic %q", l.what, tp.partition, tp.topic)
+		return 0, fmt.Errorf("no %s returned for partition %d of topic %q", l.what, tp.Partition, tp.Topic)
 	}
 	return o, nil
 }
@@ -266,33 +266,33 @@ func (l listedOffsets) get(tp topicPartition) (int64, error) {
 // listOffsets sends one ListOffsets request per partition leader. A leader
 // that fails or passes the deadline fails only its own partitions, and the
 // error names it.
-func (r *offsetReader) listOffsets(ctx context.Context, partitions []topicPartition, timestamp int64, isolation int8, what string) listedOffsets {
+func (r *Reader) listOffsets(ctx context.Context, partitions []offset.TopicPartition, timestamp int64, isolation int8, what string) listedOffsets {
 	req := kmsg.NewPtrListOffsetsRequest()
 	req.ReplicaID = -1
 	req.IsolationLevel = isolation
 	byTopic := map[string]int{}
 	for _, tp := range partitions {
-		i, ok := byTopic[tp.topic]
+		i, ok := byTopic[tp.Topic]
 		if !ok {
 			i = len(req.Topics)
-			byTopic[tp.topic] = i
+			byTopic[tp.Topic] = i
 			rt := kmsg.NewListOffsetsRequestTopic()
-			rt.Topic = tp.topic
+			rt.Topic = tp.Topic
 			req.Topics = append(req.Topics, rt)
 		}
 		rp := kmsg.NewListOffsetsRequestTopicPartition()
-		rp.Partition = tp.partition
+		rp.Partition = tp.Partition
 		rp.Timestamp = timestamp
 		rp.CurrentLeaderEpoch = -1
 		req.Topics[i].Partitions = append(req.Topics[i].Partitions, rp)
 	}
 
-	out := listedOffsets{what: what, offsets: map[topicPartition]int64{}, errs: map[topicPartition]error{}}
+	out := listedOffsets{what: what, offsets: map[offset.TopicPartition]int64{}, errs: map[offset.TopicPartition]error{}}
 	for _, shard := range r.client.RequestSharded(ctx, req) {
 		if shard.Err != nil {
 			for _, t := range shard.Req.(*kmsg.ListOffsetsRequest).Topics {
 				for _, p := range t.Partitions {
-					tp := topicPartition{t.Topic, p.Partition}
+					tp := offset.TopicPartition{Topic: t.Topic, Partition: p.Partition}
 					out.errs[tp] = partitionListError(tp, what, shard.Meta, r.explain(shard.Err))
 				}
 			}
@@ -300,7 +300,7 @@ func (r *offsetReader) listOffsets(ctx context.Context, partitions []topicPartit
 		}
 		for _, t := range shard.Resp.(*kmsg.ListOffsetsResponse).Topics {
 			for _, p := range t.Partitions {
-				tp := topicPartition{t.Topic, p.Partition}
+				tp := offset.TopicPartition{Topic: t.Topic, Partition: p.Partition}
 				if err := kerr.ErrorForCode(p.ErrorCode); err != nil {
 					out.errs[tp] = partitionListError(tp, what, shard.Meta, err)
 					continue
@@ -312,26 +312,26 @@ func (r *offsetReader) listOffsets(ctx context.Context, partitions []topicPartit
 	return out
 }
 
-func partitionListError(tp topicPartition, what string, meta kgo.BrokerMetadata, err error) error {
+func partitionListError(tp offset.TopicPartition, what string, meta kgo.BrokerMetadata, err error) error {
 	broker := describeBroker(meta)
 	switch {
 	case errors.Is(err, kerr.UnknownTopicOrPartition):
-		return fmt.Errorf("listing the %s of partition %d of topic %q on %s: the broker does not know it (topic deleted, or leadership moved): %w", what, tp.partition, tp.topic, broker, err)
+		return fmt.Errorf("listing the %s of partition %d of topic %q on %s: the broker does not know it (topic deleted, or leadership moved): %w", what, tp.Partition, tp.Topic, broker, err)
 	case errors.Is(err, kerr.TopicAuthorizationFailed):
-		return topicError(tp.topic, err)
+		return topicError(tp.Topic, err)
 	default:
-		return fmt.Errorf("listing the %s of partition %d of topic %q on %s: %w", what, tp.partition, tp.topic, broker, err)
+		return fmt.Errorf("listing the %s of partition %d of topic %q on %s: %w", what, tp.Partition, tp.Topic, broker, err)
 	}
 }
 
 // readGroups sends one OffsetFetch per group coordinator for all groups.
-func (r *offsetReader) readGroups(ctx context.Context) map[string]groupOffsets {
-	out := make(map[string]groupOffsets, len(r.groups))
-	if len(r.groups) == 0 {
+func (r *Reader) readGroups(ctx context.Context, groups []string) map[string]groupOffsets {
+	out := make(map[string]groupOffsets, len(groups))
+	if len(groups) == 0 {
 		return out
 	}
 	req := kmsg.NewPtrOffsetFetchRequest()
-	for _, g := range r.groups {
+	for _, g := range groups {
 		rg := kmsg.NewOffsetFetchRequestGroup()
 		rg.Group = g
 		req.Groups = append(req.Groups, rg)
@@ -360,15 +360,15 @@ func groupOffsetsOf(g kmsg.OffsetFetchResponseGroup, coordinator string) groupOf
 	if err := kerr.ErrorForCode(g.ErrorCode); err != nil {
 		return groupFailure(g.Group, coordinator, err)
 	}
-	committed := map[topicPartition]committedOffset{}
+	committed := map[offset.TopicPartition]committedOffset{}
 	for _, t := range g.Topics {
 		for _, p := range t.Partitions {
-			tp := topicPartition{t.Topic, p.Partition}
+			tp := offset.TopicPartition{Topic: t.Topic, Partition: p.Partition}
 			if err := kerr.ErrorForCode(p.ErrorCode); err != nil {
 				committed[tp] = committedOffset{err: fmt.Errorf("committed offset of group %q on partition %d of topic %q (coordinator %s): %w", g.Group, p.Partition, t.Topic, coordinator, err)}
 				continue
 			}
-			committed[tp] = committedOffset{at: max(p.Offset, noCommit)}
+			committed[tp] = committedOffset{at: max(p.Offset, offset.NoCommit)}
 		}
 	}
 	return groupOffsets{committed: committed}
@@ -390,7 +390,7 @@ func groupFailure(group, coordinator string, err error) groupOffsets {
 	}
 }
 
-func (r *offsetReader) explain(err error) error {
+func (r *Reader) explain(err error) error {
 	if r.usesSASL && errors.Is(err, io.EOF) {
 		return fmt.Errorf("%w (the broker closed the connection: check the SASL mechanism, username and password)", err)
 	}
@@ -408,39 +408,39 @@ func topicError(topic string, err error) error {
 	}
 }
 
-// bindingOffsets is one binding's view of a scrape.
-type bindingOffsets struct {
-	partitions map[int32]partitionOffsets
-	// commitsErr is set when the group's committed offsets are not
+// BindingRead is one binding's view of a scrape.
+type BindingRead struct {
+	Partitions map[int32]offset.Partition
+	// CommitsErr is set when the group's committed offsets are not
 	// authorized: partitions then carry no commits and pending falls back to
 	// the messages produced since the previous scrape.
-	commitsErr error
+	CommitsErr error
 }
 
-// offsetsOf assembles the offsets of one topic as seen by one group. Every
+// Binding assembles the offsets of one topic as seen by one group. Every
 // partition of the topic must have been read: a partial read would be a
 // smaller pending value that looks valid, so it is an error naming the
 // first partition that failed and why.
-func (c clusterOffsets) offsetsOf(topic, group string) (bindingOffsets, error) {
+func (c Snapshot) Binding(topic, group string) (BindingRead, error) {
 	if err := c.topicErrs[topic]; err != nil {
-		return bindingOffsets{}, err
+		return BindingRead{}, err
 	}
 	g, ok := c.groups[group]
 	if !ok {
-		return bindingOffsets{}, fmt.Errorf("no committed-offsets answer for group %q", group)
+		return BindingRead{}, fmt.Errorf("no committed-offsets answer for group %q", group)
 	}
 	if g.err != nil {
-		return bindingOffsets{}, g.err
+		return BindingRead{}, g.err
 	}
-	partitions := make(map[int32]partitionOffsets, len(c.layout.partitions[topic]))
+	partitions := make(map[int32]offset.Partition, len(c.Layout.partitions[topic]))
 	var failed []error
-	for _, p := range c.layout.partitions[topic] {
-		tp := topicPartition{topic, p}
+	for _, p := range c.Layout.partitions[topic] {
+		tp := offset.TopicPartition{Topic: topic, Partition: p}
 		if err := c.partitionErrs[tp]; err != nil {
 			failed = append(failed, err)
 			continue
 		}
-		committed := noCommit
+		committed := offset.NoCommit
 		if commit, ok := g.committed[tp]; ok {
 			if commit.err != nil {
 				failed = append(failed, commit.err)
@@ -448,15 +448,42 @@ func (c clusterOffsets) offsetsOf(topic, group string) (bindingOffsets, error) {
 			}
 			committed = commit.at
 		}
-		partitions[p] = partitionOffsets{highWatermark: c.ends[tp], logStart: c.starts[tp], committed: committed}
+		partitions[p] = offset.Partition{HighWatermark: c.ends[tp], LogStart: c.starts[tp], Committed: committed}
 	}
 	switch {
 	case len(failed) == 1:
-		return bindingOffsets{}, failed[0]
+		return BindingRead{}, failed[0]
 	case len(failed) > 1:
-		return bindingOffsets{}, fmt.Errorf("%w (and %d more of the topic's partitions could not be read)", failed[0], len(failed)-1)
+		return BindingRead{}, fmt.Errorf("%w (and %d more of the topic's partitions could not be read)", failed[0], len(failed)-1)
 	case len(partitions) == 0:
-		return bindingOffsets{}, fmt.Errorf("topic %q: no partitions in the metadata", topic)
+		return BindingRead{}, fmt.Errorf("topic %q: no partitions in the metadata", topic)
 	}
-	return bindingOffsets{partitions: partitions, commitsErr: g.unauthorized}, nil
+	return BindingRead{Partitions: partitions, CommitsErr: g.unauthorized}, nil
+}
+
+// End is the end offset this snapshot listed for a partition it read.
+func (c Snapshot) End(tp offset.TopicPartition) int64 { return c.ends[tp] }
+
+// TopicID is the topic's ID in the snapshot's layout.
+func (c Snapshot) TopicID(topic string) [16]byte { return c.Layout.TopicID(topic) }
+
+// Leader is the partition's leader in the snapshot's layout.
+func (c Snapshot) Leader(tp offset.TopicPartition) (int32, bool) { return c.Layout.Leader(tp) }
+
+// TopicID is the topic's ID in the layout, zero when the topic was not read.
+func (l Layout) TopicID(topic string) [16]byte { return l.ids[topic] }
+
+// Leader is the partition's leader broker, and false when it has none.
+func (l Layout) Leader(tp offset.TopicPartition) (int32, bool) {
+	leader, ok := l.leaders[tp]
+	return leader, ok
+}
+
+// IsolationCode is the isolation level of Fetch and ListOffsets requests:
+// 1 stops at the last stable offset, as a read_committed consumer does.
+func IsolationCode(readCommitted bool) int8 {
+	if readCommitted {
+		return 1
+	}
+	return 0
 }

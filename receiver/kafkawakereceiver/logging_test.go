@@ -2,8 +2,6 @@ package kafkawakereceiver
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"testing"
 	"time"
 
@@ -19,32 +17,6 @@ import (
 
 	"github.com/kafkawake/kafkawake/receiver/kafkawakereceiver/internal/metadata"
 )
-
-func TestLogChangesOnly(t *testing.T) {
-	core, logs := observer.New(zapcore.InfoLevel)
-	logger := logChangesOnly(zap.New(core))
-	logger.Error("Error scraping metrics", zap.Error(errors.New("topic missing")))
-	logger.Error("Error scraping metrics", zap.Error(errors.New("topic missing")))
-	logger.Error("Error scraping metrics", zap.Error(errors.New("broker down")))
-	logger.Error("Error scraping metrics", zap.Error(errors.New("topic missing")))
-	logger.Debug("below the level", zap.Int("n", 1))
-	derived := logger.With(zap.String("component", "x"))
-	derived.Info("started")
-	derived.Info("started")
-	logger.With(zap.String("component", "y")).Info("started")
-
-	var got []string
-	for _, e := range logs.All() {
-		got = append(got, fmt.Sprint(e.Message, " ", e.ContextMap()))
-	}
-	assert.Equal(t, []string{
-		"Error scraping metrics map[error:topic missing]",
-		"Error scraping metrics map[error:broker down]",
-		"Error scraping metrics map[error:topic missing]",
-		"started map[component:x]",
-		"started map[component:y]",
-	}, got)
-}
 
 func TestReceiverLogsAPersistentErrorOnce(t *testing.T) {
 	c := newTestCluster(t, kfake.SeedTopics(1, "orders"))

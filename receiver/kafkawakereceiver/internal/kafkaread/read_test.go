@@ -1,4 +1,4 @@
-package kafkawakereceiver
+package kafkaread
 
 import (
 	"errors"
@@ -8,22 +8,24 @@ import (
 	"github.com/stretchr/testify/require"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/kafkawake/kafkawake/receiver/kafkawakereceiver/internal/offset"
 )
 
 // readTopic builds a scrape that read every partition of one topic, with the
 // given end and start offsets, and the given groups' answers.
-func readTopic(topic string, ends, starts []int64, groups map[string]groupOffsets) clusterOffsets {
-	c := clusterOffsets{
-		layout:        topicLayout{partitions: map[string][]int32{}},
+func readTopic(topic string, ends, starts []int64, groups map[string]groupOffsets) Snapshot {
+	c := Snapshot{
+		Layout:        Layout{partitions: map[string][]int32{}},
 		topicErrs:     map[string]error{},
-		partitionErrs: map[topicPartition]error{},
-		ends:          map[topicPartition]int64{},
-		starts:        map[topicPartition]int64{},
+		partitionErrs: map[offset.TopicPartition]error{},
+		ends:          map[offset.TopicPartition]int64{},
+		starts:        map[offset.TopicPartition]int64{},
 		groups:        groups,
 	}
 	for p := range ends {
-		tp := topicPartition{topic, int32(p)}
-		c.layout.partitions[topic] = append(c.layout.partitions[topic], int32(p))
+		tp := offset.TopicPartition{Topic: topic, Partition: int32(p)}
+		c.Layout.partitions[topic] = append(c.Layout.partitions[topic], int32(p))
 		c.ends[tp], c.starts[tp] = ends[p], starts[p]
 	}
 	return c
@@ -51,9 +53,9 @@ func fetchedPartition(p int32, offset int64, code int16) kmsg.OffsetFetchRespons
 }
 
 func TestNeverCommittedGroupAnswers(t *testing.T) {
-	want := map[int32]partitionOffsets{
-		0: {highWatermark: 10, logStart: 0, committed: noCommit},
-		1: {highWatermark: 20, logStart: 5, committed: noCommit},
+	want := map[int32]offset.Partition{
+		0: {HighWatermark: 10, LogStart: 0, Committed: offset.NoCommit},
+		1: {HighWatermark: 20, LogStart: 5, Committed: offset.NoCommit},
 	}
 	tests := []struct {
 		name   string
@@ -66,10 +68,10 @@ func TestNeverCommittedGroupAnswers(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			c := readTopic("orders", []int64{10, 20}, []int64{0, 5}, map[string]groupOffsets{"g": groupOffsetsOf(tt.answer, "broker 1 (k1:9092)")})
-			got, err := c.offsetsOf("orders", "g")
+			got, err := c.Binding("orders", "g")
 			require.NoError(t, err)
-			assert.NoError(t, got.commitsErr)
-			assert.Equal(t, want, got.partitions)
+			assert.NoError(t, got.CommitsErr)
+			assert.Equal(t, want, got.Partitions)
 		})
 	}
 }
@@ -79,7 +81,7 @@ func TestOffsetsOfNeverHidesAnError(t *testing.T) {
 	committed := map[string]groupOffsets{"g": {}}
 	tests := []struct {
 		name    string
-		offsets clusterOffsets
+		offsets Snapshot
 		wantErr string
 	}{
 		{"partition commit error", readTopic("orders", []int64{5}, []int64{0}, map[string]groupOffsets{
@@ -89,24 +91,24 @@ func TestOffsetsOfNeverHidesAnError(t *testing.T) {
 		{"coordinator error", readTopic("orders", []int64{5}, []int64{0}, map[string]groupOffsets{
 			"g": groupOffsetsOf(offsetFetchGroup("g", kerr.CoordinatorNotAvailable.Code), coordinator),
 		}), `reading committed offsets of group "g" from coordinator broker 2 (k2:9092)`},
-		{"one partition of three not read", func() clusterOffsets {
+		{"one partition of three not read", func() Snapshot {
 			c := readTopic("orders", []int64{10, 10, 10}, []int64{0, 0, 0}, committed)
-			c.partitionErrs[topicPartition{"orders", 2}] = errors.New("listing the end offset on broker 3 (k3:9092): context deadline exceeded")
+			c.partitionErrs[offset.TopicPartition{Topic: "orders", Partition: 2}] = errors.New("listing the end offset on broker 3 (k3:9092): context deadline exceeded")
 			return c
 		}(), "listing the end offset on broker 3 (k3:9092)"},
-		{"two partitions of three not read", func() clusterOffsets {
+		{"two partitions of three not read", func() Snapshot {
 			c := readTopic("orders", []int64{10, 10, 10}, []int64{0, 0, 0}, committed)
-			c.partitionErrs[topicPartition{"orders", 0}] = errors.New("partition 0 has no leader")
-			c.partitionErrs[topicPartition{"orders", 1}] = errors.New("partition 1 has no leader")
+			c.partitionErrs[offset.TopicPartition{Topic: "orders", Partition: 0}] = errors.New("partition 0 has no leader")
+			c.partitionErrs[offset.TopicPartition{Topic: "orders", Partition: 1}] = errors.New("partition 1 has no leader")
 			return c
 		}(), "partition 0 has no leader (and 1 more of the topic's partitions could not be read)"},
 		{"no partitions", readTopic("orders", nil, nil, committed), `topic "orders": no partitions in the metadata`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := tt.offsets.offsetsOf("orders", "g")
+			got, err := tt.offsets.Binding("orders", "g")
 			assert.ErrorContains(t, err, tt.wantErr)
-			assert.Nil(t, got.partitions, "no partial result next to an error")
+			assert.Nil(t, got.Partitions, "no partial result next to an error")
 		})
 	}
 }
@@ -135,10 +137,10 @@ func TestLayoutOfMetadata(t *testing.T) {
 
 	l := layoutOf(resp)
 	assert.Equal(t, []int32{0, 1, 2, 3}, l.partitions["orders"])
-	assert.Equal(t, map[topicPartition]int32{{"orders", 0}: 1, {"orders", 2}: 3}, l.leaders)
-	assert.ErrorContains(t, l.leaderless[topicPartition{"orders", 1}], `partition 1 of topic "orders" has no usable leader`)
-	assert.ErrorIs(t, l.leaderless[topicPartition{"orders", 1}], kerr.LeaderNotAvailable)
-	assert.ErrorContains(t, l.leaderless[topicPartition{"orders", 3}], `partition 3 of topic "orders" has no leader`)
+	assert.Equal(t, map[offset.TopicPartition]int32{{Topic: "orders", Partition: 0}: 1, {Topic: "orders", Partition: 2}: 3}, l.leaders)
+	assert.ErrorContains(t, l.leaderless[offset.TopicPartition{Topic: "orders", Partition: 1}], `partition 1 of topic "orders" has no usable leader`)
+	assert.ErrorIs(t, l.leaderless[offset.TopicPartition{Topic: "orders", Partition: 1}], kerr.LeaderNotAvailable)
+	assert.ErrorContains(t, l.leaderless[offset.TopicPartition{Topic: "orders", Partition: 3}], `partition 3 of topic "orders" has no leader`)
 	assert.Len(t, l.leaderless, 2)
 	assert.ErrorContains(t, l.topicErrs["missing"], `topic "missing" does not exist`)
 }

@@ -1,4 +1,4 @@
-package kafkawakereceiver
+package watch
 
 import (
 	"testing"
@@ -8,6 +8,8 @@ import (
 	"github.com/stretchr/testify/require"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/kafkawake/kafkawake/receiver/kafkawakereceiver/internal/offset"
 )
 
 var (
@@ -17,97 +19,111 @@ var (
 
 // idleOn is an idle binding's sight of topic, partition by partition as
 // {leader, end} pairs.
-func idleOn(seq uint64, topic string, id [16]byte, partitions map[int32]sightPartition) bindingSight {
-	return bindingSight{idle: true, seq: seq, topic: topic, topicID: id, partitions: partitions}
+func idleOn(seq uint64, topic string, id [16]byte, partitions map[int32]SightPartition) Sight {
+	return Sight{Idle: true, Seq: seq, Topic: topic, TopicID: id, Partitions: partitions}
 }
 
-func target(topic string, id [16]byte, partition int32, from int64, bindings ...int) watchTarget {
-	return watchTarget{topicPartition: topicPartition{topic: topic, partition: partition}, topicID: id, from: from, bindings: bindings}
+func target(topic string, id [16]byte, partition int32, from int64, bindings ...int) Target {
+	return Target{TopicPartition: offset.TopicPartition{Topic: topic, Partition: partition}, TopicID: id, From: from, Bindings: bindings}
 }
+
+// listing is a read as a sight sees it.
+type listing struct {
+	leaders map[offset.TopicPartition]int32
+	ids     map[string][16]byte
+	ends    map[offset.TopicPartition]int64
+}
+
+func (l listing) TopicID(topic string) [16]byte { return l.ids[topic] }
+
+func (l listing) Leader(tp offset.TopicPartition) (int32, bool) {
+	leader, ok := l.leaders[tp]
+	return leader, ok
+}
+
+func (l listing) End(tp offset.TopicPartition) int64 { return l.ends[tp] }
 
 func TestSightOf(t *testing.T) {
-	offsets := clusterOffsets{
-		layout: topicLayout{
-			leaders: map[topicPartition]int32{{"orders", 0}: 1, {"orders", 1}: 2},
-			ids:     map[string][16]byte{"orders": ordersID},
-		},
-		ends: map[topicPartition]int64{{"orders", 0}: 12, {"orders", 1}: 7, {"orders", 2}: 3},
+	offsets := listing{
+		leaders: map[offset.TopicPartition]int32{{Topic: "orders", Partition: 0}: 1, {Topic: "orders", Partition: 1}: 2},
+		ids:     map[string][16]byte{"orders": ordersID},
+		ends:    map[offset.TopicPartition]int64{{Topic: "orders", Partition: 0}: 12, {Topic: "orders", Partition: 1}: 7, {Topic: "orders", Partition: 2}: 3},
 	}
-	partitions := map[int32]partitionOffsets{
+	partitions := map[int32]offset.Partition{
 		// The residue check closed 10..12 (markers only) at 10: the watch
 		// polls from the listed end, 12.
-		0: {highWatermark: 10, logStart: 0, committed: 10},
-		1: {highWatermark: 7, logStart: 7, committed: noCommit},
-		2: {highWatermark: 3, logStart: 3, committed: noCommit}, // no leader in the metadata
+		0: {HighWatermark: 10, LogStart: 0, Committed: 10},
+		1: {HighWatermark: 7, LogStart: 7, Committed: offset.NoCommit},
+		2: {HighWatermark: 3, LogStart: 3, Committed: offset.NoCommit}, // no leader in the metadata
 	}
-	assert.Equal(t, idleOn(4, "orders", ordersID, map[int32]sightPartition{0: {1, 12}, 1: {2, 7}, 2: {-1, 3}}),
-		sightOf(4, "orders", offsets, partitions, 0))
-	busy := sightOf(4, "orders", offsets, partitions, 1)
-	assert.False(t, busy.idle)
+	assert.Equal(t, idleOn(4, "orders", ordersID, map[int32]SightPartition{0: {1, 12}, 1: {2, 7}, 2: {-1, 3}}),
+		SightOf(4, "orders", offsets, partitions, 0))
+	busy := SightOf(4, "orders", offsets, partitions, 1)
+	assert.False(t, busy.Idle)
 }
 
 func TestPlanWatch(t *testing.T) {
 	tests := []struct {
 		name   string
-		sights []bindingSight
+		sights []Sight
 		off    map[string]bool
-		want   watchPlan
+		want   Plan
 	}{
 		{
 			name: "idle bindings are polled at each partition's leader from its end",
-			sights: []bindingSight{
-				idleOn(1, "orders", ordersID, map[int32]sightPartition{0: {1, 10}, 1: {2, 7}, 2: {1, 0}}),
+			sights: []Sight{
+				idleOn(1, "orders", ordersID, map[int32]SightPartition{0: {1, 10}, 1: {2, 7}, 2: {1, 0}}),
 			},
-			want: watchPlan{
+			want: Plan{
 				1: {target("orders", ordersID, 0, 10, 0), target("orders", ordersID, 2, 0, 0)},
 				2: {target("orders", ordersID, 1, 7, 0)},
 			},
 		},
 		{
 			name: "busy and unreadable bindings are not polled",
-			sights: []bindingSight{
-				{idle: false, seq: 1, topic: "orders", topicID: ordersID, partitions: map[int32]sightPartition{0: {1, 10}}},
+			sights: []Sight{
+				{Idle: false, Seq: 1, Topic: "orders", TopicID: ordersID, Partitions: map[int32]SightPartition{0: {1, 10}}},
 				{},
-				idleOn(1, "audit", auditID, map[int32]sightPartition{0: {2, 3}}),
+				idleOn(1, "audit", auditID, map[int32]SightPartition{0: {2, 3}}),
 			},
-			want: watchPlan{2: {target("audit", auditID, 0, 3, 2)}},
+			want: Plan{2: {target("audit", auditID, 0, 3, 2)}},
 		},
 		{
 			name: "bindings sharing a topic share its polls, from the lowest end any of them saw",
-			sights: []bindingSight{
-				idleOn(1, "orders", ordersID, map[int32]sightPartition{0: {1, 10}}),
-				idleOn(2, "orders", ordersID, map[int32]sightPartition{0: {1, 12}}),
+			sights: []Sight{
+				idleOn(1, "orders", ordersID, map[int32]SightPartition{0: {1, 10}}),
+				idleOn(2, "orders", ordersID, map[int32]SightPartition{0: {1, 12}}),
 			},
-			want: watchPlan{1: {target("orders", ordersID, 0, 10, 0, 1)}},
+			want: Plan{1: {target("orders", ordersID, 0, 10, 0, 1)}},
 		},
 		{
 			name: "the most recent sight says where a partition's leader is",
-			sights: []bindingSight{
-				idleOn(5, "orders", ordersID, map[int32]sightPartition{0: {2, 10}}),
-				idleOn(3, "orders", ordersID, map[int32]sightPartition{0: {1, 10}}),
+			sights: []Sight{
+				idleOn(5, "orders", ordersID, map[int32]SightPartition{0: {2, 10}}),
+				idleOn(3, "orders", ordersID, map[int32]SightPartition{0: {1, 10}}),
 			},
-			want: watchPlan{2: {target("orders", ordersID, 0, 10, 0, 1)}},
+			want: Plan{2: {target("orders", ordersID, 0, 10, 0, 1)}},
 		},
 		{
 			name: "a partition without a leader waits for the next observation",
-			sights: []bindingSight{
-				idleOn(1, "orders", ordersID, map[int32]sightPartition{0: {-1, 10}, 1: {3, 4}}),
+			sights: []Sight{
+				idleOn(1, "orders", ordersID, map[int32]SightPartition{0: {-1, 10}, 1: {3, 4}}),
 			},
-			want: watchPlan{3: {target("orders", ordersID, 1, 4, 0)}},
+			want: Plan{3: {target("orders", ordersID, 1, 4, 0)}},
 		},
 		{
 			name: "topics the watch is off for are not polled",
-			sights: []bindingSight{
-				idleOn(1, "orders", ordersID, map[int32]sightPartition{0: {1, 10}}),
-				idleOn(1, "audit", auditID, map[int32]sightPartition{0: {1, 3}}),
+			sights: []Sight{
+				idleOn(1, "orders", ordersID, map[int32]SightPartition{0: {1, 10}}),
+				idleOn(1, "audit", auditID, map[int32]SightPartition{0: {1, 3}}),
 			},
 			off:  map[string]bool{"orders": true},
-			want: watchPlan{1: {target("audit", auditID, 0, 3, 1)}},
+			want: Plan{1: {target("audit", auditID, 0, 3, 1)}},
 		},
 		{
 			name:   "nothing idle, nothing polled",
-			sights: []bindingSight{{}, {}},
-			want:   watchPlan{},
+			sights: []Sight{{}, {}},
+			want:   Plan{},
 		},
 	}
 	for _, tt := range tests {
@@ -118,23 +134,23 @@ func TestPlanWatch(t *testing.T) {
 }
 
 func TestArmable(t *testing.T) {
-	targets := []watchTarget{
+	targets := []Target{
 		target("orders", ordersID, 0, 10, 0),
 		target("orders", ordersID, 1, 12, 0),
 		target("orders", ordersID, 2, 5, 0),
 	}
-	fired := map[topicPartition]int64{
-		{"orders", 0}: 10, // fired at 10 and still planned at 10: left out
-		{"orders", 1}: 10, // moved on to 12 since: polled again
-		{"audit", 0}:  3,  // no longer planned: forgotten
+	fired := map[offset.TopicPartition]int64{
+		{Topic: "orders", Partition: 0}: 10, // fired at 10 and still planned at 10: left out
+		{Topic: "orders", Partition: 1}: 10, // moved on to 12 since: polled again
+		{Topic: "audit", Partition: 0}:  3,  // no longer planned: forgotten
 	}
 	got, kept := armable(targets, fired)
-	assert.Equal(t, []watchTarget{targets[1], targets[2]}, got)
-	assert.Equal(t, map[topicPartition]int64{{"orders", 0}: 10}, kept)
+	assert.Equal(t, []Target{targets[1], targets[2]}, got)
+	assert.Equal(t, map[offset.TopicPartition]int64{{Topic: "orders", Partition: 0}: 10}, kept)
 }
 
-func TestWatchFetchRequest(t *testing.T) {
-	req := watchFetchRequest([]watchTarget{
+func TestPollRequest(t *testing.T) {
+	req := pollRequest([]Target{
 		target("audit", auditID, 0, 3, 1),
 		target("orders", ordersID, 0, 10, 0),
 		target("orders", ordersID, 2, 0, 0),
@@ -155,11 +171,11 @@ func TestWatchFetchRequest(t *testing.T) {
 	assert.Equal(t, int32(1), p.PartitionMaxBytes)
 	assert.Equal(t, int32(-1), p.CurrentLeaderEpoch)
 
-	assert.Equal(t, int8(0), watchFetchRequest(nil, time.Second, false).IsolationLevel)
+	assert.Equal(t, int8(0), pollRequest(nil, time.Second, false).IsolationLevel)
 }
 
 func TestReadPoll(t *testing.T) {
-	targets := []watchTarget{
+	targets := []Target{
 		target("orders", ordersID, 0, 10, 0),
 		target("orders", ordersID, 1, 10, 0),
 		target("orders", ordersID, 2, 10, 0),
@@ -192,37 +208,37 @@ func TestReadPoll(t *testing.T) {
 	resp.Topics = []kmsg.FetchResponseTopic{orders, secret, audit}
 
 	uncommitted := readPoll(targets, resp, false)
-	assert.Equal(t, []watchTarget{targets[0]}, uncommitted.arrived)
-	assert.Equal(t, []watchTarget{targets[2], targets[5]}, uncommitted.stale)
+	assert.Equal(t, []Target{targets[0]}, uncommitted.arrived)
+	assert.Equal(t, []Target{targets[2], targets[5]}, uncommitted.stale)
 	assert.Equal(t, map[string]error{"secret": kerr.TopicAuthorizationFailed}, uncommitted.denied)
 	require.Error(t, uncommitted.failed)
 	assert.ErrorIs(t, uncommitted.failed, kerr.KafkaStorageError)
 	assert.ErrorContains(t, uncommitted.failed, `topic "orders" partition 3`)
 
 	committed := readPoll(targets, resp, true)
-	assert.Empty(t, committed.arrived, "read_committed: an open transaction is nothing to read yet")
+	assert.Empty(t, committed.arrived, "read_Committed: an open transaction is nothing to read yet")
 }
 
 func TestNotifyAbortsAParkedPollOnlyForWhatItMisses(t *testing.T) {
 	parked := target("orders", ordersID, 0, 5, 0)
 	tests := []struct {
 		name    string
-		targets []watchTarget
+		targets []Target
 		abort   bool
 	}{
-		{"same target", []watchTarget{parked}, false},
+		{"same target", []Target{parked}, false},
 		{"a target dropped", nil, false},
-		{"moved on: the parked poll answers at once", []watchTarget{target("orders", ordersID, 0, 7, 0)}, false},
-		{"a new partition", []watchTarget{parked, target("orders", ordersID, 1, 0, 0)}, true},
-		{"truncated below the polled offset", []watchTarget{target("orders", ordersID, 0, 3, 0)}, true},
-		{"re-created topic", []watchTarget{target("orders", auditID, 0, 5, 0)}, true},
+		{"moved on: the parked poll answers at once", []Target{target("orders", ordersID, 0, 7, 0)}, false},
+		{"a new partition", []Target{parked, target("orders", ordersID, 1, 0, 0)}, true},
+		{"truncated below the polled offset", []Target{target("orders", ordersID, 0, 3, 0)}, true},
+		{"re-created topic", []Target{target("orders", auditID, 0, 5, 0)}, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			aborted := false
 			bp := &brokerPoll{
 				changed:      make(chan struct{}, 1),
-				parked:       map[topicPartition]watchTarget{parked.topicPartition: parked},
+				parked:       map[offset.TopicPartition]Target{parked.TopicPartition: parked},
 				cancelParked: func() { aborted = true },
 			}
 			bp.notify(tt.targets)

@@ -1,4 +1,4 @@
-package kafkawakereceiver
+package pendingage
 
 import (
 	"fmt"

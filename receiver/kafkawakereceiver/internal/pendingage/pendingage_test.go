@@ -1,4 +1,4 @@
-package kafkawakereceiver
+package pendingage
 
 import (
 	"testing"
@@ -6,33 +6,35 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/kafkawake/kafkawake/receiver/kafkawakereceiver/internal/offset"
 )
 
 func TestPendingAge(t *testing.T) {
 	// Partition p's first pending record was produced p×10 s before now;
 	// partition 9 cannot be dated.
 	now := at(100)
-	producedAt := func(p int32, _ offsetRange) (time.Time, bool) {
+	producedAt := func(p int32, _ offset.Range) (time.Time, bool) {
 		if p == 9 {
 			return time.Time{}, false
 		}
 		return now.Add(-time.Duration(p) * 10 * time.Second), true
 	}
-	pending := func(p int32, from, to int64) partitionRange {
-		return partitionRange{partition: p, offsetRange: offsetRange{from: from, to: to}}
+	pending := func(p int32, from, to int64) offset.PartitionRange {
+		return offset.PartitionRange{Partition: p, Range: offset.Range{From: from, To: to}}
 	}
 	tests := []struct {
 		name    string
-		ranges  []partitionRange
+		ranges  []offset.PartitionRange
 		want    float64
 		unknown bool
 	}{
-		{"the oldest partition wins", []partitionRange{pending(1, 0, 5), pending(3, 2, 4), pending(2, 7, 8)}, 30, false},
-		{"nothing pending is 0", []partitionRange{pending(3, 5, 5), pending(9, 8, 8)}, 0, false},
-		{"a commit above the high watermark is not pending", []partitionRange{pending(3, 9, 5), pending(1, 0, 1)}, 10, false},
+		{"the oldest partition wins", []offset.PartitionRange{pending(1, 0, 5), pending(3, 2, 4), pending(2, 7, 8)}, 30, false},
+		{"nothing pending is 0", []offset.PartitionRange{pending(3, 5, 5), pending(9, 8, 8)}, 0, false},
+		{"a commit above the high watermark is not pending", []offset.PartitionRange{pending(3, 9, 5), pending(1, 0, 1)}, 10, false},
 		{"no partitions is 0", nil, 0, false},
-		{"one pending partition that cannot be dated makes the age unknown", []partitionRange{pending(3, 0, 5), pending(9, 0, 1)}, 0, true},
-		{"a record dated after now is 0, never negative", []partitionRange{pending(-1, 0, 5)}, 0, false},
+		{"one pending partition that cannot be dated makes the age unknown", []offset.PartitionRange{pending(3, 0, 5), pending(9, 0, 1)}, 0, true},
+		{"a record dated after now is 0, never negative", []offset.PartitionRange{pending(-1, 0, 5)}, 0, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -49,10 +51,10 @@ func TestPendingAge(t *testing.T) {
 
 func TestWatermarkHistory(t *testing.T) {
 	id := [16]byte{1}
-	hw := func(offsets ...int64) map[int32]partitionOffsets {
-		m := make(map[int32]partitionOffsets, len(offsets))
+	hw := func(offsets ...int64) map[int32]offset.Partition {
+		m := make(map[int32]offset.Partition, len(offsets))
 		for p, o := range offsets {
-			m[int32(p)] = partitionOffsets{highWatermark: o, committed: noCommit}
+			m[int32(p)] = offset.Partition{HighWatermark: o, Committed: offset.NoCommit}
 		}
 		return m
 	}

@@ -1,16 +1,5 @@
-package kafkawakereceiver // import "github.com/kafkawake/kafkawake/receiver/kafkawakereceiver"
-
-import (
-	"context"
-	"encoding/binary"
-	"slices"
-
-	"github.com/twmb/franz-go/pkg/kgo"
-	"github.com/twmb/franz-go/pkg/kmsg"
-)
-
-// The transaction-residue rule, whole: its state, its decision and its Kafka
-// call.
+// Package residue is the transaction-residue rule, whole: its state, its
+// decision and its Kafka call.
 //
 // Transaction markers, and the records of aborted transactions, take
 // offsets that a read_committed consumer never reads. Many clients commit the
@@ -23,38 +12,35 @@ import (
 // its verdict is kept while it stays the same. A check that could not be made
 // (request failed, leader moved, partition unknown) records nothing, so it
 // is made again at the next scrape.
+package residue // import "github.com/kafkawake/kafkawake/receiver/kafkawakereceiver/internal/residue"
 
-// residueChecker applies the rule to every binding of one receiver.
-type residueChecker struct {
-	client   *kgo.Client
-	memories []residueMemory // one per binding, in configuration order
-}
+import (
+	"context"
+	"encoding/binary"
+	"slices"
 
-func newResidueChecker(bindings int) *residueChecker {
-	c := &residueChecker{memories: make([]residueMemory, bindings)}
-	for i := range c.memories {
-		c.forget(i)
-	}
-	return c
-}
+	"github.com/kafkawake/kafkawake/receiver/kafkawakereceiver/internal/kafkaread"
+	"github.com/kafkawake/kafkawake/receiver/kafkawakereceiver/internal/offset"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
 
-// forget starts a binding's memory over, for a binding new to this replica.
-func (c *residueChecker) forget(binding int) {
-	c.memories[binding] = residueMemory{prevRanges: map[int32]offsetRange{}, verdicts: map[int32]rangeVerdict{}}
-}
-
-// residueMemory is one binding's state for the rule.
-type residueMemory struct {
+// Memory is one binding's state for the rule.
+type Memory struct {
 	// prevRanges are the pending ranges of committed partitions at the
 	// previous settled scrape.
-	prevRanges map[int32]offsetRange
+	prevRanges map[int32]offset.Range
 	// verdicts are the ranges already checked, kept while unchanged.
 	verdicts map[int32]rangeVerdict
 }
 
+// NewMemory is the memory of a binding never checked.
+func NewMemory() *Memory {
+	return &Memory{prevRanges: map[int32]offset.Range{}, verdicts: map[int32]rangeVerdict{}}
+}
+
 // rangeVerdict is the outcome of a check that was made.
 type rangeVerdict struct {
-	offsetRange
+	offset.Range
 	empty bool // no record a read_committed consumer would read
 }
 
@@ -62,25 +48,27 @@ type rangeVerdict struct {
 type residueRange struct {
 	topic     string
 	partition int32
-	offsetRange
+	offset.Range
 }
 
-// settle checks the suspect ranges of every readable binding at once, then
-// closes the ranges proven empty in reads, so that the lag rules count them
-// 0. Bindings that could not be read, or whose commits are unreadable, keep
-// their memory untouched.
-func (c *residueChecker) settle(ctx context.Context, layout topicLayout, bindings []BindingConfig, reads []bindingOffsets, readErrs []error) {
-	settled := func(i int) bool { return readErrs[i] == nil && reads[i].commitsErr == nil }
-	suspects := make([]map[int32]offsetRange, len(reads))
+// Binding is one binding an observation read in full, commits included.
+type Binding struct {
+	Topic      string
+	Memory     *Memory
+	Partitions map[int32]offset.Partition
+}
+
+// Settle checks the suspect ranges of every binding at once, then closes
+// the ranges proven empty in each binding's Partitions, so that the lag
+// rules count them 0.
+func Settle(ctx context.Context, fetcher kafkaread.Fetcher, layout kafkaread.Layout, bindings []Binding) {
+	suspects := make([]map[int32]offset.Range, len(bindings))
 	var ranges []residueRange
 	seen := map[residueRange]bool{}
-	for i := range reads {
-		if !settled(i) {
-			continue
-		}
-		suspects[i] = c.memories[i].suspects(reads[i].partitions)
+	for i, b := range bindings {
+		suspects[i] = b.Memory.suspects(b.Partitions)
 		for p, r := range suspects[i] {
-			rr := residueRange{topic: bindings[i].Topic, partition: p, offsetRange: r}
+			rr := residueRange{topic: b.Topic, partition: p, Range: r}
 			if !seen[rr] {
 				seen[rr] = true
 				ranges = append(ranges, rr)
@@ -89,33 +77,30 @@ func (c *residueChecker) settle(ctx context.Context, layout topicLayout, binding
 	}
 	var verdicts map[residueRange]bool
 	if len(ranges) > 0 {
-		verdicts = c.check(ctx, layout, ranges)
+		verdicts = check(ctx, fetcher, layout, ranges)
 	}
-	for i := range reads {
-		if !settled(i) {
-			continue
-		}
-		m := &c.memories[i]
+	for i := range bindings {
+		b := &bindings[i]
 		for p, r := range suspects[i] {
-			if empty, made := verdicts[residueRange{topic: bindings[i].Topic, partition: p, offsetRange: r}]; made {
-				m.verdicts[p] = rangeVerdict{offsetRange: r, empty: empty}
+			if empty, made := verdicts[residueRange{topic: b.Topic, partition: p, Range: r}]; made {
+				b.Memory.verdicts[p] = rangeVerdict{Range: r, empty: empty}
 			}
 		}
-		reads[i].partitions = m.apply(reads[i].partitions)
+		b.Partitions = b.Memory.apply(b.Partitions)
 	}
 }
 
 // suspects returns the committed partitions whose pending range may be made
 // only of transaction markers: non-empty, without a verdict, and either seen
 // for the first time or unchanged since the previous scrape.
-func (m *residueMemory) suspects(partitions map[int32]partitionOffsets) map[int32]offsetRange {
-	out := map[int32]offsetRange{}
+func (m *Memory) suspects(partitions map[int32]offset.Partition) map[int32]offset.Range {
+	out := map[int32]offset.Range{}
 	for p, o := range partitions {
-		if o.committed == noCommit {
+		if o.Committed == offset.NoCommit {
 			continue
 		}
-		r := committedRange(o)
-		if r.empty() || m.verdicts[p].offsetRange == r {
+		r := offset.CommittedRange(o)
+		if r.Empty() || m.verdicts[p].Range == r {
 			continue
 		}
 		if prev, seen := m.prevRanges[p]; !seen || prev == r {
@@ -128,32 +113,27 @@ func (m *residueMemory) suspects(partitions map[int32]partitionOffsets) map[int3
 // apply remembers this scrape's ranges, forgets the verdicts of ranges that
 // moved, and returns the partitions with every range proven empty closed at
 // its start.
-func (m *residueMemory) apply(partitions map[int32]partitionOffsets) map[int32]partitionOffsets {
+func (m *Memory) apply(partitions map[int32]offset.Partition) map[int32]offset.Partition {
 	clear(m.prevRanges)
-	out := make(map[int32]partitionOffsets, len(partitions))
+	out := make(map[int32]offset.Partition, len(partitions))
 	for p, o := range partitions {
 		out[p] = o
-		if o.committed == noCommit {
+		if o.Committed == offset.NoCommit {
 			continue
 		}
-		r := committedRange(o)
+		r := offset.CommittedRange(o)
 		m.prevRanges[p] = r
-		if v := m.verdicts[p]; v.empty && v.offsetRange == r {
-			o.highWatermark = r.from
+		if v := m.verdicts[p]; v.empty && v.Range == r {
+			o.HighWatermark = r.From
 			out[p] = o
 		}
 	}
 	for p, v := range m.verdicts {
-		if m.prevRanges[p] != v.offsetRange {
+		if m.prevRanges[p] != v.Range {
 			delete(m.verdicts, p)
 		}
 	}
 	return out
-}
-
-// committedRange is what a group with a commit still has to read.
-func committedRange(o partitionOffsets) offsetRange {
-	return offsetRange{from: max(o.committed, o.logStart), to: o.highWatermark}
 }
 
 // batchSummary is what the check needs of one record batch.
@@ -169,7 +149,7 @@ type abortedTxn struct{ producerID, firstOffset int64 }
 // readableRecordsIn reports whether a read_committed consumer reading the
 // batches, in offset order, would return a record inside r; complete says
 // whether the batches reach the end of r, so that "none" can be trusted.
-func readableRecordsIn(batches []batchSummary, aborted []abortedTxn, r offsetRange) (found, complete bool) {
+func readableRecordsIn(batches []batchSummary, aborted []abortedTxn, r offset.Range) (found, complete bool) {
 	aborted = slices.Clone(aborted)
 	slices.SortFunc(aborted, func(a, b abortedTxn) int { return int(a.firstOffset - b.firstOffset) })
 	abortedProducers := map[int64]bool{}
@@ -179,7 +159,7 @@ func readableRecordsIn(batches []batchSummary, aborted []abortedTxn, r offsetRan
 			abortedProducers[aborted[next].producerID] = true
 			next++
 		}
-		if b.last >= r.to-1 {
+		if b.last >= r.To-1 {
 			complete = true
 		}
 		switch {
@@ -188,7 +168,7 @@ func readableRecordsIn(batches []batchSummary, aborted []abortedTxn, r offsetRan
 			// aborted.
 			delete(abortedProducers, b.producerID)
 		case b.transactional && abortedProducers[b.producerID]:
-		case b.last >= r.from && b.first < r.to:
+		case b.last >= r.From && b.first < r.To:
 			return true, true
 		}
 		if complete {
@@ -245,21 +225,21 @@ func summarizeBatches(raw []byte) []batchSummary {
 // before its end without a readable record is not proven empty and gets
 // false: asking again would get the same answer. Ranges it could not check
 // (request or partition error, unknown leader) have no verdict.
-func (c *residueChecker) check(ctx context.Context, layout topicLayout, ranges []residueRange) map[residueRange]bool {
-	requests := newFetchRequests(layout, func() *kmsg.FetchRequest { return newFetchRequest(1, 4<<20) })
+func check(ctx context.Context, fetcher kafkaread.Fetcher, layout kafkaread.Layout, ranges []residueRange) map[residueRange]bool {
+	requests := kafkaread.NewFetchRequests(layout, kafkaread.FetchShape{ReadCommitted: true, MaxBytes: 4 << 20})
 	for _, rr := range ranges {
-		requests.add(rr.topic, rr.partition, rr.from, 256<<10)
+		requests.Add(offset.TopicPartition{Topic: rr.topic, Partition: rr.partition}, rr.From, 256<<10)
 	}
 
 	verdicts := map[residueRange]bool{}
-	for leader, req := range requests.byLeader {
-		resp, err := req.RequestWith(ctx, c.client.Broker(int(leader)))
+	for leader, req := range requests.ByLeader {
+		resp, err := fetcher.Fetch(ctx, leader, req)
 		if err != nil || resp.ErrorCode != 0 {
 			continue
 		}
 		for i := range resp.Topics {
 			t := &resp.Topics[i]
-			name := layout.fetchedTopic(t)
+			name := layout.FetchedTopic(t)
 			for _, p := range t.Partitions {
 				if p.ErrorCode != 0 {
 					continue
@@ -273,7 +253,7 @@ func (c *residueChecker) check(ctx context.Context, layout topicLayout, ranges [
 					if rr.topic != name || rr.partition != p.Partition {
 						continue
 					}
-					found, complete := readableRecordsIn(batches, aborted, rr.offsetRange)
+					found, complete := readableRecordsIn(batches, aborted, rr.Range)
 					verdicts[rr] = complete && !found
 				}
 			}

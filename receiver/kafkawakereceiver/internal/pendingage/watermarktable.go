@@ -1,4 +1,4 @@
-package kafkawakereceiver // import "github.com/kafkawake/kafkawake/receiver/kafkawakereceiver"
+package pendingage
 
 import "time"
 

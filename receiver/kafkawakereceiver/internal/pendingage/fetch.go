@@ -1,4 +1,4 @@
-package kafkawakereceiver // import "github.com/kafkawake/kafkawake/receiver/kafkawakereceiver"
+package pendingage
 
 import (
 	"context"
@@ -10,6 +10,10 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 	"go.uber.org/zap"
+
+	"github.com/kafkawake/kafkawake/receiver/kafkawakereceiver/internal/kafkaread"
+	"github.com/kafkawake/kafkawake/receiver/kafkawakereceiver/internal/logchange"
+	"github.com/kafkawake/kafkawake/receiver/kafkawakereceiver/internal/offset"
 )
 
 // Kafka gives only the first partition of a Fetch response at least one
@@ -35,40 +39,33 @@ type fetchedRecord struct {
 // lagging partitions, with one Fetch per leader broker. It joins no group
 // and commits nothing; records are dropped as soon as they are dated.
 type firstRecordReader struct {
-	client         *kgo.Client
-	isolationLevel kgo.IsolationLevel
-	isolationCode  int8
-	logger         *zap.Logger
-	readDenied     map[string]bool // topics whose Read is denied, logged once per change
+	fetcher       kafkaread.Fetcher
+	readCommitted bool
+	logger        *zap.Logger
+	readDenied    logchange.Tracker[string] // topics whose Read is denied
 }
 
-func newFirstRecordReader(readCommitted bool, logger *zap.Logger) *firstRecordReader {
-	r := &firstRecordReader{isolationLevel: kgo.ReadUncommitted(), logger: logger, readDenied: map[string]bool{}}
-	if readCommitted {
-		r.isolationLevel, r.isolationCode = kgo.ReadCommitted(), 1
-	}
-	return r
+func newFirstRecordReader(fetcher kafkaread.Fetcher, readCommitted bool, logger *zap.Logger) *firstRecordReader {
+	return &firstRecordReader{fetcher: fetcher, readCommitted: readCommitted, logger: logger}
 }
 
 // read fetches each partition of firsts from its offset and returns the
 // records found. A partition that cannot be read is missing from the answer.
-func (r *firstRecordReader) read(ctx context.Context, layout topicLayout, firsts map[topicPartition]int64) map[topicPartition]fetchedRecord {
-	requests := newFetchRequests(layout, func() *kmsg.FetchRequest {
-		return newFetchRequest(r.isolationCode, firstRecordsMaxBytes)
-	})
-	for tp, offset := range firsts {
-		requests.add(tp.topic, tp.partition, offset, firstRecordPartitionMaxBytes)
+func (r *firstRecordReader) read(ctx context.Context, layout kafkaread.Layout, firsts map[offset.TopicPartition]int64) map[offset.TopicPartition]fetchedRecord {
+	requests := kafkaread.NewFetchRequests(layout, kafkaread.FetchShape{ReadCommitted: r.readCommitted, MaxBytes: firstRecordsMaxBytes})
+	for tp, first := range firsts {
+		requests.Add(tp, first, firstRecordPartitionMaxBytes)
 	}
 	var (
 		mu      sync.Mutex
-		found   = make(map[topicPartition]fetchedRecord, len(firsts))
+		found   = make(map[offset.TopicPartition]fetchedRecord, len(firsts))
 		denied  = map[string]bool{}
 		allowed = map[string]bool{}
 		wg      sync.WaitGroup
 	)
-	for leader, req := range requests.byLeader {
+	for leader, req := range requests.ByLeader {
 		wg.Go(func() {
-			resp, err := req.RequestWith(ctx, r.client.Broker(int(leader)))
+			resp, err := r.fetcher.Fetch(ctx, leader, req)
 			if err != nil || resp.ErrorCode != 0 {
 				return
 			}
@@ -76,10 +73,10 @@ func (r *firstRecordReader) read(ctx context.Context, layout topicLayout, firsts
 			defer mu.Unlock()
 			for i := range resp.Topics {
 				t := &resp.Topics[i]
-				topic := layout.fetchedTopic(t)
+				topic := layout.FetchedTopic(t)
 				for j := range t.Partitions {
 					p := &t.Partitions[j]
-					tp := topicPartition{topic: topic, partition: p.Partition}
+					tp := offset.TopicPartition{Topic: topic, Partition: p.Partition}
 					switch err := kerr.ErrorForCode(p.ErrorCode); {
 					case errors.Is(err, kerr.TopicAuthorizationFailed):
 						denied[topic] = true
@@ -103,16 +100,16 @@ func (r *firstRecordReader) read(ctx context.Context, layout topicLayout, firsts
 // firstRecord decodes a partition's batches and keeps the first record at or
 // after offset: the batch can start before it, and compaction or
 // transaction markers can leave the offset itself empty.
-func (r *firstRecordReader) firstRecord(tp topicPartition, offset int64, p *kmsg.FetchResponseTopicPartition) (fetchedRecord, bool) {
+func (r *firstRecordReader) firstRecord(tp offset.TopicPartition, from int64, p *kmsg.FetchResponseTopicPartition) (fetchedRecord, bool) {
 	fp, _ := kgo.ProcessFetchPartition(kgo.ProcessFetchPartitionOpts{
-		Offset:         offset,
-		IsolationLevel: r.isolationLevel,
-		Topic:          tp.topic,
-		Partition:      tp.partition,
+		Offset:         from,
+		IsolationLevel: r.isolationLevel(),
+		Topic:          tp.Topic,
+		Partition:      tp.Partition,
 	}, p, kgo.DefaultDecompressor(), nil)
 	for _, rec := range fp.Records {
-		if rec.Offset >= offset {
-			return fetchedRecord{requested: offset, offset: rec.Offset, timestamp: rec.Timestamp}, true
+		if rec.Offset >= from {
+			return fetchedRecord{requested: from, offset: rec.Offset, timestamp: rec.Timestamp}, true
 		}
 	}
 	return fetchedRecord{}, false
@@ -122,16 +119,21 @@ func (r *firstRecordReader) firstRecord(tp topicPartition, offset int64, p *kmsg
 // it becomes readable.
 func (r *firstRecordReader) logReadPermission(denied, allowed map[string]bool) {
 	for topic := range denied {
-		if !r.readDenied[topic] {
-			r.readDenied[topic] = true
+		if r.readDenied.Changed(topic, "denied") {
 			r.logger.Warn("Reading the topic is not authorized; its pending age falls back to the estimate from high watermarks (grant the collector's principal Read on the topic for exact ages)",
 				zap.String("topic", topic))
 		}
 	}
 	for topic := range allowed {
-		if r.readDenied[topic] {
-			delete(r.readDenied, topic)
+		if r.readDenied.Changed(topic, "") {
 			r.logger.Info("Reading the topic is authorized again; its pending age is exact", zap.String("topic", topic))
 		}
 	}
+}
+
+func (r *firstRecordReader) isolationLevel() kgo.IsolationLevel {
+	if r.readCommitted {
+		return kgo.ReadCommitted()
+	}
+	return kgo.ReadUncommitted()
 }

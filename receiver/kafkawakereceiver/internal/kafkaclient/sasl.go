@@ -1,4 +1,4 @@
-package kafkawakereceiver // import "github.com/kafkawake/kafkawake/receiver/kafkawakereceiver"
+package kafkaclient
 
 import (
 	"context"
@@ -13,6 +13,15 @@ import (
 	"github.com/twmb/franz-go/pkg/sasl/scram"
 	"go.opentelemetry.io/collector/component"
 	"golang.org/x/oauth2"
+)
+
+// SASL mechanisms of auth.sasl.mechanism.
+const (
+	MechanismPlain       = "PLAIN"
+	MechanismScramSHA256 = "SCRAM-SHA-256"
+	MechanismScramSHA512 = "SCRAM-SHA-512"
+	MechanismAWSMSKIAM   = "AWS_MSK_IAM_OAUTHBEARER"
+	MechanismOAuthBearer = "OAUTHBEARER"
 )
 
 // tokenSource is what the extension named by oauthbearer_token_source

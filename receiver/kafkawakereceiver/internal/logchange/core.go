@@ -1,4 +1,4 @@
-package kafkawakereceiver // import "github.com/kafkawake/kafkawake/receiver/kafkawakereceiver"
+package logchange // import "github.com/kafkawake/kafkawake/receiver/kafkawakereceiver/internal/logchange"
 
 import (
 	"fmt"
@@ -23,9 +23,9 @@ type changeOnlyState struct {
 	last string
 }
 
-// logChangesOnly wraps logger so that an entry identical to the one before
+// ChangesOnly wraps logger so that an entry identical to the one before
 // it (message and fields) is dropped.
-func logChangesOnly(logger *zap.Logger) *zap.Logger {
+func ChangesOnly(logger *zap.Logger) *zap.Logger {
 	return logger.WithOptions(zap.WrapCore(func(core zapcore.Core) zapcore.Core {
 		return &changeOnlyCore{Core: core, state: &changeOnlyState{}}
 	}))

@@ -1,4 +1,4 @@
-package kafkawakereceiver // import "github.com/kafkawake/kafkawake/receiver/kafkawakereceiver"
+package watch
 
 import (
 	"context"
@@ -11,6 +11,9 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 	"go.uber.org/zap"
+
+	"github.com/kafkawake/kafkawake/receiver/kafkawakereceiver/internal/logchange"
+	"github.com/kafkawake/kafkawake/receiver/kafkawakereceiver/internal/offset"
 )
 
 const (
@@ -18,32 +21,39 @@ const (
 	watchMaxBackoff = 10 * time.Second
 )
 
-// earlyReport observes the given bindings at once, outside the scrape
-// schedule, and hands the watcher their new sights. Every observation reads
-// fresh metadata, so it also finds where a moved partition went.
-type earlyReport func(ctx context.Context, bindings []int)
+// Report observes the given bindings at once, outside the scrape schedule,
+// which hands the watcher their new sights through Update, and tells
+// whether every one of them was read in full. Every observation reads fresh
+// metadata, so it also finds where a moved partition went.
+type Report func(ctx context.Context, bindings []int) (allRead bool)
 
-// watcher keeps one long poll parked at each leader broker for the
+// Config is what a watcher needs of the receiver's configuration.
+type Config struct {
+	// MaxWait is how long one long poll waits at the broker.
+	MaxWait time.Duration
+	// Timeout is added to MaxWait to give up on a poll whose answer is lost.
+	Timeout       time.Duration
+	ReadCommitted bool
+}
+
+// Watcher keeps one long poll parked at each leader broker for the
 // partitions of idle bindings, and reports those bindings as soon as a
 // message arrives. It has its own Kafka client: a broker answers one request
 // per connection at a time, so a parked poll on the scraper's connections
 // would hold back the scraper's own fetches.
-type watcher struct {
-	client        *kgo.Client
-	logger        *zap.Logger
-	maxWait       time.Duration
-	timeout       time.Duration // added to maxWait to give up on a poll
-	readCommitted bool
-	report        earlyReport
+type Watcher struct {
+	client *kgo.Client
+	cfg    Config
+	logger *zap.Logger
+	report Report
 
 	ctx    context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
 	mu      sync.Mutex
-	sights  []bindingSight
 	off     map[string]bool // topics the collector may not read
-	plan    watchPlan
+	plan    Plan
 	brokers map[int32]*brokerPoll
 }
 
@@ -52,31 +62,30 @@ type brokerPoll struct {
 	changed chan struct{} // the broker's targets changed; capacity 1
 	// parked holds the targets of the poll in flight, and cancelParked
 	// aborts it when the broker gains a target the poll does not cover.
-	parked       map[topicPartition]watchTarget
+	parked       map[offset.TopicPartition]Target
 	cancelParked context.CancelFunc
 }
 
-func newWatcher(client *kgo.Client, cfg *Config, logger *zap.Logger, report earlyReport) *watcher {
+// New returns a watcher that polls with its own client, which Stop closes,
+// and reports through report.
+func New(client *kgo.Client, cfg Config, logger *zap.Logger, report Report) *Watcher {
 	ctx, cancel := context.WithCancel(context.Background())
-	return &watcher{
-		client:        client,
-		logger:        logger,
-		maxWait:       cfg.Watch.MaxWait,
-		timeout:       cfg.Timeout,
-		readCommitted: cfg.IsolationLevel == IsolationReadCommitted,
-		report:        report,
-		ctx:           ctx,
-		cancel:        cancel,
-		sights:        make([]bindingSight, len(cfg.Bindings)),
-		off:           map[string]bool{},
-		plan:          watchPlan{},
-		brokers:       map[int32]*brokerPoll{},
+	return &Watcher{
+		client:  client,
+		cfg:     cfg,
+		logger:  logger,
+		report:  report,
+		ctx:     ctx,
+		cancel:  cancel,
+		off:     map[string]bool{},
+		plan:    Plan{},
+		brokers: map[int32]*brokerPoll{},
 	}
 }
 
-// stop ends every poll loop and closes the watcher's client. It cancels
+// Stop ends every poll loop and closes the watcher's client. It cancels
 // under the lock, so that no replan starts a loop after the wait began.
-func (w *watcher) stop() {
+func (w *Watcher) Stop() {
 	w.mu.Lock()
 	w.cancel()
 	w.mu.Unlock()
@@ -84,22 +93,29 @@ func (w *watcher) stop() {
 	w.client.Close()
 }
 
-// update takes the sights of the bindings an observation just read, plans
-// the watch again, and wakes the poll loops whose targets changed.
-func (w *watcher) update(sights map[int]bindingSight) {
+// Update plans the watch again from the sights of every binding, indexed
+// by binding, and wakes the poll loops whose targets changed.
+func (w *Watcher) Update(sights []Sight) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	for i, s := range sights {
-		w.sights[i] = s
-	}
-	w.replanLocked()
+	w.setPlanLocked(planWatch(sights, w.off))
 }
 
-func (w *watcher) replanLocked() {
+// Plan is a copy of the current plan.
+func (w *Watcher) Plan() Plan {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	plan := make(Plan, len(w.plan))
+	for id, targets := range w.plan {
+		plan[id] = slices.Clone(targets)
+	}
+	return plan
+}
+
+func (w *Watcher) setPlanLocked(plan Plan) {
 	if w.ctx.Err() != nil {
 		return
 	}
-	plan := planWatch(w.sights, w.off)
 	for id, targets := range plan {
 		if _, ok := w.brokers[id]; !ok {
 			bp := &brokerPoll{changed: make(chan struct{}, 1)}
@@ -118,8 +134,8 @@ func (w *watcher) replanLocked() {
 	w.plan = plan
 }
 
-func sameTarget(a, b watchTarget) bool {
-	return a.topicPartition == b.topicPartition && a.topicID == b.topicID && a.from == b.from && slices.Equal(a.bindings, b.bindings)
+func sameTarget(a, b Target) bool {
+	return a.TopicPartition == b.TopicPartition && a.TopicID == b.TopicID && a.From == b.From && slices.Equal(a.Bindings, b.Bindings)
 }
 
 // notify wakes the loop, and aborts its parked poll if targets holds a
@@ -127,7 +143,7 @@ func sameTarget(a, b watchTarget) bool {
 // later offset (the partition was truncated) or under another topic ID (the
 // topic was re-created). Polls for partitions no longer wanted are left to
 // end, their answers ignored.
-func (bp *brokerPoll) notify(targets []watchTarget) {
+func (bp *brokerPoll) notify(targets []Target) {
 	select {
 	case bp.changed <- struct{}{}:
 	default:
@@ -136,7 +152,7 @@ func (bp *brokerPoll) notify(targets []watchTarget) {
 		return
 	}
 	for _, t := range targets {
-		if p, ok := bp.parked[t.topicPartition]; !ok || t.from < p.from || t.topicID != p.topicID {
+		if p, ok := bp.parked[t.TopicPartition]; !ok || t.From < p.From || t.TopicID != p.TopicID {
 			bp.cancelParked()
 			return
 		}
@@ -145,16 +161,16 @@ func (bp *brokerPoll) notify(targets []watchTarget) {
 
 // pollLoop parks one long poll at a time at broker id, for its current
 // targets, and acts on each answer.
-func (w *watcher) pollLoop(id int32, bp *brokerPoll) {
-	fired := map[topicPartition]int64{}
+func (w *Watcher) pollLoop(id int32, bp *brokerPoll) {
+	fired := map[offset.TopicPartition]int64{}
 	var backoff time.Duration
-	var lastErr string
+	var status logchange.Text
 	for {
 		targets, pollCtx, done := w.nextPoll(id, bp, &fired)
 		if targets == nil {
 			return
 		}
-		resp, err := w.client.Broker(int(id)).Request(pollCtx, watchFetchRequest(targets, w.maxWait, w.readCommitted))
+		resp, err := w.client.Broker(int(id)).Request(pollCtx, pollRequest(targets, w.cfg.MaxWait, w.cfg.ReadCommitted))
 		// A poll aborted for new targets is sent again at once; one past
 		// its deadline is a failure.
 		aborted := err != nil && errors.Is(context.Cause(pollCtx), context.Canceled)
@@ -170,17 +186,17 @@ func (w *watcher) pollLoop(id int32, bp *brokerPoll) {
 			err = kerr.ErrorForCode(resp.(*kmsg.FetchResponse).ErrorCode)
 		}
 		if err == nil {
-			outcome = readPoll(targets, resp.(*kmsg.FetchResponse), w.readCommitted)
+			outcome = readPoll(targets, resp.(*kmsg.FetchResponse), w.cfg.ReadCommitted)
 			err = outcome.failed
 			w.act(id, outcome, fired)
 		}
-		lastErr = w.logPollStatus(id, len(targets), err, lastErr)
+		w.logPollStatus(id, len(targets), err, &status)
 		if err == nil && len(outcome.stale) == 0 {
 			backoff = 0
 			continue
 		}
 		backoff = nextBackoff(backoff)
-		if !w.sleep(backoff) {
+		if !sleep(w.ctx, backoff) {
 			return
 		}
 	}
@@ -189,12 +205,12 @@ func (w *watcher) pollLoop(id int32, bp *brokerPoll) {
 // act reports the bindings a poll found a message for, turns denied topics
 // off and refreshes the bindings whose partitions moved. Targets that fired
 // are remembered with the offset they fired from.
-func (w *watcher) act(id int32, outcome pollOutcome, fired map[topicPartition]int64) {
+func (w *Watcher) act(id int32, outcome pollOutcome, fired map[offset.TopicPartition]int64) {
 	for topic, err := range outcome.denied {
 		w.turnOff(topic, err)
 	}
 	for _, t := range outcome.arrived {
-		fired[t.topicPartition] = t.from
+		fired[t.TopicPartition] = t.From
 	}
 	if bindings := w.plannedBindings(id, outcome.arrived); len(bindings) > 0 {
 		w.report(w.ctx, bindings)
@@ -205,37 +221,36 @@ func (w *watcher) act(id int32, outcome pollOutcome, fired map[topicPartition]in
 }
 
 // logPollStatus logs a broker's poll failure when it changes, and its
-// recovery, and returns the new status text.
-func (w *watcher) logPollStatus(id int32, partitions int, err error, lastErr string) string {
+// recovery.
+func (w *Watcher) logPollStatus(id int32, partitions int, err error, status *logchange.Text) {
 	text := ""
 	if err != nil {
 		text = err.Error()
 	}
 	switch {
-	case text == lastErr:
+	case !status.Changed(text):
 	case err != nil:
 		w.logger.Warn("Watch: the long poll failed; retrying with backoff, wakes wait for the next scrape meanwhile",
 			zap.Int32("broker", id), zap.Int("partitions", partitions), zap.Error(err))
 	default:
 		w.logger.Info("Watch: the long poll works again", zap.Int32("broker", id))
 	}
-	return text
 }
 
 // nextPoll waits until broker id has targets to poll and registers the poll
 // as parked. It returns nil targets when the watcher stops; done must be
 // called once the poll has returned. fired keeps only the entries still
 // holding a target back.
-func (w *watcher) nextPoll(id int32, bp *brokerPoll, fired *map[topicPartition]int64) ([]watchTarget, context.Context, func()) {
+func (w *Watcher) nextPoll(id int32, bp *brokerPoll, fired *map[offset.TopicPartition]int64) ([]Target, context.Context, func()) {
 	for {
 		w.mu.Lock()
-		var targets []watchTarget
+		var targets []Target
 		targets, *fired = armable(w.plan[id], *fired)
 		if len(targets) > 0 {
-			ctx, cancel := context.WithTimeout(w.ctx, w.maxWait+w.timeout)
-			bp.parked = make(map[topicPartition]watchTarget, len(targets))
+			ctx, cancel := context.WithTimeout(w.ctx, w.cfg.MaxWait+w.cfg.Timeout)
+			bp.parked = make(map[offset.TopicPartition]Target, len(targets))
 			for _, t := range targets {
-				bp.parked[t.topicPartition] = t
+				bp.parked[t.TopicPartition] = t
 			}
 			bp.cancelParked = cancel
 			w.mu.Unlock()
@@ -261,46 +276,33 @@ const staleRetries = 3
 
 // refresh observes bindings whose partitions moved or vanished under a poll
 // until they read again: a broker's metadata may lag a move for a moment.
-func (w *watcher) refresh(bindings []int) {
+func (w *Watcher) refresh(bindings []int) {
 	backoff := time.Duration(0)
 	for range staleRetries {
-		w.report(w.ctx, bindings)
-		if w.readable(bindings) {
+		if w.report(w.ctx, bindings) {
 			return
 		}
 		backoff = nextBackoff(backoff)
-		if !w.sleep(backoff) {
+		if !sleep(w.ctx, backoff) {
 			return
 		}
 	}
-}
-
-// readable tells whether the latest observation read every one of bindings.
-func (w *watcher) readable(bindings []int) bool {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	for _, i := range bindings {
-		if w.sights[i].partitions == nil {
-			return false
-		}
-	}
-	return true
 }
 
 // plannedBindings lists, once each, the bindings the current plan of broker
 // id still watches on the given partitions: a binding that went busy while
 // the poll was parked is not reported early.
-func (w *watcher) plannedBindings(id int32, hit []watchTarget) []int {
+func (w *Watcher) plannedBindings(id int32, hit []Target) []int {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	want := make(map[topicPartition]bool, len(hit))
+	want := make(map[offset.TopicPartition]bool, len(hit))
 	for _, t := range hit {
-		want[t.topicPartition] = true
+		want[t.TopicPartition] = true
 	}
 	var bindings []int
 	for _, t := range w.plan[id] {
-		if want[t.topicPartition] {
-			bindings = append(bindings, t.bindings...)
+		if want[t.TopicPartition] {
+			bindings = append(bindings, t.Bindings...)
 		}
 	}
 	slices.Sort(bindings)
@@ -309,7 +311,7 @@ func (w *watcher) plannedBindings(id int32, hit []watchTarget) []int {
 
 // turnOff stops watching a topic the collector may not read, for good: the
 // scrapes go on, and so do the wakes, at the scrape interval.
-func (w *watcher) turnOff(topic string, err error) {
+func (w *Watcher) turnOff(topic string, err error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.off[topic] {
@@ -318,17 +320,24 @@ func (w *watcher) turnOff(topic string, err error) {
 	w.off[topic] = true
 	w.logger.Warn("Watch: not authorized to read the topic, so it is not watched; its bindings are woken at the scrape interval. Grant the collector's principal Read on the topic and restart to watch it",
 		zap.String("topic", topic), zap.Error(err))
-	w.replanLocked()
+	plan := make(Plan, len(w.plan))
+	for id, targets := range w.plan {
+		plan[id] = slices.DeleteFunc(slices.Clone(targets), func(t Target) bool { return t.Topic == topic })
+		if len(plan[id]) == 0 {
+			delete(plan, id)
+		}
+	}
+	w.setPlanLocked(plan)
 }
 
-// sleep waits d, or returns false when the watcher stops first.
-func (w *watcher) sleep(d time.Duration) bool {
+// sleep waits d, or returns false when ctx ends first.
+func sleep(ctx context.Context, d time.Duration) bool {
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
 	case <-t.C:
 		return true
-	case <-w.ctx.Done():
+	case <-ctx.Done():
 		return false
 	}
 }

@@ -1,4 +1,6 @@
-package kafkawakereceiver // import "github.com/kafkawake/kafkawake/receiver/kafkawakereceiver"
+// Package kafkaclient builds the receiver's franz-go clients from contrib's
+// Kafka connection settings (configkafka), the same way for every client.
+package kafkaclient // import "github.com/kafkawake/kafkawake/receiver/kafkawakereceiver/internal/kafkaclient"
 
 import (
 	"context"
@@ -12,10 +14,25 @@ import (
 	"go.opentelemetry.io/collector/component"
 )
 
-// clientOptions turns the connection settings into franz-go options for the
-// receiver's single, long-lived client. host provides the extension named by
+// New builds a long-lived client from the connection settings; purpose
+// names it in the error ("the scrapes'", "the watch's"). It connects lazily,
+// so a broker that is down at start shows up as read errors, not as a
+// failed start. host provides the extension named by
 // auth.sasl.oauthbearer_token_source.
-func clientOptions(ctx context.Context, cfg *configkafka.ClientConfig, host component.Host) ([]kgo.Opt, error) {
+func New(ctx context.Context, cfg *configkafka.ClientConfig, host component.Host, purpose string) (*kgo.Client, error) {
+	opts, err := Options(ctx, cfg, host)
+	if err != nil {
+		return nil, err
+	}
+	client, err := kgo.NewClient(opts...)
+	if err != nil {
+		return nil, fmt.Errorf("creating %s Kafka client for brokers %v: %w", purpose, cfg.Brokers, err)
+	}
+	return client, nil
+}
+
+// Options turns the connection settings into franz-go options.
+func Options(ctx context.Context, cfg *configkafka.ClientConfig, host component.Host) ([]kgo.Opt, error) {
 	opts := []kgo.Opt{
 		kgo.SeedBrokers(cfg.Brokers...),
 		kgo.ClientID(cfg.ClientID),

@@ -1,0 +1,33 @@
+package kafkawakereceiver // import "github.com/kafkawake/kafkawake/receiver/kafkawakereceiver"
+
+import (
+	"github.com/kafkawake/kafkawake/receiver/kafkawakereceiver/internal/lag"
+	"github.com/kafkawake/kafkawake/receiver/kafkawakereceiver/internal/logchange"
+	"github.com/kafkawake/kafkawake/receiver/kafkawakereceiver/internal/residue"
+	"github.com/kafkawake/kafkawake/receiver/kafkawakereceiver/internal/watch"
+)
+
+// bindingMemory is everything the receiver keeps about one binding between
+// observations. A binding that starts over (new to this replica, or gone
+// from it) gets a fresh one: nothing else holds state per binding.
+type bindingMemory struct {
+	// inShare is set while the binding is in this replica's share: it was
+	// observed at the last scrape, or is about to be.
+	inShare bool
+	lag     *lag.State
+	// residue is nil unless isolation_level is read_committed.
+	residue *residue.Memory
+	// status is the binding's read problem, logged once per change.
+	status logchange.Text
+	// sight is what the watch polls for the binding; the zero sight (not
+	// read yet, or read with an error) is not watched.
+	sight watch.Sight
+}
+
+func newBindingMemory(readCommitted bool) bindingMemory {
+	m := bindingMemory{lag: lag.NewState()}
+	if readCommitted {
+		m.residue = residue.NewMemory()
+	}
+	return m
+}

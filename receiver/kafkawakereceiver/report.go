@@ -1,0 +1,166 @@
+package kafkawakereceiver // import "github.com/kafkawake/kafkawake/receiver/kafkawakereceiver"
+
+import (
+	"fmt"
+	"time"
+
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/pmetric"
+	"go.opentelemetry.io/collector/receiver"
+	"go.opentelemetry.io/collector/scraper/scrapererror"
+	"go.uber.org/zap"
+
+	schema "github.com/kafkawake/kafkawake/internal/metadata"
+	"github.com/kafkawake/kafkawake/receiver/kafkawakereceiver/internal/kafkaread"
+	"github.com/kafkawake/kafkawake/receiver/kafkawakereceiver/internal/watch"
+)
+
+// bindingsPerEmit bounds the points the generated metrics builder holds at
+// once: it compares every new point with all the points recorded since its
+// last emit, which is quadratic in the number of bindings (0.8 s for 5,000).
+const bindingsPerEmit = 32
+
+// reporter turns observations into metric points.
+type reporter struct {
+	mb *schema.MetricsBuilder
+	// resource is every observation's resource: kafka.cluster.alias when set.
+	resource     pcommon.Resource
+	perPartition bool
+}
+
+func newReporter(cfg *Config, set receiver.Settings) *reporter {
+	rb := schema.NewResourceBuilder(cfg.ResourceAttributes)
+	if cfg.ClusterAlias != "" {
+		rb.SetKafkaClusterAlias(cfg.ClusterAlias)
+	}
+	return &reporter{
+		mb:           schema.NewMetricsBuilder(cfg.MetricsBuilderConfig, set),
+		resource:     rb.Emit(),
+		perPartition: cfg.Metrics.SlimfaaskafkaPartitionPendingMessages.Enabled,
+	}
+}
+
+// report records the points of every binding read in full, logs the read
+// problems that changed, and hands the watch the new sights. It returns the
+// points, whether every binding was read in full, and the partial errors
+// of the others.
+func (s *kafkaScraper) report(now time.Time, snapshot kafkaread.Snapshot, reads []bindingRead) (pmetric.Metrics, bool, error) {
+	ts := pcommon.NewTimestampFromTime(now)
+	mb := s.out.mb
+	var errs scrapererror.ScrapeErrors
+	allRead := true
+	for n, r := range reads {
+		if n > 0 && n%bindingsPerEmit == 0 {
+			mb.EmitForResource(schema.WithResource(s.out.resource))
+		}
+		b := s.cfg.Bindings[r.index]
+		mem := &s.memories[r.index]
+		s.logStatus(b, mem, r.err, r.CommitsErr)
+		if r.err != nil {
+			// No point: an unreadable binding must not look idle.
+			mem.sight = watch.Sight{}
+			allRead = false
+			errs.AddPartial(1, fmt.Errorf("binding %s: %w", b, r.err))
+			continue
+		}
+		mem.sight = watch.SightOf(s.observations, b.Topic, snapshot, r.Partitions, r.result.Pending)
+		mb.RecordSlimfaaskafkaPendingMessagesDataPoint(ts, r.result.Pending, b.Topic, b.ConsumerGroup, b.Function)
+		mb.RecordSlimfaaskafkaConsumedMessagesDataPoint(ts, r.result.Consumed, b.Topic, b.ConsumerGroup, b.Function)
+		if !r.result.LastActivity.IsZero() {
+			mb.RecordSlimfaaskafkaLastActivityTimestampDataPoint(ts, unixSeconds(r.result.LastActivity), b.Topic, b.ConsumerGroup, b.Function)
+		}
+		if s.out.perPartition {
+			for _, pr := range r.result.Ranges {
+				mb.RecordSlimfaaskafkaPartitionPendingMessagesDataPoint(ts, pr.Len(), b.Topic, b.ConsumerGroup, b.Function, int64(pr.Partition))
+			}
+		}
+		if r.age.Known {
+			mb.RecordSlimfaaskafkaPendingAgeDataPoint(ts, r.age.Seconds, b.Topic, b.ConsumerGroup, b.Function)
+		}
+	}
+	s.updateWatch()
+	md := mb.Emit(schema.WithResource(s.out.resource))
+	mergeIntoFirstResource(md)
+	return md, allRead, errs.Combine()
+}
+
+// updateWatch hands the watch the sight of every binding.
+func (s *kafkaScraper) updateWatch() {
+	if s.watcher == nil {
+		return
+	}
+	sights := make([]watch.Sight, len(s.memories))
+	for i := range s.memories {
+		sights[i] = s.memories[i].sight
+	}
+	s.watcher.Update(sights)
+}
+
+// logStatus logs a binding's read problem when it changes, and its
+// recovery, instead of repeating the same line every scrape.
+func (s *kafkaScraper) logStatus(b BindingConfig, mem *bindingMemory, err, commitsErr error) {
+	text := ""
+	switch {
+	case err != nil:
+		text = err.Error()
+	case commitsErr != nil:
+		text = commitsErr.Error()
+	}
+	if !mem.status.Changed(text) {
+		return
+	}
+	fields := []zap.Field{zap.String("topic", b.Topic), zap.String("group", b.ConsumerGroup), zap.String("function", b.Function)}
+	switch {
+	case err != nil:
+		s.logger.Warn("Cannot read the binding's offsets; no pending value is reported for it until this clears", append(fields, zap.Error(err))...)
+	case commitsErr != nil:
+		s.logger.Warn("Pending falls back to messages produced since the previous scrape; activity cannot be observed", append(fields, zap.Error(commitsErr))...)
+	default:
+		s.logger.Info("The binding's offsets are readable again", fields...)
+	}
+}
+
+// mergeIntoFirstResource gathers the points of every ResourceMetrics of md
+// into the first one, so that an observation is one resource with one point
+// per binding. The builder emitted one ResourceMetrics per chunk of
+// bindings, all with the same resource and scope.
+func mergeIntoFirstResource(md pmetric.Metrics) {
+	rms := md.ResourceMetrics()
+	if rms.Len() < 2 {
+		return
+	}
+	target := rms.At(0).ScopeMetrics().At(0).Metrics()
+	byName := make(map[string]pmetric.Metric, target.Len())
+	for _, m := range target.All() {
+		byName[m.Name()] = m
+	}
+	for i := 1; i < rms.Len(); i++ {
+		metrics := rms.At(i).ScopeMetrics().At(0).Metrics()
+		for j := 0; j < metrics.Len(); j++ {
+			m := metrics.At(j)
+			existing, ok := byName[m.Name()]
+			if !ok {
+				existing = target.AppendEmpty()
+				m.MoveTo(existing)
+				byName[existing.Name()] = existing
+				continue
+			}
+			switch m.Type() {
+			case pmetric.MetricTypeGauge:
+				m.Gauge().DataPoints().MoveAndAppendTo(existing.Gauge().DataPoints())
+			case pmetric.MetricTypeSum:
+				m.Sum().DataPoints().MoveAndAppendTo(existing.Sum().DataPoints())
+			}
+		}
+	}
+	first := true
+	rms.RemoveIf(func(pmetric.ResourceMetrics) bool {
+		keep := first
+		first = false
+		return !keep
+	})
+}
+
+func unixSeconds(t time.Time) float64 {
+	return float64(t.UnixNano()) / float64(time.Second)
+}
