@@ -76,4 +76,3 @@ func TestResidueMemory(t *testing.T) {
 	assert.Equal(t, moved, m.apply(moved))
 	assert.Empty(t, m.suspects(moved))
 }
-
