@@ -20,6 +20,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/kafkawake/kafkawake/internal/childprocess"
+	"github.com/kafkawake/kafkawake/internal/slimfaastest"
 )
 
 // prometheusServer is a real Prometheus (Debian package) scraping one
@@ -115,7 +116,8 @@ func TestPrometheusSeesPendingAndWakeRate(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 
-	wakeURL, calls := fakeSlimFaas(t)
+	slimFaas := slimfaastest.New(t)
+	wakeURL, calls := slimFaas.URL, slimFaas.Received()
 	metricsPort := freePort(t)
 	col := startCollector(t, collectorConfig(cluster.ListenAddrs(), wakeURL, metricsPort, `
       - topic: orders

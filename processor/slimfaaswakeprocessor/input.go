@@ -42,7 +42,7 @@ type batchView struct {
 type bindingTable struct {
 	byKey map[bindingKey]*binding
 	// functions holds the functions with a wake in flight or a hold.
-	functions map[string]functionState
+	functions functionTable
 	// expiry is how long a binding may be absent before it is forgotten.
 	expiry time.Duration
 	// nextSweep is when sweep next walks the table.
@@ -66,7 +66,7 @@ const sweepsPerExpiry = 4
 func newBindingTable(expiry time.Duration) bindingTable {
 	return bindingTable{
 		byKey:     make(map[bindingKey]*binding),
-		functions: make(map[string]functionState),
+		functions: newFunctionTable(),
 		expiry:    expiry,
 		seed:      maphash.MakeSeed(),
 	}
@@ -137,11 +137,7 @@ func (t *bindingTable) sweep(now time.Time) {
 			delete(t.byKey, key)
 		}
 	}
-	for name, f := range t.functions {
-		if f.idle(now) {
-			delete(t.functions, name)
-		}
-	}
+	t.functions.sweep(now)
 }
 
 func setPending(v *batchView, value int64, ts pcommon.Timestamp) {

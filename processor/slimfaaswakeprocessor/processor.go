@@ -152,7 +152,7 @@ func (p *wakeProcessor) decide(b *binding, now time.Time) {
 	key, obs := b.key, b.seen.observation
 	rules := p.cfg.rulesFor(key.function)
 	var d decision
-	b.state, d = evaluate(rules, b.state, p.bindings.functions[key.function], obs, now)
+	b.state, d = evaluate(rules, b.state, p.bindings.functions.state(key.function), obs, now)
 	action := actionNone
 	if d.outcome == outcomeWake {
 		action = p.startWake(b, d.reason, rules, now)
@@ -186,9 +186,7 @@ func (p *wakeProcessor) startWake(b *binding, reason schema.AttributeReason, rul
 	if p.stopped || p.client == nil {
 		return actionNotRunning
 	}
-	f := p.bindings.functions[function]
-	f.inFlight = true
-	p.bindings.functions[function] = f
+	p.bindings.functions.begin(function)
 	p.calls.Add(1)
 	go p.deliver(p.client, wakeCall{binding: b, reason: reason, rules: rules, url: url})
 	return actionCalled
@@ -200,12 +198,8 @@ func (p *wakeProcessor) startWake(b *binding, reason schema.AttributeReason, rul
 // whether b is. Callers hold p.mu.
 func (p *wakeProcessor) applyAttempt(b *binding, reason schema.AttributeReason, rules WakeRules, res attemptResult, now time.Time) bool {
 	function := b.key.function
-	f := p.bindings.functions[function]
-	state, heldUntil, counts := afterAttempt(rules, b.state, f.heldUntil, res, now)
-	if !heldUntil.Equal(f.heldUntil) {
-		f.heldUntil = heldUntil
-		p.bindings.functions[function] = f
-	}
+	state, heldUntil, counts := afterAttempt(rules, b.state, p.bindings.functions.state(function).heldUntil, res, now)
+	p.bindings.functions.hold(function, heldUntil, now)
 	if !p.bindings.current(b, now) {
 		return false
 	}

@@ -44,15 +44,19 @@ func (s *kafkaScraper) startCoordination(client *kgo.Client) {
 	}, s.logger, s.now)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		membership.Run(ctx)
-	}()
+	// The moved-in reports may already be waiting for the first change: the
+	// owner is in place, under the lock they take, before any can happen.
+	s.mu.Lock()
 	s.owner = membership
 	s.stop = func() {
 		cancel()
 		<-done
 	}
+	s.mu.Unlock()
+	go func() {
+		defer close(done)
+		membership.Run(ctx)
+	}()
 }
 
 func (s *kafkaScraper) stopCoordination() {

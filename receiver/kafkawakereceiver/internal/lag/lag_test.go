@@ -98,100 +98,105 @@ func TestObserveSequences(t *testing.T) {
 			name:  "first observation is a baseline, not activity",
 			reset: FromEarliest,
 			steps: []step{
-				{partitions: parts(offset.Partition{100, 0, 50}), wantPending: 50},
-				{partitions: parts(offset.Partition{100, 0, 50}), wantPending: 50},
+				{partitions: parts(po(100, 0, 50)), wantPending: 50},
+				{partitions: parts(po(100, 0, 50)), wantPending: 50},
 			},
 		},
 		{
 			name:  "commits moving forward are consumption and activity",
 			reset: FromEarliest,
 			steps: []step{
-				{partitions: parts(offset.Partition{100, 0, 50}, offset.Partition{10, 0, 0}), wantPending: 60},
-				{partitions: parts(offset.Partition{100, 0, 70}, offset.Partition{10, 0, 5}), wantPending: 35, wantConsumed: 25, wantActivity: true},
-				{partitions: parts(offset.Partition{100, 0, 70}, offset.Partition{10, 0, 5}), wantPending: 35, wantConsumed: 25},
+				{partitions: parts(po(100, 0, 50), po(10, 0, 0)), wantPending: 60},
+				{partitions: parts(po(100, 0, 70), po(10, 0, 5)), wantPending: 35, wantConsumed: 25, wantActivity: true},
+				{partitions: parts(po(100, 0, 70), po(10, 0, 5)), wantPending: 35, wantConsumed: 25},
 			},
 		},
 		{
 			name:  "rewind is not consumption, and the next forward move counts from the rewound offset",
 			reset: FromEarliest,
 			steps: []step{
-				{partitions: parts(offset.Partition{100, 0, 60}), wantPending: 40},
-				{partitions: parts(offset.Partition{100, 0, 10}), wantPending: 90},
-				{partitions: parts(offset.Partition{100, 0, 25}), wantPending: 75, wantConsumed: 15, wantActivity: true},
+				{partitions: parts(po(100, 0, 60)), wantPending: 40},
+				{partitions: parts(po(100, 0, 10)), wantPending: 90},
+				{partitions: parts(po(100, 0, 25)), wantPending: 75, wantConsumed: 15, wantActivity: true},
 			},
 		},
 		{
 			name:  "a partition's first commit under earliest counts from the log start",
 			reset: FromEarliest,
 			steps: []step{
-				{partitions: parts(offset.Partition{100, 20, offset.NoCommit}), wantPending: 80},
-				{partitions: parts(offset.Partition{100, 30, 80}), wantPending: 20, wantConsumed: 60, wantActivity: true},
-				{partitions: parts(offset.Partition{100, 30, 90}), wantPending: 10, wantConsumed: 70, wantActivity: true},
+				{partitions: parts(po(100, 20, offset.NoCommit)), wantPending: 80},
+				{partitions: parts(po(100, 30, 80)), wantPending: 20, wantConsumed: 60, wantActivity: true},
+				{partitions: parts(po(100, 30, 90)), wantPending: 10, wantConsumed: 70, wantActivity: true},
 			},
 		},
 		{
 			name:  "a partition's first commit under latest counts from the baseline",
 			reset: FromLatest,
 			steps: []step{
-				{partitions: parts(offset.Partition{1000, 0, offset.NoCommit}, offset.Partition{0, 0, offset.NoCommit}), wantPending: 0},
-				{partitions: parts(offset.Partition{1030, 0, offset.NoCommit}, offset.Partition{5, 0, offset.NoCommit}), wantPending: 35},
-				{partitions: parts(offset.Partition{1030, 0, 1030}, offset.Partition{5, 0, 4}), wantPending: 1, wantConsumed: 34, wantActivity: true},
+				{partitions: parts(po(1000, 0, offset.NoCommit), po(0, 0, offset.NoCommit)), wantPending: 0},
+				{partitions: parts(po(1030, 0, offset.NoCommit), po(5, 0, offset.NoCommit)), wantPending: 35},
+				{partitions: parts(po(1030, 0, 1030), po(5, 0, 4)), wantPending: 1, wantConsumed: 34, wantActivity: true},
 			},
 		},
 		{
 			name:  "a first commit seen at the first observation is a baseline",
 			reset: FromEarliest,
 			steps: []step{
-				{partitions: parts(offset.Partition{100, 0, 80}), wantPending: 20},
-				{partitions: parts(offset.Partition{100, 0, 80}), wantPending: 20},
+				{partitions: parts(po(100, 0, 80)), wantPending: 20},
+				{partitions: parts(po(100, 0, 80)), wantPending: 20},
 			},
 		},
 		{
 			name:  "a first commit below the log start is not negative consumption",
 			reset: FromEarliest,
 			steps: []step{
-				{partitions: parts(offset.Partition{100, 50, offset.NoCommit}), wantPending: 50},
-				{partitions: parts(offset.Partition{100, 50, 10}), wantPending: 50},
+				{partitions: parts(po(100, 50, offset.NoCommit)), wantPending: 50},
+				{partitions: parts(po(100, 50, 10)), wantPending: 50},
 			},
 		},
 		{
 			name:  "added and removed partitions produce no phantom consumption",
 			reset: FromEarliest,
 			steps: []step{
-				{partitions: parts(offset.Partition{100, 0, 50}, offset.Partition{100, 0, 50}), wantPending: 100},
-				{partitions: parts(offset.Partition{100, 0, 50}), wantPending: 50},
-				{partitions: parts(offset.Partition{100, 0, 50}, offset.Partition{100, 0, 70}, offset.Partition{5, 0, offset.NoCommit}), wantPending: 85},
-				{partitions: parts(offset.Partition{100, 0, 51}, offset.Partition{100, 0, 70}, offset.Partition{5, 0, offset.NoCommit}), wantPending: 84, wantConsumed: 1, wantActivity: true},
+				{partitions: parts(po(100, 0, 50), po(100, 0, 50)), wantPending: 100},
+				{partitions: parts(po(100, 0, 50)), wantPending: 50},
+				{partitions: parts(po(100, 0, 50), po(100, 0, 70), po(5, 0, offset.NoCommit)), wantPending: 85},
+				{partitions: parts(po(100, 0, 51), po(100, 0, 70), po(5, 0, offset.NoCommit)), wantPending: 84, wantConsumed: 1, wantActivity: true},
 			},
 		},
 		{
 			name:  "latest counts only messages produced after the partition was first seen",
 			reset: FromLatest,
 			steps: []step{
-				{partitions: parts(offset.Partition{1000, 0, offset.NoCommit}), wantPending: 0},
-				{partitions: parts(offset.Partition{1007, 0, offset.NoCommit}), wantPending: 7},
-				{partitions: parts(offset.Partition{1007, 0, 1007}), wantPending: 0, wantConsumed: 7, wantActivity: true},
+				{partitions: parts(po(1000, 0, offset.NoCommit)), wantPending: 0},
+				{partitions: parts(po(1007, 0, offset.NoCommit)), wantPending: 7},
+				{partitions: parts(po(1007, 0, 1007)), wantPending: 0, wantConsumed: 7, wantActivity: true},
 			},
 		},
 		{
 			name:  "latest re-baselines a truncated or re-created partition",
 			reset: FromLatest,
 			steps: []step{
-				{partitions: parts(offset.Partition{1000, 0, offset.NoCommit}), wantPending: 0},
-				{partitions: parts(offset.Partition{3, 0, offset.NoCommit}), wantPending: 0},
-				{partitions: parts(offset.Partition{8, 0, offset.NoCommit}), wantPending: 5},
+				{partitions: parts(po(1000, 0, offset.NoCommit)), wantPending: 0},
+				{partitions: parts(po(3, 0, offset.NoCommit)), wantPending: 0},
+				{partitions: parts(po(8, 0, offset.NoCommit)), wantPending: 5},
 			},
 		},
 		{
 			name:  "latest baseline never counts deleted messages",
 			reset: FromLatest,
 			steps: []step{
-				{partitions: parts(offset.Partition{10, 0, offset.NoCommit}), wantPending: 0},
-				{partitions: parts(offset.Partition{30, 25, offset.NoCommit}), wantPending: 5},
+				{partitions: parts(po(10, 0, offset.NoCommit)), wantPending: 0},
+				{partitions: parts(po(30, 25, offset.NoCommit)), wantPending: 5},
 			},
 		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { runSteps(t, tt.reset, tt.steps) })
 	}
+}
+
+// po is a partition's offsets: high watermark, log start, commit.
+func po(highWatermark, logStart, committed int64) offset.Partition {
+	return offset.Partition{HighWatermark: highWatermark, LogStart: logStart, Committed: committed}
 }

@@ -5,16 +5,18 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/twmb/franz-go/pkg/kfake"
+
+	"github.com/kafkawake/kafkawake/internal/kafkatest"
 )
 
 func TestProtocolVersionScrapes(t *testing.T) {
-	c := newTestCluster(t, kfake.SeedTopics(2, "orders"))
-	c.produce("orders", 0, 6)
-	c.commit("g1", "orders", 0, 2)
-	c.commit("g2", "orders", 0, 5)
+	c := kafkatest.New(t, kfake.SeedTopics(2, "orders"))
+	c.Produce("orders", 0, 6)
+	c.Commit("g1", "orders", 0, 2)
+	c.Commit("g2", "orders", 0, 5)
 	// 2.4 predates OffsetFetch for several groups in one request.
 	s, _ := startScraperWith(t, func(cfg *Config) {
-		cfg.Brokers = c.cluster.ListenAddrs()
+		cfg.Brokers = c.Kfake.ListenAddrs()
 		cfg.ProtocolVersion = "2.4.0"
 		cfg.Bindings = []BindingConfig{
 			{Topic: "orders", ConsumerGroup: "g1", Function: "f1"},

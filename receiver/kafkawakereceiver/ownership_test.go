@@ -3,7 +3,6 @@ package kafkawakereceiver
 import (
 	"context"
 	"fmt"
-	"sync"
 	"testing"
 	"time"
 
@@ -15,34 +14,17 @@ import (
 	"go.opentelemetry.io/collector/consumer/consumertest"
 	"go.opentelemetry.io/collector/receiver/receivertest"
 
+	"github.com/kafkawake/kafkawake/internal/kafkatest"
 	"github.com/kafkawake/kafkawake/receiver/kafkawakereceiver/internal/metadata"
 )
 
-// settableOwner is an assignment the test changes between scrapes.
-type settableOwner struct {
-	mu      sync.Mutex
-	indexes []int
-}
-
-func (o *settableOwner) set(indexes ...int) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	o.indexes = indexes
-}
-
-func (o *settableOwner) Owned() (int32, []int) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	return 1, o.indexes
-}
-
 func TestScrapeObservesOnlyTheOwnedBindings(t *testing.T) {
-	c := newTestCluster(t, kfake.SeedTopics(1, "orders"))
-	c.produce("orders", 0, 10)
+	c := kafkatest.New(t, kfake.SeedTopics(1, "orders"))
+	c.Produce("orders", 0, 10)
 	for _, g := range []string{"g0", "g1", "g2"} {
-		c.commit(g, "orders", 0, 2)
+		c.Commit(g, "orders", 0, 2)
 	}
-	s, clock := startScraper(t, c.cluster.ListenAddrs(), OffsetResetEarliest,
+	s, clock := startScraper(t, c.Kfake.ListenAddrs(), OffsetResetEarliest,
 		BindingConfig{Topic: "orders", ConsumerGroup: "g0", Function: "f0"},
 		BindingConfig{Topic: "orders", ConsumerGroup: "g1", Function: "f1"},
 		BindingConfig{Topic: "orders", ConsumerGroup: "g2", Function: "f2"},
@@ -50,12 +32,12 @@ func TestScrapeObservesOnlyTheOwnedBindings(t *testing.T) {
 	owner := &settableOwner{}
 	s.owner = owner
 
-	md, err := s.scrape(c.ctx())
+	md, err := s.scrape(c.Ctx())
 	require.NoError(t, err)
 	assert.Zero(t, md.DataPointCount(), "no assignment yet: nothing is emitted")
 
 	owner.set(0, 2)
-	md, err = s.scrape(c.ctx())
+	md, err = s.scrape(c.Ctx())
 	require.NoError(t, err)
 	pts := pointsByFunction(t, md)
 	assert.Equal(t, int64(8), pts.intValue(t, pendingName, "f0"))
@@ -65,11 +47,11 @@ func TestScrapeObservesOnlyTheOwnedBindings(t *testing.T) {
 	assert.Equal(t, []string{"g0", "g2"}, s.scope.groups, "only the owned bindings' groups are read")
 
 	// f0 consumes while owned; f1 consumes while another replica owns it.
-	c.commit("g0", "orders", 0, 5)
-	c.commit("g1", "orders", 0, 5)
+	c.Commit("g0", "orders", 0, 5)
+	c.Commit("g1", "orders", 0, 5)
 	clock.Advance(2 * time.Second)
 	owner.set(0, 1)
-	md, err = s.scrape(c.ctx())
+	md, err = s.scrape(c.Ctx())
 	require.NoError(t, err)
 	pts = pointsByFunction(t, md)
 	assert.Equal(t, int64(3), pts.intValue(t, consumedName, "f0"))
@@ -81,11 +63,11 @@ func TestScrapeObservesOnlyTheOwnedBindings(t *testing.T) {
 
 	// f0 leaves and comes back: what it consumed meanwhile is not counted.
 	owner.set(1)
-	_, err = s.scrape(c.ctx())
+	_, err = s.scrape(c.Ctx())
 	require.NoError(t, err)
-	c.commit("g0", "orders", 0, 9)
+	c.Commit("g0", "orders", 0, 9)
 	owner.set(0, 1)
-	md, err = s.scrape(c.ctx())
+	md, err = s.scrape(c.Ctx())
 	require.NoError(t, err)
 	pts = pointsByFunction(t, md)
 	assert.Equal(t, int64(0), pts.intValue(t, consumedName, "f0"))
@@ -96,15 +78,15 @@ func TestScrapeObservesOnlyTheOwnedBindings(t *testing.T) {
 // them over their own Kafka clients, and a receiver that shuts down hands
 // its bindings over to the other.
 func TestReceiversInOneCoordinationGroupSplitTheBindings(t *testing.T) {
-	c := newTestCluster(t, kfake.SeedTopics(1, "orders"))
-	c.produce("orders", 0, 3)
+	c := kafkatest.New(t, kfake.SeedTopics(1, "orders"))
+	c.Produce("orders", 0, 3)
 	var bindings []BindingConfig
 	for i := range 12 {
 		bindings = append(bindings, BindingConfig{Topic: "orders", ConsumerGroup: fmt.Sprintf("g%d", i), Function: fmt.Sprintf("f%d", i)})
 	}
 	start := func() *kafkaScraper {
 		cfg := createDefaultConfig().(*Config)
-		cfg.Brokers = c.cluster.ListenAddrs()
+		cfg.Brokers = c.Kfake.ListenAddrs()
 		cfg.Bindings = bindings
 		cfg.Coordination = configoptional.Some(CoordinationConfig{Group: "replicas", SessionTimeout: 6 * time.Second, HeartbeatInterval: 500 * time.Millisecond})
 		require.NoError(t, cfg.Validate())
@@ -113,7 +95,7 @@ func TestReceiversInOneCoordinationGroupSplitTheBindings(t *testing.T) {
 		return s
 	}
 	functions := func(s *kafkaScraper) map[string]bool {
-		md, err := s.scrape(c.ctx())
+		md, err := s.scrape(c.Ctx())
 		require.NoError(t, err)
 		out := map[string]bool{}
 		for fn := range pointsByFunction(t, md)[pendingName] {
@@ -142,10 +124,10 @@ func TestReceiversInOneCoordinationGroupSplitTheBindings(t *testing.T) {
 // look like a topic without partitions: the owned binding of the same topic
 // keeps its watermark history, so its pending age is estimated, not lost.
 func TestAnotherReplicasBindingKeepsTheTopicsPendingAge(t *testing.T) {
-	c := newTestCluster(t, kfake.SeedTopics(1, "orders"))
-	c.produce("orders", 0, 10)
-	c.commit("g0", "orders", 0, 10)
-	s, clock := startScraper(t, c.cluster.ListenAddrs(), OffsetResetEarliest,
+	c := kafkatest.New(t, kfake.SeedTopics(1, "orders"))
+	c.Produce("orders", 0, 10)
+	c.Commit("g0", "orders", 0, 10)
+	s, clock := startScraper(t, c.Kfake.ListenAddrs(), OffsetResetEarliest,
 		BindingConfig{Topic: "orders", ConsumerGroup: "g0", Function: "f0"},
 		BindingConfig{Topic: "orders", ConsumerGroup: "g1", Function: "f1"},
 	)
@@ -153,11 +135,11 @@ func TestAnotherReplicasBindingKeepsTheTopicsPendingAge(t *testing.T) {
 	owner.set(0)
 	s.owner = owner
 
-	_, err := s.scrape(c.ctx())
+	_, err := s.scrape(c.Ctx())
 	require.NoError(t, err)
 	clock.Advance(10 * time.Second)
-	c.produce("orders", 0, 10)
-	md, err := s.scrape(c.ctx())
+	c.Produce("orders", 0, 10)
+	md, err := s.scrape(c.Ctx())
 	require.NoError(t, err)
 	pts := pointsByFunction(t, md)
 	// Offset 10 is the first of the ten produced between the two scrapes,
@@ -171,15 +153,15 @@ func TestAnotherReplicasBindingKeepsTheTopicsPendingAge(t *testing.T) {
 // reports the bindings of the one that left within seconds, and the first
 // report of a binding new to it is a baseline.
 func TestMovedInBindingsAreReportedBeforeTheNextScrape(t *testing.T) {
-	c := newTestCluster(t, kfake.SeedTopics(1, "orders"))
-	c.produce("orders", 0, 3)
+	c := kafkatest.New(t, kfake.SeedTopics(1, "orders"))
+	c.Produce("orders", 0, 3)
 	var bindings []BindingConfig
 	for i := range 6 {
 		bindings = append(bindings, BindingConfig{Topic: "orders", ConsumerGroup: fmt.Sprintf("g%d", i), Function: fmt.Sprintf("f%d", i)})
 	}
 	start := func() (*consumertest.MetricsSink, func()) {
 		cfg := createDefaultConfig().(*Config)
-		cfg.Brokers = c.cluster.ListenAddrs()
+		cfg.Brokers = c.Kfake.ListenAddrs()
 		cfg.CollectionInterval = time.Minute
 		cfg.Bindings = bindings
 		cfg.Coordination = configoptional.Some(CoordinationConfig{Group: "replicas", SessionTimeout: 6 * time.Second, HeartbeatInterval: 500 * time.Millisecond})
