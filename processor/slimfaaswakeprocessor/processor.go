@@ -13,6 +13,7 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
+	"github.com/kafkawake/kafkawake/internal/ctxsleep"
 	schema "github.com/kafkawake/kafkawake/internal/metadata"
 )
 
@@ -55,7 +56,7 @@ func newWakeProcessor(cfg *Config, set processor.Settings, now func() time.Time)
 		set:       set,
 		logger:    set.Logger,
 		now:       now,
-		sleep:     sleepContext,
+		sleep:     ctxsleep.Sleep,
 		counters:  counterTemplates(set),
 		runCtx:    runCtx,
 		cancelRun: cancelRun,
@@ -213,17 +214,5 @@ func bindingFields(key bindingKey) []zap.Field {
 		zap.String(topicKey, key.topic),
 		zap.String(groupKey, key.group),
 		zap.String(functionKey, key.function),
-	}
-}
-
-// sleepContext waits d or until ctx is done.
-func sleepContext(ctx context.Context, d time.Duration) error {
-	timer := time.NewTimer(d)
-	defer timer.Stop()
-	select {
-	case <-timer.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
 	}
 }

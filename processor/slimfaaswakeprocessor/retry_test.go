@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/config/configretry"
 
+	"github.com/kafkawake/kafkawake/internal/ctxsleep"
 	schema "github.com/kafkawake/kafkawake/internal/metadata"
 	"github.com/kafkawake/kafkawake/internal/slimfaastest"
 )
@@ -217,7 +218,7 @@ func TestShutdownInterruptsRetryWait(t *testing.T) {
 	waiting := make(chan time.Duration, 1)
 	tp.sleep = func(ctx context.Context, d time.Duration) error {
 		waiting <- d
-		return sleepContext(ctx, d)
+		return ctxsleep.Sleep(ctx, d)
 	}
 
 	tp.process(t, batch([]point{pendingPoint("t", "g", "f", 1)}))

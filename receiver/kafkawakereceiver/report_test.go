@@ -4,13 +4,12 @@ import (
 	"fmt"
 	"testing"
 
-	schema "github.com/kafkawake/kafkawake/internal/metadata"
-
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"github.com/twmb/franz-go/pkg/kfake"
 
 	"github.com/kafkawake/kafkawake/internal/kafkatest"
+	schema "github.com/kafkawake/kafkawake/internal/metadata"
 )
 
 func TestPerPartitionPendingIsOptional(t *testing.T) {

@@ -12,6 +12,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 	"go.uber.org/zap"
 
+	"github.com/kafkawake/kafkawake/internal/ctxsleep"
 	"github.com/kafkawake/kafkawake/receiver/kafkawakereceiver/internal/logchange"
 	"github.com/kafkawake/kafkawake/receiver/kafkawakereceiver/internal/offset"
 )
@@ -196,7 +197,7 @@ func (w *Watcher) pollLoop(id int32, bp *brokerPoll) {
 			continue
 		}
 		backoff = nextBackoff(backoff)
-		if !sleep(w.ctx, backoff) {
+		if ctxsleep.Sleep(w.ctx, backoff) != nil {
 			return
 		}
 	}
@@ -283,7 +284,7 @@ func (w *Watcher) refresh(bindings []int) {
 			return
 		}
 		backoff = nextBackoff(backoff)
-		if !sleep(w.ctx, backoff) {
+		if ctxsleep.Sleep(w.ctx, backoff) != nil {
 			return
 		}
 	}
@@ -328,18 +329,6 @@ func (w *Watcher) turnOff(topic string, err error) {
 		}
 	}
 	w.setPlanLocked(plan)
-}
-
-// sleep waits d, or returns false when ctx ends first.
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
 }
 
 func nextBackoff(prev time.Duration) time.Duration {
