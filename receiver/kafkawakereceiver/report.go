@@ -63,7 +63,9 @@ func (s *kafkaScraper) report(now time.Time, snapshot kafkaread.Snapshot, reads 
 			errs.AddPartial(1, fmt.Errorf("binding %s: %w", b, r.err))
 			continue
 		}
-		mem.sight = watch.SightOf(s.observations, b.Topic, snapshot, r.Partitions, r.result.Pending)
+		if s.watcher != nil {
+			mem.sight = watch.SightOf(s.observations, b.Topic, snapshot, r.Partitions, r.result.Pending)
+		}
 		mb.RecordSlimfaaskafkaPendingMessagesDataPoint(ts, r.result.Pending, b.Topic, b.ConsumerGroup, b.Function)
 		mb.RecordSlimfaaskafkaConsumedMessagesDataPoint(ts, r.result.Consumed, b.Topic, b.ConsumerGroup, b.Function)
 		if !r.result.LastActivity.IsZero() {

@@ -5,7 +5,8 @@
 package lag // import "github.com/kafkawake/kafkawake/receiver/kafkawakereceiver/internal/lag"
 
 import (
-	"sort"
+	"cmp"
+	"slices"
 	"time"
 
 	"github.com/kafkawake/kafkawake/receiver/kafkawakereceiver/internal/offset"
@@ -84,7 +85,7 @@ func (s *State) Observe(now time.Time, partitions map[int32]offset.Partition, re
 		}
 		position[p] = o.Committed
 	}
-	sort.Slice(s.ranges, func(i, j int) bool { return s.ranges[i].Partition < s.ranges[j].Partition })
+	slices.SortFunc(s.ranges, func(a, b offset.PartitionRange) int { return cmp.Compare(a.Partition, b.Partition) })
 	// Partitions absent from a complete read (a topic re-created with fewer
 	// partitions) lose their baselines too, so they start fresh.
 	for p := range s.latestBaseline {
