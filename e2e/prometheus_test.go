@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math"
 	"net/http"
 	"net/url"
 	"os"
@@ -162,5 +163,16 @@ func TestPrometheusSeesPendingAndWakeRate(t *testing.T) {
 		assert.True(c, ok, "no wake rate")
 		assert.GreaterOrEqual(c, rate, 1.0/60)
 		assert.LessOrEqual(c, rate, 1.5/60)
+
+		// Nobody consumes: the backlog never drains. The exporter writes
+		// +Inf, and Prometheus reads it back as +Inf.
+		drain, ok, err := prom.query(ctx, `slimfaaskafka_drain_time_seconds{function="f"}`)
+		assert.NoError(c, err)
+		assert.True(c, ok, "no drain time series")
+		assert.True(c, math.IsInf(drain, 1), "drain time %v, want +Inf", drain)
 	}, time.Minute, 250*time.Millisecond)
+
+	body, err := col.ScrapeText(ctx)
+	require.NoError(t, err)
+	assert.Regexp(t, `(?m)^slimfaaskafka_drain_time_seconds\{[^}]*function="f"[^}]*\} \+Inf$`, body)
 }

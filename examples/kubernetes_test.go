@@ -329,3 +329,28 @@ func checkSlimFaasQuery(t *testing.T, where, query, function string) {
 		assert.Equal(t, []string{"=", function}, m[1:], "%s: the function matcher must be the Deployment name", where)
 	}
 }
+
+// TestKEDAPrometheusTriggersNameExportedMetrics checks the queries of the
+// ScaledObjects that scale through a Prometheus server.
+func TestKEDAPrometheusTriggersNameExportedMetrics(t *testing.T) {
+	known := exportedMetrics(t)
+	var queries int
+	for _, doc := range exampleYAMLDocs(t) {
+		if doc.raw["kind"] != "ScaledObject" {
+			continue
+		}
+		spec, _ := doc.raw["spec"].(map[string]any)
+		triggers, _ := spec["triggers"].([]any)
+		for _, tr := range triggers {
+			trigger, _ := tr.(map[string]any)
+			if trigger["type"] != "prometheus" {
+				continue
+			}
+			meta, _ := trigger["metadata"].(map[string]any)
+			query, _ := meta["query"].(string)
+			checkMetrics(t, doc.name, query, known, nil)
+			queries++
+		}
+	}
+	assert.Positive(t, queries, "no ScaledObject with a prometheus trigger")
+}

@@ -59,6 +59,106 @@ func (ms *SlimfaaskafkaConsumedMessagesMetricConfig) Validate() error {
 	return nil
 }
 
+// SlimfaaskafkaDesiredReplicasMetricAttributeKey specifies the key of an attribute for the slimfaaskafka.desired_replicas metric.
+type SlimfaaskafkaDesiredReplicasMetricAttributeKey string
+
+const (
+	SlimfaaskafkaDesiredReplicasMetricAttributeKeyTopic    SlimfaaskafkaDesiredReplicasMetricAttributeKey = "topic"
+	SlimfaaskafkaDesiredReplicasMetricAttributeKeyGroup    SlimfaaskafkaDesiredReplicasMetricAttributeKey = "group"
+	SlimfaaskafkaDesiredReplicasMetricAttributeKeyFunction SlimfaaskafkaDesiredReplicasMetricAttributeKey = "function"
+)
+
+// SlimfaaskafkaDesiredReplicasMetricConfig provides config for the slimfaaskafka.desired_replicas metric.
+type SlimfaaskafkaDesiredReplicasMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+
+	AggregationStrategy string                                           `mapstructure:"aggregation_strategy"`
+	EnabledAttributes   []SlimfaaskafkaDesiredReplicasMetricAttributeKey `mapstructure:"attributes"`
+}
+
+func (ms *SlimfaaskafkaDesiredReplicasMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+func (ms *SlimfaaskafkaDesiredReplicasMetricConfig) Validate() error {
+	for _, val := range ms.EnabledAttributes {
+		switch val {
+		case SlimfaaskafkaDesiredReplicasMetricAttributeKeyTopic, SlimfaaskafkaDesiredReplicasMetricAttributeKeyGroup, SlimfaaskafkaDesiredReplicasMetricAttributeKeyFunction:
+		default:
+			return fmt.Errorf("metric slimfaaskafka.desired_replicas doesn't have an attribute %v, valid attributes: [topic, group, function]", val)
+		}
+	}
+
+	switch ms.AggregationStrategy {
+	case AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax:
+	default:
+		return fmt.Errorf("invalid aggregation strategy %q, valid strategies: [%s, %s, %s, %s]", ms.AggregationStrategy, AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax)
+	}
+
+	return nil
+}
+
+// SlimfaaskafkaDrainTimeMetricAttributeKey specifies the key of an attribute for the slimfaaskafka.drain_time metric.
+type SlimfaaskafkaDrainTimeMetricAttributeKey string
+
+const (
+	SlimfaaskafkaDrainTimeMetricAttributeKeyTopic    SlimfaaskafkaDrainTimeMetricAttributeKey = "topic"
+	SlimfaaskafkaDrainTimeMetricAttributeKeyGroup    SlimfaaskafkaDrainTimeMetricAttributeKey = "group"
+	SlimfaaskafkaDrainTimeMetricAttributeKeyFunction SlimfaaskafkaDrainTimeMetricAttributeKey = "function"
+)
+
+// SlimfaaskafkaDrainTimeMetricConfig provides config for the slimfaaskafka.drain_time metric.
+type SlimfaaskafkaDrainTimeMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+
+	AggregationStrategy string                                     `mapstructure:"aggregation_strategy"`
+	EnabledAttributes   []SlimfaaskafkaDrainTimeMetricAttributeKey `mapstructure:"attributes"`
+}
+
+func (ms *SlimfaaskafkaDrainTimeMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+func (ms *SlimfaaskafkaDrainTimeMetricConfig) Validate() error {
+	for _, val := range ms.EnabledAttributes {
+		switch val {
+		case SlimfaaskafkaDrainTimeMetricAttributeKeyTopic, SlimfaaskafkaDrainTimeMetricAttributeKeyGroup, SlimfaaskafkaDrainTimeMetricAttributeKeyFunction:
+		default:
+			return fmt.Errorf("metric slimfaaskafka.drain_time doesn't have an attribute %v, valid attributes: [topic, group, function]", val)
+		}
+	}
+
+	switch ms.AggregationStrategy {
+	case AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax:
+	default:
+		return fmt.Errorf("invalid aggregation strategy %q, valid strategies: [%s, %s, %s, %s]", ms.AggregationStrategy, AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax)
+	}
+
+	return nil
+}
+
 // SlimfaaskafkaLastActivityTimestampMetricAttributeKey specifies the key of an attribute for the slimfaaskafka.last_activity_timestamp metric.
 type SlimfaaskafkaLastActivityTimestampMetricAttributeKey string
 
@@ -160,6 +260,106 @@ func (ms *SlimfaaskafkaPartitionPendingMessagesMetricConfig) Validate() error {
 	return nil
 }
 
+// SlimfaaskafkaPartitionsMetricAttributeKey specifies the key of an attribute for the slimfaaskafka.partitions metric.
+type SlimfaaskafkaPartitionsMetricAttributeKey string
+
+const (
+	SlimfaaskafkaPartitionsMetricAttributeKeyTopic    SlimfaaskafkaPartitionsMetricAttributeKey = "topic"
+	SlimfaaskafkaPartitionsMetricAttributeKeyGroup    SlimfaaskafkaPartitionsMetricAttributeKey = "group"
+	SlimfaaskafkaPartitionsMetricAttributeKeyFunction SlimfaaskafkaPartitionsMetricAttributeKey = "function"
+)
+
+// SlimfaaskafkaPartitionsMetricConfig provides config for the slimfaaskafka.partitions metric.
+type SlimfaaskafkaPartitionsMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+
+	AggregationStrategy string                                      `mapstructure:"aggregation_strategy"`
+	EnabledAttributes   []SlimfaaskafkaPartitionsMetricAttributeKey `mapstructure:"attributes"`
+}
+
+func (ms *SlimfaaskafkaPartitionsMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+func (ms *SlimfaaskafkaPartitionsMetricConfig) Validate() error {
+	for _, val := range ms.EnabledAttributes {
+		switch val {
+		case SlimfaaskafkaPartitionsMetricAttributeKeyTopic, SlimfaaskafkaPartitionsMetricAttributeKeyGroup, SlimfaaskafkaPartitionsMetricAttributeKeyFunction:
+		default:
+			return fmt.Errorf("metric slimfaaskafka.partitions doesn't have an attribute %v, valid attributes: [topic, group, function]", val)
+		}
+	}
+
+	switch ms.AggregationStrategy {
+	case AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax:
+	default:
+		return fmt.Errorf("invalid aggregation strategy %q, valid strategies: [%s, %s, %s, %s]", ms.AggregationStrategy, AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax)
+	}
+
+	return nil
+}
+
+// SlimfaaskafkaPartitionsPendingMetricAttributeKey specifies the key of an attribute for the slimfaaskafka.partitions_pending metric.
+type SlimfaaskafkaPartitionsPendingMetricAttributeKey string
+
+const (
+	SlimfaaskafkaPartitionsPendingMetricAttributeKeyTopic    SlimfaaskafkaPartitionsPendingMetricAttributeKey = "topic"
+	SlimfaaskafkaPartitionsPendingMetricAttributeKeyGroup    SlimfaaskafkaPartitionsPendingMetricAttributeKey = "group"
+	SlimfaaskafkaPartitionsPendingMetricAttributeKeyFunction SlimfaaskafkaPartitionsPendingMetricAttributeKey = "function"
+)
+
+// SlimfaaskafkaPartitionsPendingMetricConfig provides config for the slimfaaskafka.partitions_pending metric.
+type SlimfaaskafkaPartitionsPendingMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+
+	AggregationStrategy string                                             `mapstructure:"aggregation_strategy"`
+	EnabledAttributes   []SlimfaaskafkaPartitionsPendingMetricAttributeKey `mapstructure:"attributes"`
+}
+
+func (ms *SlimfaaskafkaPartitionsPendingMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+func (ms *SlimfaaskafkaPartitionsPendingMetricConfig) Validate() error {
+	for _, val := range ms.EnabledAttributes {
+		switch val {
+		case SlimfaaskafkaPartitionsPendingMetricAttributeKeyTopic, SlimfaaskafkaPartitionsPendingMetricAttributeKeyGroup, SlimfaaskafkaPartitionsPendingMetricAttributeKeyFunction:
+		default:
+			return fmt.Errorf("metric slimfaaskafka.partitions_pending doesn't have an attribute %v, valid attributes: [topic, group, function]", val)
+		}
+	}
+
+	switch ms.AggregationStrategy {
+	case AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax:
+	default:
+		return fmt.Errorf("invalid aggregation strategy %q, valid strategies: [%s, %s, %s, %s]", ms.AggregationStrategy, AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax)
+	}
+
+	return nil
+}
+
 // SlimfaaskafkaPendingAgeMetricAttributeKey specifies the key of an attribute for the slimfaaskafka.pending_age metric.
 type SlimfaaskafkaPendingAgeMetricAttributeKey string
 
@@ -248,6 +448,56 @@ func (ms *SlimfaaskafkaPendingMessagesMetricConfig) Validate() error {
 		case SlimfaaskafkaPendingMessagesMetricAttributeKeyTopic, SlimfaaskafkaPendingMessagesMetricAttributeKeyGroup, SlimfaaskafkaPendingMessagesMetricAttributeKeyFunction:
 		default:
 			return fmt.Errorf("metric slimfaaskafka.pending_messages doesn't have an attribute %v, valid attributes: [topic, group, function]", val)
+		}
+	}
+
+	switch ms.AggregationStrategy {
+	case AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax:
+	default:
+		return fmt.Errorf("invalid aggregation strategy %q, valid strategies: [%s, %s, %s, %s]", ms.AggregationStrategy, AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax)
+	}
+
+	return nil
+}
+
+// SlimfaaskafkaProducedMessagesMetricAttributeKey specifies the key of an attribute for the slimfaaskafka.produced_messages metric.
+type SlimfaaskafkaProducedMessagesMetricAttributeKey string
+
+const (
+	SlimfaaskafkaProducedMessagesMetricAttributeKeyTopic    SlimfaaskafkaProducedMessagesMetricAttributeKey = "topic"
+	SlimfaaskafkaProducedMessagesMetricAttributeKeyGroup    SlimfaaskafkaProducedMessagesMetricAttributeKey = "group"
+	SlimfaaskafkaProducedMessagesMetricAttributeKeyFunction SlimfaaskafkaProducedMessagesMetricAttributeKey = "function"
+)
+
+// SlimfaaskafkaProducedMessagesMetricConfig provides config for the slimfaaskafka.produced_messages metric.
+type SlimfaaskafkaProducedMessagesMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+
+	AggregationStrategy string                                            `mapstructure:"aggregation_strategy"`
+	EnabledAttributes   []SlimfaaskafkaProducedMessagesMetricAttributeKey `mapstructure:"attributes"`
+}
+
+func (ms *SlimfaaskafkaProducedMessagesMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+func (ms *SlimfaaskafkaProducedMessagesMetricConfig) Validate() error {
+	for _, val := range ms.EnabledAttributes {
+		switch val {
+		case SlimfaaskafkaProducedMessagesMetricAttributeKeyTopic, SlimfaaskafkaProducedMessagesMetricAttributeKeyGroup, SlimfaaskafkaProducedMessagesMetricAttributeKeyFunction:
+		default:
+			return fmt.Errorf("metric slimfaaskafka.produced_messages doesn't have an attribute %v, valid attributes: [topic, group, function]", val)
 		}
 	}
 
@@ -365,10 +615,15 @@ func (ms *SlimfaaskafkaWakeupsMetricConfig) Validate() error {
 // MetricsConfig provides config for slimfaaskafka metrics.
 type MetricsConfig struct {
 	SlimfaaskafkaConsumedMessages         SlimfaaskafkaConsumedMessagesMetricConfig         `mapstructure:"slimfaaskafka.consumed_messages"`
+	SlimfaaskafkaDesiredReplicas          SlimfaaskafkaDesiredReplicasMetricConfig          `mapstructure:"slimfaaskafka.desired_replicas"`
+	SlimfaaskafkaDrainTime                SlimfaaskafkaDrainTimeMetricConfig                `mapstructure:"slimfaaskafka.drain_time"`
 	SlimfaaskafkaLastActivityTimestamp    SlimfaaskafkaLastActivityTimestampMetricConfig    `mapstructure:"slimfaaskafka.last_activity_timestamp"`
 	SlimfaaskafkaPartitionPendingMessages SlimfaaskafkaPartitionPendingMessagesMetricConfig `mapstructure:"slimfaaskafka.partition.pending_messages"`
+	SlimfaaskafkaPartitions               SlimfaaskafkaPartitionsMetricConfig               `mapstructure:"slimfaaskafka.partitions"`
+	SlimfaaskafkaPartitionsPending        SlimfaaskafkaPartitionsPendingMetricConfig        `mapstructure:"slimfaaskafka.partitions_pending"`
 	SlimfaaskafkaPendingAge               SlimfaaskafkaPendingAgeMetricConfig               `mapstructure:"slimfaaskafka.pending_age"`
 	SlimfaaskafkaPendingMessages          SlimfaaskafkaPendingMessagesMetricConfig          `mapstructure:"slimfaaskafka.pending_messages"`
+	SlimfaaskafkaProducedMessages         SlimfaaskafkaProducedMessagesMetricConfig         `mapstructure:"slimfaaskafka.produced_messages"`
 	SlimfaaskafkaWakeFailures             SlimfaaskafkaWakeFailuresMetricConfig             `mapstructure:"slimfaaskafka.wake_failures"`
 	SlimfaaskafkaWakeups                  SlimfaaskafkaWakeupsMetricConfig                  `mapstructure:"slimfaaskafka.wakeups"`
 }
@@ -380,6 +635,16 @@ func DefaultMetricsConfig() MetricsConfig {
 			AggregationStrategy: AggregationStrategySum,
 			EnabledAttributes:   []SlimfaaskafkaConsumedMessagesMetricAttributeKey{SlimfaaskafkaConsumedMessagesMetricAttributeKeyTopic, SlimfaaskafkaConsumedMessagesMetricAttributeKeyGroup, SlimfaaskafkaConsumedMessagesMetricAttributeKeyFunction},
 		},
+		SlimfaaskafkaDesiredReplicas: SlimfaaskafkaDesiredReplicasMetricConfig{
+			Enabled:             true,
+			AggregationStrategy: AggregationStrategyAvg,
+			EnabledAttributes:   []SlimfaaskafkaDesiredReplicasMetricAttributeKey{SlimfaaskafkaDesiredReplicasMetricAttributeKeyTopic, SlimfaaskafkaDesiredReplicasMetricAttributeKeyGroup, SlimfaaskafkaDesiredReplicasMetricAttributeKeyFunction},
+		},
+		SlimfaaskafkaDrainTime: SlimfaaskafkaDrainTimeMetricConfig{
+			Enabled:             true,
+			AggregationStrategy: AggregationStrategyAvg,
+			EnabledAttributes:   []SlimfaaskafkaDrainTimeMetricAttributeKey{SlimfaaskafkaDrainTimeMetricAttributeKeyTopic, SlimfaaskafkaDrainTimeMetricAttributeKeyGroup, SlimfaaskafkaDrainTimeMetricAttributeKeyFunction},
+		},
 		SlimfaaskafkaLastActivityTimestamp: SlimfaaskafkaLastActivityTimestampMetricConfig{
 			Enabled:             true,
 			AggregationStrategy: AggregationStrategyAvg,
@@ -390,6 +655,16 @@ func DefaultMetricsConfig() MetricsConfig {
 			AggregationStrategy: AggregationStrategyAvg,
 			EnabledAttributes:   []SlimfaaskafkaPartitionPendingMessagesMetricAttributeKey{SlimfaaskafkaPartitionPendingMessagesMetricAttributeKeyTopic, SlimfaaskafkaPartitionPendingMessagesMetricAttributeKeyGroup, SlimfaaskafkaPartitionPendingMessagesMetricAttributeKeyFunction, SlimfaaskafkaPartitionPendingMessagesMetricAttributeKeyPartition},
 		},
+		SlimfaaskafkaPartitions: SlimfaaskafkaPartitionsMetricConfig{
+			Enabled:             true,
+			AggregationStrategy: AggregationStrategyAvg,
+			EnabledAttributes:   []SlimfaaskafkaPartitionsMetricAttributeKey{SlimfaaskafkaPartitionsMetricAttributeKeyTopic, SlimfaaskafkaPartitionsMetricAttributeKeyGroup, SlimfaaskafkaPartitionsMetricAttributeKeyFunction},
+		},
+		SlimfaaskafkaPartitionsPending: SlimfaaskafkaPartitionsPendingMetricConfig{
+			Enabled:             true,
+			AggregationStrategy: AggregationStrategyAvg,
+			EnabledAttributes:   []SlimfaaskafkaPartitionsPendingMetricAttributeKey{SlimfaaskafkaPartitionsPendingMetricAttributeKeyTopic, SlimfaaskafkaPartitionsPendingMetricAttributeKeyGroup, SlimfaaskafkaPartitionsPendingMetricAttributeKeyFunction},
+		},
 		SlimfaaskafkaPendingAge: SlimfaaskafkaPendingAgeMetricConfig{
 			Enabled:             true,
 			AggregationStrategy: AggregationStrategyAvg,
@@ -399,6 +674,11 @@ func DefaultMetricsConfig() MetricsConfig {
 			Enabled:             true,
 			AggregationStrategy: AggregationStrategyAvg,
 			EnabledAttributes:   []SlimfaaskafkaPendingMessagesMetricAttributeKey{SlimfaaskafkaPendingMessagesMetricAttributeKeyTopic, SlimfaaskafkaPendingMessagesMetricAttributeKeyGroup, SlimfaaskafkaPendingMessagesMetricAttributeKeyFunction},
+		},
+		SlimfaaskafkaProducedMessages: SlimfaaskafkaProducedMessagesMetricConfig{
+			Enabled:             true,
+			AggregationStrategy: AggregationStrategySum,
+			EnabledAttributes:   []SlimfaaskafkaProducedMessagesMetricAttributeKey{SlimfaaskafkaProducedMessagesMetricAttributeKeyTopic, SlimfaaskafkaProducedMessagesMetricAttributeKeyGroup, SlimfaaskafkaProducedMessagesMetricAttributeKeyFunction},
 		},
 		SlimfaaskafkaWakeFailures: SlimfaaskafkaWakeFailuresMetricConfig{
 			Enabled:             true,

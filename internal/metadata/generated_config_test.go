@@ -31,6 +31,16 @@ func TestMetricsBuilderConfig(t *testing.T) {
 						AggregationStrategy: AggregationStrategySum,
 						EnabledAttributes:   []SlimfaaskafkaConsumedMessagesMetricAttributeKey{SlimfaaskafkaConsumedMessagesMetricAttributeKeyTopic, SlimfaaskafkaConsumedMessagesMetricAttributeKeyGroup, SlimfaaskafkaConsumedMessagesMetricAttributeKeyFunction},
 					},
+					SlimfaaskafkaDesiredReplicas: SlimfaaskafkaDesiredReplicasMetricConfig{
+						Enabled:             true,
+						AggregationStrategy: AggregationStrategyAvg,
+						EnabledAttributes:   []SlimfaaskafkaDesiredReplicasMetricAttributeKey{SlimfaaskafkaDesiredReplicasMetricAttributeKeyTopic, SlimfaaskafkaDesiredReplicasMetricAttributeKeyGroup, SlimfaaskafkaDesiredReplicasMetricAttributeKeyFunction},
+					},
+					SlimfaaskafkaDrainTime: SlimfaaskafkaDrainTimeMetricConfig{
+						Enabled:             true,
+						AggregationStrategy: AggregationStrategyAvg,
+						EnabledAttributes:   []SlimfaaskafkaDrainTimeMetricAttributeKey{SlimfaaskafkaDrainTimeMetricAttributeKeyTopic, SlimfaaskafkaDrainTimeMetricAttributeKeyGroup, SlimfaaskafkaDrainTimeMetricAttributeKeyFunction},
+					},
 					SlimfaaskafkaLastActivityTimestamp: SlimfaaskafkaLastActivityTimestampMetricConfig{
 						Enabled:             true,
 						AggregationStrategy: AggregationStrategyAvg,
@@ -41,6 +51,16 @@ func TestMetricsBuilderConfig(t *testing.T) {
 						AggregationStrategy: AggregationStrategyAvg,
 						EnabledAttributes:   []SlimfaaskafkaPartitionPendingMessagesMetricAttributeKey{SlimfaaskafkaPartitionPendingMessagesMetricAttributeKeyTopic, SlimfaaskafkaPartitionPendingMessagesMetricAttributeKeyGroup, SlimfaaskafkaPartitionPendingMessagesMetricAttributeKeyFunction, SlimfaaskafkaPartitionPendingMessagesMetricAttributeKeyPartition},
 					},
+					SlimfaaskafkaPartitions: SlimfaaskafkaPartitionsMetricConfig{
+						Enabled:             true,
+						AggregationStrategy: AggregationStrategyAvg,
+						EnabledAttributes:   []SlimfaaskafkaPartitionsMetricAttributeKey{SlimfaaskafkaPartitionsMetricAttributeKeyTopic, SlimfaaskafkaPartitionsMetricAttributeKeyGroup, SlimfaaskafkaPartitionsMetricAttributeKeyFunction},
+					},
+					SlimfaaskafkaPartitionsPending: SlimfaaskafkaPartitionsPendingMetricConfig{
+						Enabled:             true,
+						AggregationStrategy: AggregationStrategyAvg,
+						EnabledAttributes:   []SlimfaaskafkaPartitionsPendingMetricAttributeKey{SlimfaaskafkaPartitionsPendingMetricAttributeKeyTopic, SlimfaaskafkaPartitionsPendingMetricAttributeKeyGroup, SlimfaaskafkaPartitionsPendingMetricAttributeKeyFunction},
+					},
 					SlimfaaskafkaPendingAge: SlimfaaskafkaPendingAgeMetricConfig{
 						Enabled:             true,
 						AggregationStrategy: AggregationStrategyAvg,
@@ -50,6 +70,11 @@ func TestMetricsBuilderConfig(t *testing.T) {
 						Enabled:             true,
 						AggregationStrategy: AggregationStrategyAvg,
 						EnabledAttributes:   []SlimfaaskafkaPendingMessagesMetricAttributeKey{SlimfaaskafkaPendingMessagesMetricAttributeKeyTopic, SlimfaaskafkaPendingMessagesMetricAttributeKeyGroup, SlimfaaskafkaPendingMessagesMetricAttributeKeyFunction},
+					},
+					SlimfaaskafkaProducedMessages: SlimfaaskafkaProducedMessagesMetricConfig{
+						Enabled:             true,
+						AggregationStrategy: AggregationStrategySum,
+						EnabledAttributes:   []SlimfaaskafkaProducedMessagesMetricAttributeKey{SlimfaaskafkaProducedMessagesMetricAttributeKeyTopic, SlimfaaskafkaProducedMessagesMetricAttributeKeyGroup, SlimfaaskafkaProducedMessagesMetricAttributeKeyFunction},
 					},
 					SlimfaaskafkaWakeFailures: SlimfaaskafkaWakeFailuresMetricConfig{
 						Enabled:             true,
@@ -76,6 +101,16 @@ func TestMetricsBuilderConfig(t *testing.T) {
 						AggregationStrategy: AggregationStrategySum,
 						EnabledAttributes:   []SlimfaaskafkaConsumedMessagesMetricAttributeKey{SlimfaaskafkaConsumedMessagesMetricAttributeKeyTopic, SlimfaaskafkaConsumedMessagesMetricAttributeKeyGroup, SlimfaaskafkaConsumedMessagesMetricAttributeKeyFunction},
 					},
+					SlimfaaskafkaDesiredReplicas: SlimfaaskafkaDesiredReplicasMetricConfig{
+						Enabled:             false,
+						AggregationStrategy: AggregationStrategyAvg,
+						EnabledAttributes:   []SlimfaaskafkaDesiredReplicasMetricAttributeKey{SlimfaaskafkaDesiredReplicasMetricAttributeKeyTopic, SlimfaaskafkaDesiredReplicasMetricAttributeKeyGroup, SlimfaaskafkaDesiredReplicasMetricAttributeKeyFunction},
+					},
+					SlimfaaskafkaDrainTime: SlimfaaskafkaDrainTimeMetricConfig{
+						Enabled:             false,
+						AggregationStrategy: AggregationStrategyAvg,
+						EnabledAttributes:   []SlimfaaskafkaDrainTimeMetricAttributeKey{SlimfaaskafkaDrainTimeMetricAttributeKeyTopic, SlimfaaskafkaDrainTimeMetricAttributeKeyGroup, SlimfaaskafkaDrainTimeMetricAttributeKeyFunction},
+					},
 					SlimfaaskafkaLastActivityTimestamp: SlimfaaskafkaLastActivityTimestampMetricConfig{
 						Enabled:             false,
 						AggregationStrategy: AggregationStrategyAvg,
@@ -86,6 +121,16 @@ func TestMetricsBuilderConfig(t *testing.T) {
 						AggregationStrategy: AggregationStrategyAvg,
 						EnabledAttributes:   []SlimfaaskafkaPartitionPendingMessagesMetricAttributeKey{SlimfaaskafkaPartitionPendingMessagesMetricAttributeKeyTopic, SlimfaaskafkaPartitionPendingMessagesMetricAttributeKeyGroup, SlimfaaskafkaPartitionPendingMessagesMetricAttributeKeyFunction, SlimfaaskafkaPartitionPendingMessagesMetricAttributeKeyPartition},
 					},
+					SlimfaaskafkaPartitions: SlimfaaskafkaPartitionsMetricConfig{
+						Enabled:             false,
+						AggregationStrategy: AggregationStrategyAvg,
+						EnabledAttributes:   []SlimfaaskafkaPartitionsMetricAttributeKey{SlimfaaskafkaPartitionsMetricAttributeKeyTopic, SlimfaaskafkaPartitionsMetricAttributeKeyGroup, SlimfaaskafkaPartitionsMetricAttributeKeyFunction},
+					},
+					SlimfaaskafkaPartitionsPending: SlimfaaskafkaPartitionsPendingMetricConfig{
+						Enabled:             false,
+						AggregationStrategy: AggregationStrategyAvg,
+						EnabledAttributes:   []SlimfaaskafkaPartitionsPendingMetricAttributeKey{SlimfaaskafkaPartitionsPendingMetricAttributeKeyTopic, SlimfaaskafkaPartitionsPendingMetricAttributeKeyGroup, SlimfaaskafkaPartitionsPendingMetricAttributeKeyFunction},
+					},
 					SlimfaaskafkaPendingAge: SlimfaaskafkaPendingAgeMetricConfig{
 						Enabled:             false,
 						AggregationStrategy: AggregationStrategyAvg,
@@ -95,6 +140,11 @@ func TestMetricsBuilderConfig(t *testing.T) {
 						Enabled:             false,
 						AggregationStrategy: AggregationStrategyAvg,
 						EnabledAttributes:   []SlimfaaskafkaPendingMessagesMetricAttributeKey{SlimfaaskafkaPendingMessagesMetricAttributeKeyTopic, SlimfaaskafkaPendingMessagesMetricAttributeKeyGroup, SlimfaaskafkaPendingMessagesMetricAttributeKeyFunction},
+					},
+					SlimfaaskafkaProducedMessages: SlimfaaskafkaProducedMessagesMetricConfig{
+						Enabled:             false,
+						AggregationStrategy: AggregationStrategySum,
+						EnabledAttributes:   []SlimfaaskafkaProducedMessagesMetricAttributeKey{SlimfaaskafkaProducedMessagesMetricAttributeKeyTopic, SlimfaaskafkaProducedMessagesMetricAttributeKeyGroup, SlimfaaskafkaProducedMessagesMetricAttributeKeyFunction},
 					},
 					SlimfaaskafkaWakeFailures: SlimfaaskafkaWakeFailuresMetricConfig{
 						Enabled:             false,
@@ -116,7 +166,7 @@ func TestMetricsBuilderConfig(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			cfg := loadMetricsBuilderConfig(t, tt.name)
-			diff := cmp.Diff(tt.want, cfg, cmpopts.IgnoreUnexported(SlimfaaskafkaConsumedMessagesMetricConfig{}, SlimfaaskafkaLastActivityTimestampMetricConfig{}, SlimfaaskafkaPartitionPendingMessagesMetricConfig{}, SlimfaaskafkaPendingAgeMetricConfig{}, SlimfaaskafkaPendingMessagesMetricConfig{}, SlimfaaskafkaWakeFailuresMetricConfig{}, SlimfaaskafkaWakeupsMetricConfig{}, ResourceAttributeConfig{}))
+			diff := cmp.Diff(tt.want, cfg, cmpopts.IgnoreUnexported(SlimfaaskafkaConsumedMessagesMetricConfig{}, SlimfaaskafkaDesiredReplicasMetricConfig{}, SlimfaaskafkaDrainTimeMetricConfig{}, SlimfaaskafkaLastActivityTimestampMetricConfig{}, SlimfaaskafkaPartitionPendingMessagesMetricConfig{}, SlimfaaskafkaPartitionsMetricConfig{}, SlimfaaskafkaPartitionsPendingMetricConfig{}, SlimfaaskafkaPendingAgeMetricConfig{}, SlimfaaskafkaPendingMessagesMetricConfig{}, SlimfaaskafkaProducedMessagesMetricConfig{}, SlimfaaskafkaWakeFailuresMetricConfig{}, SlimfaaskafkaWakeupsMetricConfig{}, ResourceAttributeConfig{}))
 			require.Emptyf(t, diff, "Config mismatch (-expected +actual):\n%s", diff)
 		})
 	}
@@ -129,6 +179,30 @@ func TestSlimfaaskafkaConsumedMessagesMetricsConfig_Validate(t *testing.T) {
 	require.ErrorContains(t, cfg.Validate(), "metric slimfaaskafka.consumed_messages doesn't have an attribute invalid, valid attributes: [topic, group, function]")
 
 	cfg = DefaultMetricsConfig().SlimfaaskafkaConsumedMessages
+	cfg.AggregationStrategy = "invalid"
+	require.ErrorContains(t, cfg.Validate(), "invalid aggregation strategy")
+}
+
+func TestSlimfaaskafkaDesiredReplicasMetricsConfig_Validate(t *testing.T) {
+	cfg := DefaultMetricsConfig().SlimfaaskafkaDesiredReplicas
+	require.NoError(t, cfg.Validate())
+
+	cfg.EnabledAttributes = []SlimfaaskafkaDesiredReplicasMetricAttributeKey{"invalid"}
+	require.ErrorContains(t, cfg.Validate(), "metric slimfaaskafka.desired_replicas doesn't have an attribute invalid, valid attributes: [topic, group, function]")
+
+	cfg = DefaultMetricsConfig().SlimfaaskafkaDesiredReplicas
+	cfg.AggregationStrategy = "invalid"
+	require.ErrorContains(t, cfg.Validate(), "invalid aggregation strategy")
+}
+
+func TestSlimfaaskafkaDrainTimeMetricsConfig_Validate(t *testing.T) {
+	cfg := DefaultMetricsConfig().SlimfaaskafkaDrainTime
+	require.NoError(t, cfg.Validate())
+
+	cfg.EnabledAttributes = []SlimfaaskafkaDrainTimeMetricAttributeKey{"invalid"}
+	require.ErrorContains(t, cfg.Validate(), "metric slimfaaskafka.drain_time doesn't have an attribute invalid, valid attributes: [topic, group, function]")
+
+	cfg = DefaultMetricsConfig().SlimfaaskafkaDrainTime
 	cfg.AggregationStrategy = "invalid"
 	require.ErrorContains(t, cfg.Validate(), "invalid aggregation strategy")
 }
@@ -157,6 +231,30 @@ func TestSlimfaaskafkaPartitionPendingMessagesMetricsConfig_Validate(t *testing.
 	require.ErrorContains(t, cfg.Validate(), "invalid aggregation strategy")
 }
 
+func TestSlimfaaskafkaPartitionsMetricsConfig_Validate(t *testing.T) {
+	cfg := DefaultMetricsConfig().SlimfaaskafkaPartitions
+	require.NoError(t, cfg.Validate())
+
+	cfg.EnabledAttributes = []SlimfaaskafkaPartitionsMetricAttributeKey{"invalid"}
+	require.ErrorContains(t, cfg.Validate(), "metric slimfaaskafka.partitions doesn't have an attribute invalid, valid attributes: [topic, group, function]")
+
+	cfg = DefaultMetricsConfig().SlimfaaskafkaPartitions
+	cfg.AggregationStrategy = "invalid"
+	require.ErrorContains(t, cfg.Validate(), "invalid aggregation strategy")
+}
+
+func TestSlimfaaskafkaPartitionsPendingMetricsConfig_Validate(t *testing.T) {
+	cfg := DefaultMetricsConfig().SlimfaaskafkaPartitionsPending
+	require.NoError(t, cfg.Validate())
+
+	cfg.EnabledAttributes = []SlimfaaskafkaPartitionsPendingMetricAttributeKey{"invalid"}
+	require.ErrorContains(t, cfg.Validate(), "metric slimfaaskafka.partitions_pending doesn't have an attribute invalid, valid attributes: [topic, group, function]")
+
+	cfg = DefaultMetricsConfig().SlimfaaskafkaPartitionsPending
+	cfg.AggregationStrategy = "invalid"
+	require.ErrorContains(t, cfg.Validate(), "invalid aggregation strategy")
+}
+
 func TestSlimfaaskafkaPendingAgeMetricsConfig_Validate(t *testing.T) {
 	cfg := DefaultMetricsConfig().SlimfaaskafkaPendingAge
 	require.NoError(t, cfg.Validate())
@@ -177,6 +275,18 @@ func TestSlimfaaskafkaPendingMessagesMetricsConfig_Validate(t *testing.T) {
 	require.ErrorContains(t, cfg.Validate(), "metric slimfaaskafka.pending_messages doesn't have an attribute invalid, valid attributes: [topic, group, function]")
 
 	cfg = DefaultMetricsConfig().SlimfaaskafkaPendingMessages
+	cfg.AggregationStrategy = "invalid"
+	require.ErrorContains(t, cfg.Validate(), "invalid aggregation strategy")
+}
+
+func TestSlimfaaskafkaProducedMessagesMetricsConfig_Validate(t *testing.T) {
+	cfg := DefaultMetricsConfig().SlimfaaskafkaProducedMessages
+	require.NoError(t, cfg.Validate())
+
+	cfg.EnabledAttributes = []SlimfaaskafkaProducedMessagesMetricAttributeKey{"invalid"}
+	require.ErrorContains(t, cfg.Validate(), "metric slimfaaskafka.produced_messages doesn't have an attribute invalid, valid attributes: [topic, group, function]")
+
+	cfg = DefaultMetricsConfig().SlimfaaskafkaProducedMessages
 	cfg.AggregationStrategy = "invalid"
 	require.ErrorContains(t, cfg.Validate(), "invalid aggregation strategy")
 }

@@ -54,6 +54,14 @@ var MetricsInfo = metricsInfo{
 		Name:       "slimfaaskafka.consumed_messages",
 		Attributes: []string{"topic", "group", "function"},
 	},
+	SlimfaaskafkaDesiredReplicas: metricInfo{
+		Name:       "slimfaaskafka.desired_replicas",
+		Attributes: []string{"topic", "group", "function"},
+	},
+	SlimfaaskafkaDrainTime: metricInfo{
+		Name:       "slimfaaskafka.drain_time",
+		Attributes: []string{"topic", "group", "function"},
+	},
 	SlimfaaskafkaLastActivityTimestamp: metricInfo{
 		Name:       "slimfaaskafka.last_activity_timestamp",
 		Attributes: []string{"topic", "group", "function"},
@@ -62,12 +70,24 @@ var MetricsInfo = metricsInfo{
 		Name:       "slimfaaskafka.partition.pending_messages",
 		Attributes: []string{"topic", "group", "function", "partition"},
 	},
+	SlimfaaskafkaPartitions: metricInfo{
+		Name:       "slimfaaskafka.partitions",
+		Attributes: []string{"topic", "group", "function"},
+	},
+	SlimfaaskafkaPartitionsPending: metricInfo{
+		Name:       "slimfaaskafka.partitions_pending",
+		Attributes: []string{"topic", "group", "function"},
+	},
 	SlimfaaskafkaPendingAge: metricInfo{
 		Name:       "slimfaaskafka.pending_age",
 		Attributes: []string{"topic", "group", "function"},
 	},
 	SlimfaaskafkaPendingMessages: metricInfo{
 		Name:       "slimfaaskafka.pending_messages",
+		Attributes: []string{"topic", "group", "function"},
+	},
+	SlimfaaskafkaProducedMessages: metricInfo{
+		Name:       "slimfaaskafka.produced_messages",
 		Attributes: []string{"topic", "group", "function"},
 	},
 	SlimfaaskafkaWakeFailures: metricInfo{
@@ -82,10 +102,15 @@ var MetricsInfo = metricsInfo{
 
 type metricsInfo struct {
 	SlimfaaskafkaConsumedMessages         metricInfo
+	SlimfaaskafkaDesiredReplicas          metricInfo
+	SlimfaaskafkaDrainTime                metricInfo
 	SlimfaaskafkaLastActivityTimestamp    metricInfo
 	SlimfaaskafkaPartitionPendingMessages metricInfo
+	SlimfaaskafkaPartitions               metricInfo
+	SlimfaaskafkaPartitionsPending        metricInfo
 	SlimfaaskafkaPendingAge               metricInfo
 	SlimfaaskafkaPendingMessages          metricInfo
+	SlimfaaskafkaProducedMessages         metricInfo
 	SlimfaaskafkaWakeFailures             metricInfo
 	SlimfaaskafkaWakeups                  metricInfo
 }
@@ -184,6 +209,196 @@ func (m *metricSlimfaaskafkaConsumedMessages) emit(metrics pmetric.MetricSlice) 
 
 func newMetricSlimfaaskafkaConsumedMessages(cfg SlimfaaskafkaConsumedMessagesMetricConfig) metricSlimfaaskafkaConsumedMessages {
 	m := metricSlimfaaskafkaConsumedMessages{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
+type metricSlimfaaskafkaDesiredReplicas struct {
+	data          pmetric.Metric                           // data buffer for generated metric.
+	config        SlimfaaskafkaDesiredReplicasMetricConfig // metric config provided by user.
+	capacity      int                                      // max observed number of data points added to the metric.
+	aggDataPoints []int64                                  // slice containing number of aggregated datapoints at each index
+}
+
+// init fills slimfaaskafka.desired_replicas metric with initial data.
+func (m *metricSlimfaaskafkaDesiredReplicas) init() {
+	m.data.SetName("slimfaaskafka.desired_replicas")
+	m.data.SetDescription("Replicas the binding's function needs, the pending messages divided by scaling.target_pending_per_replica rounded up, capped by scaling.cap and scaling.max_replicas. 0 when nothing is pending; emitted only when target_pending_per_replica is set, and absent when pending is.")
+	m.data.SetUnit("{replicas}")
+	m.data.SetEmptyGauge()
+	m.data.Gauge().DataPoints().EnsureCapacity(m.capacity)
+	m.aggDataPoints = m.aggDataPoints[:0]
+}
+
+func (m *metricSlimfaaskafkaDesiredReplicas) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64, topicAttributeValue string, groupAttributeValue string, functionAttributeValue string) {
+	if !m.config.Enabled {
+		return
+	}
+
+	dp := pmetric.NewNumberDataPoint()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	if slices.Contains(m.config.EnabledAttributes, SlimfaaskafkaDesiredReplicasMetricAttributeKeyTopic) {
+		dp.Attributes().PutStr("topic", topicAttributeValue)
+	}
+	if slices.Contains(m.config.EnabledAttributes, SlimfaaskafkaDesiredReplicasMetricAttributeKeyGroup) {
+		dp.Attributes().PutStr("group", groupAttributeValue)
+	}
+	if slices.Contains(m.config.EnabledAttributes, SlimfaaskafkaDesiredReplicasMetricAttributeKeyFunction) {
+		dp.Attributes().PutStr("function", functionAttributeValue)
+	}
+
+	var s string
+	dps := m.data.Gauge().DataPoints()
+	for i := 0; i < dps.Len(); i++ {
+		dpi := dps.At(i)
+		if dp.Attributes().Equal(dpi.Attributes()) && dp.StartTimestamp() == dpi.StartTimestamp() && dp.Timestamp() == dpi.Timestamp() {
+			switch s = m.config.AggregationStrategy; s {
+			case AggregationStrategySum, AggregationStrategyAvg:
+				dpi.SetIntValue(dpi.IntValue() + val)
+				m.aggDataPoints[i] += 1
+				return
+			case AggregationStrategyMin:
+				if dpi.IntValue() > val {
+					dpi.SetIntValue(val)
+				}
+				return
+			case AggregationStrategyMax:
+				if dpi.IntValue() < val {
+					dpi.SetIntValue(val)
+				}
+				return
+			}
+		}
+	}
+
+	dp.SetIntValue(val)
+	m.aggDataPoints = append(m.aggDataPoints, 1)
+	dp.MoveTo(dps.AppendEmpty())
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricSlimfaaskafkaDesiredReplicas) updateCapacity() {
+	if m.data.Gauge().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Gauge().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricSlimfaaskafkaDesiredReplicas) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Gauge().DataPoints().Len() > 0 {
+		if m.config.AggregationStrategy == AggregationStrategyAvg {
+			for i, aggCount := range m.aggDataPoints {
+				m.data.Gauge().DataPoints().At(i).SetIntValue(m.data.Gauge().DataPoints().At(i).IntValue() / aggCount)
+			}
+		}
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricSlimfaaskafkaDesiredReplicas(cfg SlimfaaskafkaDesiredReplicasMetricConfig) metricSlimfaaskafkaDesiredReplicas {
+	m := metricSlimfaaskafkaDesiredReplicas{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
+type metricSlimfaaskafkaDrainTime struct {
+	data          pmetric.Metric                     // data buffer for generated metric.
+	config        SlimfaaskafkaDrainTimeMetricConfig // metric config provided by user.
+	capacity      int                                // max observed number of data points added to the metric.
+	aggDataPoints []float64                          // slice containing number of aggregated datapoints at each index
+}
+
+// init fills slimfaaskafka.drain_time metric with initial data.
+func (m *metricSlimfaaskafkaDrainTime) init() {
+	m.data.SetName("slimfaaskafka.drain_time")
+	m.data.SetDescription("Seconds until the binding's pending messages reach 0 at the produce and consume rates of scaling.rate_window. 0 when nothing is pending; +Inf when consumption does not outpace production; absent when pending is, or before the window holds two observations.")
+	m.data.SetUnit("s")
+	m.data.SetEmptyGauge()
+	m.data.Gauge().DataPoints().EnsureCapacity(m.capacity)
+	m.aggDataPoints = m.aggDataPoints[:0]
+}
+
+func (m *metricSlimfaaskafkaDrainTime) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val float64, topicAttributeValue string, groupAttributeValue string, functionAttributeValue string) {
+	if !m.config.Enabled {
+		return
+	}
+
+	dp := pmetric.NewNumberDataPoint()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	if slices.Contains(m.config.EnabledAttributes, SlimfaaskafkaDrainTimeMetricAttributeKeyTopic) {
+		dp.Attributes().PutStr("topic", topicAttributeValue)
+	}
+	if slices.Contains(m.config.EnabledAttributes, SlimfaaskafkaDrainTimeMetricAttributeKeyGroup) {
+		dp.Attributes().PutStr("group", groupAttributeValue)
+	}
+	if slices.Contains(m.config.EnabledAttributes, SlimfaaskafkaDrainTimeMetricAttributeKeyFunction) {
+		dp.Attributes().PutStr("function", functionAttributeValue)
+	}
+
+	var s string
+	dps := m.data.Gauge().DataPoints()
+	for i := 0; i < dps.Len(); i++ {
+		dpi := dps.At(i)
+		if dp.Attributes().Equal(dpi.Attributes()) && dp.StartTimestamp() == dpi.StartTimestamp() && dp.Timestamp() == dpi.Timestamp() {
+			switch s = m.config.AggregationStrategy; s {
+			case AggregationStrategySum, AggregationStrategyAvg:
+				dpi.SetDoubleValue(dpi.DoubleValue() + val)
+				m.aggDataPoints[i] += 1
+				return
+			case AggregationStrategyMin:
+				if dpi.DoubleValue() > val {
+					dpi.SetDoubleValue(val)
+				}
+				return
+			case AggregationStrategyMax:
+				if dpi.DoubleValue() < val {
+					dpi.SetDoubleValue(val)
+				}
+				return
+			}
+		}
+	}
+
+	dp.SetDoubleValue(val)
+	m.aggDataPoints = append(m.aggDataPoints, 1)
+	dp.MoveTo(dps.AppendEmpty())
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricSlimfaaskafkaDrainTime) updateCapacity() {
+	if m.data.Gauge().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Gauge().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricSlimfaaskafkaDrainTime) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Gauge().DataPoints().Len() > 0 {
+		if m.config.AggregationStrategy == AggregationStrategyAvg {
+			for i, aggCount := range m.aggDataPoints {
+				m.data.Gauge().DataPoints().At(i).SetDoubleValue(m.data.Gauge().DataPoints().At(i).DoubleValue() / aggCount)
+			}
+		}
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricSlimfaaskafkaDrainTime(cfg SlimfaaskafkaDrainTimeMetricConfig) metricSlimfaaskafkaDrainTime {
+	m := metricSlimfaaskafkaDrainTime{config: cfg}
 
 	if cfg.Enabled {
 		m.data = pmetric.NewMetric()
@@ -385,6 +600,196 @@ func newMetricSlimfaaskafkaPartitionPendingMessages(cfg SlimfaaskafkaPartitionPe
 	return m
 }
 
+type metricSlimfaaskafkaPartitions struct {
+	data          pmetric.Metric                      // data buffer for generated metric.
+	config        SlimfaaskafkaPartitionsMetricConfig // metric config provided by user.
+	capacity      int                                 // max observed number of data points added to the metric.
+	aggDataPoints []int64                             // slice containing number of aggregated datapoints at each index
+}
+
+// init fills slimfaaskafka.partitions metric with initial data.
+func (m *metricSlimfaaskafkaPartitions) init() {
+	m.data.SetName("slimfaaskafka.partitions")
+	m.data.SetDescription("Partitions of the binding's topic.")
+	m.data.SetUnit("{partitions}")
+	m.data.SetEmptyGauge()
+	m.data.Gauge().DataPoints().EnsureCapacity(m.capacity)
+	m.aggDataPoints = m.aggDataPoints[:0]
+}
+
+func (m *metricSlimfaaskafkaPartitions) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64, topicAttributeValue string, groupAttributeValue string, functionAttributeValue string) {
+	if !m.config.Enabled {
+		return
+	}
+
+	dp := pmetric.NewNumberDataPoint()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	if slices.Contains(m.config.EnabledAttributes, SlimfaaskafkaPartitionsMetricAttributeKeyTopic) {
+		dp.Attributes().PutStr("topic", topicAttributeValue)
+	}
+	if slices.Contains(m.config.EnabledAttributes, SlimfaaskafkaPartitionsMetricAttributeKeyGroup) {
+		dp.Attributes().PutStr("group", groupAttributeValue)
+	}
+	if slices.Contains(m.config.EnabledAttributes, SlimfaaskafkaPartitionsMetricAttributeKeyFunction) {
+		dp.Attributes().PutStr("function", functionAttributeValue)
+	}
+
+	var s string
+	dps := m.data.Gauge().DataPoints()
+	for i := 0; i < dps.Len(); i++ {
+		dpi := dps.At(i)
+		if dp.Attributes().Equal(dpi.Attributes()) && dp.StartTimestamp() == dpi.StartTimestamp() && dp.Timestamp() == dpi.Timestamp() {
+			switch s = m.config.AggregationStrategy; s {
+			case AggregationStrategySum, AggregationStrategyAvg:
+				dpi.SetIntValue(dpi.IntValue() + val)
+				m.aggDataPoints[i] += 1
+				return
+			case AggregationStrategyMin:
+				if dpi.IntValue() > val {
+					dpi.SetIntValue(val)
+				}
+				return
+			case AggregationStrategyMax:
+				if dpi.IntValue() < val {
+					dpi.SetIntValue(val)
+				}
+				return
+			}
+		}
+	}
+
+	dp.SetIntValue(val)
+	m.aggDataPoints = append(m.aggDataPoints, 1)
+	dp.MoveTo(dps.AppendEmpty())
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricSlimfaaskafkaPartitions) updateCapacity() {
+	if m.data.Gauge().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Gauge().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricSlimfaaskafkaPartitions) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Gauge().DataPoints().Len() > 0 {
+		if m.config.AggregationStrategy == AggregationStrategyAvg {
+			for i, aggCount := range m.aggDataPoints {
+				m.data.Gauge().DataPoints().At(i).SetIntValue(m.data.Gauge().DataPoints().At(i).IntValue() / aggCount)
+			}
+		}
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricSlimfaaskafkaPartitions(cfg SlimfaaskafkaPartitionsMetricConfig) metricSlimfaaskafkaPartitions {
+	m := metricSlimfaaskafkaPartitions{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
+type metricSlimfaaskafkaPartitionsPending struct {
+	data          pmetric.Metric                             // data buffer for generated metric.
+	config        SlimfaaskafkaPartitionsPendingMetricConfig // metric config provided by user.
+	capacity      int                                        // max observed number of data points added to the metric.
+	aggDataPoints []int64                                    // slice containing number of aggregated datapoints at each index
+}
+
+// init fills slimfaaskafka.partitions_pending metric with initial data.
+func (m *metricSlimfaaskafkaPartitionsPending) init() {
+	m.data.SetName("slimfaaskafka.partitions_pending")
+	m.data.SetDescription("Partitions of the binding's topic with messages pending for its group.")
+	m.data.SetUnit("{partitions}")
+	m.data.SetEmptyGauge()
+	m.data.Gauge().DataPoints().EnsureCapacity(m.capacity)
+	m.aggDataPoints = m.aggDataPoints[:0]
+}
+
+func (m *metricSlimfaaskafkaPartitionsPending) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64, topicAttributeValue string, groupAttributeValue string, functionAttributeValue string) {
+	if !m.config.Enabled {
+		return
+	}
+
+	dp := pmetric.NewNumberDataPoint()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	if slices.Contains(m.config.EnabledAttributes, SlimfaaskafkaPartitionsPendingMetricAttributeKeyTopic) {
+		dp.Attributes().PutStr("topic", topicAttributeValue)
+	}
+	if slices.Contains(m.config.EnabledAttributes, SlimfaaskafkaPartitionsPendingMetricAttributeKeyGroup) {
+		dp.Attributes().PutStr("group", groupAttributeValue)
+	}
+	if slices.Contains(m.config.EnabledAttributes, SlimfaaskafkaPartitionsPendingMetricAttributeKeyFunction) {
+		dp.Attributes().PutStr("function", functionAttributeValue)
+	}
+
+	var s string
+	dps := m.data.Gauge().DataPoints()
+	for i := 0; i < dps.Len(); i++ {
+		dpi := dps.At(i)
+		if dp.Attributes().Equal(dpi.Attributes()) && dp.StartTimestamp() == dpi.StartTimestamp() && dp.Timestamp() == dpi.Timestamp() {
+			switch s = m.config.AggregationStrategy; s {
+			case AggregationStrategySum, AggregationStrategyAvg:
+				dpi.SetIntValue(dpi.IntValue() + val)
+				m.aggDataPoints[i] += 1
+				return
+			case AggregationStrategyMin:
+				if dpi.IntValue() > val {
+					dpi.SetIntValue(val)
+				}
+				return
+			case AggregationStrategyMax:
+				if dpi.IntValue() < val {
+					dpi.SetIntValue(val)
+				}
+				return
+			}
+		}
+	}
+
+	dp.SetIntValue(val)
+	m.aggDataPoints = append(m.aggDataPoints, 1)
+	dp.MoveTo(dps.AppendEmpty())
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricSlimfaaskafkaPartitionsPending) updateCapacity() {
+	if m.data.Gauge().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Gauge().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricSlimfaaskafkaPartitionsPending) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Gauge().DataPoints().Len() > 0 {
+		if m.config.AggregationStrategy == AggregationStrategyAvg {
+			for i, aggCount := range m.aggDataPoints {
+				m.data.Gauge().DataPoints().At(i).SetIntValue(m.data.Gauge().DataPoints().At(i).IntValue() / aggCount)
+			}
+		}
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricSlimfaaskafkaPartitionsPending(cfg SlimfaaskafkaPartitionsPendingMetricConfig) metricSlimfaaskafkaPartitionsPending {
+	m := metricSlimfaaskafkaPartitionsPending{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
 type metricSlimfaaskafkaPendingAge struct {
 	data          pmetric.Metric                      // data buffer for generated metric.
 	config        SlimfaaskafkaPendingAgeMetricConfig // metric config provided by user.
@@ -567,6 +972,103 @@ func (m *metricSlimfaaskafkaPendingMessages) emit(metrics pmetric.MetricSlice) {
 
 func newMetricSlimfaaskafkaPendingMessages(cfg SlimfaaskafkaPendingMessagesMetricConfig) metricSlimfaaskafkaPendingMessages {
 	m := metricSlimfaaskafkaPendingMessages{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
+type metricSlimfaaskafkaProducedMessages struct {
+	data          pmetric.Metric                            // data buffer for generated metric.
+	config        SlimfaaskafkaProducedMessagesMetricConfig // metric config provided by user.
+	capacity      int                                       // max observed number of data points added to the metric.
+	aggDataPoints []int64                                   // slice containing number of aggregated datapoints at each index
+}
+
+// init fills slimfaaskafka.produced_messages metric with initial data.
+func (m *metricSlimfaaskafkaProducedMessages) init() {
+	m.data.SetName("slimfaaskafka.produced_messages")
+	m.data.SetDescription("Messages produced to the binding's topic since the binding's first observation, the growth of its partitions' high watermarks (a partition first seen later counts its retained messages; truncation and DeleteRecords never count).")
+	m.data.SetUnit("{messages}")
+	m.data.SetEmptySum()
+	m.data.Sum().SetIsMonotonic(true)
+	m.data.Sum().SetAggregationTemporality(pmetric.AggregationTemporalityCumulative)
+	m.data.Sum().DataPoints().EnsureCapacity(m.capacity)
+	m.aggDataPoints = m.aggDataPoints[:0]
+}
+
+func (m *metricSlimfaaskafkaProducedMessages) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64, topicAttributeValue string, groupAttributeValue string, functionAttributeValue string) {
+	if !m.config.Enabled {
+		return
+	}
+
+	dp := pmetric.NewNumberDataPoint()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	if slices.Contains(m.config.EnabledAttributes, SlimfaaskafkaProducedMessagesMetricAttributeKeyTopic) {
+		dp.Attributes().PutStr("topic", topicAttributeValue)
+	}
+	if slices.Contains(m.config.EnabledAttributes, SlimfaaskafkaProducedMessagesMetricAttributeKeyGroup) {
+		dp.Attributes().PutStr("group", groupAttributeValue)
+	}
+	if slices.Contains(m.config.EnabledAttributes, SlimfaaskafkaProducedMessagesMetricAttributeKeyFunction) {
+		dp.Attributes().PutStr("function", functionAttributeValue)
+	}
+
+	var s string
+	dps := m.data.Sum().DataPoints()
+	for i := 0; i < dps.Len(); i++ {
+		dpi := dps.At(i)
+		if dp.Attributes().Equal(dpi.Attributes()) && dp.StartTimestamp() == dpi.StartTimestamp() && dp.Timestamp() == dpi.Timestamp() {
+			switch s = m.config.AggregationStrategy; s {
+			case AggregationStrategySum, AggregationStrategyAvg:
+				dpi.SetIntValue(dpi.IntValue() + val)
+				m.aggDataPoints[i] += 1
+				return
+			case AggregationStrategyMin:
+				if dpi.IntValue() > val {
+					dpi.SetIntValue(val)
+				}
+				return
+			case AggregationStrategyMax:
+				if dpi.IntValue() < val {
+					dpi.SetIntValue(val)
+				}
+				return
+			}
+		}
+	}
+
+	dp.SetIntValue(val)
+	m.aggDataPoints = append(m.aggDataPoints, 1)
+	dp.MoveTo(dps.AppendEmpty())
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricSlimfaaskafkaProducedMessages) updateCapacity() {
+	if m.data.Sum().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Sum().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricSlimfaaskafkaProducedMessages) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Sum().DataPoints().Len() > 0 {
+		if m.config.AggregationStrategy == AggregationStrategyAvg {
+			for i, aggCount := range m.aggDataPoints {
+				m.data.Sum().DataPoints().At(i).SetIntValue(m.data.Sum().DataPoints().At(i).IntValue() / aggCount)
+			}
+		}
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricSlimfaaskafkaProducedMessages(cfg SlimfaaskafkaProducedMessagesMetricConfig) metricSlimfaaskafkaProducedMessages {
+	m := metricSlimfaaskafkaProducedMessages{config: cfg}
 
 	if cfg.Enabled {
 		m.data = pmetric.NewMetric()
@@ -786,10 +1288,15 @@ type MetricsBuilder struct {
 	resourceAttributeIncludeFilter              map[string]filter.Filter
 	resourceAttributeExcludeFilter              map[string]filter.Filter
 	metricSlimfaaskafkaConsumedMessages         metricSlimfaaskafkaConsumedMessages
+	metricSlimfaaskafkaDesiredReplicas          metricSlimfaaskafkaDesiredReplicas
+	metricSlimfaaskafkaDrainTime                metricSlimfaaskafkaDrainTime
 	metricSlimfaaskafkaLastActivityTimestamp    metricSlimfaaskafkaLastActivityTimestamp
 	metricSlimfaaskafkaPartitionPendingMessages metricSlimfaaskafkaPartitionPendingMessages
+	metricSlimfaaskafkaPartitions               metricSlimfaaskafkaPartitions
+	metricSlimfaaskafkaPartitionsPending        metricSlimfaaskafkaPartitionsPending
 	metricSlimfaaskafkaPendingAge               metricSlimfaaskafkaPendingAge
 	metricSlimfaaskafkaPendingMessages          metricSlimfaaskafkaPendingMessages
+	metricSlimfaaskafkaProducedMessages         metricSlimfaaskafkaProducedMessages
 	metricSlimfaaskafkaWakeFailures             metricSlimfaaskafkaWakeFailures
 	metricSlimfaaskafkaWakeups                  metricSlimfaaskafkaWakeups
 }
@@ -813,15 +1320,20 @@ func WithStartTime(startTime pcommon.Timestamp) MetricBuilderOption {
 }
 func NewMetricsBuilder(mbc MetricsBuilderConfig, settings receiver.Settings, options ...MetricBuilderOption) *MetricsBuilder {
 	mb := &MetricsBuilder{
-		config:                                   mbc,
-		startTime:                                pcommon.NewTimestampFromTime(time.Now()),
-		metricsBuffer:                            pmetric.NewMetrics(),
-		buildInfo:                                settings.BuildInfo,
-		metricSlimfaaskafkaConsumedMessages:      newMetricSlimfaaskafkaConsumedMessages(mbc.Metrics.SlimfaaskafkaConsumedMessages),
-		metricSlimfaaskafkaLastActivityTimestamp: newMetricSlimfaaskafkaLastActivityTimestamp(mbc.Metrics.SlimfaaskafkaLastActivityTimestamp),
+		config:                                      mbc,
+		startTime:                                   pcommon.NewTimestampFromTime(time.Now()),
+		metricsBuffer:                               pmetric.NewMetrics(),
+		buildInfo:                                   settings.BuildInfo,
+		metricSlimfaaskafkaConsumedMessages:         newMetricSlimfaaskafkaConsumedMessages(mbc.Metrics.SlimfaaskafkaConsumedMessages),
+		metricSlimfaaskafkaDesiredReplicas:          newMetricSlimfaaskafkaDesiredReplicas(mbc.Metrics.SlimfaaskafkaDesiredReplicas),
+		metricSlimfaaskafkaDrainTime:                newMetricSlimfaaskafkaDrainTime(mbc.Metrics.SlimfaaskafkaDrainTime),
+		metricSlimfaaskafkaLastActivityTimestamp:    newMetricSlimfaaskafkaLastActivityTimestamp(mbc.Metrics.SlimfaaskafkaLastActivityTimestamp),
 		metricSlimfaaskafkaPartitionPendingMessages: newMetricSlimfaaskafkaPartitionPendingMessages(mbc.Metrics.SlimfaaskafkaPartitionPendingMessages),
+		metricSlimfaaskafkaPartitions:               newMetricSlimfaaskafkaPartitions(mbc.Metrics.SlimfaaskafkaPartitions),
+		metricSlimfaaskafkaPartitionsPending:        newMetricSlimfaaskafkaPartitionsPending(mbc.Metrics.SlimfaaskafkaPartitionsPending),
 		metricSlimfaaskafkaPendingAge:               newMetricSlimfaaskafkaPendingAge(mbc.Metrics.SlimfaaskafkaPendingAge),
 		metricSlimfaaskafkaPendingMessages:          newMetricSlimfaaskafkaPendingMessages(mbc.Metrics.SlimfaaskafkaPendingMessages),
+		metricSlimfaaskafkaProducedMessages:         newMetricSlimfaaskafkaProducedMessages(mbc.Metrics.SlimfaaskafkaProducedMessages),
 		metricSlimfaaskafkaWakeFailures:             newMetricSlimfaaskafkaWakeFailures(mbc.Metrics.SlimfaaskafkaWakeFailures),
 		metricSlimfaaskafkaWakeups:                  newMetricSlimfaaskafkaWakeups(mbc.Metrics.SlimfaaskafkaWakeups),
 		resourceAttributeIncludeFilter:              make(map[string]filter.Filter),
@@ -903,10 +1415,15 @@ func (mb *MetricsBuilder) EmitForResource(options ...ResourceMetricsOption) {
 	ils.Scope().SetVersion(mb.buildInfo.Version)
 	ils.Metrics().EnsureCapacity(mb.metricsCapacity)
 	mb.metricSlimfaaskafkaConsumedMessages.emit(ils.Metrics())
+	mb.metricSlimfaaskafkaDesiredReplicas.emit(ils.Metrics())
+	mb.metricSlimfaaskafkaDrainTime.emit(ils.Metrics())
 	mb.metricSlimfaaskafkaLastActivityTimestamp.emit(ils.Metrics())
 	mb.metricSlimfaaskafkaPartitionPendingMessages.emit(ils.Metrics())
+	mb.metricSlimfaaskafkaPartitions.emit(ils.Metrics())
+	mb.metricSlimfaaskafkaPartitionsPending.emit(ils.Metrics())
 	mb.metricSlimfaaskafkaPendingAge.emit(ils.Metrics())
 	mb.metricSlimfaaskafkaPendingMessages.emit(ils.Metrics())
+	mb.metricSlimfaaskafkaProducedMessages.emit(ils.Metrics())
 	mb.metricSlimfaaskafkaWakeFailures.emit(ils.Metrics())
 	mb.metricSlimfaaskafkaWakeups.emit(ils.Metrics())
 
@@ -945,6 +1462,16 @@ func (mb *MetricsBuilder) RecordSlimfaaskafkaConsumedMessagesDataPoint(ts pcommo
 	mb.metricSlimfaaskafkaConsumedMessages.recordDataPoint(mb.startTime, ts, val, topicAttributeValue, groupAttributeValue, functionAttributeValue)
 }
 
+// RecordSlimfaaskafkaDesiredReplicasDataPoint adds a data point to slimfaaskafka.desired_replicas metric.
+func (mb *MetricsBuilder) RecordSlimfaaskafkaDesiredReplicasDataPoint(ts pcommon.Timestamp, val int64, topicAttributeValue string, groupAttributeValue string, functionAttributeValue string) {
+	mb.metricSlimfaaskafkaDesiredReplicas.recordDataPoint(mb.startTime, ts, val, topicAttributeValue, groupAttributeValue, functionAttributeValue)
+}
+
+// RecordSlimfaaskafkaDrainTimeDataPoint adds a data point to slimfaaskafka.drain_time metric.
+func (mb *MetricsBuilder) RecordSlimfaaskafkaDrainTimeDataPoint(ts pcommon.Timestamp, val float64, topicAttributeValue string, groupAttributeValue string, functionAttributeValue string) {
+	mb.metricSlimfaaskafkaDrainTime.recordDataPoint(mb.startTime, ts, val, topicAttributeValue, groupAttributeValue, functionAttributeValue)
+}
+
 // RecordSlimfaaskafkaLastActivityTimestampDataPoint adds a data point to slimfaaskafka.last_activity_timestamp metric.
 func (mb *MetricsBuilder) RecordSlimfaaskafkaLastActivityTimestampDataPoint(ts pcommon.Timestamp, val float64, topicAttributeValue string, groupAttributeValue string, functionAttributeValue string) {
 	mb.metricSlimfaaskafkaLastActivityTimestamp.recordDataPoint(mb.startTime, ts, val, topicAttributeValue, groupAttributeValue, functionAttributeValue)
@@ -955,6 +1482,16 @@ func (mb *MetricsBuilder) RecordSlimfaaskafkaPartitionPendingMessagesDataPoint(t
 	mb.metricSlimfaaskafkaPartitionPendingMessages.recordDataPoint(mb.startTime, ts, val, topicAttributeValue, groupAttributeValue, functionAttributeValue, partitionAttributeValue)
 }
 
+// RecordSlimfaaskafkaPartitionsDataPoint adds a data point to slimfaaskafka.partitions metric.
+func (mb *MetricsBuilder) RecordSlimfaaskafkaPartitionsDataPoint(ts pcommon.Timestamp, val int64, topicAttributeValue string, groupAttributeValue string, functionAttributeValue string) {
+	mb.metricSlimfaaskafkaPartitions.recordDataPoint(mb.startTime, ts, val, topicAttributeValue, groupAttributeValue, functionAttributeValue)
+}
+
+// RecordSlimfaaskafkaPartitionsPendingDataPoint adds a data point to slimfaaskafka.partitions_pending metric.
+func (mb *MetricsBuilder) RecordSlimfaaskafkaPartitionsPendingDataPoint(ts pcommon.Timestamp, val int64, topicAttributeValue string, groupAttributeValue string, functionAttributeValue string) {
+	mb.metricSlimfaaskafkaPartitionsPending.recordDataPoint(mb.startTime, ts, val, topicAttributeValue, groupAttributeValue, functionAttributeValue)
+}
+
 // RecordSlimfaaskafkaPendingAgeDataPoint adds a data point to slimfaaskafka.pending_age metric.
 func (mb *MetricsBuilder) RecordSlimfaaskafkaPendingAgeDataPoint(ts pcommon.Timestamp, val float64, topicAttributeValue string, groupAttributeValue string, functionAttributeValue string) {
 	mb.metricSlimfaaskafkaPendingAge.recordDataPoint(mb.startTime, ts, val, topicAttributeValue, groupAttributeValue, functionAttributeValue)
@@ -963,6 +1500,11 @@ func (mb *MetricsBuilder) RecordSlimfaaskafkaPendingAgeDataPoint(ts pcommon.Time
 // RecordSlimfaaskafkaPendingMessagesDataPoint adds a data point to slimfaaskafka.pending_messages metric.
 func (mb *MetricsBuilder) RecordSlimfaaskafkaPendingMessagesDataPoint(ts pcommon.Timestamp, val int64, topicAttributeValue string, groupAttributeValue string, functionAttributeValue string) {
 	mb.metricSlimfaaskafkaPendingMessages.recordDataPoint(mb.startTime, ts, val, topicAttributeValue, groupAttributeValue, functionAttributeValue)
+}
+
+// RecordSlimfaaskafkaProducedMessagesDataPoint adds a data point to slimfaaskafka.produced_messages metric.
+func (mb *MetricsBuilder) RecordSlimfaaskafkaProducedMessagesDataPoint(ts pcommon.Timestamp, val int64, topicAttributeValue string, groupAttributeValue string, functionAttributeValue string) {
+	mb.metricSlimfaaskafkaProducedMessages.recordDataPoint(mb.startTime, ts, val, topicAttributeValue, groupAttributeValue, functionAttributeValue)
 }
 
 // RecordSlimfaaskafkaWakeFailuresDataPoint adds a data point to slimfaaskafka.wake_failures metric.

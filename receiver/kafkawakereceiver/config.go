@@ -77,6 +77,9 @@ type Config struct {
 	// Watch long-polls the partitions of idle bindings to report them as
 	// soon as a message arrives.
 	Watch WatchConfig `mapstructure:"watch"`
+	// Scaling configures the scaling signals: desired replicas and drain
+	// time. A binding's own scaling keys override these.
+	Scaling ScalingConfig `mapstructure:"scaling"`
 
 	// prevent unkeyed literal initialization
 	_ struct{}
@@ -110,6 +113,8 @@ type BindingConfig struct {
 	Topic         string `mapstructure:"topic"`
 	ConsumerGroup string `mapstructure:"consumer_group"`
 	Function      string `mapstructure:"function"`
+	// Scaling overrides the receiver's scaling keys for this binding.
+	Scaling *ScalingOverride `mapstructure:"scaling"`
 
 	// prevent unkeyed literal initialization
 	_ struct{}
@@ -150,6 +155,7 @@ func (cfg *Config) Validate() error {
 	}
 	errs = append(errs, cfg.PendingAge.validate()...)
 	errs = append(errs, validateBindings(cfg.Bindings)...)
+	errs = append(errs, cfg.validateScaling()...)
 	if cfg.Coordination.HasValue() {
 		errs = append(errs, cfg.Coordination.Get().validate()...)
 	}
@@ -185,7 +191,8 @@ func validateBindings(bindings []BindingConfig) []error {
 		return []error{errors.New("bindings: must list at least one binding")}
 	}
 	var errs []error
-	firstIndex := make(map[BindingConfig]int, len(bindings))
+	type identity struct{ topic, group, function string }
+	firstIndex := make(map[identity]int, len(bindings))
 	for i, b := range bindings {
 		fields := []struct{ name, value string }{
 			{"topic", b.Topic}, {"consumer_group", b.ConsumerGroup}, {"function", b.Function},
@@ -195,11 +202,12 @@ func validateBindings(bindings []BindingConfig) []error {
 				errs = append(errs, fmt.Errorf("bindings[%d].%s: must not be empty", i, f.name))
 			}
 		}
-		if first, dup := firstIndex[b]; dup {
+		id := identity{b.Topic, b.ConsumerGroup, b.Function}
+		if first, dup := firstIndex[id]; dup {
 			errs = append(errs, fmt.Errorf("bindings[%d]: duplicates bindings[%d] (%s)", i, first, b))
 			continue
 		}
-		firstIndex[b] = i
+		firstIndex[id] = i
 	}
 	return errs
 }

@@ -57,6 +57,7 @@ func createDefaultConfig() component.Config {
 		}),
 		PendingAge: PendingAgeConfig{Method: PendingAgeEstimate},
 		Watch:      defaultWatchConfig(),
+		Scaling:    defaultScalingConfig(),
 	}
 }
 

@@ -3,6 +3,8 @@ package kafkawakereceiver // import "github.com/kafkawake/kafkawake/receiver/kaf
 import (
 	"github.com/kafkawake/kafkawake/receiver/kafkawakereceiver/internal/lag"
 	"github.com/kafkawake/kafkawake/receiver/kafkawakereceiver/internal/logchange"
+	"github.com/kafkawake/kafkawake/receiver/kafkawakereceiver/internal/production"
+	"github.com/kafkawake/kafkawake/receiver/kafkawakereceiver/internal/rates"
 	"github.com/kafkawake/kafkawake/receiver/kafkawakereceiver/internal/residue"
 	"github.com/kafkawake/kafkawake/receiver/kafkawakereceiver/internal/watch"
 )
@@ -22,11 +24,15 @@ type bindingMemory struct {
 	// sight is what the watch polls for the binding; the zero sight (not
 	// read yet, or read with an error) is not watched.
 	sight watch.Sight
+	// produced counts the messages produced to the binding's topic.
+	produced production.Counter
+	// rates holds the produced and consumed counts over the rate window.
+	rates *rates.History
 }
 
-func newBindingMemory(readCommitted bool) bindingMemory {
-	m := bindingMemory{lag: lag.NewState()}
-	if readCommitted {
+func newBindingMemory(cfg *Config, binding int) bindingMemory {
+	m := bindingMemory{lag: lag.NewState(), rates: rates.New(cfg.scalingFor(binding).window(cfg.CollectionInterval))}
+	if cfg.readCommitted() {
 		m.residue = residue.NewMemory()
 	}
 	return m

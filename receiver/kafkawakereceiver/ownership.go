@@ -92,7 +92,7 @@ func (s *kafkaScraper) refreshShare() (owned, movedIn []int) {
 			continue
 		}
 		changed = true
-		s.memories[i] = newBindingMemory(s.cfg.readCommitted())
+		s.memories[i] = newBindingMemory(s.cfg, i)
 		s.memories[i].inShare = inShare[i]
 		if inShare[i] {
 			movedIn = append(movedIn, i)

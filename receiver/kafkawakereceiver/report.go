@@ -12,6 +12,7 @@ import (
 
 	schema "github.com/kafkawake/kafkawake/internal/metadata"
 	"github.com/kafkawake/kafkawake/receiver/kafkawakereceiver/internal/kafkaread"
+	"github.com/kafkawake/kafkawake/receiver/kafkawakereceiver/internal/scaling"
 	"github.com/kafkawake/kafkawake/receiver/kafkawakereceiver/internal/watch"
 )
 
@@ -78,6 +79,17 @@ func (s *kafkaScraper) report(now time.Time, snapshot kafkaread.Snapshot, reads 
 		}
 		if r.age.Known {
 			mb.RecordSlimfaaskafkaPendingAgeDataPoint(ts, r.age.Seconds, b.Topic, b.ConsumerGroup, b.Function)
+		}
+		mb.RecordSlimfaaskafkaProducedMessagesDataPoint(ts, r.produced, b.Topic, b.ConsumerGroup, b.Function)
+		mb.RecordSlimfaaskafkaPartitionsDataPoint(ts, int64(len(r.Partitions)), b.Topic, b.ConsumerGroup, b.Function)
+		mb.RecordSlimfaaskafkaPartitionsPendingDataPoint(ts, int64(r.result.PartitionsPending), b.Topic, b.ConsumerGroup, b.Function)
+		if policy := s.policies[r.index]; policy != nil {
+			backlog := scaling.Backlog{Pending: r.result.Pending, Partitions: len(r.Partitions), PartitionsPending: r.result.PartitionsPending}
+			mb.RecordSlimfaaskafkaDesiredReplicasDataPoint(ts, scaling.DesiredReplicas(backlog, *policy), b.Topic, b.ConsumerGroup, b.Function)
+		}
+		change, ok := mem.rates.Over()
+		if seconds, known := scaling.DrainTime(r.result.Pending, change, ok); known {
+			mb.RecordSlimfaaskafkaDrainTimeDataPoint(ts, seconds, b.Topic, b.ConsumerGroup, b.Function)
 		}
 	}
 	s.updateWatch()

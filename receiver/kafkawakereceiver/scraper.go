@@ -14,8 +14,10 @@ import (
 	"github.com/kafkawake/kafkawake/receiver/kafkawakereceiver/internal/kafkaclient"
 	"github.com/kafkawake/kafkawake/receiver/kafkawakereceiver/internal/kafkaread"
 	"github.com/kafkawake/kafkawake/receiver/kafkawakereceiver/internal/lag"
+	"github.com/kafkawake/kafkawake/receiver/kafkawakereceiver/internal/offset"
 	"github.com/kafkawake/kafkawake/receiver/kafkawakereceiver/internal/pendingage"
 	"github.com/kafkawake/kafkawake/receiver/kafkawakereceiver/internal/residue"
+	"github.com/kafkawake/kafkawake/receiver/kafkawakereceiver/internal/scaling"
 	"github.com/kafkawake/kafkawake/receiver/kafkawakereceiver/internal/watch"
 )
 
@@ -33,6 +35,9 @@ type kafkaScraper struct {
 
 	// memories holds one bindingMemory per binding, in configuration order.
 	memories []bindingMemory
+	// policies holds each binding's desired-replicas rule; nil when the
+	// binding has no target_pending_per_replica.
+	policies []*scaling.Policy
 	// allBindings lists every binding index.
 	allBindings []int
 	// scope is what a scrape reads: the topics and groups of the bindings
@@ -72,8 +77,13 @@ func newKafkaScraper(cfg *Config, set receiver.Settings) *kafkaScraper {
 	// With coordination a replica owns nothing until the group assigns it
 	// bindings; each one it is assigned then moves in.
 	coordinated := cfg.Coordination.HasValue()
+	s.policies = make([]*scaling.Policy, len(cfg.Bindings))
 	for i := range cfg.Bindings {
-		s.memories[i] = newBindingMemory(cfg.readCommitted())
+		if sc := cfg.scalingFor(i); sc.TargetPendingPerReplica != nil {
+			p := sc.policy()
+			s.policies[i] = &p
+		}
+		s.memories[i] = newBindingMemory(cfg, i)
 		s.memories[i].inShare = !coordinated
 		s.allBindings = append(s.allBindings, i)
 	}
@@ -174,9 +184,14 @@ type bindingRead struct {
 	// err is set when the binding could not be read in full: it is
 	// reported as an error, never as a value.
 	err error
-	// result is its lag, once computed.
-	result lag.Result
-	age    pendingage.Age
+	// listed are the partitions as Kafka listed them, before the residue
+	// check closed any range.
+	listed map[int32]offset.Partition
+	// result is its lag, once computed, and produced the messages produced
+	// to its topic since its first observation.
+	result   lag.Result
+	produced int64
+	age      pendingage.Age
 }
 
 // observe reads, settles, computes, ages and reports the given bindings, in
@@ -188,7 +203,7 @@ func (s *kafkaScraper) observe(ctx context.Context, indexes []int, scope readSco
 	snapshot := s.reader.Read(ctx, scope.topics, scope.groups)
 	reads := s.readBindings(snapshot, indexes)
 	s.settle(ctx, snapshot.Layout, reads)
-	s.compute(now, reads)
+	s.compute(now, snapshot, reads)
 	s.age(ctx, now, snapshot.Layout, reads)
 	return s.report(now, snapshot, reads)
 }
@@ -200,6 +215,7 @@ func (s *kafkaScraper) readBindings(snapshot kafkaread.Snapshot, indexes []int) 
 		b := s.cfg.Bindings[i]
 		reads[n].index = i
 		reads[n].BindingRead, reads[n].err = snapshot.Binding(b.Topic, b.ConsumerGroup)
+		reads[n].listed = reads[n].Partitions
 	}
 	return reads
 }
@@ -225,17 +241,22 @@ func (s *kafkaScraper) settle(ctx context.Context, layout kafkaread.Layout, read
 	}
 }
 
-// compute applies the lag rules to every binding read in full.
-func (s *kafkaScraper) compute(now time.Time, reads []bindingRead) {
+// compute applies the lag and production rules to every binding read in
+// full, and adds the counts to its rate window.
+func (s *kafkaScraper) compute(now time.Time, snapshot kafkaread.Snapshot, reads []bindingRead) {
 	for n := range reads {
 		r := &reads[n]
-		switch mem := &s.memories[r.index]; {
+		mem := &s.memories[r.index]
+		switch {
 		case r.err != nil:
+			continue
 		case r.CommitsErr != nil:
 			r.result = mem.lag.ObserveProduced(r.Partitions)
 		default:
 			r.result = mem.lag.Observe(now, r.Partitions, s.cfg.lagReset())
 		}
+		r.produced = mem.produced.Observe(snapshot.TopicID(s.cfg.Bindings[r.index].Topic), r.listed)
+		mem.rates.Add(now, r.produced, r.result.Consumed)
 	}
 }
 

@@ -26,9 +26,11 @@ const (
 
 // Result is a binding's lag in one observation.
 type Result struct {
-	Pending      int64
-	Consumed     int64     // cumulative since the binding's first observation here
-	LastActivity time.Time // zero until the first observed activity
+	Pending int64
+	// PartitionsPending counts the partitions with messages pending.
+	PartitionsPending int
+	Consumed          int64     // cumulative since the binding's first observation here
+	LastActivity      time.Time // zero until the first observed activity
 	// Ranges are the partitions' pending ranges, by partition. They are
 	// valid until the next observation of the same State, which reuses them.
 	Ranges []offset.PartitionRange
@@ -67,11 +69,15 @@ func NewState() *State {
 // offsets.
 func (s *State) Observe(now time.Time, partitions map[int32]offset.Partition, reset Reset) Result {
 	var pending, consumedDelta int64
+	partitionsPending := 0
 	position := make(map[int32]int64, len(partitions))
 	s.ranges = s.ranges[:0]
 	for p, o := range partitions {
 		r := s.pendingRange(p, o, reset)
 		pending += r.Len()
+		if !r.Empty() {
+			partitionsPending++
+		}
 		s.ranges = append(s.ranges, offset.PartitionRange{Partition: p, Range: r})
 		if o.Committed == offset.NoCommit {
 			position[p] = r.From
@@ -99,7 +105,7 @@ func (s *State) Observe(now time.Time, partitions map[int32]offset.Partition, re
 		s.consumed += consumedDelta
 		s.lastActivity = now
 	}
-	return Result{Pending: pending, Consumed: s.consumed, LastActivity: s.lastActivity, Ranges: s.ranges}
+	return Result{Pending: pending, PartitionsPending: partitionsPending, Consumed: s.consumed, LastActivity: s.lastActivity, Ranges: s.ranges}
 }
 
 // pendingRange is the range of offsets the group still has to read on one
@@ -138,14 +144,16 @@ func (s *State) startPosition(p int32, o offset.Partition, reset Reset) int64 {
 // ranges: nothing is known of where the group stands.
 func (s *State) ObserveProduced(partitions map[int32]offset.Partition) Result {
 	var pending int64
+	partitionsPending := 0
 	ends := make(map[int32]int64, len(partitions))
 	for p, o := range partitions {
 		ends[p] = o.HighWatermark
-		if prev, ok := s.prevEnds[p]; ok {
-			pending += max(0, o.HighWatermark-prev)
+		if prev, ok := s.prevEnds[p]; ok && o.HighWatermark > prev {
+			pending += o.HighWatermark - prev
+			partitionsPending++
 		}
 	}
 	s.prevEnds = ends
 	clear(s.prevPosition)
-	return Result{Pending: pending, Consumed: s.consumed, LastActivity: s.lastActivity}
+	return Result{Pending: pending, PartitionsPending: partitionsPending, Consumed: s.consumed, LastActivity: s.lastActivity}
 }

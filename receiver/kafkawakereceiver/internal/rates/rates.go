@@ -26,7 +26,7 @@ type History struct {
 
 // New returns an empty history over window.
 func New(window time.Duration) *History {
-	return &History{window: int64(window)}
+	return &History{window: int64(window), samples: make([]sample, 0, Slots+2)}
 }
 
 // Add records the cumulative counts observed at time at. A time at or

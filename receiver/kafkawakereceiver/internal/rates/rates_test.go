@@ -1,6 +1,7 @@
 package rates
 
 import (
+	"runtime"
 	"testing"
 	"time"
 
@@ -80,12 +81,40 @@ func TestTheSameObservationTwiceOrAClockSteppingBackIsIgnored(t *testing.T) {
 	assert.Equal(t, Change{Produced: 10, Consumed: 10, Span: 2 * time.Second}, c)
 }
 
-func BenchmarkAdd(b *testing.B) {
-	h := New(time.Minute)
-	at := start
+// BenchmarkRatesHistory measures one observation's Add on a full history,
+// and the heap 10,000 full histories hold (bytes/binding): the memory
+// bound of the rate window at any collection interval.
+func BenchmarkRatesHistory(b *testing.B) {
+	const bindings = 10_000
+	fill := func(h *History, from time.Time) time.Time {
+		at := from
+		for range 4 * Slots {
+			at = at.Add(time.Second)
+			h.Add(at, at.Unix(), at.Unix())
+		}
+		return at
+	}
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	histories := make([]*History, bindings)
+	for i := range histories {
+		histories[i] = New(time.Minute)
+		fill(histories[i], start)
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	perBinding := float64(after.HeapAlloc-before.HeapAlloc) / bindings
+
+	h := histories[0]
+	at := fill(h, start.Add(time.Hour))
 	b.ReportAllocs()
+	b.ResetTimer()
 	for i := 0; b.Loop(); i++ {
 		at = at.Add(2 * time.Second)
 		h.Add(at, int64(i), int64(i))
 	}
+	b.StopTimer()
+	b.ReportMetric(perBinding, "bytes/binding")
+	runtime.KeepAlive(histories)
 }
