@@ -15,7 +15,9 @@ import (
 
 // TestRestart stops the pipeline and starts a new one, as a collector
 // restart does, on bindings that consumed everything and on bindings with
-// messages waiting.
+// messages waiting, every run within the cooldown (an hour) of the first
+// wake: a restart forgets the cooldowns, so each pending function is woken
+// once more per restart, never more (docs/rules.md, "Restarts").
 func TestRestart(t *testing.T) {
 	const bindingsPerKind = 3
 	k := kafkatest.New(t, kfake.SeedTopics(2, "orders"))
@@ -33,7 +35,7 @@ func TestRestart(t *testing.T) {
 	}
 	sf := slimfaastest.New(t)
 
-	for run := 1; run <= 2; run++ {
+	for run := 1; run <= 3; run++ {
 		p := startPipeline(t, receiverConfig(k.Kfake.ListenAddrs(), bindings...), processorConfig(sf.URL))
 		p.waitBatches(t, 6)
 		p.stop()

@@ -39,7 +39,7 @@ func postWake(ctx context.Context, client *http.Client, url string, now func() t
 	}
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxDrainedBody))
 	_ = resp.Body.Close()
-	return classifyAnswer(resp.StatusCode, resp.Status, resp.Header.Get("Retry-After"), now())
+	return classifyAnswer(resp.StatusCode, resp.Status, resp.Header.Get("Retry-After"), resp.Header.Get("Location"), now())
 }
 
 // newBackOff builds the retry delays of one wake call from the

@@ -18,8 +18,15 @@ import (
 )
 
 const (
-	// maxConcurrentWakes bounds the wake calls running at once.
-	maxConcurrentWakes = 8
+	// maxConcurrentWakes bounds the wake calls running at once, over all
+	// functions. Each function has at most one call in flight, so a hung
+	// endpoint holds only its own function's call, until the HTTP timeout;
+	// the bound is high enough that hung functions never hold back healthy
+	// ones unless this many hang at once.
+	maxConcurrentWakes = 256
+	// idleConnsPerHost is how many connections to SlimFaas are kept open
+	// between wakes.
+	idleConnsPerHost = 8
 	// shutdownWaitLimit bounds how long Shutdown waits for cancelled calls.
 	shutdownWaitLimit = 5 * time.Second
 )
@@ -42,8 +49,9 @@ type wakeProcessor struct {
 	callSlots chan struct{}
 
 	// mu guards everything below.
-	mu       sync.Mutex
-	bindings bindingTable
+	mu        sync.Mutex
+	bindings  bindingTable
+	overrides overrideCheck
 	// client is nil before Start, after Shutdown, and in dry run.
 	client  *http.Client
 	stopped bool
@@ -62,6 +70,7 @@ func newWakeProcessor(cfg *Config, set processor.Settings, now func() time.Time)
 		cancelRun: cancelRun,
 		callSlots: make(chan struct{}, maxConcurrentWakes),
 		bindings:  newBindingTable(cfg.BindingExpiry),
+		overrides: newOverrideCheck(cfg.Functions),
 	}
 }
 
@@ -74,10 +83,28 @@ func (p *wakeProcessor) start(ctx context.Context, host component.Host) error {
 	if err != nil {
 		return fmt.Errorf("slimfaaswake start: create HTTP client for %s: %w", p.cfg.ClientConfig.Endpoint, err)
 	}
+	client.CheckRedirect = keepPOST
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.client = client
 	return nil
+}
+
+// maxRedirects bounds a chain of 307 and 308 redirects.
+const maxRedirects = 10
+
+// keepPOST follows the redirects that keep a POST a POST (307, 308) and
+// stops at the others: after a 301, 302 or 303 an HTTP client sends a GET,
+// which SlimFaas answers 405, hiding the cause. The attempt fails on the
+// redirect itself instead, with its status and Location.
+func keepPOST(req *http.Request, via []*http.Request) error {
+	if len(via) >= maxRedirects {
+		return fmt.Errorf("stopped after %d redirects", maxRedirects)
+	}
+	if code := req.Response.StatusCode; code == http.StatusTemporaryRedirect || code == http.StatusPermanentRedirect {
+		return nil
+	}
+	return http.ErrUseLastResponse
 }
 
 // shutdown stops new wakes, cancels the running ones and waits for them,
@@ -124,8 +151,10 @@ func (p *wakeProcessor) processMetrics(_ context.Context, md pmetric.Metrics) (p
 		return md, nil
 	}
 	for _, b := range p.bindings.observed {
+		p.overrides.seen(b.key.function)
 		p.decide(b, now)
 	}
+	p.overrides.check(now, p.cfg.BindingExpiry, p.logger)
 	p.appendCounters(md, now)
 	return md, nil
 }

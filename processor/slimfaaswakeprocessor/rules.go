@@ -198,13 +198,18 @@ const maxRetryAfter = 5 * time.Minute
 
 // classifyAnswer turns SlimFaas's answer to a wake call into an attempt
 // result: 2xx succeeded; 429 and 503 throttled, after the Retry-After it
-// asks for; another 4xx rejected; anything else failed. now turns a
-// Retry-After date into a delay.
-func classifyAnswer(code int, status, retryAfter string, now time.Time) attemptResult {
+// asks for; another 4xx, or a redirect that would turn the POST into a GET,
+// rejected; anything else failed. now turns a Retry-After date into a
+// delay.
+func classifyAnswer(code int, status, retryAfter, location string, now time.Time) attemptResult {
 	res := attemptResult{status: code}
 	switch {
 	case code >= 200 && code < 300:
 		res.kind = attemptSucceeded
+		return res
+	case code >= 300 && code < 400:
+		res.kind = attemptRejected
+		res.err = fmt.Errorf("SlimFaas's address answered %s with Location %q: a wake is a POST, sent on only through a 307 or 308 redirect; set endpoint to the address it redirects to (perhaps https)", status, location)
 		return res
 	case code == http.StatusTooManyRequests || code == http.StatusServiceUnavailable:
 		res.kind = attemptThrottled

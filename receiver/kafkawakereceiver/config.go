@@ -14,6 +14,7 @@ import (
 	"go.opentelemetry.io/collector/scraper/scraperhelper"
 
 	schema "github.com/kafkawake/kafkawake/internal/metadata"
+	"github.com/kafkawake/kafkawake/internal/slimfaasname"
 	"github.com/kafkawake/kafkawake/receiver/kafkawakereceiver/internal/kafkaclient"
 	"github.com/kafkawake/kafkawake/receiver/kafkawakereceiver/internal/lag"
 )
@@ -77,6 +78,10 @@ type Config struct {
 	// Watch long-polls the partitions of idle bindings to report them as
 	// soon as a message arrives.
 	Watch WatchConfig `mapstructure:"watch"`
+	// ShutdownTimeout bounds each step of a shutdown that waits on Kafka
+	// (leaving the coordination group), so that a pod stops within its
+	// grace period even when Kafka does not answer.
+	ShutdownTimeout time.Duration `mapstructure:"shutdown_timeout"`
 	// Scaling configures the scaling signals: desired replicas and drain
 	// time. A binding's own scaling keys override these.
 	Scaling ScalingConfig `mapstructure:"scaling"`
@@ -143,6 +148,9 @@ func (cfg *Config) Validate() error {
 	if cfg.Timeout <= 0 {
 		errs = append(errs, fmt.Errorf("timeout: must be positive, got %s", cfg.Timeout))
 	}
+	if cfg.ShutdownTimeout <= 0 {
+		errs = append(errs, fmt.Errorf("shutdown_timeout: must be positive, got %s", cfg.ShutdownTimeout))
+	}
 	switch cfg.OffsetReset {
 	case OffsetResetEarliest, OffsetResetLatest:
 	default:
@@ -200,6 +208,11 @@ func validateBindings(bindings []BindingConfig) []error {
 		for _, f := range fields {
 			if strings.TrimSpace(f.value) == "" {
 				errs = append(errs, fmt.Errorf("bindings[%d].%s: must not be empty", i, f.name))
+			}
+		}
+		if strings.TrimSpace(b.Function) != "" {
+			if err := slimfaasname.Validate(b.Function); err != nil {
+				errs = append(errs, fmt.Errorf("bindings[%d].function: %w", i, err))
 			}
 		}
 		id := identity{b.Topic, b.ConsumerGroup, b.Function}

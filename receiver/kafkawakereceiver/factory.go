@@ -21,6 +21,7 @@ const (
 	defaultClientID           = "otelcol-kafkawake"
 	defaultCollectionInterval = 2 * time.Second
 	defaultTimeout            = 5 * time.Second
+	defaultShutdownTimeout    = 5 * time.Second
 
 	defaultSessionTimeout    = 10 * time.Second
 	defaultHeartbeatInterval = time.Second
@@ -55,9 +56,10 @@ func createDefaultConfig() component.Config {
 			SessionTimeout:    defaultSessionTimeout,
 			HeartbeatInterval: defaultHeartbeatInterval,
 		}),
-		PendingAge: PendingAgeConfig{Method: PendingAgeEstimate},
-		Watch:      defaultWatchConfig(),
-		Scaling:    defaultScalingConfig(),
+		PendingAge:      PendingAgeConfig{Method: PendingAgeEstimate},
+		Watch:           defaultWatchConfig(),
+		Scaling:         defaultScalingConfig(),
+		ShutdownTimeout: defaultShutdownTimeout,
 	}
 }
 

@@ -1,13 +1,18 @@
 package kafkawakereceiver
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"github.com/twmb/franz-go/pkg/kfake"
+	"go.opentelemetry.io/collector/component/componenttest"
 	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/kafkawake/kafkawake/internal/kafkatest"
 )
@@ -17,7 +22,7 @@ func TestRetentionAndOutOfRangeCommits(t *testing.T) {
 	c.Produce("events", 0, 100)
 	c.Produce("events", 1, 100)
 	c.Commit("g", "events", 0, 60)  // below the log start once records are deleted
-	c.Commit("g", "events", 1, 130) // above the high watermark (stale commit)
+	c.Commit("g", "events", 1, 130) // above the high watermark (offset set by hand)
 	require.NoError(t, c.Kfake.DeleteRecords("events", 0, 80))
 	require.NoError(t, c.Kfake.DeleteRecords("events", 1, 90))
 
@@ -26,8 +31,10 @@ func TestRetentionAndOutOfRangeCommits(t *testing.T) {
 		BindingConfig{Topic: "events", ConsumerGroup: "never", Function: "uncommitted"},
 	)
 	pts := scrapeOK(t, c, s)
-	// Partition 0: only the 20 retained messages; partition 1: nothing, not -30.
-	assert.Equal(t, int64(20), pts.intValue(t, pendingName, "committed"))
+	// Partition 0: only the 20 retained messages. Partition 1: its consumer
+	// finds its offset out of range and resets to earliest, so the 10
+	// retained messages, never 0 and never -30.
+	assert.Equal(t, int64(20+10), pts.intValue(t, pendingName, "committed"))
 	// No commit, earliest: what is still retained, 20 + 10.
 	assert.Equal(t, int64(30), pts.intValue(t, pendingName, "uncommitted"))
 }
@@ -202,4 +209,32 @@ func TestScrapeCommittedAndNeverCommittedGroups(t *testing.T) {
 	assert.Equal(t, float64(clock.Now().Unix()), pts[lastActivityName]["worker"].DoubleValue())
 	assert.Equal(t, pcommon.NewTimestampFromTime(clock.Now()), pts[pendingName]["worker"].Timestamp())
 	assert.False(t, pts.has(lastActivityName, "sleeper"))
+}
+
+// A topic re-created under the same name leaves the group's commit beyond
+// its end: the consumer will reset and read it all, so the function must
+// be woken; the cause is logged once.
+func TestACommitBeyondTheEndOfARecreatedTopicIsPendingAndLoggedOnce(t *testing.T) {
+	c := kafkatest.New(t, kfake.SeedTopics(1, "orders"))
+	c.Produce("orders", 0, 55)
+	c.Commit("g", "orders", 0, 200)
+	core, logs := observer.New(zapcore.InfoLevel)
+	s, clock := startScraperLogging(t, componenttest.NewNopHost(), zap.New(core), func(cfg *Config) {
+		cfg.Brokers = c.Kfake.ListenAddrs()
+		cfg.Bindings = []BindingConfig{{Topic: "orders", ConsumerGroup: "g", Function: "f"}}
+	})
+	for range 3 {
+		assert.Equal(t, int64(55), scrapeOK(t, c, s).intValue(t, pendingName, "f"))
+		clock.Advance(2 * time.Second)
+	}
+	beyond := logs.FilterMessageSnippet("beyond the end of these partitions")
+	require.Equal(t, 1, beyond.Len())
+	assert.Equal(t, "[0]", fmt.Sprint(beyond.All()[0].ContextMap()["partitions"]))
+
+	// The consumer resets to earliest and commits what it read.
+	c.Commit("g", "orders", 0, 40)
+	pts := scrapeOK(t, c, s)
+	assert.Equal(t, int64(15), pts.intValue(t, pendingName, "f"))
+	assert.Equal(t, int64(40), pts.intValue(t, consumedName, "f"))
+	assert.Equal(t, 1, logs.FilterMessageSnippet("within their partitions again").Len())
 }

@@ -21,6 +21,9 @@ type bindingMemory struct {
 	residue *residue.Memory
 	// status is the binding's read problem, logged once per change.
 	status logchange.Text
+	// outOfRange lists the partitions whose commit is beyond their end,
+	// logged once per change.
+	outOfRange logchange.Text
 	// sight is what the watch polls for the binding; the zero sight (not
 	// read yet, or read with an error) is not watched.
 	sight watch.Sight

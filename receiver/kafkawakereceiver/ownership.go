@@ -41,6 +41,7 @@ func (s *kafkaScraper) startCoordination(client *kgo.Client) {
 		HeartbeatInterval: c.HeartbeatInterval,
 		Keys:              keys,
 		Changed:           s.signalShareChanged,
+		LeaveTimeout:      s.cfg.ShutdownTimeout,
 	}, s.logger, s.now)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})

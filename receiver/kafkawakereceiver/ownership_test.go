@@ -9,10 +9,14 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kmsg"
 	"go.opentelemetry.io/collector/component/componenttest"
 	"go.opentelemetry.io/collector/config/configoptional"
 	"go.opentelemetry.io/collector/consumer/consumertest"
 	"go.opentelemetry.io/collector/receiver/receivertest"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/kafkawake/kafkawake/internal/kafkatest"
 	"github.com/kafkawake/kafkawake/receiver/kafkawakereceiver/internal/metadata"
@@ -208,4 +212,42 @@ func TestMovedInBindingsAreReportedBeforeTheNextScrape(t *testing.T) {
 			assert.Zero(t, dp.IntValue(), "a moved-in binding starts from a baseline: %s", fn)
 		}
 	}
+}
+
+// With Kafka no longer answering, a shutdown does not wait for the
+// coordinator: leaving the group is given shutdown_timeout, and skipped
+// after it, so a pod stops within Kubernetes' grace period.
+func TestShutdownWithAnUnansweringCoordinatorIsBounded(t *testing.T) {
+	c := kafkatest.New(t, kfake.SeedTopics(1, "orders"))
+	cfg := createDefaultConfig().(*Config)
+	cfg.Brokers = c.Kfake.ListenAddrs()
+	cfg.Bindings = []BindingConfig{{Topic: "orders", ConsumerGroup: "g", Function: "f"}}
+	cfg.Coordination = configoptional.Some(CoordinationConfig{Group: "replicas", SessionTimeout: 60 * time.Second, HeartbeatInterval: time.Second})
+	cfg.ShutdownTimeout = 500 * time.Millisecond
+	require.NoError(t, cfg.Validate())
+	core, logs := observer.New(zapcore.InfoLevel)
+	set := receivertest.NewNopSettings(metadata.Type)
+	set.Logger = zap.New(core)
+	s := newKafkaScraper(cfg, set)
+	require.NoError(t, s.start(context.Background(), componenttest.NewNopHost()))
+	require.Eventually(t, func() bool {
+		_, owned := s.owner.Owned()
+		return len(owned) == 1
+	}, 20*time.Second, 10*time.Millisecond, "joined the group")
+
+	// From now on the coordinator holds every LeaveGroup.
+	release := make(chan struct{})
+	defer close(release)
+	c.Kfake.ControlKey(int16(kmsg.LeaveGroup), func(kmsg.Request) (kmsg.Response, error, bool) {
+		c.Kfake.KeepControl()
+		c.Kfake.SleepControl(func() { <-release })
+		return nil, nil, false
+	})
+
+	started := time.Now()
+	require.NoError(t, s.shutdown(context.Background()))
+	took := time.Since(started)
+	t.Logf("shutdown took %s with a 60s session and a 500ms shutdown_timeout", took)
+	assert.Less(t, took, 5*time.Second, "bounded by shutdown_timeout, not the session timeout")
+	assert.Equal(t, 1, logs.FilterMessageSnippet("the leave was skipped").Len())
 }

@@ -57,6 +57,7 @@ func (s *kafkaScraper) report(now time.Time, snapshot kafkaread.Snapshot, reads 
 		b := s.cfg.Bindings[r.index]
 		mem := &s.memories[r.index]
 		s.logStatus(b, mem, r.err, r.CommitsErr)
+		s.logOutOfRange(b, mem, r.result.OutOfRange)
 		if r.err != nil {
 			// No point: an unreadable binding must not look idle.
 			mem.sight = watch.Sight{}
@@ -132,6 +133,25 @@ func (s *kafkaScraper) logStatus(b BindingConfig, mem *bindingMemory, err, commi
 	default:
 		s.logger.Info("The binding's offsets are readable again", fields...)
 	}
+}
+
+// logOutOfRange logs, when they change, the partitions whose commit is
+// beyond their end, and when none is left.
+func (s *kafkaScraper) logOutOfRange(b BindingConfig, mem *bindingMemory, partitions []int32) {
+	text := ""
+	if len(partitions) > 0 {
+		text = fmt.Sprint(partitions)
+	}
+	if !mem.outOfRange.Changed(text) {
+		return
+	}
+	fields := []zap.Field{zap.String("topic", b.Topic), zap.String("group", b.ConsumerGroup), zap.String("function", b.Function)}
+	if text == "" {
+		s.logger.Info("The group's committed offsets are within their partitions again", fields...)
+		return
+	}
+	s.logger.Warn("The group's committed offset is beyond the end of these partitions (topic re-created under the same name, or offset set by hand): its consumer will reset by its offset reset, so they count as if it had no commit, by offset_reset",
+		append(fields, zap.Int32s("partitions", partitions), zap.String("offset_reset", string(s.cfg.OffsetReset)))...)
 }
 
 // mergeIntoFirstResource gathers the points of every ResourceMetrics of md

@@ -34,6 +34,9 @@ type Result struct {
 	// Ranges are the partitions' pending ranges, by partition. They are
 	// valid until the next observation of the same State, which reuses them.
 	Ranges []offset.PartitionRange
+	// OutOfRange lists, by partition, the partitions whose commit is beyond
+	// their end; it is valid like Ranges.
+	OutOfRange []int32
 }
 
 // State follows one binding across observations. It is only fed complete
@@ -53,7 +56,8 @@ type State struct {
 	// group's commits are unreadable; nil outside that mode.
 	prevEnds map[int32]int64
 
-	ranges []offset.PartitionRange
+	ranges     []offset.PartitionRange
+	outOfRange []int32
 }
 
 // NewState returns the state of a binding not observed yet: its first
@@ -71,8 +75,14 @@ func (s *State) Observe(now time.Time, partitions map[int32]offset.Partition, re
 	var pending, consumedDelta int64
 	partitionsPending := 0
 	position := make(map[int32]int64, len(partitions))
-	s.ranges = s.ranges[:0]
+	s.ranges, s.outOfRange = s.ranges[:0], s.outOfRange[:0]
 	for p, o := range partitions {
+		if beyondEnd(o) {
+			// The consumer finds its offset out of range and resets: the
+			// partition counts as if the group had no commit on it.
+			o.Committed = offset.NoCommit
+			s.outOfRange = append(s.outOfRange, p)
+		}
 		r := s.pendingRange(p, o, reset)
 		pending += r.Len()
 		if !r.Empty() {
@@ -92,6 +102,7 @@ func (s *State) Observe(now time.Time, partitions map[int32]offset.Partition, re
 		position[p] = o.Committed
 	}
 	slices.SortFunc(s.ranges, func(a, b offset.PartitionRange) int { return cmp.Compare(a.Partition, b.Partition) })
+	slices.Sort(s.outOfRange)
 	// Partitions absent from a complete read (a topic re-created with fewer
 	// partitions) lose their baselines too, so they start fresh.
 	for p := range s.latestBaseline {
@@ -105,7 +116,15 @@ func (s *State) Observe(now time.Time, partitions map[int32]offset.Partition, re
 		s.consumed += consumedDelta
 		s.lastActivity = now
 	}
-	return Result{Pending: pending, PartitionsPending: partitionsPending, Consumed: s.consumed, LastActivity: s.lastActivity, Ranges: s.ranges}
+	return Result{Pending: pending, PartitionsPending: partitionsPending, Consumed: s.consumed, LastActivity: s.lastActivity, Ranges: s.ranges, OutOfRange: s.outOfRange}
+}
+
+// beyondEnd tells whether the group's commit on a partition is past its end:
+// the topic was re-created under the same name, or the offset was set by
+// hand. Kafka answers such a consumer OFFSET_OUT_OF_RANGE, and the consumer
+// resets by its auto.offset.reset.
+func beyondEnd(o offset.Partition) bool {
+	return o.Committed != offset.NoCommit && o.Committed > o.HighWatermark
 }
 
 // pendingRange is the range of offsets the group still has to read on one

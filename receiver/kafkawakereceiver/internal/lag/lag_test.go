@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/kafkawake/kafkawake/receiver/kafkawakereceiver/internal/offset"
 )
@@ -20,7 +21,8 @@ func TestPartitionPending(t *testing.T) {
 		{"committed behind", FromEarliest, offset.Partition{HighWatermark: 100, LogStart: 0, Committed: 40}, 60, 40},
 		{"fully consumed", FromEarliest, offset.Partition{HighWatermark: 100, LogStart: 0, Committed: 100}, 0, 0},
 		{"commit below log start counts only retained messages", FromEarliest, offset.Partition{HighWatermark: 100, LogStart: 80, Committed: 60}, 20, 80},
-		{"commit above high watermark is never negative", FromEarliest, offset.Partition{HighWatermark: 100, LogStart: 0, Committed: 130}, 0, 0},
+		{"commit beyond the high watermark: the consumer resets to earliest", FromEarliest, offset.Partition{HighWatermark: 100, LogStart: 20, Committed: 130}, 80, 20},
+		{"commit beyond the high watermark: the consumer resets to latest", FromLatest, offset.Partition{HighWatermark: 100, LogStart: 20, Committed: 130}, 0, 0},
 		{"no commit, earliest, counts retained messages", FromEarliest, offset.Partition{HighWatermark: 100, LogStart: 30, Committed: offset.NoCommit}, 70, 30},
 		{"no commit, earliest, empty partition", FromEarliest, offset.Partition{HighWatermark: 0, LogStart: 0, Committed: offset.NoCommit}, 0, 0},
 		{"no commit, latest, first sight is the baseline", FromLatest, offset.Partition{HighWatermark: 100, LogStart: 0, Committed: offset.NoCommit}, 0, 0},
@@ -28,8 +30,9 @@ func TestPartitionPending(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s := NewState()
-			got := s.pendingRange(0, tt.offsets, tt.reset)
+			res := NewState().Observe(time.Time{}, map[int32]offset.Partition{0: tt.offsets}, tt.reset)
+			require.Len(t, res.Ranges, 1)
+			got := res.Ranges[0].Range
 			assert.Equal(t, tt.want, got.Len())
 			if tt.want > 0 {
 				assert.Equal(t, tt.wantFirst, got.From, "first pending offset")
@@ -61,6 +64,19 @@ type step struct {
 	wantPending  int64
 	wantConsumed int64
 	wantActivity bool // whether lastActivity equals this step's time
+}
+
+func TestACommitBeyondTheEndCountsAsTheConsumerWillSeeIt(t *testing.T) {
+	// The topic is re-created: the group's commit at 150 is past the new
+	// topic's end. Its consumer resets to earliest and reads what is there.
+	s := NewState()
+	res := s.Observe(time.Time{}, parts(po(55, 0, 150), po(10, 0, 10)), FromEarliest)
+	assert.Equal(t, int64(55), res.Pending)
+	assert.Equal(t, []int32{0}, res.OutOfRange)
+	res = s.Observe(time.Time{}, parts(po(55, 0, 30), po(10, 0, 10)), FromEarliest)
+	assert.Equal(t, int64(25), res.Pending)
+	assert.Equal(t, int64(30), res.Consumed, "the reset consumer's first commit is consumption from where it started")
+	assert.Empty(t, res.OutOfRange)
 }
 
 func runSteps(t *testing.T, reset Reset, steps []step) {

@@ -35,7 +35,8 @@ type PartitionRange struct {
 
 // CommittedRange is what a group with a commit on the partition still has to
 // read. A commit below the log start points at deleted messages, so reading
-// starts at the log start; one above the high watermark leaves nothing.
+// starts at the log start. A commit beyond the high watermark is the lag
+// rules' business (the consumer resets); here it leaves nothing.
 func CommittedRange(p Partition) Range {
 	return Range{From: max(p.Committed, p.LogStart), To: p.HighWatermark}
 }

@@ -1,13 +1,20 @@
 package pendingage
 
-import "time"
+import (
+	"math"
+	"time"
+)
 
 // watermarkTableSize bounds the points kept per partition. A point is 16
-// bytes, so a full table holds about 1 KiB. A partition whose high watermark
-// moves at every scrape is covered for 60 scrapes (2 minutes at the default
-// collection interval); stretches without new messages cost two points
-// however long they last.
+// bytes, so a full table holds about 1 KiB. The table spans a time, not a
+// count of scrapes: once full, it drops an older point where its
+// neighbours are closest, so the newest points keep the scrapes' resolution
+// and older ones get coarser, while the first point stays. Stretches
+// without new messages cost two points however long they last.
 const watermarkTableSize = 60
+
+// recentPoints are the newest points, never dropped to make room.
+const recentPoints = watermarkTableSize / 2
 
 // watermarkPoint says that the partition's high watermark was offset at
 // time at (Unix nanoseconds): every record below offset existed by then.
@@ -18,29 +25,22 @@ type watermarkPoint struct {
 
 // watermarkTable dates offsets of one partition from the high watermarks the
 // receiver read, the way kafka-lag-exporter estimates time lag without
-// reading records. Offsets never decrease along the table. Once full it is a
-// ring, so that adding a point touches one point, not the whole table.
+// reading records. Offsets never decrease along the table, oldest first.
 type watermarkTable struct {
 	points []watermarkPoint
-	oldest int // index of the oldest point once the table is full, else 0
 }
 
 func (t *watermarkTable) len() int { return len(t.points) }
 
 // at returns the i-th point, oldest first.
-func (t *watermarkTable) at(i int) *watermarkPoint {
-	if i += t.oldest; i >= len(t.points) {
-		i -= len(t.points)
-	}
-	return &t.points[i]
-}
+func (t *watermarkTable) at(i int) *watermarkPoint { return &t.points[i] }
 
 // add records that the high watermark was hw at time at.
 func (t *watermarkTable) add(hw int64, at time.Time) {
 	p := watermarkPoint{offset: hw, at: at.UnixNano()}
 	n := t.len()
 	if n == 0 {
-		t.points = append(t.points, p)
+		t.points = append(make([]watermarkPoint, 0, watermarkTableSize), p)
 		return
 	}
 	last := t.at(n - 1)
@@ -51,7 +51,7 @@ func (t *watermarkTable) add(hw int64, at time.Time) {
 	case hw < last.offset:
 		// Truncated or re-created partition: the old points date records
 		// that are gone.
-		t.points, t.oldest = append(t.points[:0], p), 0
+		t.points = append(t.points[:0], p)
 		return
 	case hw == last.offset && n >= 2 && t.at(n-2).offset == hw:
 		// A flat run keeps its first and last points, so the first record
@@ -59,12 +59,23 @@ func (t *watermarkTable) add(hw int64, at time.Time) {
 		last.at = p.at
 		return
 	}
-	if n < watermarkTableSize {
-		t.points = append(t.points, p)
-		return
+	if n == watermarkTableSize {
+		t.thin()
 	}
-	t.points[t.oldest] = p
-	t.oldest = (t.oldest + 1) % n
+	t.points = append(t.points, p)
+}
+
+// thin drops the older point whose neighbours are closest in time: the
+// densest stretch loses resolution first, the first point and the newest
+// ones stay.
+func (t *watermarkTable) thin() {
+	drop, closest := 1, int64(math.MaxInt64)
+	for i := 1; i < len(t.points)-recentPoints; i++ {
+		if gap := t.points[i+1].at - t.points[i-1].at; gap < closest {
+			drop, closest = i, gap
+		}
+	}
+	t.points = append(t.points[:drop], t.points[drop+1:]...)
 }
 
 // producedAt estimates when the record at offset was produced: when the

@@ -87,12 +87,12 @@ func TestWatermarkTableDatesOffsets(t *testing.T) {
 			},
 		},
 		{
-			name:  "a full table drops its oldest points",
+			name:  "a full table keeps its first point and thins older ones",
 			reads: steadyReads,
 			lookups: []dateLookup{
-				// Points 0-9 (high watermarks 10-100, seconds 0-18) are gone;
-				// the first kept point is (110, 20).
-				{offset: 0, seconds: 20},
+				// The first point (10, 0) stays; steady production
+				// interpolates exactly across the thinned stretches.
+				{offset: 0, seconds: 0},
 				{offset: 109, seconds: 20},
 				{offset: 114, seconds: 21},
 				{offset: 699, seconds: 138},
@@ -130,5 +130,30 @@ func TestWatermarkTableStaysBounded(t *testing.T) {
 		prev, cur := table.at(i-1), table.at(i)
 		assert.Less(t, prev.at, cur.at, fmt.Sprintf("point %d", i))
 		assert.LessOrEqual(t, prev.offset, cur.offset, fmt.Sprintf("point %d", i))
+	}
+}
+
+// The estimate spans a time, not a count of scrapes: at a 1 s interval a
+// backlog of 90 s, or of two hours, is dated within a few intervals while
+// the partition keeps receiving messages and the group stays behind.
+func TestWatermarkTableDatesBacklogsOlderThanItsPoints(t *testing.T) {
+	for _, backlog := range []time.Duration{90 * time.Second, 2 * time.Hour} {
+		t.Run(backlog.String(), func(t *testing.T) {
+			var table watermarkTable
+			const perSecond = 7
+			seconds := int(backlog/time.Second) + 30
+			for s := range seconds {
+				table.add(int64(perSecond*(s+1)), at(float64(s)))
+				require.LessOrEqual(t, table.len(), watermarkTableSize)
+			}
+			// The group stopped reading `backlog` ago: its first pending
+			// record was produced then.
+			now := float64(seconds - 1)
+			stoppedAt := now - backlog.Seconds()
+			first := int64(perSecond * stoppedAt)
+			got, ok := table.producedAt(first)
+			require.True(t, ok)
+			assert.InDelta(t, backlog.Seconds(), at(now).Sub(got).Seconds(), 3, "age of the oldest pending record")
+		})
 	}
 }
