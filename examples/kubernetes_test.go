@@ -354,3 +354,27 @@ func TestKEDAPrometheusTriggersNameExportedMetrics(t *testing.T) {
 	}
 	assert.Positive(t, queries, "no ScaledObject with a prometheus trigger")
 }
+
+// TestAlertRulesNameExportedMetrics checks the example alerts' queries.
+func TestAlertRulesNameExportedMetrics(t *testing.T) {
+	known := exportedMetrics(t)
+	var rules int
+	for _, doc := range exampleYAMLDocs(t) {
+		if doc.raw["kind"] != "PrometheusRule" {
+			continue
+		}
+		spec, _ := doc.raw["spec"].(map[string]any)
+		groups, _ := spec["groups"].([]any)
+		for _, g := range groups {
+			group, _ := g.(map[string]any)
+			list, _ := group["rules"].([]any)
+			for _, r := range list {
+				rule, _ := r.(map[string]any)
+				expr, _ := rule["expr"].(string)
+				checkMetrics(t, fmt.Sprintf("%s: alert %v", doc.name, rule["alert"]), expr, known, nil)
+				rules++
+			}
+		}
+	}
+	assert.GreaterOrEqual(t, rules, 2, "the waiting and lost-messages alerts")
+}

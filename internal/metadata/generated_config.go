@@ -9,6 +9,57 @@ import (
 	"go.opentelemetry.io/collector/filter"
 )
 
+// SlimfaaskafkaBindingStatusMetricAttributeKey specifies the key of an attribute for the slimfaaskafka.binding_status metric.
+type SlimfaaskafkaBindingStatusMetricAttributeKey string
+
+const (
+	SlimfaaskafkaBindingStatusMetricAttributeKeyTopic    SlimfaaskafkaBindingStatusMetricAttributeKey = "topic"
+	SlimfaaskafkaBindingStatusMetricAttributeKeyGroup    SlimfaaskafkaBindingStatusMetricAttributeKey = "group"
+	SlimfaaskafkaBindingStatusMetricAttributeKeyFunction SlimfaaskafkaBindingStatusMetricAttributeKey = "function"
+	SlimfaaskafkaBindingStatusMetricAttributeKeyStatus   SlimfaaskafkaBindingStatusMetricAttributeKey = "status"
+)
+
+// SlimfaaskafkaBindingStatusMetricConfig provides config for the slimfaaskafka.binding_status metric.
+type SlimfaaskafkaBindingStatusMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+
+	AggregationStrategy string                                         `mapstructure:"aggregation_strategy"`
+	EnabledAttributes   []SlimfaaskafkaBindingStatusMetricAttributeKey `mapstructure:"attributes"`
+}
+
+func (ms *SlimfaaskafkaBindingStatusMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+func (ms *SlimfaaskafkaBindingStatusMetricConfig) Validate() error {
+	for _, val := range ms.EnabledAttributes {
+		switch val {
+		case SlimfaaskafkaBindingStatusMetricAttributeKeyTopic, SlimfaaskafkaBindingStatusMetricAttributeKeyGroup, SlimfaaskafkaBindingStatusMetricAttributeKeyFunction, SlimfaaskafkaBindingStatusMetricAttributeKeyStatus:
+		default:
+			return fmt.Errorf("metric slimfaaskafka.binding_status doesn't have an attribute %v, valid attributes: [topic, group, function, status]", val)
+		}
+	}
+
+	switch ms.AggregationStrategy {
+	case AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax:
+	default:
+		return fmt.Errorf("invalid aggregation strategy %q, valid strategies: [%s, %s, %s, %s]", ms.AggregationStrategy, AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax)
+	}
+
+	return nil
+}
+
 // SlimfaaskafkaConsumedMessagesMetricAttributeKey specifies the key of an attribute for the slimfaaskafka.consumed_messages metric.
 type SlimfaaskafkaConsumedMessagesMetricAttributeKey string
 
@@ -159,6 +210,56 @@ func (ms *SlimfaaskafkaDrainTimeMetricConfig) Validate() error {
 	return nil
 }
 
+// SlimfaaskafkaGroupMembersMetricAttributeKey specifies the key of an attribute for the slimfaaskafka.group_members metric.
+type SlimfaaskafkaGroupMembersMetricAttributeKey string
+
+const (
+	SlimfaaskafkaGroupMembersMetricAttributeKeyTopic    SlimfaaskafkaGroupMembersMetricAttributeKey = "topic"
+	SlimfaaskafkaGroupMembersMetricAttributeKeyGroup    SlimfaaskafkaGroupMembersMetricAttributeKey = "group"
+	SlimfaaskafkaGroupMembersMetricAttributeKeyFunction SlimfaaskafkaGroupMembersMetricAttributeKey = "function"
+)
+
+// SlimfaaskafkaGroupMembersMetricConfig provides config for the slimfaaskafka.group_members metric.
+type SlimfaaskafkaGroupMembersMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+
+	AggregationStrategy string                                        `mapstructure:"aggregation_strategy"`
+	EnabledAttributes   []SlimfaaskafkaGroupMembersMetricAttributeKey `mapstructure:"attributes"`
+}
+
+func (ms *SlimfaaskafkaGroupMembersMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+func (ms *SlimfaaskafkaGroupMembersMetricConfig) Validate() error {
+	for _, val := range ms.EnabledAttributes {
+		switch val {
+		case SlimfaaskafkaGroupMembersMetricAttributeKeyTopic, SlimfaaskafkaGroupMembersMetricAttributeKeyGroup, SlimfaaskafkaGroupMembersMetricAttributeKeyFunction:
+		default:
+			return fmt.Errorf("metric slimfaaskafka.group_members doesn't have an attribute %v, valid attributes: [topic, group, function]", val)
+		}
+	}
+
+	switch ms.AggregationStrategy {
+	case AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax:
+	default:
+		return fmt.Errorf("invalid aggregation strategy %q, valid strategies: [%s, %s, %s, %s]", ms.AggregationStrategy, AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax)
+	}
+
+	return nil
+}
+
 // SlimfaaskafkaLastActivityTimestampMetricAttributeKey specifies the key of an attribute for the slimfaaskafka.last_activity_timestamp metric.
 type SlimfaaskafkaLastActivityTimestampMetricAttributeKey string
 
@@ -197,6 +298,56 @@ func (ms *SlimfaaskafkaLastActivityTimestampMetricConfig) Validate() error {
 		case SlimfaaskafkaLastActivityTimestampMetricAttributeKeyTopic, SlimfaaskafkaLastActivityTimestampMetricAttributeKeyGroup, SlimfaaskafkaLastActivityTimestampMetricAttributeKeyFunction:
 		default:
 			return fmt.Errorf("metric slimfaaskafka.last_activity_timestamp doesn't have an attribute %v, valid attributes: [topic, group, function]", val)
+		}
+	}
+
+	switch ms.AggregationStrategy {
+	case AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax:
+	default:
+		return fmt.Errorf("invalid aggregation strategy %q, valid strategies: [%s, %s, %s, %s]", ms.AggregationStrategy, AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax)
+	}
+
+	return nil
+}
+
+// SlimfaaskafkaLostMessagesMetricAttributeKey specifies the key of an attribute for the slimfaaskafka.lost_messages metric.
+type SlimfaaskafkaLostMessagesMetricAttributeKey string
+
+const (
+	SlimfaaskafkaLostMessagesMetricAttributeKeyTopic    SlimfaaskafkaLostMessagesMetricAttributeKey = "topic"
+	SlimfaaskafkaLostMessagesMetricAttributeKeyGroup    SlimfaaskafkaLostMessagesMetricAttributeKey = "group"
+	SlimfaaskafkaLostMessagesMetricAttributeKeyFunction SlimfaaskafkaLostMessagesMetricAttributeKey = "function"
+)
+
+// SlimfaaskafkaLostMessagesMetricConfig provides config for the slimfaaskafka.lost_messages metric.
+type SlimfaaskafkaLostMessagesMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+
+	AggregationStrategy string                                        `mapstructure:"aggregation_strategy"`
+	EnabledAttributes   []SlimfaaskafkaLostMessagesMetricAttributeKey `mapstructure:"attributes"`
+}
+
+func (ms *SlimfaaskafkaLostMessagesMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+func (ms *SlimfaaskafkaLostMessagesMetricConfig) Validate() error {
+	for _, val := range ms.EnabledAttributes {
+		switch val {
+		case SlimfaaskafkaLostMessagesMetricAttributeKeyTopic, SlimfaaskafkaLostMessagesMetricAttributeKeyGroup, SlimfaaskafkaLostMessagesMetricAttributeKeyFunction:
+		default:
+			return fmt.Errorf("metric slimfaaskafka.lost_messages doesn't have an attribute %v, valid attributes: [topic, group, function]", val)
 		}
 	}
 
@@ -510,6 +661,56 @@ func (ms *SlimfaaskafkaProducedMessagesMetricConfig) Validate() error {
 	return nil
 }
 
+// SlimfaaskafkaStalledPartitionsMetricAttributeKey specifies the key of an attribute for the slimfaaskafka.stalled_partitions metric.
+type SlimfaaskafkaStalledPartitionsMetricAttributeKey string
+
+const (
+	SlimfaaskafkaStalledPartitionsMetricAttributeKeyTopic    SlimfaaskafkaStalledPartitionsMetricAttributeKey = "topic"
+	SlimfaaskafkaStalledPartitionsMetricAttributeKeyGroup    SlimfaaskafkaStalledPartitionsMetricAttributeKey = "group"
+	SlimfaaskafkaStalledPartitionsMetricAttributeKeyFunction SlimfaaskafkaStalledPartitionsMetricAttributeKey = "function"
+)
+
+// SlimfaaskafkaStalledPartitionsMetricConfig provides config for the slimfaaskafka.stalled_partitions metric.
+type SlimfaaskafkaStalledPartitionsMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+
+	AggregationStrategy string                                             `mapstructure:"aggregation_strategy"`
+	EnabledAttributes   []SlimfaaskafkaStalledPartitionsMetricAttributeKey `mapstructure:"attributes"`
+}
+
+func (ms *SlimfaaskafkaStalledPartitionsMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+func (ms *SlimfaaskafkaStalledPartitionsMetricConfig) Validate() error {
+	for _, val := range ms.EnabledAttributes {
+		switch val {
+		case SlimfaaskafkaStalledPartitionsMetricAttributeKeyTopic, SlimfaaskafkaStalledPartitionsMetricAttributeKeyGroup, SlimfaaskafkaStalledPartitionsMetricAttributeKeyFunction:
+		default:
+			return fmt.Errorf("metric slimfaaskafka.stalled_partitions doesn't have an attribute %v, valid attributes: [topic, group, function]", val)
+		}
+	}
+
+	switch ms.AggregationStrategy {
+	case AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax:
+	default:
+		return fmt.Errorf("invalid aggregation strategy %q, valid strategies: [%s, %s, %s, %s]", ms.AggregationStrategy, AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax)
+	}
+
+	return nil
+}
+
 // SlimfaaskafkaWakeFailuresMetricAttributeKey specifies the key of an attribute for the slimfaaskafka.wake_failures metric.
 type SlimfaaskafkaWakeFailuresMetricAttributeKey string
 
@@ -614,22 +815,31 @@ func (ms *SlimfaaskafkaWakeupsMetricConfig) Validate() error {
 
 // MetricsConfig provides config for slimfaaskafka metrics.
 type MetricsConfig struct {
+	SlimfaaskafkaBindingStatus            SlimfaaskafkaBindingStatusMetricConfig            `mapstructure:"slimfaaskafka.binding_status"`
 	SlimfaaskafkaConsumedMessages         SlimfaaskafkaConsumedMessagesMetricConfig         `mapstructure:"slimfaaskafka.consumed_messages"`
 	SlimfaaskafkaDesiredReplicas          SlimfaaskafkaDesiredReplicasMetricConfig          `mapstructure:"slimfaaskafka.desired_replicas"`
 	SlimfaaskafkaDrainTime                SlimfaaskafkaDrainTimeMetricConfig                `mapstructure:"slimfaaskafka.drain_time"`
+	SlimfaaskafkaGroupMembers             SlimfaaskafkaGroupMembersMetricConfig             `mapstructure:"slimfaaskafka.group_members"`
 	SlimfaaskafkaLastActivityTimestamp    SlimfaaskafkaLastActivityTimestampMetricConfig    `mapstructure:"slimfaaskafka.last_activity_timestamp"`
+	SlimfaaskafkaLostMessages             SlimfaaskafkaLostMessagesMetricConfig             `mapstructure:"slimfaaskafka.lost_messages"`
 	SlimfaaskafkaPartitionPendingMessages SlimfaaskafkaPartitionPendingMessagesMetricConfig `mapstructure:"slimfaaskafka.partition.pending_messages"`
 	SlimfaaskafkaPartitions               SlimfaaskafkaPartitionsMetricConfig               `mapstructure:"slimfaaskafka.partitions"`
 	SlimfaaskafkaPartitionsPending        SlimfaaskafkaPartitionsPendingMetricConfig        `mapstructure:"slimfaaskafka.partitions_pending"`
 	SlimfaaskafkaPendingAge               SlimfaaskafkaPendingAgeMetricConfig               `mapstructure:"slimfaaskafka.pending_age"`
 	SlimfaaskafkaPendingMessages          SlimfaaskafkaPendingMessagesMetricConfig          `mapstructure:"slimfaaskafka.pending_messages"`
 	SlimfaaskafkaProducedMessages         SlimfaaskafkaProducedMessagesMetricConfig         `mapstructure:"slimfaaskafka.produced_messages"`
+	SlimfaaskafkaStalledPartitions        SlimfaaskafkaStalledPartitionsMetricConfig        `mapstructure:"slimfaaskafka.stalled_partitions"`
 	SlimfaaskafkaWakeFailures             SlimfaaskafkaWakeFailuresMetricConfig             `mapstructure:"slimfaaskafka.wake_failures"`
 	SlimfaaskafkaWakeups                  SlimfaaskafkaWakeupsMetricConfig                  `mapstructure:"slimfaaskafka.wakeups"`
 }
 
 func DefaultMetricsConfig() MetricsConfig {
 	return MetricsConfig{
+		SlimfaaskafkaBindingStatus: SlimfaaskafkaBindingStatusMetricConfig{
+			Enabled:             true,
+			AggregationStrategy: AggregationStrategyAvg,
+			EnabledAttributes:   []SlimfaaskafkaBindingStatusMetricAttributeKey{SlimfaaskafkaBindingStatusMetricAttributeKeyTopic, SlimfaaskafkaBindingStatusMetricAttributeKeyGroup, SlimfaaskafkaBindingStatusMetricAttributeKeyFunction, SlimfaaskafkaBindingStatusMetricAttributeKeyStatus},
+		},
 		SlimfaaskafkaConsumedMessages: SlimfaaskafkaConsumedMessagesMetricConfig{
 			Enabled:             true,
 			AggregationStrategy: AggregationStrategySum,
@@ -645,10 +855,20 @@ func DefaultMetricsConfig() MetricsConfig {
 			AggregationStrategy: AggregationStrategyAvg,
 			EnabledAttributes:   []SlimfaaskafkaDrainTimeMetricAttributeKey{SlimfaaskafkaDrainTimeMetricAttributeKeyTopic, SlimfaaskafkaDrainTimeMetricAttributeKeyGroup, SlimfaaskafkaDrainTimeMetricAttributeKeyFunction},
 		},
+		SlimfaaskafkaGroupMembers: SlimfaaskafkaGroupMembersMetricConfig{
+			Enabled:             true,
+			AggregationStrategy: AggregationStrategyAvg,
+			EnabledAttributes:   []SlimfaaskafkaGroupMembersMetricAttributeKey{SlimfaaskafkaGroupMembersMetricAttributeKeyTopic, SlimfaaskafkaGroupMembersMetricAttributeKeyGroup, SlimfaaskafkaGroupMembersMetricAttributeKeyFunction},
+		},
 		SlimfaaskafkaLastActivityTimestamp: SlimfaaskafkaLastActivityTimestampMetricConfig{
 			Enabled:             true,
 			AggregationStrategy: AggregationStrategyAvg,
 			EnabledAttributes:   []SlimfaaskafkaLastActivityTimestampMetricAttributeKey{SlimfaaskafkaLastActivityTimestampMetricAttributeKeyTopic, SlimfaaskafkaLastActivityTimestampMetricAttributeKeyGroup, SlimfaaskafkaLastActivityTimestampMetricAttributeKeyFunction},
+		},
+		SlimfaaskafkaLostMessages: SlimfaaskafkaLostMessagesMetricConfig{
+			Enabled:             true,
+			AggregationStrategy: AggregationStrategySum,
+			EnabledAttributes:   []SlimfaaskafkaLostMessagesMetricAttributeKey{SlimfaaskafkaLostMessagesMetricAttributeKeyTopic, SlimfaaskafkaLostMessagesMetricAttributeKeyGroup, SlimfaaskafkaLostMessagesMetricAttributeKeyFunction},
 		},
 		SlimfaaskafkaPartitionPendingMessages: SlimfaaskafkaPartitionPendingMessagesMetricConfig{
 			Enabled:             false,
@@ -679,6 +899,11 @@ func DefaultMetricsConfig() MetricsConfig {
 			Enabled:             true,
 			AggregationStrategy: AggregationStrategySum,
 			EnabledAttributes:   []SlimfaaskafkaProducedMessagesMetricAttributeKey{SlimfaaskafkaProducedMessagesMetricAttributeKeyTopic, SlimfaaskafkaProducedMessagesMetricAttributeKeyGroup, SlimfaaskafkaProducedMessagesMetricAttributeKeyFunction},
+		},
+		SlimfaaskafkaStalledPartitions: SlimfaaskafkaStalledPartitionsMetricConfig{
+			Enabled:             true,
+			AggregationStrategy: AggregationStrategyAvg,
+			EnabledAttributes:   []SlimfaaskafkaStalledPartitionsMetricAttributeKey{SlimfaaskafkaStalledPartitionsMetricAttributeKeyTopic, SlimfaaskafkaStalledPartitionsMetricAttributeKeyGroup, SlimfaaskafkaStalledPartitionsMetricAttributeKeyFunction},
 		},
 		SlimfaaskafkaWakeFailures: SlimfaaskafkaWakeFailuresMetricConfig{
 			Enabled:             true,

@@ -26,6 +26,11 @@ func TestMetricsBuilderConfig(t *testing.T) {
 			name: "all_set",
 			want: MetricsBuilderConfig{
 				Metrics: MetricsConfig{
+					SlimfaaskafkaBindingStatus: SlimfaaskafkaBindingStatusMetricConfig{
+						Enabled:             true,
+						AggregationStrategy: AggregationStrategyAvg,
+						EnabledAttributes:   []SlimfaaskafkaBindingStatusMetricAttributeKey{SlimfaaskafkaBindingStatusMetricAttributeKeyTopic, SlimfaaskafkaBindingStatusMetricAttributeKeyGroup, SlimfaaskafkaBindingStatusMetricAttributeKeyFunction, SlimfaaskafkaBindingStatusMetricAttributeKeyStatus},
+					},
 					SlimfaaskafkaConsumedMessages: SlimfaaskafkaConsumedMessagesMetricConfig{
 						Enabled:             true,
 						AggregationStrategy: AggregationStrategySum,
@@ -41,10 +46,20 @@ func TestMetricsBuilderConfig(t *testing.T) {
 						AggregationStrategy: AggregationStrategyAvg,
 						EnabledAttributes:   []SlimfaaskafkaDrainTimeMetricAttributeKey{SlimfaaskafkaDrainTimeMetricAttributeKeyTopic, SlimfaaskafkaDrainTimeMetricAttributeKeyGroup, SlimfaaskafkaDrainTimeMetricAttributeKeyFunction},
 					},
+					SlimfaaskafkaGroupMembers: SlimfaaskafkaGroupMembersMetricConfig{
+						Enabled:             true,
+						AggregationStrategy: AggregationStrategyAvg,
+						EnabledAttributes:   []SlimfaaskafkaGroupMembersMetricAttributeKey{SlimfaaskafkaGroupMembersMetricAttributeKeyTopic, SlimfaaskafkaGroupMembersMetricAttributeKeyGroup, SlimfaaskafkaGroupMembersMetricAttributeKeyFunction},
+					},
 					SlimfaaskafkaLastActivityTimestamp: SlimfaaskafkaLastActivityTimestampMetricConfig{
 						Enabled:             true,
 						AggregationStrategy: AggregationStrategyAvg,
 						EnabledAttributes:   []SlimfaaskafkaLastActivityTimestampMetricAttributeKey{SlimfaaskafkaLastActivityTimestampMetricAttributeKeyTopic, SlimfaaskafkaLastActivityTimestampMetricAttributeKeyGroup, SlimfaaskafkaLastActivityTimestampMetricAttributeKeyFunction},
+					},
+					SlimfaaskafkaLostMessages: SlimfaaskafkaLostMessagesMetricConfig{
+						Enabled:             true,
+						AggregationStrategy: AggregationStrategySum,
+						EnabledAttributes:   []SlimfaaskafkaLostMessagesMetricAttributeKey{SlimfaaskafkaLostMessagesMetricAttributeKeyTopic, SlimfaaskafkaLostMessagesMetricAttributeKeyGroup, SlimfaaskafkaLostMessagesMetricAttributeKeyFunction},
 					},
 					SlimfaaskafkaPartitionPendingMessages: SlimfaaskafkaPartitionPendingMessagesMetricConfig{
 						Enabled:             true,
@@ -75,6 +90,11 @@ func TestMetricsBuilderConfig(t *testing.T) {
 						Enabled:             true,
 						AggregationStrategy: AggregationStrategySum,
 						EnabledAttributes:   []SlimfaaskafkaProducedMessagesMetricAttributeKey{SlimfaaskafkaProducedMessagesMetricAttributeKeyTopic, SlimfaaskafkaProducedMessagesMetricAttributeKeyGroup, SlimfaaskafkaProducedMessagesMetricAttributeKeyFunction},
+					},
+					SlimfaaskafkaStalledPartitions: SlimfaaskafkaStalledPartitionsMetricConfig{
+						Enabled:             true,
+						AggregationStrategy: AggregationStrategyAvg,
+						EnabledAttributes:   []SlimfaaskafkaStalledPartitionsMetricAttributeKey{SlimfaaskafkaStalledPartitionsMetricAttributeKeyTopic, SlimfaaskafkaStalledPartitionsMetricAttributeKeyGroup, SlimfaaskafkaStalledPartitionsMetricAttributeKeyFunction},
 					},
 					SlimfaaskafkaWakeFailures: SlimfaaskafkaWakeFailuresMetricConfig{
 						Enabled:             true,
@@ -96,6 +116,11 @@ func TestMetricsBuilderConfig(t *testing.T) {
 			name: "none_set",
 			want: MetricsBuilderConfig{
 				Metrics: MetricsConfig{
+					SlimfaaskafkaBindingStatus: SlimfaaskafkaBindingStatusMetricConfig{
+						Enabled:             false,
+						AggregationStrategy: AggregationStrategyAvg,
+						EnabledAttributes:   []SlimfaaskafkaBindingStatusMetricAttributeKey{SlimfaaskafkaBindingStatusMetricAttributeKeyTopic, SlimfaaskafkaBindingStatusMetricAttributeKeyGroup, SlimfaaskafkaBindingStatusMetricAttributeKeyFunction, SlimfaaskafkaBindingStatusMetricAttributeKeyStatus},
+					},
 					SlimfaaskafkaConsumedMessages: SlimfaaskafkaConsumedMessagesMetricConfig{
 						Enabled:             false,
 						AggregationStrategy: AggregationStrategySum,
@@ -111,10 +136,20 @@ func TestMetricsBuilderConfig(t *testing.T) {
 						AggregationStrategy: AggregationStrategyAvg,
 						EnabledAttributes:   []SlimfaaskafkaDrainTimeMetricAttributeKey{SlimfaaskafkaDrainTimeMetricAttributeKeyTopic, SlimfaaskafkaDrainTimeMetricAttributeKeyGroup, SlimfaaskafkaDrainTimeMetricAttributeKeyFunction},
 					},
+					SlimfaaskafkaGroupMembers: SlimfaaskafkaGroupMembersMetricConfig{
+						Enabled:             false,
+						AggregationStrategy: AggregationStrategyAvg,
+						EnabledAttributes:   []SlimfaaskafkaGroupMembersMetricAttributeKey{SlimfaaskafkaGroupMembersMetricAttributeKeyTopic, SlimfaaskafkaGroupMembersMetricAttributeKeyGroup, SlimfaaskafkaGroupMembersMetricAttributeKeyFunction},
+					},
 					SlimfaaskafkaLastActivityTimestamp: SlimfaaskafkaLastActivityTimestampMetricConfig{
 						Enabled:             false,
 						AggregationStrategy: AggregationStrategyAvg,
 						EnabledAttributes:   []SlimfaaskafkaLastActivityTimestampMetricAttributeKey{SlimfaaskafkaLastActivityTimestampMetricAttributeKeyTopic, SlimfaaskafkaLastActivityTimestampMetricAttributeKeyGroup, SlimfaaskafkaLastActivityTimestampMetricAttributeKeyFunction},
+					},
+					SlimfaaskafkaLostMessages: SlimfaaskafkaLostMessagesMetricConfig{
+						Enabled:             false,
+						AggregationStrategy: AggregationStrategySum,
+						EnabledAttributes:   []SlimfaaskafkaLostMessagesMetricAttributeKey{SlimfaaskafkaLostMessagesMetricAttributeKeyTopic, SlimfaaskafkaLostMessagesMetricAttributeKeyGroup, SlimfaaskafkaLostMessagesMetricAttributeKeyFunction},
 					},
 					SlimfaaskafkaPartitionPendingMessages: SlimfaaskafkaPartitionPendingMessagesMetricConfig{
 						Enabled:             false,
@@ -146,6 +181,11 @@ func TestMetricsBuilderConfig(t *testing.T) {
 						AggregationStrategy: AggregationStrategySum,
 						EnabledAttributes:   []SlimfaaskafkaProducedMessagesMetricAttributeKey{SlimfaaskafkaProducedMessagesMetricAttributeKeyTopic, SlimfaaskafkaProducedMessagesMetricAttributeKeyGroup, SlimfaaskafkaProducedMessagesMetricAttributeKeyFunction},
 					},
+					SlimfaaskafkaStalledPartitions: SlimfaaskafkaStalledPartitionsMetricConfig{
+						Enabled:             false,
+						AggregationStrategy: AggregationStrategyAvg,
+						EnabledAttributes:   []SlimfaaskafkaStalledPartitionsMetricAttributeKey{SlimfaaskafkaStalledPartitionsMetricAttributeKeyTopic, SlimfaaskafkaStalledPartitionsMetricAttributeKeyGroup, SlimfaaskafkaStalledPartitionsMetricAttributeKeyFunction},
+					},
 					SlimfaaskafkaWakeFailures: SlimfaaskafkaWakeFailuresMetricConfig{
 						Enabled:             false,
 						AggregationStrategy: AggregationStrategySum,
@@ -166,11 +206,23 @@ func TestMetricsBuilderConfig(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			cfg := loadMetricsBuilderConfig(t, tt.name)
-			diff := cmp.Diff(tt.want, cfg, cmpopts.IgnoreUnexported(SlimfaaskafkaConsumedMessagesMetricConfig{}, SlimfaaskafkaDesiredReplicasMetricConfig{}, SlimfaaskafkaDrainTimeMetricConfig{}, SlimfaaskafkaLastActivityTimestampMetricConfig{}, SlimfaaskafkaPartitionPendingMessagesMetricConfig{}, SlimfaaskafkaPartitionsMetricConfig{}, SlimfaaskafkaPartitionsPendingMetricConfig{}, SlimfaaskafkaPendingAgeMetricConfig{}, SlimfaaskafkaPendingMessagesMetricConfig{}, SlimfaaskafkaProducedMessagesMetricConfig{}, SlimfaaskafkaWakeFailuresMetricConfig{}, SlimfaaskafkaWakeupsMetricConfig{}, ResourceAttributeConfig{}))
+			diff := cmp.Diff(tt.want, cfg, cmpopts.IgnoreUnexported(SlimfaaskafkaBindingStatusMetricConfig{}, SlimfaaskafkaConsumedMessagesMetricConfig{}, SlimfaaskafkaDesiredReplicasMetricConfig{}, SlimfaaskafkaDrainTimeMetricConfig{}, SlimfaaskafkaGroupMembersMetricConfig{}, SlimfaaskafkaLastActivityTimestampMetricConfig{}, SlimfaaskafkaLostMessagesMetricConfig{}, SlimfaaskafkaPartitionPendingMessagesMetricConfig{}, SlimfaaskafkaPartitionsMetricConfig{}, SlimfaaskafkaPartitionsPendingMetricConfig{}, SlimfaaskafkaPendingAgeMetricConfig{}, SlimfaaskafkaPendingMessagesMetricConfig{}, SlimfaaskafkaProducedMessagesMetricConfig{}, SlimfaaskafkaStalledPartitionsMetricConfig{}, SlimfaaskafkaWakeFailuresMetricConfig{}, SlimfaaskafkaWakeupsMetricConfig{}, ResourceAttributeConfig{}))
 			require.Emptyf(t, diff, "Config mismatch (-expected +actual):\n%s", diff)
 		})
 	}
 }
+func TestSlimfaaskafkaBindingStatusMetricsConfig_Validate(t *testing.T) {
+	cfg := DefaultMetricsConfig().SlimfaaskafkaBindingStatus
+	require.NoError(t, cfg.Validate())
+
+	cfg.EnabledAttributes = []SlimfaaskafkaBindingStatusMetricAttributeKey{"invalid"}
+	require.ErrorContains(t, cfg.Validate(), "metric slimfaaskafka.binding_status doesn't have an attribute invalid, valid attributes: [topic, group, function, status]")
+
+	cfg = DefaultMetricsConfig().SlimfaaskafkaBindingStatus
+	cfg.AggregationStrategy = "invalid"
+	require.ErrorContains(t, cfg.Validate(), "invalid aggregation strategy")
+}
+
 func TestSlimfaaskafkaConsumedMessagesMetricsConfig_Validate(t *testing.T) {
 	cfg := DefaultMetricsConfig().SlimfaaskafkaConsumedMessages
 	require.NoError(t, cfg.Validate())
@@ -207,6 +259,18 @@ func TestSlimfaaskafkaDrainTimeMetricsConfig_Validate(t *testing.T) {
 	require.ErrorContains(t, cfg.Validate(), "invalid aggregation strategy")
 }
 
+func TestSlimfaaskafkaGroupMembersMetricsConfig_Validate(t *testing.T) {
+	cfg := DefaultMetricsConfig().SlimfaaskafkaGroupMembers
+	require.NoError(t, cfg.Validate())
+
+	cfg.EnabledAttributes = []SlimfaaskafkaGroupMembersMetricAttributeKey{"invalid"}
+	require.ErrorContains(t, cfg.Validate(), "metric slimfaaskafka.group_members doesn't have an attribute invalid, valid attributes: [topic, group, function]")
+
+	cfg = DefaultMetricsConfig().SlimfaaskafkaGroupMembers
+	cfg.AggregationStrategy = "invalid"
+	require.ErrorContains(t, cfg.Validate(), "invalid aggregation strategy")
+}
+
 func TestSlimfaaskafkaLastActivityTimestampMetricsConfig_Validate(t *testing.T) {
 	cfg := DefaultMetricsConfig().SlimfaaskafkaLastActivityTimestamp
 	require.NoError(t, cfg.Validate())
@@ -215,6 +279,18 @@ func TestSlimfaaskafkaLastActivityTimestampMetricsConfig_Validate(t *testing.T) 
 	require.ErrorContains(t, cfg.Validate(), "metric slimfaaskafka.last_activity_timestamp doesn't have an attribute invalid, valid attributes: [topic, group, function]")
 
 	cfg = DefaultMetricsConfig().SlimfaaskafkaLastActivityTimestamp
+	cfg.AggregationStrategy = "invalid"
+	require.ErrorContains(t, cfg.Validate(), "invalid aggregation strategy")
+}
+
+func TestSlimfaaskafkaLostMessagesMetricsConfig_Validate(t *testing.T) {
+	cfg := DefaultMetricsConfig().SlimfaaskafkaLostMessages
+	require.NoError(t, cfg.Validate())
+
+	cfg.EnabledAttributes = []SlimfaaskafkaLostMessagesMetricAttributeKey{"invalid"}
+	require.ErrorContains(t, cfg.Validate(), "metric slimfaaskafka.lost_messages doesn't have an attribute invalid, valid attributes: [topic, group, function]")
+
+	cfg = DefaultMetricsConfig().SlimfaaskafkaLostMessages
 	cfg.AggregationStrategy = "invalid"
 	require.ErrorContains(t, cfg.Validate(), "invalid aggregation strategy")
 }
@@ -287,6 +363,18 @@ func TestSlimfaaskafkaProducedMessagesMetricsConfig_Validate(t *testing.T) {
 	require.ErrorContains(t, cfg.Validate(), "metric slimfaaskafka.produced_messages doesn't have an attribute invalid, valid attributes: [topic, group, function]")
 
 	cfg = DefaultMetricsConfig().SlimfaaskafkaProducedMessages
+	cfg.AggregationStrategy = "invalid"
+	require.ErrorContains(t, cfg.Validate(), "invalid aggregation strategy")
+}
+
+func TestSlimfaaskafkaStalledPartitionsMetricsConfig_Validate(t *testing.T) {
+	cfg := DefaultMetricsConfig().SlimfaaskafkaStalledPartitions
+	require.NoError(t, cfg.Validate())
+
+	cfg.EnabledAttributes = []SlimfaaskafkaStalledPartitionsMetricAttributeKey{"invalid"}
+	require.ErrorContains(t, cfg.Validate(), "metric slimfaaskafka.stalled_partitions doesn't have an attribute invalid, valid attributes: [topic, group, function]")
+
+	cfg = DefaultMetricsConfig().SlimfaaskafkaStalledPartitions
 	cfg.AggregationStrategy = "invalid"
 	require.ErrorContains(t, cfg.Validate(), "invalid aggregation strategy")
 }

@@ -49,7 +49,53 @@ var MapAttributeReason = map[string]AttributeReason{
 	"pending_and_activity": AttributeReasonPendingAndActivity,
 }
 
+// AttributeStatus specifies the value status attribute.
+type AttributeStatus int
+
+const (
+	_ AttributeStatus = iota
+	AttributeStatusError
+	AttributeStatusStalled
+	AttributeStatusWaiting
+	AttributeStatusFallingBehind
+	AttributeStatusDraining
+	AttributeStatusIdle
+)
+
+// String returns the string representation of the AttributeStatus.
+func (av AttributeStatus) String() string {
+	switch av {
+	case AttributeStatusError:
+		return "error"
+	case AttributeStatusStalled:
+		return "stalled"
+	case AttributeStatusWaiting:
+		return "waiting"
+	case AttributeStatusFallingBehind:
+		return "falling_behind"
+	case AttributeStatusDraining:
+		return "draining"
+	case AttributeStatusIdle:
+		return "idle"
+	}
+	return ""
+}
+
+// MapAttributeStatus is a helper map of string to AttributeStatus attribute value.
+var MapAttributeStatus = map[string]AttributeStatus{
+	"error":          AttributeStatusError,
+	"stalled":        AttributeStatusStalled,
+	"waiting":        AttributeStatusWaiting,
+	"falling_behind": AttributeStatusFallingBehind,
+	"draining":       AttributeStatusDraining,
+	"idle":           AttributeStatusIdle,
+}
+
 var MetricsInfo = metricsInfo{
+	SlimfaaskafkaBindingStatus: metricInfo{
+		Name:       "slimfaaskafka.binding_status",
+		Attributes: []string{"topic", "group", "function", "status"},
+	},
 	SlimfaaskafkaConsumedMessages: metricInfo{
 		Name:       "slimfaaskafka.consumed_messages",
 		Attributes: []string{"topic", "group", "function"},
@@ -62,8 +108,16 @@ var MetricsInfo = metricsInfo{
 		Name:       "slimfaaskafka.drain_time",
 		Attributes: []string{"topic", "group", "function"},
 	},
+	SlimfaaskafkaGroupMembers: metricInfo{
+		Name:       "slimfaaskafka.group_members",
+		Attributes: []string{"topic", "group", "function"},
+	},
 	SlimfaaskafkaLastActivityTimestamp: metricInfo{
 		Name:       "slimfaaskafka.last_activity_timestamp",
+		Attributes: []string{"topic", "group", "function"},
+	},
+	SlimfaaskafkaLostMessages: metricInfo{
+		Name:       "slimfaaskafka.lost_messages",
 		Attributes: []string{"topic", "group", "function"},
 	},
 	SlimfaaskafkaPartitionPendingMessages: metricInfo{
@@ -90,6 +144,10 @@ var MetricsInfo = metricsInfo{
 		Name:       "slimfaaskafka.produced_messages",
 		Attributes: []string{"topic", "group", "function"},
 	},
+	SlimfaaskafkaStalledPartitions: metricInfo{
+		Name:       "slimfaaskafka.stalled_partitions",
+		Attributes: []string{"topic", "group", "function"},
+	},
 	SlimfaaskafkaWakeFailures: metricInfo{
 		Name:       "slimfaaskafka.wake_failures",
 		Attributes: []string{"topic", "group", "function", "reason"},
@@ -101,16 +159,20 @@ var MetricsInfo = metricsInfo{
 }
 
 type metricsInfo struct {
+	SlimfaaskafkaBindingStatus            metricInfo
 	SlimfaaskafkaConsumedMessages         metricInfo
 	SlimfaaskafkaDesiredReplicas          metricInfo
 	SlimfaaskafkaDrainTime                metricInfo
+	SlimfaaskafkaGroupMembers             metricInfo
 	SlimfaaskafkaLastActivityTimestamp    metricInfo
+	SlimfaaskafkaLostMessages             metricInfo
 	SlimfaaskafkaPartitionPendingMessages metricInfo
 	SlimfaaskafkaPartitions               metricInfo
 	SlimfaaskafkaPartitionsPending        metricInfo
 	SlimfaaskafkaPendingAge               metricInfo
 	SlimfaaskafkaPendingMessages          metricInfo
 	SlimfaaskafkaProducedMessages         metricInfo
+	SlimfaaskafkaStalledPartitions        metricInfo
 	SlimfaaskafkaWakeFailures             metricInfo
 	SlimfaaskafkaWakeups                  metricInfo
 }
@@ -118,6 +180,104 @@ type metricsInfo struct {
 type metricInfo struct {
 	Name       string
 	Attributes []string
+}
+
+type metricSlimfaaskafkaBindingStatus struct {
+	data          pmetric.Metric                         // data buffer for generated metric.
+	config        SlimfaaskafkaBindingStatusMetricConfig // metric config provided by user.
+	capacity      int                                    // max observed number of data points added to the metric.
+	aggDataPoints []int64                                // slice containing number of aggregated datapoints at each index
+}
+
+// init fills slimfaaskafka.binding_status metric with initial data.
+func (m *metricSlimfaaskafkaBindingStatus) init() {
+	m.data.SetName("slimfaaskafka.binding_status")
+	m.data.SetDescription("The binding's status, one point per status with value 1 for the binding's current status and 0 for the others, so two statuses are never 1 at once. `error` is the explicit series of a binding that could not be read (it has no pending point).")
+	m.data.SetUnit("{status}")
+	m.data.SetEmptyGauge()
+	m.data.Gauge().DataPoints().EnsureCapacity(m.capacity)
+	m.aggDataPoints = m.aggDataPoints[:0]
+}
+
+func (m *metricSlimfaaskafkaBindingStatus) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64, topicAttributeValue string, groupAttributeValue string, functionAttributeValue string, statusAttributeValue string) {
+	if !m.config.Enabled {
+		return
+	}
+
+	dp := pmetric.NewNumberDataPoint()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	if slices.Contains(m.config.EnabledAttributes, SlimfaaskafkaBindingStatusMetricAttributeKeyTopic) {
+		dp.Attributes().PutStr("topic", topicAttributeValue)
+	}
+	if slices.Contains(m.config.EnabledAttributes, SlimfaaskafkaBindingStatusMetricAttributeKeyGroup) {
+		dp.Attributes().PutStr("group", groupAttributeValue)
+	}
+	if slices.Contains(m.config.EnabledAttributes, SlimfaaskafkaBindingStatusMetricAttributeKeyFunction) {
+		dp.Attributes().PutStr("function", functionAttributeValue)
+	}
+	if slices.Contains(m.config.EnabledAttributes, SlimfaaskafkaBindingStatusMetricAttributeKeyStatus) {
+		dp.Attributes().PutStr("status", statusAttributeValue)
+	}
+
+	var s string
+	dps := m.data.Gauge().DataPoints()
+	for i := 0; i < dps.Len(); i++ {
+		dpi := dps.At(i)
+		if dp.Attributes().Equal(dpi.Attributes()) && dp.StartTimestamp() == dpi.StartTimestamp() && dp.Timestamp() == dpi.Timestamp() {
+			switch s = m.config.AggregationStrategy; s {
+			case AggregationStrategySum, AggregationStrategyAvg:
+				dpi.SetIntValue(dpi.IntValue() + val)
+				m.aggDataPoints[i] += 1
+				return
+			case AggregationStrategyMin:
+				if dpi.IntValue() > val {
+					dpi.SetIntValue(val)
+				}
+				return
+			case AggregationStrategyMax:
+				if dpi.IntValue() < val {
+					dpi.SetIntValue(val)
+				}
+				return
+			}
+		}
+	}
+
+	dp.SetIntValue(val)
+	m.aggDataPoints = append(m.aggDataPoints, 1)
+	dp.MoveTo(dps.AppendEmpty())
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricSlimfaaskafkaBindingStatus) updateCapacity() {
+	if m.data.Gauge().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Gauge().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricSlimfaaskafkaBindingStatus) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Gauge().DataPoints().Len() > 0 {
+		if m.config.AggregationStrategy == AggregationStrategyAvg {
+			for i, aggCount := range m.aggDataPoints {
+				m.data.Gauge().DataPoints().At(i).SetIntValue(m.data.Gauge().DataPoints().At(i).IntValue() / aggCount)
+			}
+		}
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricSlimfaaskafkaBindingStatus(cfg SlimfaaskafkaBindingStatusMetricConfig) metricSlimfaaskafkaBindingStatus {
+	m := metricSlimfaaskafkaBindingStatus{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
 }
 
 type metricSlimfaaskafkaConsumedMessages struct {
@@ -407,6 +567,101 @@ func newMetricSlimfaaskafkaDrainTime(cfg SlimfaaskafkaDrainTimeMetricConfig) met
 	return m
 }
 
+type metricSlimfaaskafkaGroupMembers struct {
+	data          pmetric.Metric                        // data buffer for generated metric.
+	config        SlimfaaskafkaGroupMembersMetricConfig // metric config provided by user.
+	capacity      int                                   // max observed number of data points added to the metric.
+	aggDataPoints []int64                               // slice containing number of aggregated datapoints at each index
+}
+
+// init fills slimfaaskafka.group_members metric with initial data.
+func (m *metricSlimfaaskafkaGroupMembers) init() {
+	m.data.SetName("slimfaaskafka.group_members")
+	m.data.SetDescription("Members of the binding's group, described with the API of the group's type (classic, KIP-848 consumer or share group). 0 for a group that does not exist yet.")
+	m.data.SetUnit("{members}")
+	m.data.SetEmptyGauge()
+	m.data.Gauge().DataPoints().EnsureCapacity(m.capacity)
+	m.aggDataPoints = m.aggDataPoints[:0]
+}
+
+func (m *metricSlimfaaskafkaGroupMembers) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64, topicAttributeValue string, groupAttributeValue string, functionAttributeValue string) {
+	if !m.config.Enabled {
+		return
+	}
+
+	dp := pmetric.NewNumberDataPoint()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	if slices.Contains(m.config.EnabledAttributes, SlimfaaskafkaGroupMembersMetricAttributeKeyTopic) {
+		dp.Attributes().PutStr("topic", topicAttributeValue)
+	}
+	if slices.Contains(m.config.EnabledAttributes, SlimfaaskafkaGroupMembersMetricAttributeKeyGroup) {
+		dp.Attributes().PutStr("group", groupAttributeValue)
+	}
+	if slices.Contains(m.config.EnabledAttributes, SlimfaaskafkaGroupMembersMetricAttributeKeyFunction) {
+		dp.Attributes().PutStr("function", functionAttributeValue)
+	}
+
+	var s string
+	dps := m.data.Gauge().DataPoints()
+	for i := 0; i < dps.Len(); i++ {
+		dpi := dps.At(i)
+		if dp.Attributes().Equal(dpi.Attributes()) && dp.StartTimestamp() == dpi.StartTimestamp() && dp.Timestamp() == dpi.Timestamp() {
+			switch s = m.config.AggregationStrategy; s {
+			case AggregationStrategySum, AggregationStrategyAvg:
+				dpi.SetIntValue(dpi.IntValue() + val)
+				m.aggDataPoints[i] += 1
+				return
+			case AggregationStrategyMin:
+				if dpi.IntValue() > val {
+					dpi.SetIntValue(val)
+				}
+				return
+			case AggregationStrategyMax:
+				if dpi.IntValue() < val {
+					dpi.SetIntValue(val)
+				}
+				return
+			}
+		}
+	}
+
+	dp.SetIntValue(val)
+	m.aggDataPoints = append(m.aggDataPoints, 1)
+	dp.MoveTo(dps.AppendEmpty())
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricSlimfaaskafkaGroupMembers) updateCapacity() {
+	if m.data.Gauge().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Gauge().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricSlimfaaskafkaGroupMembers) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Gauge().DataPoints().Len() > 0 {
+		if m.config.AggregationStrategy == AggregationStrategyAvg {
+			for i, aggCount := range m.aggDataPoints {
+				m.data.Gauge().DataPoints().At(i).SetIntValue(m.data.Gauge().DataPoints().At(i).IntValue() / aggCount)
+			}
+		}
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricSlimfaaskafkaGroupMembers(cfg SlimfaaskafkaGroupMembersMetricConfig) metricSlimfaaskafkaGroupMembers {
+	m := metricSlimfaaskafkaGroupMembers{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
 type metricSlimfaaskafkaLastActivityTimestamp struct {
 	data          pmetric.Metric                                 // data buffer for generated metric.
 	config        SlimfaaskafkaLastActivityTimestampMetricConfig // metric config provided by user.
@@ -494,6 +749,103 @@ func (m *metricSlimfaaskafkaLastActivityTimestamp) emit(metrics pmetric.MetricSl
 
 func newMetricSlimfaaskafkaLastActivityTimestamp(cfg SlimfaaskafkaLastActivityTimestampMetricConfig) metricSlimfaaskafkaLastActivityTimestamp {
 	m := metricSlimfaaskafkaLastActivityTimestamp{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
+type metricSlimfaaskafkaLostMessages struct {
+	data          pmetric.Metric                        // data buffer for generated metric.
+	config        SlimfaaskafkaLostMessagesMetricConfig // metric config provided by user.
+	capacity      int                                   // max observed number of data points added to the metric.
+	aggDataPoints []int64                               // slice containing number of aggregated datapoints at each index
+}
+
+// init fills slimfaaskafka.lost_messages metric with initial data.
+func (m *metricSlimfaaskafkaLostMessages) init() {
+	m.data.SetName("slimfaaskafka.lost_messages")
+	m.data.SetDescription("Messages retention or DeleteRecords removed before the binding's group read them (offsets between a commit and the log start), each counted once.")
+	m.data.SetUnit("{messages}")
+	m.data.SetEmptySum()
+	m.data.Sum().SetIsMonotonic(true)
+	m.data.Sum().SetAggregationTemporality(pmetric.AggregationTemporalityCumulative)
+	m.data.Sum().DataPoints().EnsureCapacity(m.capacity)
+	m.aggDataPoints = m.aggDataPoints[:0]
+}
+
+func (m *metricSlimfaaskafkaLostMessages) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64, topicAttributeValue string, groupAttributeValue string, functionAttributeValue string) {
+	if !m.config.Enabled {
+		return
+	}
+
+	dp := pmetric.NewNumberDataPoint()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	if slices.Contains(m.config.EnabledAttributes, SlimfaaskafkaLostMessagesMetricAttributeKeyTopic) {
+		dp.Attributes().PutStr("topic", topicAttributeValue)
+	}
+	if slices.Contains(m.config.EnabledAttributes, SlimfaaskafkaLostMessagesMetricAttributeKeyGroup) {
+		dp.Attributes().PutStr("group", groupAttributeValue)
+	}
+	if slices.Contains(m.config.EnabledAttributes, SlimfaaskafkaLostMessagesMetricAttributeKeyFunction) {
+		dp.Attributes().PutStr("function", functionAttributeValue)
+	}
+
+	var s string
+	dps := m.data.Sum().DataPoints()
+	for i := 0; i < dps.Len(); i++ {
+		dpi := dps.At(i)
+		if dp.Attributes().Equal(dpi.Attributes()) && dp.StartTimestamp() == dpi.StartTimestamp() && dp.Timestamp() == dpi.Timestamp() {
+			switch s = m.config.AggregationStrategy; s {
+			case AggregationStrategySum, AggregationStrategyAvg:
+				dpi.SetIntValue(dpi.IntValue() + val)
+				m.aggDataPoints[i] += 1
+				return
+			case AggregationStrategyMin:
+				if dpi.IntValue() > val {
+					dpi.SetIntValue(val)
+				}
+				return
+			case AggregationStrategyMax:
+				if dpi.IntValue() < val {
+					dpi.SetIntValue(val)
+				}
+				return
+			}
+		}
+	}
+
+	dp.SetIntValue(val)
+	m.aggDataPoints = append(m.aggDataPoints, 1)
+	dp.MoveTo(dps.AppendEmpty())
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricSlimfaaskafkaLostMessages) updateCapacity() {
+	if m.data.Sum().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Sum().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricSlimfaaskafkaLostMessages) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Sum().DataPoints().Len() > 0 {
+		if m.config.AggregationStrategy == AggregationStrategyAvg {
+			for i, aggCount := range m.aggDataPoints {
+				m.data.Sum().DataPoints().At(i).SetIntValue(m.data.Sum().DataPoints().At(i).IntValue() / aggCount)
+			}
+		}
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricSlimfaaskafkaLostMessages(cfg SlimfaaskafkaLostMessagesMetricConfig) metricSlimfaaskafkaLostMessages {
+	m := metricSlimfaaskafkaLostMessages{config: cfg}
 
 	if cfg.Enabled {
 		m.data = pmetric.NewMetric()
@@ -1077,6 +1429,101 @@ func newMetricSlimfaaskafkaProducedMessages(cfg SlimfaaskafkaProducedMessagesMet
 	return m
 }
 
+type metricSlimfaaskafkaStalledPartitions struct {
+	data          pmetric.Metric                             // data buffer for generated metric.
+	config        SlimfaaskafkaStalledPartitionsMetricConfig // metric config provided by user.
+	capacity      int                                        // max observed number of data points added to the metric.
+	aggDataPoints []int64                                    // slice containing number of aggregated datapoints at each index
+}
+
+// init fills slimfaaskafka.stalled_partitions metric with initial data.
+func (m *metricSlimfaaskafkaStalledPartitions) init() {
+	m.data.SetName("slimfaaskafka.stalled_partitions")
+	m.data.SetDescription("Partitions with messages pending whose committed offset (for a share group, its start offset) has not moved for health.stall_after while the group has members.")
+	m.data.SetUnit("{partitions}")
+	m.data.SetEmptyGauge()
+	m.data.Gauge().DataPoints().EnsureCapacity(m.capacity)
+	m.aggDataPoints = m.aggDataPoints[:0]
+}
+
+func (m *metricSlimfaaskafkaStalledPartitions) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64, topicAttributeValue string, groupAttributeValue string, functionAttributeValue string) {
+	if !m.config.Enabled {
+		return
+	}
+
+	dp := pmetric.NewNumberDataPoint()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	if slices.Contains(m.config.EnabledAttributes, SlimfaaskafkaStalledPartitionsMetricAttributeKeyTopic) {
+		dp.Attributes().PutStr("topic", topicAttributeValue)
+	}
+	if slices.Contains(m.config.EnabledAttributes, SlimfaaskafkaStalledPartitionsMetricAttributeKeyGroup) {
+		dp.Attributes().PutStr("group", groupAttributeValue)
+	}
+	if slices.Contains(m.config.EnabledAttributes, SlimfaaskafkaStalledPartitionsMetricAttributeKeyFunction) {
+		dp.Attributes().PutStr("function", functionAttributeValue)
+	}
+
+	var s string
+	dps := m.data.Gauge().DataPoints()
+	for i := 0; i < dps.Len(); i++ {
+		dpi := dps.At(i)
+		if dp.Attributes().Equal(dpi.Attributes()) && dp.StartTimestamp() == dpi.StartTimestamp() && dp.Timestamp() == dpi.Timestamp() {
+			switch s = m.config.AggregationStrategy; s {
+			case AggregationStrategySum, AggregationStrategyAvg:
+				dpi.SetIntValue(dpi.IntValue() + val)
+				m.aggDataPoints[i] += 1
+				return
+			case AggregationStrategyMin:
+				if dpi.IntValue() > val {
+					dpi.SetIntValue(val)
+				}
+				return
+			case AggregationStrategyMax:
+				if dpi.IntValue() < val {
+					dpi.SetIntValue(val)
+				}
+				return
+			}
+		}
+	}
+
+	dp.SetIntValue(val)
+	m.aggDataPoints = append(m.aggDataPoints, 1)
+	dp.MoveTo(dps.AppendEmpty())
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricSlimfaaskafkaStalledPartitions) updateCapacity() {
+	if m.data.Gauge().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Gauge().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricSlimfaaskafkaStalledPartitions) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Gauge().DataPoints().Len() > 0 {
+		if m.config.AggregationStrategy == AggregationStrategyAvg {
+			for i, aggCount := range m.aggDataPoints {
+				m.data.Gauge().DataPoints().At(i).SetIntValue(m.data.Gauge().DataPoints().At(i).IntValue() / aggCount)
+			}
+		}
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricSlimfaaskafkaStalledPartitions(cfg SlimfaaskafkaStalledPartitionsMetricConfig) metricSlimfaaskafkaStalledPartitions {
+	m := metricSlimfaaskafkaStalledPartitions{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
 type metricSlimfaaskafkaWakeFailures struct {
 	data          pmetric.Metric                        // data buffer for generated metric.
 	config        SlimfaaskafkaWakeFailuresMetricConfig // metric config provided by user.
@@ -1287,16 +1734,20 @@ type MetricsBuilder struct {
 	buildInfo                                   component.BuildInfo  // contains version information.
 	resourceAttributeIncludeFilter              map[string]filter.Filter
 	resourceAttributeExcludeFilter              map[string]filter.Filter
+	metricSlimfaaskafkaBindingStatus            metricSlimfaaskafkaBindingStatus
 	metricSlimfaaskafkaConsumedMessages         metricSlimfaaskafkaConsumedMessages
 	metricSlimfaaskafkaDesiredReplicas          metricSlimfaaskafkaDesiredReplicas
 	metricSlimfaaskafkaDrainTime                metricSlimfaaskafkaDrainTime
+	metricSlimfaaskafkaGroupMembers             metricSlimfaaskafkaGroupMembers
 	metricSlimfaaskafkaLastActivityTimestamp    metricSlimfaaskafkaLastActivityTimestamp
+	metricSlimfaaskafkaLostMessages             metricSlimfaaskafkaLostMessages
 	metricSlimfaaskafkaPartitionPendingMessages metricSlimfaaskafkaPartitionPendingMessages
 	metricSlimfaaskafkaPartitions               metricSlimfaaskafkaPartitions
 	metricSlimfaaskafkaPartitionsPending        metricSlimfaaskafkaPartitionsPending
 	metricSlimfaaskafkaPendingAge               metricSlimfaaskafkaPendingAge
 	metricSlimfaaskafkaPendingMessages          metricSlimfaaskafkaPendingMessages
 	metricSlimfaaskafkaProducedMessages         metricSlimfaaskafkaProducedMessages
+	metricSlimfaaskafkaStalledPartitions        metricSlimfaaskafkaStalledPartitions
 	metricSlimfaaskafkaWakeFailures             metricSlimfaaskafkaWakeFailures
 	metricSlimfaaskafkaWakeups                  metricSlimfaaskafkaWakeups
 }
@@ -1324,16 +1775,20 @@ func NewMetricsBuilder(mbc MetricsBuilderConfig, settings receiver.Settings, opt
 		startTime:                                   pcommon.NewTimestampFromTime(time.Now()),
 		metricsBuffer:                               pmetric.NewMetrics(),
 		buildInfo:                                   settings.BuildInfo,
+		metricSlimfaaskafkaBindingStatus:            newMetricSlimfaaskafkaBindingStatus(mbc.Metrics.SlimfaaskafkaBindingStatus),
 		metricSlimfaaskafkaConsumedMessages:         newMetricSlimfaaskafkaConsumedMessages(mbc.Metrics.SlimfaaskafkaConsumedMessages),
 		metricSlimfaaskafkaDesiredReplicas:          newMetricSlimfaaskafkaDesiredReplicas(mbc.Metrics.SlimfaaskafkaDesiredReplicas),
 		metricSlimfaaskafkaDrainTime:                newMetricSlimfaaskafkaDrainTime(mbc.Metrics.SlimfaaskafkaDrainTime),
+		metricSlimfaaskafkaGroupMembers:             newMetricSlimfaaskafkaGroupMembers(mbc.Metrics.SlimfaaskafkaGroupMembers),
 		metricSlimfaaskafkaLastActivityTimestamp:    newMetricSlimfaaskafkaLastActivityTimestamp(mbc.Metrics.SlimfaaskafkaLastActivityTimestamp),
+		metricSlimfaaskafkaLostMessages:             newMetricSlimfaaskafkaLostMessages(mbc.Metrics.SlimfaaskafkaLostMessages),
 		metricSlimfaaskafkaPartitionPendingMessages: newMetricSlimfaaskafkaPartitionPendingMessages(mbc.Metrics.SlimfaaskafkaPartitionPendingMessages),
 		metricSlimfaaskafkaPartitions:               newMetricSlimfaaskafkaPartitions(mbc.Metrics.SlimfaaskafkaPartitions),
 		metricSlimfaaskafkaPartitionsPending:        newMetricSlimfaaskafkaPartitionsPending(mbc.Metrics.SlimfaaskafkaPartitionsPending),
 		metricSlimfaaskafkaPendingAge:               newMetricSlimfaaskafkaPendingAge(mbc.Metrics.SlimfaaskafkaPendingAge),
 		metricSlimfaaskafkaPendingMessages:          newMetricSlimfaaskafkaPendingMessages(mbc.Metrics.SlimfaaskafkaPendingMessages),
 		metricSlimfaaskafkaProducedMessages:         newMetricSlimfaaskafkaProducedMessages(mbc.Metrics.SlimfaaskafkaProducedMessages),
+		metricSlimfaaskafkaStalledPartitions:        newMetricSlimfaaskafkaStalledPartitions(mbc.Metrics.SlimfaaskafkaStalledPartitions),
 		metricSlimfaaskafkaWakeFailures:             newMetricSlimfaaskafkaWakeFailures(mbc.Metrics.SlimfaaskafkaWakeFailures),
 		metricSlimfaaskafkaWakeups:                  newMetricSlimfaaskafkaWakeups(mbc.Metrics.SlimfaaskafkaWakeups),
 		resourceAttributeIncludeFilter:              make(map[string]filter.Filter),
@@ -1414,16 +1869,20 @@ func (mb *MetricsBuilder) EmitForResource(options ...ResourceMetricsOption) {
 	ils.Scope().SetName(ScopeName)
 	ils.Scope().SetVersion(mb.buildInfo.Version)
 	ils.Metrics().EnsureCapacity(mb.metricsCapacity)
+	mb.metricSlimfaaskafkaBindingStatus.emit(ils.Metrics())
 	mb.metricSlimfaaskafkaConsumedMessages.emit(ils.Metrics())
 	mb.metricSlimfaaskafkaDesiredReplicas.emit(ils.Metrics())
 	mb.metricSlimfaaskafkaDrainTime.emit(ils.Metrics())
+	mb.metricSlimfaaskafkaGroupMembers.emit(ils.Metrics())
 	mb.metricSlimfaaskafkaLastActivityTimestamp.emit(ils.Metrics())
+	mb.metricSlimfaaskafkaLostMessages.emit(ils.Metrics())
 	mb.metricSlimfaaskafkaPartitionPendingMessages.emit(ils.Metrics())
 	mb.metricSlimfaaskafkaPartitions.emit(ils.Metrics())
 	mb.metricSlimfaaskafkaPartitionsPending.emit(ils.Metrics())
 	mb.metricSlimfaaskafkaPendingAge.emit(ils.Metrics())
 	mb.metricSlimfaaskafkaPendingMessages.emit(ils.Metrics())
 	mb.metricSlimfaaskafkaProducedMessages.emit(ils.Metrics())
+	mb.metricSlimfaaskafkaStalledPartitions.emit(ils.Metrics())
 	mb.metricSlimfaaskafkaWakeFailures.emit(ils.Metrics())
 	mb.metricSlimfaaskafkaWakeups.emit(ils.Metrics())
 
@@ -1457,6 +1916,11 @@ func (mb *MetricsBuilder) Emit(options ...ResourceMetricsOption) pmetric.Metrics
 	return metrics
 }
 
+// RecordSlimfaaskafkaBindingStatusDataPoint adds a data point to slimfaaskafka.binding_status metric.
+func (mb *MetricsBuilder) RecordSlimfaaskafkaBindingStatusDataPoint(ts pcommon.Timestamp, val int64, topicAttributeValue string, groupAttributeValue string, functionAttributeValue string, statusAttributeValue AttributeStatus) {
+	mb.metricSlimfaaskafkaBindingStatus.recordDataPoint(mb.startTime, ts, val, topicAttributeValue, groupAttributeValue, functionAttributeValue, statusAttributeValue.String())
+}
+
 // RecordSlimfaaskafkaConsumedMessagesDataPoint adds a data point to slimfaaskafka.consumed_messages metric.
 func (mb *MetricsBuilder) RecordSlimfaaskafkaConsumedMessagesDataPoint(ts pcommon.Timestamp, val int64, topicAttributeValue string, groupAttributeValue string, functionAttributeValue string) {
 	mb.metricSlimfaaskafkaConsumedMessages.recordDataPoint(mb.startTime, ts, val, topicAttributeValue, groupAttributeValue, functionAttributeValue)
@@ -1472,9 +1936,19 @@ func (mb *MetricsBuilder) RecordSlimfaaskafkaDrainTimeDataPoint(ts pcommon.Times
 	mb.metricSlimfaaskafkaDrainTime.recordDataPoint(mb.startTime, ts, val, topicAttributeValue, groupAttributeValue, functionAttributeValue)
 }
 
+// RecordSlimfaaskafkaGroupMembersDataPoint adds a data point to slimfaaskafka.group_members metric.
+func (mb *MetricsBuilder) RecordSlimfaaskafkaGroupMembersDataPoint(ts pcommon.Timestamp, val int64, topicAttributeValue string, groupAttributeValue string, functionAttributeValue string) {
+	mb.metricSlimfaaskafkaGroupMembers.recordDataPoint(mb.startTime, ts, val, topicAttributeValue, groupAttributeValue, functionAttributeValue)
+}
+
 // RecordSlimfaaskafkaLastActivityTimestampDataPoint adds a data point to slimfaaskafka.last_activity_timestamp metric.
 func (mb *MetricsBuilder) RecordSlimfaaskafkaLastActivityTimestampDataPoint(ts pcommon.Timestamp, val float64, topicAttributeValue string, groupAttributeValue string, functionAttributeValue string) {
 	mb.metricSlimfaaskafkaLastActivityTimestamp.recordDataPoint(mb.startTime, ts, val, topicAttributeValue, groupAttributeValue, functionAttributeValue)
+}
+
+// RecordSlimfaaskafkaLostMessagesDataPoint adds a data point to slimfaaskafka.lost_messages metric.
+func (mb *MetricsBuilder) RecordSlimfaaskafkaLostMessagesDataPoint(ts pcommon.Timestamp, val int64, topicAttributeValue string, groupAttributeValue string, functionAttributeValue string) {
+	mb.metricSlimfaaskafkaLostMessages.recordDataPoint(mb.startTime, ts, val, topicAttributeValue, groupAttributeValue, functionAttributeValue)
 }
 
 // RecordSlimfaaskafkaPartitionPendingMessagesDataPoint adds a data point to slimfaaskafka.partition.pending_messages metric.
@@ -1505,6 +1979,11 @@ func (mb *MetricsBuilder) RecordSlimfaaskafkaPendingMessagesDataPoint(ts pcommon
 // RecordSlimfaaskafkaProducedMessagesDataPoint adds a data point to slimfaaskafka.produced_messages metric.
 func (mb *MetricsBuilder) RecordSlimfaaskafkaProducedMessagesDataPoint(ts pcommon.Timestamp, val int64, topicAttributeValue string, groupAttributeValue string, functionAttributeValue string) {
 	mb.metricSlimfaaskafkaProducedMessages.recordDataPoint(mb.startTime, ts, val, topicAttributeValue, groupAttributeValue, functionAttributeValue)
+}
+
+// RecordSlimfaaskafkaStalledPartitionsDataPoint adds a data point to slimfaaskafka.stalled_partitions metric.
+func (mb *MetricsBuilder) RecordSlimfaaskafkaStalledPartitionsDataPoint(ts pcommon.Timestamp, val int64, topicAttributeValue string, groupAttributeValue string, functionAttributeValue string) {
+	mb.metricSlimfaaskafkaStalledPartitions.recordDataPoint(mb.startTime, ts, val, topicAttributeValue, groupAttributeValue, functionAttributeValue)
 }
 
 // RecordSlimfaaskafkaWakeFailuresDataPoint adds a data point to slimfaaskafka.wake_failures metric.

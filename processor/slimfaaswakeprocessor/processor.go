@@ -189,6 +189,7 @@ func (p *wakeProcessor) decide(b *binding, now time.Time) {
 	}
 	if ce := p.logger.Check(zapcore.DebugLevel, "Wake decision"); ce != nil {
 		ce.Write(append(bindingFields(key),
+			zap.String("status", p.bindings.statuses[key]),
 			zap.Bool("pending_observed", obs.hasPending),
 			zap.Int64("pending", obs.pending),
 			zap.Int64("consumed_delta", d.consumedDelta),
@@ -209,7 +210,8 @@ func (p *wakeProcessor) startWake(b *binding, reason schema.AttributeReason, rul
 	url := p.cfg.wakeURL(function)
 	if p.cfg.DryRun {
 		p.logger.Info("Dry run: would wake function", append(bindingFields(b.key),
-			zap.String("method", http.MethodPost), zap.String("url", url), zap.String("reason", reason.String()))...)
+			zap.String("method", http.MethodPost), zap.String("url", url), zap.String("reason", reason.String()),
+			zap.String("status", p.bindings.statuses[b.key]))...)
 		p.applyAttempt(b, reason, rules, attemptResult{kind: attemptDryRun}, now)
 		return actionDryRun
 	}

@@ -121,3 +121,43 @@ func TestStartFailsOnBadTLS(t *testing.T) {
 	require.ErrorContains(t, err, "slimfaaswake start: create HTTP client for https://slimfaas:5000")
 	require.NoError(t, p.shutdown(context.Background()))
 }
+
+// withStatus adds the receiver's binding_status points of one binding to
+// resource 0 of md: status at 1, every other status at 0.
+func withStatus(md pmetric.Metrics, id bindingID, status string) pmetric.Metrics {
+	m := md.ResourceMetrics().At(0).ScopeMetrics().At(0).Metrics().AppendEmpty()
+	m.SetName(schema.MetricsInfo.SlimfaaskafkaBindingStatus.Name)
+	points := m.SetEmptyGauge().DataPoints()
+	for _, s := range []string{"error", "stalled", "waiting", "falling_behind", "draining", "idle"} {
+		dp := points.AppendEmpty()
+		setBindingAttributes(dp.Attributes(), id.topic, id.group, id.function)
+		dp.Attributes().PutStr(statusKey, s)
+		if s == status {
+			dp.SetIntValue(1)
+		}
+	}
+	return md
+}
+
+func TestDecisionLogNamesTheBindingsStatus(t *testing.T) {
+	tp := newTestProcessor(t, dryRunConfig())
+	f := bindingID{"t", "g", "f"}
+	tp.process(t, withStatus(batch([]point{pendingPoint("t", "g", "f", 7)}), f, "waiting"))
+
+	decision := tp.logs.FilterMessage("Wake decision").All()
+	require.Len(t, decision, 1)
+	assert.Equal(t, "waiting", decision[0].ContextMap()["status"])
+	dryRun := tp.logs.FilterMessage("Dry run: would wake function").All()
+	require.Len(t, dryRun, 1)
+	assert.Equal(t, "waiting", dryRun[0].ContextMap()["status"])
+}
+
+// An unreadable binding has only its status (error): it is no binding
+// input, so nothing is decided, counted or woken for it.
+func TestAStatusAloneMakesNoBinding(t *testing.T) {
+	tp := newTestProcessor(t, dryRunConfig())
+	out := tp.process(t, withStatus(batch([]point{}), bindingID{"t", "g", "f"}, "error"))
+	assert.Empty(t, tp.bindings.byKey)
+	assert.Empty(t, tp.logs.FilterMessage("Wake decision").All())
+	assert.Equal(t, 3, out.ResourceMetrics().At(0).ScopeMetrics().At(0).Metrics().Len(), "the input passes through, with no counters added")
+}

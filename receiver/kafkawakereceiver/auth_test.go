@@ -3,6 +3,7 @@ package kafkawakereceiver
 import (
 	"context"
 	"crypto/tls"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -123,12 +124,20 @@ func TestGroupOffsetsNotAuthorizedFallsBackToProducedMessages(t *testing.T) {
 	pts = scrape()
 	assert.Equal(t, int64(5), pts.intValue(t, pendingName, "denied"), "new messages still wake the function")
 	assert.Equal(t, int64(11), pts.intValue(t, pendingName, "allowed"))
+	// Without Describe on the group its members are unknown: no
+	// group_members point, and the status is decided from consumption.
+	assert.False(t, pts.has(membersName, "denied"))
+	assert.Equal(t, "waiting", pts.status(t, "denied"), "work, and nothing consumed over the window")
+	assert.Equal(t, int64(0), pts.intValue(t, membersName, "allowed"))
 
 	pts = scrape()
 	assert.Equal(t, int64(0), pts.intValue(t, pendingName, "denied"), "old messages do not wake it forever")
 
 	fallbackLogs := logs.FilterMessageSnippet("falls back").FilterField(zap.String("function", "denied"))
 	assert.Equal(t, 1, fallbackLogs.Len(), "the fallback is logged once per change, not every scrape")
+	membersLogs := logs.FilterMessageSnippet("members are unknown").FilterField(zap.String("function", "denied"))
+	require.Equal(t, 1, membersLogs.Len(), "logged once")
+	assert.Contains(t, fmt.Sprint(membersLogs.All()[0].ContextMap()["error"]), "grant Describe on the group")
 	secretLogs := logs.FilterMessageSnippet("Cannot read").FilterField(zap.String("function", "secret"))
 	assert.Equal(t, 1, secretLogs.Len())
 }

@@ -82,6 +82,8 @@ type Config struct {
 	// (leaving the coordination group), so that a pod stops within its
 	// grace period even when Kafka does not answer.
 	ShutdownTimeout time.Duration `mapstructure:"shutdown_timeout"`
+	// Health configures the health signals: stalled partitions.
+	Health HealthConfig `mapstructure:"health"`
 	// Scaling configures the scaling signals: desired replicas and drain
 	// time. A binding's own scaling keys override these.
 	Scaling ScalingConfig `mapstructure:"scaling"`
@@ -164,6 +166,7 @@ func (cfg *Config) Validate() error {
 	errs = append(errs, cfg.PendingAge.validate()...)
 	errs = append(errs, validateBindings(cfg.Bindings)...)
 	errs = append(errs, cfg.validateScaling()...)
+	errs = append(errs, cfg.Health.validate()...)
 	if cfg.Coordination.HasValue() {
 		errs = append(errs, cfg.Coordination.Get().validate()...)
 	}
@@ -322,6 +325,25 @@ func defaultWatchConfig() WatchConfig {
 func (w *WatchConfig) validate() []error {
 	if w.MaxWait <= 0 || w.MaxWait > maxWatchMaxWait {
 		return []error{fmt.Errorf("watch.max_wait: must be above 0 and at most %s, got %s", maxWatchMaxWait, w.MaxWait)}
+	}
+	return nil
+}
+
+const defaultStallAfter = 2 * time.Minute
+
+// HealthConfig configures slimfaaskafka.stalled_partitions.
+type HealthConfig struct {
+	// StallAfter is how long a partition with pending messages, a group
+	// with members and a commit that does not move takes to be stalled.
+	StallAfter time.Duration `mapstructure:"stall_after"`
+
+	// prevent unkeyed literal initialization
+	_ struct{}
+}
+
+func (h HealthConfig) validate() []error {
+	if h.StallAfter <= 0 {
+		return []error{fmt.Errorf("health.stall_after: must be positive, got %s", h.StallAfter)}
 	}
 	return nil
 }

@@ -60,6 +60,7 @@ func createDefaultConfig() component.Config {
 		Watch:           defaultWatchConfig(),
 		Scaling:         defaultScalingConfig(),
 		ShutdownTimeout: defaultShutdownTimeout,
+		Health:          HealthConfig{StallAfter: defaultStallAfter},
 	}
 }
 

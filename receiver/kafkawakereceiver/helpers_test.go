@@ -31,6 +31,10 @@ var (
 	consumedName     = schema.MetricsInfo.SlimfaaskafkaConsumedMessages.Name
 	lastActivityName = schema.MetricsInfo.SlimfaaskafkaLastActivityTimestamp.Name
 	pendingAgeName   = schema.MetricsInfo.SlimfaaskafkaPendingAge.Name
+	statusName       = schema.MetricsInfo.SlimfaaskafkaBindingStatus.Name
+	membersName      = schema.MetricsInfo.SlimfaaskafkaGroupMembers.Name
+	lostName         = schema.MetricsInfo.SlimfaaskafkaLostMessages.Name
+	stalledName      = schema.MetricsInfo.SlimfaaskafkaStalledPartitions.Name
 )
 
 // stallTimeout is the scrape deadline of the tests that stall a broker: long
@@ -77,6 +81,9 @@ func startScraperLogging(t *testing.T, host component.Host, logger *zap.Logger, 
 }
 
 // bindingPoints indexes one scrape's points by metric name and function.
+// The binding status, a set of points per binding, is indexed by its one
+// status at 1 under statusName, whose point value is then the number of
+// statuses the binding had at 1.
 type bindingPoints map[string]map[string]pmetric.NumberDataPoint
 
 func pointsByFunction(t *testing.T, md pmetric.Metrics) bindingPoints {
@@ -100,6 +107,10 @@ func pointsByFunction(t *testing.T, md pmetric.Metrics) bindingPoints {
 					if out[m.Name()] == nil {
 						out[m.Name()] = map[string]pmetric.NumberDataPoint{}
 					}
+					if m.Name() == statusName {
+						indexStatus(t, out, fn.Str(), dp)
+						continue
+					}
 					_, dup := out[m.Name()][fn.Str()]
 					require.False(t, dup, "%s has two points for function %s", m.Name(), fn.Str())
 					out[m.Name()][fn.Str()] = dp
@@ -120,6 +131,37 @@ func (b bindingPoints) intValue(t *testing.T, metric, function string) int64 {
 func (b bindingPoints) has(metric, function string) bool {
 	_, ok := b[metric][function]
 	return ok
+}
+
+// indexStatus keeps, per function, the status point at 1, and checks that
+// each status has one point and at most one is 1.
+func indexStatus(t *testing.T, out bindingPoints, function string, dp pmetric.NumberDataPoint) {
+	t.Helper()
+	status, ok := dp.Attributes().Get("status")
+	require.True(t, ok, "binding status point without status")
+	seen := out[statusName+"/seen"]
+	if seen == nil {
+		seen = map[string]pmetric.NumberDataPoint{}
+		out[statusName+"/seen"] = seen
+	}
+	key := function + "/" + status.Str()
+	_, dup := seen[key]
+	require.False(t, dup, "two %s points for function %s", status.Str(), function)
+	seen[key] = dp
+	if dp.IntValue() == 1 {
+		_, two := out[statusName][function]
+		require.False(t, two, "function %s has two statuses at 1", function)
+		out[statusName][function] = dp
+	}
+}
+
+// status is the function's status in the scrape.
+func (b bindingPoints) status(t *testing.T, function string) string {
+	t.Helper()
+	dp, ok := b[statusName][function]
+	require.True(t, ok, "no status at 1 for function %s", function)
+	s, _ := dp.Attributes().Get("status")
+	return s.Str()
 }
 
 // scrapeOK scrapes and requires a complete scrape.

@@ -1,6 +1,7 @@
 package kafkawakereceiver // import "github.com/kafkawake/kafkawake/receiver/kafkawakereceiver"
 
 import (
+	"github.com/kafkawake/kafkawake/receiver/kafkawakereceiver/internal/health"
 	"github.com/kafkawake/kafkawake/receiver/kafkawakereceiver/internal/lag"
 	"github.com/kafkawake/kafkawake/receiver/kafkawakereceiver/internal/logchange"
 	"github.com/kafkawake/kafkawake/receiver/kafkawakereceiver/internal/production"
@@ -31,6 +32,13 @@ type bindingMemory struct {
 	produced production.Counter
 	// rates holds the produced and consumed counts over the rate window.
 	rates *rates.History
+	// losses counts the messages deleted before the group read them.
+	losses health.Losses
+	// stalls times the partitions a live consumer does not move on.
+	stalls health.Stalls
+	// members is why the group's members are unknown, logged once per
+	// change.
+	members logchange.Text
 }
 
 func newBindingMemory(cfg *Config, binding int) bindingMemory {

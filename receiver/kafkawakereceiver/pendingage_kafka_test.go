@@ -183,7 +183,7 @@ func TestPendingAgeRequestsPerScrape(t *testing.T) {
 	// The scrape without pending age: 2 ListOffsets per broker and one
 	// OffsetFetch per coordinator. Metadata, refreshed at every scrape here
 	// to see topology changes at once, is the requests test's business.
-	budget := int64(3 * brokers)
+	budget := int64(3*brokers + 2*brokers) // and the members' describes
 	tests := []struct {
 		method           PendingAgeMethod
 		fetchesPerScrape int64 // every broker leads lagging partitions

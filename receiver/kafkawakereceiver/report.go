@@ -11,7 +11,9 @@ import (
 	"go.uber.org/zap"
 
 	schema "github.com/kafkawake/kafkawake/internal/metadata"
+	"github.com/kafkawake/kafkawake/receiver/kafkawakereceiver/internal/health"
 	"github.com/kafkawake/kafkawake/receiver/kafkawakereceiver/internal/kafkaread"
+	"github.com/kafkawake/kafkawake/receiver/kafkawakereceiver/internal/rates"
 	"github.com/kafkawake/kafkawake/receiver/kafkawakereceiver/internal/scaling"
 	"github.com/kafkawake/kafkawake/receiver/kafkawakereceiver/internal/watch"
 )
@@ -59,10 +61,11 @@ func (s *kafkaScraper) report(now time.Time, snapshot kafkaread.Snapshot, reads 
 		s.logStatus(b, mem, r.err, r.CommitsErr)
 		s.logOutOfRange(b, mem, r.result.OutOfRange)
 		if r.err != nil {
-			// No point: an unreadable binding must not look idle.
+			// No value: an unreadable binding must not look idle.
 			mem.sight = watch.Sight{}
 			allRead = false
 			errs.AddPartial(1, fmt.Errorf("binding %s: %w", b, r.err))
+			s.recordStatus(ts, b, health.Error)
 			continue
 		}
 		if s.watcher != nil {
@@ -92,11 +95,80 @@ func (s *kafkaScraper) report(now time.Time, snapshot kafkaread.Snapshot, reads 
 		if seconds, known := scaling.DrainTime(r.result.Pending, change, ok); known {
 			mb.RecordSlimfaaskafkaDrainTimeDataPoint(ts, seconds, b.Topic, b.ConsumerGroup, b.Function)
 		}
+		s.reportHealth(now, ts, b, mem, &r, change, ok)
 	}
 	s.updateWatch()
 	md := mb.Emit(schema.WithResource(s.out.resource))
 	mergeIntoFirstResource(md)
 	return md, allRead, errs.Combine()
+}
+
+// reportHealth records the binding's members, lost messages, stalled
+// partitions and status, and logs the losses and the members' problems.
+func (s *kafkaScraper) reportHealth(now time.Time, ts pcommon.Timestamp, b BindingConfig, mem *bindingMemory, r *bindingRead, window rates.Change, windowKnown bool) {
+	mb := s.out.mb
+	members, membersKnown := r.members.Members, r.membersRead && r.members.Err == nil
+	if r.membersRead {
+		s.logMembers(b, mem, r.members.Err)
+	}
+	if membersKnown {
+		mb.RecordSlimfaaskafkaGroupMembersDataPoint(ts, int64(members), b.Topic, b.ConsumerGroup, b.Function)
+	}
+	stalled := 0
+	if r.CommitsErr == nil {
+		stalled = mem.stalls.Observe(now, s.cfg.Health.StallAfter, health.PartitionStates(r.listed, r.result.Ranges), members, membersKnown)
+		_, found := mem.losses.Observe(r.listed)
+		s.logLosses(b, found)
+	}
+	mb.RecordSlimfaaskafkaLostMessagesDataPoint(ts, mem.losses.Total(), b.Topic, b.ConsumerGroup, b.Function)
+	mb.RecordSlimfaaskafkaStalledPartitionsDataPoint(ts, int64(stalled), b.Topic, b.ConsumerGroup, b.Function)
+	s.recordStatus(ts, b, health.StatusOf(health.Figures{
+		Read: true, Pending: r.result.Pending, StalledPartitions: stalled,
+		Members: members, MembersKnown: membersKnown, Window: window, WindowKnown: windowKnown,
+	}))
+}
+
+// recordStatus records the binding's status set: 1 for status, 0 for the
+// others, so that two statuses are never 1 at once.
+func (s *kafkaScraper) recordStatus(ts pcommon.Timestamp, b BindingConfig, status health.Status) {
+	for _, st := range health.Statuses {
+		value := int64(0)
+		if st == status {
+			value = 1
+		}
+		s.out.mb.RecordSlimfaaskafkaBindingStatusDataPoint(ts, value, b.Topic, b.ConsumerGroup, b.Function, schema.MapAttributeStatus[st.String()])
+	}
+}
+
+// logLosses logs each new loss once, with its partition and count.
+func (s *kafkaScraper) logLosses(b BindingConfig, losses []health.Loss) {
+	for _, l := range losses {
+		fields := []zap.Field{zap.String("topic", b.Topic), zap.String("group", b.ConsumerGroup), zap.String("function", b.Function),
+			zap.Int32("partition", l.Partition), zap.Int64("messages", l.Messages)}
+		if l.Baseline {
+			s.logger.Info("Retention had deleted messages the group never read before this binding was first observed; they are not counted as lost", fields...)
+			continue
+		}
+		s.logger.Warn("Messages were deleted (retention or DeleteRecords) before the group read them: the function will never see them", fields...)
+	}
+}
+
+// logMembers logs why the group's members are unknown when it changes, and
+// when they are known again.
+func (s *kafkaScraper) logMembers(b BindingConfig, mem *bindingMemory, err error) {
+	text := ""
+	if err != nil {
+		text = err.Error()
+	}
+	if !mem.members.Changed(text) {
+		return
+	}
+	fields := []zap.Field{zap.String("topic", b.Topic), zap.String("group", b.ConsumerGroup), zap.String("function", b.Function)}
+	if err != nil {
+		s.logger.Warn("The group's members are unknown: its status is decided from its consumption alone, and it has no group_members point", append(fields, zap.Error(err))...)
+		return
+	}
+	s.logger.Info("The group's members are known again", fields...)
 }
 
 // updateWatch hands the watch the sight of every binding.

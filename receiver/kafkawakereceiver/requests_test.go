@@ -10,7 +10,11 @@ import (
 
 func TestRequestsPerScrapeDoNotGrowWithBindingsOrPartitions(t *testing.T) {
 	const brokers = 3
-	budget := int64(3*brokers + 3)
+	// 3 × brokers + 3 for the offsets, and one describe per group
+	// coordinator per group API in use for the members: the committed
+	// groups here are classic groups without members, and the others do not
+	// exist, so both APIs are asked.
+	budget := int64(3*brokers + 3 + 2*brokers)
 	tests := []struct {
 		name                         string
 		topics, partitions, bindings int
@@ -41,10 +45,38 @@ func TestRequestsPerScrapeDoNotGrowWithBindingsOrPartitions(t *testing.T) {
 			}
 			counts, total := rc.snapshot()
 			t.Logf("requests over %d scrapes: %v", scrapes, counts)
-			assert.LessOrEqual(t, total, scrapes*budget, "more than 3 × brokers + 3 requests per scrape: %v", counts)
+			assert.LessOrEqual(t, total, scrapes*budget, "more than 3 × brokers + 3 requests per scrape, and one describe per coordinator per group API: %v", counts)
+			assert.LessOrEqual(t, counts["DescribeGroups"], int64(scrapes*brokers))
+			assert.LessOrEqual(t, counts["ConsumerGroupDescribe"], int64(scrapes*brokers))
 			assert.LessOrEqual(t, counts["ListOffsets"], int64(scrapes*2*brokers))
 			assert.LessOrEqual(t, counts["OffsetFetch"], int64(scrapes*brokers))
 			assert.LessOrEqual(t, counts["Metadata"], int64(scrapes), "one Metadata request per scrape keeps partitions fresh")
 		})
 	}
+}
+
+// With every metric that needs the groups' members off, no group is
+// described.
+func TestNoDescribeForMetricsThatAreOff(t *testing.T) {
+	c, err := kfake.NewCluster(kfake.NumBrokers(3), kfake.SeedTopics(2, topicNames(4)...))
+	require.NoError(t, err)
+	defer c.Close()
+	bindings := seedWorkload(t, c, 4, 8)
+	s, _ := startScraperWith(t, func(cfg *Config) {
+		cfg.Brokers = c.ListenAddrs()
+		cfg.Bindings = bindings
+		cfg.Metrics.SlimfaaskafkaGroupMembers.Enabled = false
+		cfg.Metrics.SlimfaaskafkaBindingStatus.Enabled = false
+		cfg.Metrics.SlimfaaskafkaStalledPartitions.Enabled = false
+	})
+	rc := countRequests(c)
+	for range 3 {
+		md, err := s.scrape(t.Context())
+		require.NoError(t, err)
+		pts := pointsByFunction(t, md)
+		assert.False(t, pts.has(membersName, bindings[0].Function))
+		assert.False(t, pts.has(stalledName, bindings[0].Function))
+	}
+	counts, _ := rc.snapshot()
+	assert.Zero(t, counts["DescribeGroups"]+counts["ConsumerGroupDescribe"], "%v", counts)
 }

@@ -45,6 +45,10 @@ type kafkaScraper struct {
 	scope readScope
 	// observations counts observations, to order the watch's sights.
 	observations uint64
+	// groupKinds is the kind each group was last described as; describing
+	// members is skipped when no metric that needs them is on.
+	groupKinds  map[string]kafkaread.GroupKind
+	wantMembers bool
 
 	// Set at start, once the client exists.
 	client *kgo.Client
@@ -68,11 +72,14 @@ type readScope struct {
 
 func newKafkaScraper(cfg *Config, set receiver.Settings) *kafkaScraper {
 	s := &kafkaScraper{
-		cfg:      cfg,
-		logger:   set.Logger,
-		now:      time.Now,
-		out:      newReporter(cfg, set),
-		memories: make([]bindingMemory, len(cfg.Bindings)),
+		cfg:        cfg,
+		logger:     set.Logger,
+		now:        time.Now,
+		out:        newReporter(cfg, set),
+		memories:   make([]bindingMemory, len(cfg.Bindings)),
+		groupKinds: map[string]kafkaread.GroupKind{},
+		wantMembers: cfg.Metrics.SlimfaaskafkaGroupMembers.Enabled || cfg.Metrics.SlimfaaskafkaBindingStatus.Enabled ||
+			cfg.Metrics.SlimfaaskafkaStalledPartitions.Enabled,
 	}
 	// With coordination a replica owns nothing until the group assigns it
 	// bindings; each one it is assigned then moves in.
@@ -192,6 +199,9 @@ type bindingRead struct {
 	result   lag.Result
 	produced int64
 	age      pendingage.Age
+	// members is what the group's describe said, when members were read.
+	members     kafkaread.GroupMembers
+	membersRead bool
 }
 
 // observe reads, settles, computes, ages and reports the given bindings, in
@@ -200,8 +210,26 @@ type bindingRead struct {
 func (s *kafkaScraper) observe(ctx context.Context, indexes []int, scope readScope) (pmetric.Metrics, bool, error) {
 	now := s.now()
 	s.observations++
+	var members map[string]kafkaread.GroupMembers
+	var wg sync.WaitGroup
+	if s.wantMembers {
+		kinds := make(map[string]kafkaread.GroupKind, len(scope.groups))
+		for _, g := range scope.groups {
+			kinds[g] = s.groupKinds[g]
+		}
+		wg.Go(func() { members = s.reader.Members(ctx, kinds) })
+	}
 	snapshot := s.reader.Read(ctx, scope.topics, scope.groups)
+	wg.Wait()
+	for g, m := range members {
+		if m.Err == nil {
+			s.groupKinds[g] = m.Kind
+		}
+	}
 	reads := s.readBindings(snapshot, indexes)
+	for n := range reads {
+		reads[n].members, reads[n].membersRead = members[s.cfg.Bindings[reads[n].index].ConsumerGroup], members != nil
+	}
 	s.settle(ctx, snapshot.Layout, reads)
 	s.compute(now, snapshot, reads)
 	s.age(ctx, now, snapshot.Layout, reads)

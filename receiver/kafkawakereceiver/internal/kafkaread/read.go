@@ -337,10 +337,7 @@ func (r *Reader) readGroups(ctx context.Context, groups []string) map[string]gro
 		req.Groups = append(req.Groups, rg)
 	}
 	for _, shard := range r.client.RequestSharded(ctx, req) {
-		coordinator := describeBroker(shard.Meta)
-		if shard.Meta.NodeID < 0 {
-			coordinator = "no coordinator (finding it failed)"
-		}
+		coordinator := describeCoordinator(shard.Meta)
 		if shard.Err != nil {
 			for _, g := range shard.Req.(*kmsg.OffsetFetchRequest).Groups {
 				out[g.Group] = groupFailure(g.Group, coordinator, r.explain(shard.Err))
