@@ -58,7 +58,7 @@ func TestPendingRangeStartsAtTheLatestBaseline(t *testing.T) {
 	assert.Equal(t, offset.Range{From: 110, To: 130}, got[0], "retention moved past the baseline")
 }
 
-// step is one scrape fed to a bindingState in sequence tests.
+// step is one observation fed to a State in sequence tests.
 type step struct {
 	partitions   map[int32]offset.Partition
 	wantPending  int64
