@@ -99,7 +99,7 @@ func newFaultyCluster(t *testing.T, rng *rand.Rand) *faultyCluster {
 	client, err := kgo.NewClient(append(c.ClientOpts, kgo.MetadataMinAge(10*time.Millisecond), kgo.MetadataMaxAge(time.Second))...)
 	require.NoError(t, err)
 	t.Cleanup(client.Close)
-	c.Adm = kadm.NewClient(client)
+	c.adm = kadm.NewClient(client)
 	return c
 }
 
@@ -204,8 +204,8 @@ func (c *faultyCluster) expectedPending(bindings []BindingConfig) map[string]int
 	// learnt where they are.
 	for attempt := 0; ; attempt++ {
 		var endsErr, startsErr error
-		ends, endsErr = c.Adm.ListEndOffsets(c.Ctx(), c.topicNames...)
-		starts, startsErr = c.Adm.ListStartOffsets(c.Ctx(), c.topicNames...)
+		ends, endsErr = c.adm.ListEndOffsets(c.Ctx(), c.topicNames...)
+		starts, startsErr = c.adm.ListStartOffsets(c.Ctx(), c.topicNames...)
 		err := errors.Join(endsErr, ends.Error(), startsErr, starts.Error())
 		if err == nil {
 			break
@@ -215,7 +215,7 @@ func (c *faultyCluster) expectedPending(bindings []BindingConfig) map[string]int
 	}
 	want := map[string]int64{}
 	for _, b := range bindings {
-		commits, err := c.Adm.FetchOffsets(c.Ctx(), b.ConsumerGroup)
+		commits, err := c.adm.FetchOffsets(c.Ctx(), b.ConsumerGroup)
 		if !errors.Is(err, kerr.GroupIDNotFound) {
 			require.NoError(t, err)
 		}
