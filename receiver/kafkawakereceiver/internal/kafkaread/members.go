@@ -25,6 +25,9 @@ const (
 	// KindConsumer: a KIP-848 consumer group, described with
 	// ConsumerGroupDescribe.
 	KindConsumer
+	// KindShare: a share group (KIP-932), described with
+	// ShareGroupDescribe. A binding names it as such: it is never learnt.
+	KindShare
 )
 
 // GroupMembers is what a group's describes said of it.
@@ -41,18 +44,24 @@ type GroupMembers struct {
 // per group coordinator per API: groups of a known kind with theirs, groups
 // of unknown kind with both, in the same requests.
 func (r *Reader) Members(ctx context.Context, kinds map[string]GroupKind) map[string]GroupMembers {
-	var classic, consumer []string
+	var classic, consumer, share []string
 	for g, kind := range kinds {
+		switch kind {
+		case KindShare:
+			share = append(share, g)
+			continue
+		case KindClassic:
+		default:
+			consumer = append(consumer, g)
+		}
 		if kind != KindConsumer {
 			classic = append(classic, g)
 		}
-		if kind != KindClassic {
-			consumer = append(consumer, g)
-		}
 	}
-	var classicAnswers, consumerAnswers map[string]groupAnswer
+	var classicAnswers, consumerAnswers, shareAnswers map[string]groupAnswer
 	var wg sync.WaitGroup
 	wg.Go(func() { classicAnswers = r.describeClassic(ctx, classic) })
+	wg.Go(func() { shareAnswers = r.describeShare(ctx, share) })
 	consumerAnswers = r.describeConsumer(ctx, consumer)
 	wg.Wait()
 
@@ -64,6 +73,8 @@ func (r *Reader) Members(ctx context.Context, kinds map[string]GroupKind) map[st
 			out[g] = c.as(KindClassic)
 		case KindConsumer:
 			out[g] = k.as(KindConsumer)
+		case KindShare:
+			out[g] = shareAnswers[g].share()
 		default:
 			out[g] = learn(c, k)
 		}
@@ -89,6 +100,12 @@ func (a groupAnswer) as(kind GroupKind) GroupMembers {
 		return GroupMembers{Kind: KindUnknown, Members: a.members}
 	}
 	return GroupMembers{Kind: kind, Members: a.members}
+}
+
+// share reads a share group's answer: a group that does not exist yet has 0
+// members and stays a share group.
+func (a groupAnswer) share() GroupMembers {
+	return GroupMembers{Kind: KindShare, Members: a.members, Err: a.err}
 }
 
 // learn reads a group of unknown kind from both answers.
@@ -151,6 +168,27 @@ func (r *Reader) describeConsumer(ctx context.Context, groups []string) map[stri
 		}
 		for _, g := range shard.Resp.(*kmsg.ConsumerGroupDescribeResponse).Groups {
 			out[g.Group] = answerOf(g.Group, "ConsumerGroupDescribe", describeCoordinator(shard.Meta), g.ErrorCode, g.State, len(g.Members))
+		}
+	}
+	return out
+}
+
+func (r *Reader) describeShare(ctx context.Context, groups []string) map[string]groupAnswer {
+	out := make(map[string]groupAnswer, len(groups))
+	if len(groups) == 0 {
+		return out
+	}
+	req := kmsg.NewPtrShareGroupDescribeRequest()
+	req.GroupIDs = groups
+	for _, shard := range r.client.RequestSharded(ctx, req) {
+		if shard.Err != nil {
+			for _, g := range shard.Req.(*kmsg.ShareGroupDescribeRequest).GroupIDs {
+				out[g] = groupAnswer{err: describeError(g, "ShareGroupDescribe", describeCoordinator(shard.Meta), r.explain(shard.Err))}
+			}
+			continue
+		}
+		for _, g := range shard.Resp.(*kmsg.ShareGroupDescribeResponse).Groups {
+			out[g.GroupID] = answerOf(g.GroupID, "ShareGroupDescribe", describeCoordinator(shard.Meta), g.ErrorCode, g.GroupState, len(g.Members))
 		}
 	}
 	return out
