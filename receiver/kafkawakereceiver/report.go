@@ -116,7 +116,7 @@ func (s *kafkaScraper) reportHealth(now time.Time, ts pcommon.Timestamp, b Bindi
 	}
 	stalled := 0
 	if r.CommitsErr == nil {
-		stalled = mem.stalls.Observe(now, s.cfg.Health.StallAfter, health.PartitionStates(r.listed, r.result.Ranges), members, membersKnown)
+		stalled = mem.stalls.Observe(now, s.cfg.Health.StallAfter, r.listed, r.result.Ranges, members, membersKnown)
 		_, found := mem.losses.Observe(r.listed)
 		s.logLosses(b, found)
 	}

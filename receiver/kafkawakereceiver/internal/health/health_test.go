@@ -83,22 +83,43 @@ func TestANeverCommittedGroupLosesNothing(t *testing.T) {
 	assert.Empty(t, found)
 }
 
+// partitionsAt is one observation of partitions for a stall: each
+// partition's commit, and whether messages are pending on it.
+type partitionsAt map[int32]struct {
+	commit  int64
+	pending bool
+}
+
+func (ps partitionsAt) observe(s *Stalls, now time.Time, after time.Duration, members int, known bool) int {
+	partitions := map[int32]offset.Partition{}
+	var ranges []offset.PartitionRange
+	for p, st := range ps {
+		partitions[p] = offset.Partition{HighWatermark: 100, Committed: st.commit}
+		r := offset.Range{From: 100, To: 100}
+		if st.pending {
+			r.From = 50
+		}
+		ranges = append(ranges, offset.PartitionRange{Partition: p, Range: r})
+	}
+	return s.Observe(now, after, partitions, ranges, members, known)
+}
+
 func TestStalls(t *testing.T) {
 	start := time.Date(2026, 12, 5, 0, 0, 0, 0, time.UTC)
 	const after = 2 * time.Minute
-	stuck := map[int32]PartitionState{0: {Position: 40, Pending: true}, 1: {Position: 7, Pending: false}}
+	stuck := partitionsAt{0: {40, true}, 1: {7, false}}
 	var s Stalls
-	assert.Equal(t, 0, s.Observe(start, after, stuck, 1, true), "the clock starts now")
-	assert.Equal(t, 0, s.Observe(start.Add(after-time.Second), after, stuck, 1, true))
-	assert.Equal(t, 1, s.Observe(start.Add(after), after, stuck, 1, true), "unmoved for stall_after with a member")
-	moved := map[int32]PartitionState{0: {Position: 41, Pending: true}}
-	assert.Equal(t, 0, s.Observe(start.Add(after+time.Second), after, moved, 1, true), "the commit moved: the clock restarts")
-	assert.Equal(t, 0, s.Observe(start.Add(3*after), after, moved, 0, true), "no member: asleep, waiting, never stalled")
-	assert.Equal(t, 0, s.Observe(start.Add(3*after+time.Second), after, moved, 2, true), "members back: the clock starts again")
-	assert.Equal(t, 0, s.Observe(start.Add(4*after), after, moved, 0, false), "members unknown: not stalled")
-	noCommit := map[int32]PartitionState{0: {Position: offset.NoCommit, Pending: true}}
-	s.Observe(start.Add(5*after), after, noCommit, 1, true)
-	assert.Equal(t, 1, s.Observe(start.Add(6*after), after, noCommit, 1, true), "without a commit, unmoved while it stays without one")
-	drained := map[int32]PartitionState{0: {Position: offset.NoCommit, Pending: false}}
-	assert.Equal(t, 0, s.Observe(start.Add(6*after+time.Second), after, drained, 1, true), "nothing pending: cleared")
+	assert.Equal(t, 0, stuck.observe(&s, start, after, 1, true), "the clock starts now")
+	assert.Equal(t, 0, stuck.observe(&s, start.Add(after-time.Second), after, 1, true))
+	assert.Equal(t, 1, stuck.observe(&s, start.Add(after), after, 1, true), "unmoved for stall_after with a member")
+	moved := partitionsAt{0: {41, true}}
+	assert.Equal(t, 0, moved.observe(&s, start.Add(after+time.Second), after, 1, true), "the commit moved: the clock restarts")
+	assert.Equal(t, 0, moved.observe(&s, start.Add(3*after), after, 0, true), "no member: asleep, waiting, never stalled")
+	assert.Equal(t, 0, moved.observe(&s, start.Add(3*after+time.Second), after, 2, true), "members back: the clock starts again")
+	assert.Equal(t, 0, moved.observe(&s, start.Add(4*after), after, 0, false), "members unknown: not stalled")
+	noCommit := partitionsAt{0: {offset.NoCommit, true}}
+	noCommit.observe(&s, start.Add(5*after), after, 1, true)
+	assert.Equal(t, 1, noCommit.observe(&s, start.Add(6*after), after, 1, true), "without a commit, unmoved while it stays without one")
+	drained := partitionsAt{0: {offset.NoCommit, false}}
+	assert.Equal(t, 0, drained.observe(&s, start.Add(6*after+time.Second), after, 1, true), "nothing pending: cleared")
 }

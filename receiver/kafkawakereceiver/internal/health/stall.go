@@ -18,21 +18,14 @@ type stallClock struct {
 	since    time.Time
 }
 
-// PartitionState is what a stall needs of one partition in one
-// observation: its commit (for a share group, its start offset) and
-// whether messages are pending on it.
-type PartitionState struct {
-	Position int64
-	Pending  bool
-}
-
-// Observe returns how many partitions are stalled at now. The clock of a
-// partition starts at the first observation that sees it pending while the
-// group has members, and restarts whenever its position moves; a partition
-// without a commit counts as unmoved while it stays without one. Without
-// members (the function is asleep) or with them unknown, nothing is stalled
-// and every clock stops.
-func (s *Stalls) Observe(now time.Time, stallAfter time.Duration, partitions map[int32]PartitionState, members int, membersKnown bool) int {
+// Observe returns how many partitions are stalled at now, from the
+// partitions' commits (for a share group, their start offsets) and their
+// pending ranges. The clock of a partition starts at the first observation
+// that sees it pending while the group has members, and restarts whenever
+// its position moves; a partition without a commit counts as unmoved while
+// it stays without one. Without members (the function is asleep) or with
+// them unknown, nothing is stalled and every clock stops.
+func (s *Stalls) Observe(now time.Time, stallAfter time.Duration, partitions map[int32]offset.Partition, pending []offset.PartitionRange, members int, membersKnown bool) int {
 	if !membersKnown || members == 0 {
 		clear(s.since)
 		return 0
@@ -41,15 +34,16 @@ func (s *Stalls) Observe(now time.Time, stallAfter time.Duration, partitions map
 		s.since = make(map[int32]stallClock)
 	}
 	stalled := 0
-	for p, ps := range partitions {
-		if !ps.Pending {
-			delete(s.since, p)
+	for _, r := range pending {
+		if r.Empty() {
+			delete(s.since, r.Partition)
 			continue
 		}
-		clock, ok := s.since[p]
-		if !ok || clock.position != ps.Position {
-			clock = stallClock{position: ps.Position, since: now}
-			s.since[p] = clock
+		position := partitions[r.Partition].Committed
+		clock, ok := s.since[r.Partition]
+		if !ok || clock.position != position {
+			clock = stallClock{position: position, since: now}
+			s.since[r.Partition] = clock
 		}
 		if now.Sub(clock.since) >= stallAfter {
 			stalled++
@@ -61,18 +55,4 @@ func (s *Stalls) Observe(now time.Time, stallAfter time.Duration, partitions map
 		}
 	}
 	return stalled
-}
-
-// PartitionStates are the partitions of a lag result as a stall sees them.
-func PartitionStates(partitions map[int32]offset.Partition, ranges []offset.PartitionRange) map[int32]PartitionState {
-	out := make(map[int32]PartitionState, len(partitions))
-	for p, o := range partitions {
-		out[p] = PartitionState{Position: o.Committed}
-	}
-	for _, r := range ranges {
-		ps := out[r.Partition]
-		ps.Pending = !r.Empty()
-		out[r.Partition] = ps
-	}
-	return out
 }
