@@ -17,10 +17,11 @@ import (
 	"sync"
 	"time"
 
-	"github.com/kafkawake/kafkawake/receiver/kafkawakereceiver/internal/offset"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/kafkawake/kafkawake/receiver/kafkawakereceiver/internal/offset"
 )
 
 // Snapshot is everything one scrape read from Kafka, for all bindings.

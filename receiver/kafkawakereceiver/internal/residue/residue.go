@@ -19,9 +19,10 @@ import (
 	"encoding/binary"
 	"slices"
 
+	"github.com/twmb/franz-go/pkg/kmsg"
+
 	"github.com/kafkawake/kafkawake/receiver/kafkawakereceiver/internal/kafkaread"
 	"github.com/kafkawake/kafkawake/receiver/kafkawakereceiver/internal/offset"
-	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // Memory is one binding's state for the rule.
