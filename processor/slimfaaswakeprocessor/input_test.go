@@ -2,11 +2,12 @@ package slimfaaswakeprocessor
 
 import (
 	"hash/maphash"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/open-telemetry/opentelemetry-collector-contrib/pkg/golden"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -121,26 +122,26 @@ func TestInputPointSelection(t *testing.T) {
 // metrics, wrong types or temporality, missing or invalid attributes,
 // points without a value): each comes out exactly as it went in.
 func TestInputWithoutBindingsPassesThroughUntouched(t *testing.T) {
-	files, err := filepath.Glob(filepath.Join("testdata", "passthrough", "*.json"))
+	files, err := filepath.Glob(filepath.Join("testdata", "passthrough", "*.yaml"))
 	require.NoError(t, err)
 	require.NotEmpty(t, files)
-	unmarshaler := &pmetric.JSONUnmarshaler{}
-	marshaler := &pmetric.JSONMarshaler{}
 	for _, file := range files {
-		t.Run(strings.TrimSuffix(filepath.Base(file), ".json"), func(t *testing.T) {
-			data, err := os.ReadFile(file)
+		t.Run(strings.TrimSuffix(filepath.Base(file), ".yaml"), func(t *testing.T) {
+			input, err := golden.ReadMetrics(file)
 			require.NoError(t, err)
-			input, err := unmarshaler.UnmarshalMetrics(data)
-			require.NoError(t, err)
-			want, err := marshaler.MarshalMetrics(input)
+			want, err := golden.ReadMetrics(file)
 			require.NoError(t, err)
 			tp := newTestProcessor(t, configFor(unreachableEndpoint))
 
 			out := tp.process(t, input)
 
-			got, err := marshaler.MarshalMetrics(out)
+			// Compared as JSON, where a NaN equals itself.
+			marshaler := &pmetric.JSONMarshaler{}
+			wantJSON, err := marshaler.MarshalMetrics(want)
 			require.NoError(t, err)
-			assert.JSONEq(t, string(want), string(got))
+			gotJSON, err := marshaler.MarshalMetrics(out)
+			require.NoError(t, err)
+			assert.JSONEq(t, string(wantJSON), string(gotJSON))
 			assert.Empty(t, tp.bindings.byKey)
 		})
 	}
