@@ -11,6 +11,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/kafkawake/kafkawake/internal/slimfaastest"
 )
 
 // The built collector exports the pending age under the name the example
@@ -33,7 +35,7 @@ func TestPrometheusSeesPendingAge(t *testing.T) {
 		require.NoError(t, producer.ProduceSync(ctx, rec).FirstErr())
 	}
 
-	wakeURL, _ := fakeSlimFaas(t)
+	wakeURL := slimfaastest.New(t).URL
 	metricsPort := freePort(t)
 	startCollector(t, collectorConfigWith(cluster.ListenAddrs(), wakeURL, metricsPort, `
     collection_interval: 500ms

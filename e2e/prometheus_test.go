@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math"
 	"net/http"
 	"net/url"
 	"os"
@@ -20,6 +21,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/kafkawake/kafkawake/internal/childprocess"
+	"github.com/kafkawake/kafkawake/internal/slimfaastest"
 )
 
 // prometheusServer is a real Prometheus (Debian package) scraping one
@@ -115,7 +117,8 @@ func TestPrometheusSeesPendingAndWakeRate(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 
-	wakeURL, calls := fakeSlimFaas(t)
+	slimFaas := slimfaastest.New(t)
+	wakeURL, calls := slimFaas.URL, slimFaas.Received()
 	metricsPort := freePort(t)
 	col := startCollector(t, collectorConfig(cluster.ListenAddrs(), wakeURL, metricsPort, `
       - topic: orders
@@ -160,5 +163,16 @@ func TestPrometheusSeesPendingAndWakeRate(t *testing.T) {
 		assert.True(c, ok, "no wake rate")
 		assert.GreaterOrEqual(c, rate, 1.0/60)
 		assert.LessOrEqual(c, rate, 1.5/60)
+
+		// Nobody consumes: the backlog never drains. The exporter writes
+		// +Inf, and Prometheus reads it back as +Inf.
+		drain, ok, err := prom.query(ctx, `slimfaaskafka_drain_time_seconds{function="f"}`)
+		assert.NoError(c, err)
+		assert.True(c, ok, "no drain time series")
+		assert.True(c, math.IsInf(drain, 1), "drain time %v, want +Inf", drain)
 	}, time.Minute, 250*time.Millisecond)
+
+	body, err := col.ScrapeText(ctx)
+	require.NoError(t, err)
+	assert.Regexp(t, `(?m)^slimfaaskafka_drain_time_seconds\{[^}]*function="f"[^}]*\} \+Inf$`, body)
 }

@@ -6,11 +6,8 @@ import (
 	"context"
 	"fmt"
 	"maps"
-	"net/http"
-	"net/http/httptest"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -19,6 +16,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/kafkawake/kafkawake/internal/collectortest"
+	"github.com/kafkawake/kafkawake/internal/slimfaastest"
 )
 
 const (
@@ -30,31 +28,6 @@ const (
 	// exporter on a loaded machine; the figures are logged unpadded.
 	slack = 3 * time.Second
 )
-
-// wakeCounter is a fake SlimFaas that counts wakes per function.
-type wakeCounter struct {
-	mu    sync.Mutex
-	wakes map[string]int
-}
-
-func newWakeCounter(t *testing.T) (*wakeCounter, string) {
-	t.Helper()
-	w := &wakeCounter{wakes: map[string]int{}}
-	srv := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
-		w.mu.Lock()
-		w.wakes[strings.TrimPrefix(r.URL.Path, "/wake-function/")]++
-		w.mu.Unlock()
-		rw.WriteHeader(http.StatusNoContent)
-	}))
-	t.Cleanup(srv.Close)
-	return w, srv.URL
-}
-
-func (w *wakeCounter) snapshot() map[string]int {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return maps.Clone(w.wakes)
-}
 
 // replica is one collector of the coordination group.
 type replica struct {
@@ -207,7 +180,8 @@ func TestReplicasShareTheBindingsAndTakeOver(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 
-	wakes, wakeURL := newWakeCounter(t)
+	wakes := slimfaastest.New(t)
+	wakeURL := wakes.URL
 	start := func(name string) *replica {
 		port := freePort(t)
 		return &replica{name: name, Collector: startCollector(t, replicaConfig(cluster.ListenAddrs(), wakeURL, port), port)}
@@ -215,7 +189,7 @@ func TestReplicasShareTheBindingsAndTakeOver(t *testing.T) {
 	a, b, c := start("a"), start("b"), start("c")
 	split := waitForSplit(ctx, t, []*replica{a, b, c}, time.Minute)
 	t.Logf("split: a %v, b %v, c %v", ownedBy(split, "a"), ownedBy(split, "b"), ownedBy(split, "c"))
-	require.Empty(t, wakes.snapshot(), "nothing was pending yet")
+	require.Empty(t, wakes.Wakes(), "nothing was pending yet")
 
 	// One message makes every binding pending: each owner wakes its own.
 	producer, err := kgo.NewClient(kgo.SeedBrokers(cluster.ListenAddrs()...), kgo.DisableClientMetrics())
@@ -223,16 +197,16 @@ func TestReplicasShareTheBindingsAndTakeOver(t *testing.T) {
 	defer producer.Close()
 	require.NoError(t, producer.ProduceSync(ctx, &kgo.Record{Topic: "orders", Value: []byte("order")}).FirstErr())
 	all := slices.Sorted(maps.Keys(split))
-	require.Eventually(t, func() bool { return len(wakes.snapshot()) == replicaFunctions }, time.Minute, 100*time.Millisecond)
+	require.Eventually(t, func() bool { return len(wakes.Wakes()) == replicaFunctions }, time.Minute, 100*time.Millisecond)
 	time.Sleep(4 * replicaInterval)
 	ledger := wakeLedger{}
-	ledger.checkMovedWakes(t, wakes.snapshot(), map[string]string{}, split, "three replicas")
+	ledger.checkMovedWakes(t, wakes.Wakes(), map[string]string{}, split, "three replicas")
 
 	// SIGKILL: c's session has to time out before a and b take its share;
 	// they report it as soon as their next heartbeat brings the new
 	// assignment, so within session_timeout and one interval (the heartbeat
 	// is no longer than the interval here).
-	before := wakes.snapshot()
+	before := wakes.Wakes()
 	killed := time.Now()
 	c.Kill()
 	delete(ledger, "c")
@@ -242,12 +216,12 @@ func TestReplicasShareTheBindingsAndTakeOver(t *testing.T) {
 	after := waitForSplit(ctx, t, []*replica{a, b}, time.Minute)
 	assert.Subset(t, movedBetween(split, after), ownedBy(split, "c"))
 	time.Sleep(4 * replicaInterval)
-	ledger.checkMovedWakes(t, newWakes(before, wakes.snapshot()), split, after, "after SIGKILL")
+	ledger.checkMovedWakes(t, newWakes(before, wakes.Wakes()), split, after, "after SIGKILL")
 	split = after
 
 	// SIGTERM: b leaves the group and a takes its share at its next
 	// heartbeat, within two intervals.
-	before = wakes.snapshot()
+	before = wakes.Wakes()
 	stopped := time.Now()
 	require.NoError(t, b.Stop(15*time.Second))
 	delete(ledger, "b")
@@ -258,18 +232,18 @@ func TestReplicasShareTheBindingsAndTakeOver(t *testing.T) {
 	for _, fn := range all {
 		after[fn] = "a"
 	}
-	ledger.checkMovedWakes(t, newWakes(before, wakes.snapshot()), split, after, "after SIGTERM")
+	ledger.checkMovedWakes(t, newWakes(before, wakes.Wakes()), split, after, "after SIGTERM")
 	split = after
 
 	// Restart the two, one after the other: only the bindings that move are
 	// woken, at most once each, by their new owner.
 	live := []*replica{a}
 	for _, name := range []string{"c", "b"} {
-		before = wakes.snapshot()
+		before = wakes.Wakes()
 		live = append(live, start(name))
 		after = waitForSplit(ctx, t, live, time.Minute)
 		time.Sleep(4 * replicaInterval)
-		ledger.checkMovedWakes(t, newWakes(before, wakes.snapshot()), split, after, "after restarting "+name)
+		ledger.checkMovedWakes(t, newWakes(before, wakes.Wakes()), split, after, "after restarting "+name)
 		split = after
 	}
 }

@@ -6,7 +6,6 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -14,25 +13,9 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/kafkawake/kafkawake/internal/slimfaastest"
 )
-
-// wakeCall is one request the fake SlimFaas received.
-type wakeCall struct {
-	method, path string
-}
-
-// fakeSlimFaas answers every wake with 204, as SlimFaas does for a known
-// function, and records the calls.
-func fakeSlimFaas(t *testing.T) (url string, calls <-chan wakeCall) {
-	t.Helper()
-	ch := make(chan wakeCall, 100)
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ch <- wakeCall{method: r.Method, path: r.URL.EscapedPath()}
-		w.WriteHeader(http.StatusNoContent)
-	}))
-	t.Cleanup(srv.Close)
-	return srv.URL, ch
-}
 
 func collectorConfig(brokers []string, wakeURL string, metricsPort int, bindings string) string {
 	return collectorConfigWith(brokers, wakeURL, metricsPort, `
@@ -89,7 +72,8 @@ func TestWakeFromZeroEndToEnd(t *testing.T) {
 		}
 	}
 
-	wakeURL, calls := fakeSlimFaas(t)
+	slimFaas := slimfaastest.New(t)
+	wakeURL, calls := slimFaas.URL, slimFaas.Received()
 	metricsPort := freePort(t)
 	col := startCollector(t, collectorConfig(cluster.ListenAddrs(), wakeURL, metricsPort, `
       - topic: orders
@@ -98,7 +82,7 @@ func TestWakeFromZeroEndToEnd(t *testing.T) {
 
 	select {
 	case call := <-calls:
-		assert.Equal(t, wakeCall{method: http.MethodPost, path: "/wake-function/process-orders"}, call)
+		assert.Equal(t, http.MethodPost+" /wake-function/process-orders", call.Method+" "+call.URI)
 	case <-col.Exited():
 		t.Fatal("collector exited before waking the function")
 	case <-ctx.Done():

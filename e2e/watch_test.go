@@ -11,6 +11,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/kafkawake/kafkawake/internal/slimfaastest"
 )
 
 func TestWatchWakesBetweenScrapes(t *testing.T) {
@@ -19,7 +21,8 @@ func TestWatchWakesBetweenScrapes(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 
-	wakeURL, calls := fakeSlimFaas(t)
+	slimFaas := slimfaastest.New(t)
+	wakeURL, calls := slimFaas.URL, slimFaas.Received()
 	metricsPort := freePort(t)
 	col := startCollector(t, collectorConfigWith(cluster.ListenAddrs(), wakeURL, metricsPort, `
     collection_interval: 20s
@@ -51,7 +54,7 @@ func TestWatchWakesBetweenScrapes(t *testing.T) {
 
 	select {
 	case call := <-calls:
-		assert.Equal(t, wakeCall{method: http.MethodPost, path: "/wake-function/process-orders"}, call)
+		assert.Equal(t, http.MethodPost+" /wake-function/process-orders", call.Method+" "+call.URI)
 	case <-col.Exited():
 		t.Fatal("collector exited before waking the function")
 	case <-ctx.Done():

@@ -12,21 +12,23 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/kafkawake/kafkawake/internal/kafkatest"
+	"github.com/kafkawake/kafkawake/internal/slimfaastest"
 	"github.com/kafkawake/kafkawake/receiver/kafkawakereceiver"
 )
 
 // A fault starts when inject returns and ends when the returned func runs.
 type kafkaFault struct {
 	name   string
-	inject func(*kafka) (recover func())
+	inject func(*kafkatest.Cluster) (recover func())
 }
 
 var kafkaFaults = []kafkaFault{
-	{"broker gone and back", func(k *kafka) func() {
+	{"broker gone and back", func(k *kafkatest.Cluster) func() {
 		var down atomic.Bool
 		down.Store(true)
-		k.cluster.Control(func(kmsg.Request) (kmsg.Response, error, bool) {
-			k.cluster.KeepControl()
+		k.Kfake.Control(func(kmsg.Request) (kmsg.Response, error, bool) {
+			k.Kfake.KeepControl()
 			if down.Load() {
 				return nil, errors.New("broker down"), true // closes the connection
 			}
@@ -34,21 +36,21 @@ var kafkaFaults = []kafkaFault{
 		})
 		return func() { down.Store(false) }
 	}},
-	{"coordinator loading", func(k *kafka) func() {
-		h := k.cluster.Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.OffsetFetch}, Err: kerr.CoordinatorLoadInProgress, Count: -1})
+	{"coordinator loading", func(k *kafkatest.Cluster) func() {
+		h := k.Kfake.Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.OffsetFetch}, Err: kerr.CoordinatorLoadInProgress, Count: -1})
 		return h.Remove
 	}},
-	{"coordinator not available", func(k *kafka) func() {
-		h := k.cluster.Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.OffsetFetch, kmsg.FindCoordinator}, Err: kerr.CoordinatorNotAvailable, Count: -1})
+	{"coordinator not available", func(k *kafkatest.Cluster) func() {
+		h := k.Kfake.Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.OffsetFetch, kmsg.FindCoordinator}, Err: kerr.CoordinatorNotAvailable, Count: -1})
 		return h.Remove
 	}},
-	{"leaders and coordinators moving", func(k *kafka) func() {
+	{"leaders and coordinators moving", func(k *kafkatest.Cluster) func() {
 		stop, stopped := make(chan struct{}), make(chan struct{})
 		go func() {
 			defer close(stopped)
 			for {
-				k.cluster.ShufflePartitionLeaders()
-				k.cluster.RehashCoordinators()
+				k.Kfake.ShufflePartitionLeaders()
+				k.Kfake.RehashCoordinators()
 				select {
 				case <-stop:
 					return
@@ -58,14 +60,14 @@ var kafkaFaults = []kafkaFault{
 		}()
 		return func() { close(stop); <-stopped }
 	}},
-	{"request hanging past the timeout", func(k *kafka) func() {
+	{"request hanging past the timeout", func(k *kafkatest.Cluster) func() {
 		var hanging atomic.Bool
 		hanging.Store(true)
 		release := make(chan struct{})
-		k.cluster.ControlKey(int16(kmsg.ListOffsets), func(kmsg.Request) (kmsg.Response, error, bool) {
-			k.cluster.KeepControl()
+		k.Kfake.ControlKey(int16(kmsg.ListOffsets), func(kmsg.Request) (kmsg.Response, error, bool) {
+			k.Kfake.KeepControl()
 			if hanging.Load() {
-				k.cluster.SleepControl(func() { <-release })
+				k.Kfake.SleepControl(func() { <-release })
 			}
 			return nil, nil, false
 		})
@@ -76,13 +78,13 @@ var kafkaFaults = []kafkaFault{
 func TestKafkaFaults(t *testing.T) {
 	for _, fault := range kafkaFaults {
 		t.Run(fault.name, func(t *testing.T) {
-			k := newKafka(t, kfake.SeedTopics(3, "orders"))
-			k.produce(t, "orders", 0, 5)
-			sf := newSlimFaas(t)
+			k := kafkatest.New(t, kfake.SeedTopics(3, "orders"))
+			k.Produce("orders", 0, 5)
+			sf := slimfaastest.New(t)
 			p := startPipeline(t,
-				receiverConfig(k.cluster.ListenAddrs(), kafkawakereceiver.BindingConfig{Topic: "orders", ConsumerGroup: "g", Function: "f"}),
-				processorConfig(sf.srv.URL))
-			require.Eventually(t, func() bool { return sf.successesFor("f") == 1 && len(p.pendingValues("f")) > 0 },
+				receiverConfig(k.Kfake.ListenAddrs(), kafkawakereceiver.BindingConfig{Topic: "orders", ConsumerGroup: "g", Function: "f"}),
+				processorConfig(sf.URL))
+			require.Eventually(t, func() bool { return sf.Wakes()["f"] == 1 && len(p.pendingValues("f")) > 0 },
 				30*time.Second, 10*time.Millisecond, "no first wake")
 
 			recover := fault.inject(k)
@@ -98,21 +100,21 @@ func TestKafkaFaults(t *testing.T) {
 			for i, v := range p.pendingValues("f") {
 				assert.Equal(t, int64(5), v, "pending point %d: an error must never be reported as another value", i)
 			}
-			assert.Equal(t, 1, sf.callsFor("f"), "no wake storm: the binding stays in its cooldown")
+			assert.Equal(t, 1, sf.CallsFor("f"), "no wake storm: the binding stays in its cooldown")
 			assert.Equal(t, int64(1), p.counter("slimfaaskafka.wakeups", "f"))
 		})
 	}
 }
 
 func TestKafkaFaultsAreVisibleInLogs(t *testing.T) {
-	k := newKafka(t, kfake.SeedTopics(1, "orders"))
-	k.produce(t, "orders", 0, 5)
-	sf := newSlimFaas(t)
+	k := kafkatest.New(t, kfake.SeedTopics(1, "orders"))
+	k.Produce("orders", 0, 5)
+	sf := slimfaastest.New(t)
 	p := startPipeline(t,
-		receiverConfig(k.cluster.ListenAddrs(), kafkawakereceiver.BindingConfig{Topic: "orders", ConsumerGroup: "g", Function: "f"}),
-		processorConfig(sf.srv.URL))
+		receiverConfig(k.Kfake.ListenAddrs(), kafkawakereceiver.BindingConfig{Topic: "orders", ConsumerGroup: "g", Function: "f"}),
+		processorConfig(sf.URL))
 	p.waitBatches(t, 1)
-	h := k.cluster.Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.OffsetFetch}, Err: kerr.UnknownServerError, Count: -1})
+	h := k.Kfake.Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.OffsetFetch}, Err: kerr.UnknownServerError, Count: -1})
 	p.waitBatches(t, 4)
 	h.Remove()
 	p.waitBatches(t, 3)

@@ -2,16 +2,11 @@ package reliability
 
 import (
 	"context"
-	"net/http"
-	"net/http/httptest"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
-	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kfake"
-	"github.com/twmb/franz-go/pkg/kgo"
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/component/componenttest"
 	"go.opentelemetry.io/collector/consumer"
@@ -186,113 +181,4 @@ func (p *pipeline) waitBatches(t *testing.T, n int) {
 	t.Helper()
 	target := p.batches() + n
 	require.Eventually(t, func() bool { return p.batches() >= target }, time.Duration(n)*interval+30*time.Second, 10*time.Millisecond)
-}
-
-// slimFaas is a scripted wake endpoint.
-type slimFaas struct {
-	srv *httptest.Server
-	mu  sync.Mutex
-	// respond answers one call; nil answers 204.
-	respond      func(w http.ResponseWriter, r *http.Request)
-	successes    map[string]int
-	firstSuccess map[string]time.Time
-	calls        map[string]int
-}
-
-func newSlimFaas(t *testing.T) *slimFaas {
-	t.Helper()
-	s := &slimFaas{successes: map[string]int{}, firstSuccess: map[string]time.Time{}, calls: map[string]int{}}
-	s.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s.mu.Lock()
-		respond := s.respond
-		s.calls[r.URL.Path]++
-		s.mu.Unlock()
-		if respond != nil {
-			respond(w, r)
-			return
-		}
-		s.mu.Lock()
-		if s.successes[r.URL.Path] == 0 {
-			s.firstSuccess[r.URL.Path] = time.Now()
-		}
-		s.successes[r.URL.Path]++
-		s.mu.Unlock()
-		w.WriteHeader(http.StatusNoContent)
-	}))
-	t.Cleanup(s.srv.Close)
-	return s
-}
-
-// script makes respond answer the calls from now on; nil answers 204.
-func (s *slimFaas) script(respond func(w http.ResponseWriter, r *http.Request)) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.respond = respond
-}
-
-func (s *slimFaas) successesFor(function string) int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.successes["/wake-function/"+function]
-}
-
-func (s *slimFaas) totalSuccesses() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	total := 0
-	for _, n := range s.successes {
-		total += n
-	}
-	return total
-}
-
-func (s *slimFaas) firstSuccessFor(function string) time.Time {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.firstSuccess["/wake-function/"+function]
-}
-
-func (s *slimFaas) callsFor(function string) int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.calls["/wake-function/"+function]
-}
-
-// kafka is an in-process cluster with a client to arrange data.
-type kafka struct {
-	cluster *kfake.Cluster
-	client  *kgo.Client
-	adm     *kadm.Client
-}
-
-func newKafka(t *testing.T, opts ...kfake.Opt) *kafka {
-	t.Helper()
-	cluster, err := kfake.NewCluster(append([]kfake.Opt{kfake.NumBrokers(3)}, opts...)...)
-	require.NoError(t, err)
-	t.Cleanup(cluster.Close)
-	client, err := kgo.NewClient(kgo.SeedBrokers(cluster.ListenAddrs()...), kgo.DisableClientMetrics(),
-		kgo.RecordPartitioner(kgo.ManualPartitioner()),
-		// Produce retries until delivered; during a fault that is never.
-		kgo.RecordDeliveryTimeout(5*time.Second))
-	require.NoError(t, err)
-	t.Cleanup(client.Close)
-	return &kafka{cluster: cluster, client: client, adm: kadm.NewClient(client)}
-}
-
-func (k *kafka) produce(t *testing.T, topic string, partition int32, n int) {
-	t.Helper()
-	records := make([]*kgo.Record, n)
-	for i := range records {
-		records[i] = &kgo.Record{Topic: topic, Partition: partition, Value: []byte("m")}
-	}
-	require.NoError(t, k.client.ProduceSync(t.Context(), records...).FirstErr())
-}
-
-func (k *kafka) commit(t *testing.T, group, topic string, partition int32, at int64) {
-	t.Helper()
-	var offsets kadm.Offsets
-	offsets.Add(kadm.Offset{Topic: topic, Partition: partition, At: at, LeaderEpoch: -1})
-	resp, err := k.adm.CommitOffsets(t.Context(), group, offsets)
-	require.NoError(t, err)
-	require.NoError(t, resp.Error())
 }

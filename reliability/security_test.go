@@ -19,7 +19,9 @@ import (
 	"go.opentelemetry.io/collector/config/configtls"
 	"go.uber.org/zap/zaptest/observer"
 
+	"github.com/kafkawake/kafkawake/internal/kafkatest"
 	"github.com/kafkawake/kafkawake/internal/oauthbearertest"
+	"github.com/kafkawake/kafkawake/internal/slimfaastest"
 	"github.com/kafkawake/kafkawake/internal/testpki"
 	"github.com/kafkawake/kafkawake/receiver/kafkawakereceiver"
 )
@@ -47,12 +49,12 @@ func requireNoSecret(t *testing.T, logs *observer.ObservedLogs, secrets ...strin
 func toString(v any) string { return fmt.Sprint(v) }
 
 func TestCredentialsNeverLogged(t *testing.T) {
-	k := newKafka(t, kfake.SeedTopics(1, "orders"),
+	k := kafkatest.New(t, kfake.SeedTopics(1, "orders"),
 		kfake.EnableSASL(),
 		kfake.Superuser("PLAIN", "admin", "admin-pw"),
 		kfake.User("SCRAM-SHA-512", "monitor", saslPassword),
 	)
-	admin, err := kgo.NewClient(kgo.SeedBrokers(k.cluster.ListenAddrs()...), kgo.DisableClientMetrics(),
+	admin, err := kgo.NewClient(kgo.SeedBrokers(k.Kfake.ListenAddrs()...), kgo.DisableClientMetrics(),
 		kgo.SASL(plain.Auth{User: "admin", Pass: "admin-pw"}.AsMechanism()))
 	require.NoError(t, err)
 	defer admin.Close()
@@ -66,7 +68,7 @@ func TestCredentialsNeverLogged(t *testing.T) {
 	defer wake.Close()
 
 	for _, password := range []string{saslPassword, "wrong-" + saslPassword} {
-		rcfg := receiverConfig(k.cluster.ListenAddrs(), kafkawakereceiver.BindingConfig{Topic: "orders", ConsumerGroup: "g", Function: "f"})
+		rcfg := receiverConfig(k.Kfake.ListenAddrs(), kafkawakereceiver.BindingConfig{Topic: "orders", ConsumerGroup: "g", Function: "f"})
 		rcfg.Authentication.SASL = &configkafka.SASLConfig{Mechanism: kafkawakereceiver.MechanismScramSHA512, Username: "monitor", Password: password}
 		pcfg := processorConfig(wake.URL)
 		pcfg.ClientConfig.Headers = configopaque.MapList{{Name: "Authorization", Value: configopaque.String("Bearer " + wakeToken)}}
@@ -95,17 +97,17 @@ func TestTokensNeverLogged(t *testing.T) {
 	}
 	for _, mechanism := range mechanisms {
 		t.Run(mechanism.Mechanism, func(t *testing.T) {
-			k := newKafka(t, kfake.SeedTopics(1, "orders"))
-			k.produce(t, "orders", 0, 3)
-			broker := oauthbearertest.Script(k.cluster)
+			k := kafkatest.New(t, kfake.SeedTopics(1, "orders"))
+			k.Produce("orders", 0, 3)
+			broker := oauthbearertest.Script(k.Kfake)
 			// A missing topic and a failing SlimFaas log warnings every few scrapes.
-			rcfg := receiverConfig(k.cluster.ListenAddrs(),
+			rcfg := receiverConfig(k.Kfake.ListenAddrs(),
 				kafkawakereceiver.BindingConfig{Topic: "orders", ConsumerGroup: "g", Function: "f"},
 				kafkawakereceiver.BindingConfig{Topic: "missing", ConsumerGroup: "g", Function: "m"})
 			rcfg.Authentication.SASL = mechanism
-			sf := newSlimFaas(t)
-			sf.respond = func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusInternalServerError) }
-			p := startPipelineOn(t, host, rcfg, processorConfig(sf.srv.URL))
+			sf := slimfaastest.New(t)
+			sf.Script(func(w http.ResponseWriter, _ *http.Request, _ int) { w.WriteHeader(http.StatusInternalServerError) })
+			p := startPipelineOn(t, host, rcfg, processorConfig(sf.URL))
 			p.waitBatches(t, 6)
 			p.stop()
 			require.NotEmpty(t, p.pendingValues("f"), "the client authenticated and read the offsets")
@@ -118,16 +120,16 @@ func TestTokensNeverLogged(t *testing.T) {
 
 func TestTLSVerificationIsOnByDefault(t *testing.T) {
 	pki := testpki.New(t)
-	k := newKafka(t, kfake.SeedTopics(1, "orders"), kfake.TLS(&tls.Config{Certificates: []tls.Certificate{pki.ServerCert}, MinVersion: tls.VersionTLS12}))
+	k := kafkatest.New(t, kfake.SeedTopics(1, "orders"), kfake.TLS(&tls.Config{Certificates: []tls.Certificate{pki.ServerCert}, MinVersion: tls.VersionTLS12}))
 
 	// tls: {} without a CA: the broker's certificate is not trusted.
-	rcfg := receiverConfig(k.cluster.ListenAddrs(), kafkawakereceiver.BindingConfig{Topic: "orders", ConsumerGroup: "g", Function: "f"})
+	rcfg := receiverConfig(k.Kfake.ListenAddrs(), kafkawakereceiver.BindingConfig{Topic: "orders", ConsumerGroup: "g", Function: "f"})
 	rcfg.TLS = &configtls.ClientConfig{}
-	sf := newSlimFaas(t)
-	p := startPipeline(t, rcfg, processorConfig(sf.srv.URL))
+	sf := slimfaastest.New(t)
+	p := startPipeline(t, rcfg, processorConfig(sf.URL))
 	p.waitBatches(t, 3)
 	assert.Empty(t, p.pendingValues("f"), "an unverified broker is never read")
-	assert.Zero(t, sf.callsFor("f"))
+	assert.Zero(t, sf.CallsFor("f"))
 	warnings := p.logs.FilterMessageSnippet("Cannot read the binding's offsets").All()
 	require.NotEmpty(t, warnings)
 	assert.Contains(t, toString(warnings[0].ContextMap()["error"]), "certificate")
@@ -135,9 +137,9 @@ func TestTLSVerificationIsOnByDefault(t *testing.T) {
 	// The processor verifies SlimFaas's certificate too.
 	untrusted := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) }))
 	defer untrusted.Close()
-	k2 := newKafka(t, kfake.SeedTopics(1, "orders"))
-	k2.produce(t, "orders", 0, 2)
-	p2 := startPipeline(t, receiverConfig(k2.cluster.ListenAddrs(), kafkawakereceiver.BindingConfig{Topic: "orders", ConsumerGroup: "g", Function: "f"}),
+	k2 := kafkatest.New(t, kfake.SeedTopics(1, "orders"))
+	k2.Produce("orders", 0, 2)
+	p2 := startPipeline(t, receiverConfig(k2.Kfake.ListenAddrs(), kafkawakereceiver.BindingConfig{Topic: "orders", ConsumerGroup: "g", Function: "f"}),
 		processorConfig(untrusted.URL))
 	require.Eventually(t, func() bool { return p2.counter("slimfaaskafka.wake_failures", "f") > 0 }, 30*time.Second, 10*time.Millisecond)
 	assert.Zero(t, p2.counter("slimfaaskafka.wakeups", "f"))
@@ -147,24 +149,24 @@ func TestTLSVerificationIsOnByDefault(t *testing.T) {
 }
 
 func TestAuthenticationFailureIsAnErrorNotZero(t *testing.T) {
-	k := newKafka(t, kfake.SeedTopics(1, "orders"), kfake.EnableSASL(), kfake.Superuser("PLAIN", "admin", "admin-pw"))
-	rcfg := receiverConfig(k.cluster.ListenAddrs(), kafkawakereceiver.BindingConfig{Topic: "orders", ConsumerGroup: "g", Function: "f"})
+	k := kafkatest.New(t, kfake.SeedTopics(1, "orders"), kfake.EnableSASL(), kfake.Superuser("PLAIN", "admin", "admin-pw"))
+	rcfg := receiverConfig(k.Kfake.ListenAddrs(), kafkawakereceiver.BindingConfig{Topic: "orders", ConsumerGroup: "g", Function: "f"})
 	rcfg.Authentication.SASL = &configkafka.SASLConfig{Mechanism: kafkawakereceiver.MechanismPlain, Username: "admin", Password: "not-the-password"}
-	sf := newSlimFaas(t)
-	p := startPipeline(t, rcfg, processorConfig(sf.srv.URL))
+	sf := slimfaastest.New(t)
+	p := startPipeline(t, rcfg, processorConfig(sf.URL))
 	p.waitBatches(t, 3)
 	assert.Empty(t, p.pendingValues("f"))
-	assert.Zero(t, sf.callsFor("f"))
+	assert.Zero(t, sf.CallsFor("f"))
 	assert.NotEmpty(t, p.logs.FilterMessageSnippet("Cannot read the binding's offsets").All())
 }
 
 func TestNoTopicAutoCreation(t *testing.T) {
-	k := newKafka(t, kfake.SeedTopics(1, "orders"), kfake.AllowAutoTopicCreation())
-	sf := newSlimFaas(t)
-	p := startPipeline(t, receiverConfig(k.cluster.ListenAddrs(),
-		kafkawakereceiver.BindingConfig{Topic: "misspelled-orders", ConsumerGroup: "g", Function: "f"}), processorConfig(sf.srv.URL))
+	k := kafkatest.New(t, kfake.SeedTopics(1, "orders"), kfake.AllowAutoTopicCreation())
+	sf := slimfaastest.New(t)
+	p := startPipeline(t, receiverConfig(k.Kfake.ListenAddrs(),
+		kafkawakereceiver.BindingConfig{Topic: "misspelled-orders", ConsumerGroup: "g", Function: "f"}), processorConfig(sf.URL))
 	p.waitBatches(t, 4)
-	topics, err := k.adm.ListTopics(t.Context())
+	topics, err := k.Adm.ListTopics(t.Context())
 	require.NoError(t, err)
 	assert.False(t, topics.Has("misspelled-orders"), "a cluster that allows auto creation must not get the topic from the receiver")
 	assert.Empty(t, p.pendingValues("f"))

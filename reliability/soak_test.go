@@ -22,7 +22,9 @@ import (
 	"go.opentelemetry.io/collector/pdata/pmetric"
 	"go.uber.org/zap/zapcore"
 
+	"github.com/kafkawake/kafkawake/internal/kafkatest"
 	schema "github.com/kafkawake/kafkawake/internal/metadata"
+	"github.com/kafkawake/kafkawake/internal/slimfaastest"
 	"github.com/kafkawake/kafkawake/receiver/kafkawakereceiver"
 )
 
@@ -41,18 +43,18 @@ func TestSoak(t *testing.T) {
 	if *soakDuration == 0 {
 		t.Skip("the soak runs only with -soak DURATION (make soak)")
 	}
-	k := newKafka(t, kfake.SeedTopics(soakPartitions, soakTopicNames()...))
-	sf := newSlimFaas(t)
+	k := kafkatest.New(t, kfake.SeedTopics(soakPartitions, soakTopicNames()...))
+	sf := slimfaastest.New(t)
 	var bindings []kafkawakereceiver.BindingConfig
 	for i := range soakBindings {
 		bindings = append(bindings, kafkawakereceiver.BindingConfig{
 			Topic: fmt.Sprintf("soak-%02d", i%soakTopics), ConsumerGroup: fmt.Sprintf("group-%03d", i), Function: fmt.Sprintf("fn-%03d", i),
 		})
 	}
-	rcfg := receiverConfig(k.cluster.ListenAddrs(), bindings...)
+	rcfg := receiverConfig(k.Kfake.ListenAddrs(), bindings...)
 	rcfg.CollectionInterval = time.Second
 	rcfg.Timeout = 800 * time.Millisecond
-	pcfg := processorConfig(sf.srv.URL)
+	pcfg := processorConfig(sf.URL)
 	pcfg.Defaults.Cooldown = 30 * time.Second
 	// Keeping every batch or log line of a long run would measure the test,
 	// not the pipeline: the sink checks each batch and keeps counts only, and
@@ -72,17 +74,17 @@ func TestSoak(t *testing.T) {
 		for i := range records {
 			records[i] = &kgo.Record{Topic: b.Topic, Partition: partition, Value: []byte("m")}
 		}
-		if k.client.ProduceSync(ctx, records...).FirstErr() != nil {
+		if k.Client.ProduceSync(ctx, records...).FirstErr() != nil {
 			return
 		}
-		ends, err := k.adm.ListEndOffsets(ctx, b.Topic)
+		ends, err := k.Adm.ListEndOffsets(ctx, b.Topic)
 		if err != nil {
 			return
 		}
 		if end, ok := ends.Lookup(b.Topic, partition); ok && end.Offset > 0 {
 			var offsets kadm.Offsets
 			offsets.Add(kadm.Offset{Topic: b.Topic, Partition: partition, At: rng.Int64N(end.Offset + 1), LeaderEpoch: -1})
-			_, _ = k.adm.CommitOffsets(ctx, b.ConsumerGroup, offsets)
+			_, _ = k.Adm.CommitOffsets(ctx, b.ConsumerGroup, offsets)
 		}
 	}
 
@@ -108,8 +110,8 @@ func TestSoak(t *testing.T) {
 			}
 			for _, topic := range soakTopicNames() {
 				for p := range int32(soakPartitions) {
-					if info := k.cluster.PartitionInfo(topic, p); info != nil && info.HighWatermark-50 > info.LogStartOffset {
-						_ = k.cluster.DeleteRecords(topic, p, info.HighWatermark-50)
+					if info := k.Kfake.PartitionInfo(topic, p); info != nil && info.HighWatermark-50 > info.LogStartOffset {
+						_ = k.Kfake.DeleteRecords(topic, p, info.HighWatermark-50)
 					}
 				}
 			}
@@ -127,8 +129,8 @@ func TestSoak(t *testing.T) {
 			if phase%2 == 0 {
 				recover = kafkaFaults[faults%len(kafkaFaults)].inject(k)
 			} else {
-				sf.script(wakeFaults[faults%len(wakeFaults)].respond)
-				recover = func() { sf.script(nil) }
+				sf.Script(wakeFaults[faults%len(wakeFaults)].respond)
+				recover = func() { sf.Script(nil) }
 			}
 			faults++
 			for _, wait := range []time.Duration{20 * time.Second, 40 * time.Second} {
@@ -159,7 +161,7 @@ func TestSoak(t *testing.T) {
 	endRSS, endGoroutines := rssKiB(t), runtime.NumGoroutine()
 	batches, pendingPoints, negative := sink.counts()
 	t.Logf("soak %s, %d bindings, %d faults: RSS %d KiB -> %d KiB, goroutines %d -> %d, %d batches, %d pending points, %d successful wakes",
-		*soakDuration, soakBindings, faults, startRSS, endRSS, startGoroutines, endGoroutines, batches, pendingPoints, sf.totalSuccesses())
+		*soakDuration, soakBindings, faults, startRSS, endRSS, startGoroutines, endGoroutines, batches, pendingPoints, sf.TotalWakes())
 
 	assert.Zero(t, negative, "negative pending values")
 	assert.Positive(t, pendingPoints)

@@ -10,6 +10,8 @@ import (
 	"github.com/stretchr/testify/require"
 	"github.com/twmb/franz-go/pkg/kfake"
 
+	"github.com/kafkawake/kafkawake/internal/kafkatest"
+	"github.com/kafkawake/kafkawake/internal/slimfaastest"
 	"github.com/kafkawake/kafkawake/receiver/kafkawakereceiver"
 )
 
@@ -19,7 +21,7 @@ const wakeFunctions = 5
 // long after recovery each function must have had its one successful wake.
 type wakeFault struct {
 	name    string
-	respond func(http.ResponseWriter, *http.Request)
+	respond slimfaastest.Answer
 	bound   time.Duration
 }
 
@@ -29,39 +31,39 @@ type wakeFault struct {
 const backoffBound = 300*time.Millisecond + 300*time.Millisecond + interval + 500*time.Millisecond
 
 var wakeFaults = []wakeFault{
-	{"refusing connections", func(w http.ResponseWriter, _ *http.Request) {
+	{"refusing connections", func(w http.ResponseWriter, _ *http.Request, _ int) {
 		// Hijack and close: the client sees the connection dropped.
 		conn, _, err := http.NewResponseController(w).Hijack()
 		if err == nil {
 			conn.Close()
 		}
 	}, backoffBound},
-	{"answering after the timeout", func(w http.ResponseWriter, r *http.Request) {
+	{"answering after the timeout", func(w http.ResponseWriter, r *http.Request, _ int) {
 		<-r.Context().Done() // the client gives up first
 		w.WriteHeader(http.StatusNoContent)
 	}, backoffBound},
-	{"429 storm with Retry-After", func(w http.ResponseWriter, _ *http.Request) {
+	{"429 storm with Retry-After", func(w http.ResponseWriter, _ *http.Request, _ int) {
 		w.Header().Set("Retry-After", "1")
 		w.WriteHeader(http.StatusTooManyRequests)
 	}, time.Second + backoffBound},
-	{"500s", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusInternalServerError) }, backoffBound},
+	{"500s", func(w http.ResponseWriter, _ *http.Request, _ int) { w.WriteHeader(http.StatusInternalServerError) }, backoffBound},
 }
 
 func TestWakeFaults(t *testing.T) {
 	for _, fault := range wakeFaults {
 		t.Run(fault.name, func(t *testing.T) {
-			k := newKafka(t, kfake.SeedTopics(1, "orders"))
-			k.produce(t, "orders", 0, 3)
+			k := kafkatest.New(t, kfake.SeedTopics(1, "orders"))
+			k.Produce("orders", 0, 3)
 			var bindings []kafkawakereceiver.BindingConfig
 			for i := range wakeFunctions {
 				bindings = append(bindings, kafkawakereceiver.BindingConfig{
 					Topic: "orders", ConsumerGroup: fmt.Sprintf("g%d", i), Function: fmt.Sprintf("f%d", i),
 				})
 			}
-			sf := newSlimFaas(t)
-			sf.script(fault.respond)
+			sf := slimfaastest.New(t)
+			sf.Script(fault.respond)
 
-			p := startPipeline(t, receiverConfig(k.cluster.ListenAddrs(), bindings...), processorConfig(sf.srv.URL))
+			p := startPipeline(t, receiverConfig(k.Kfake.ListenAddrs(), bindings...), processorConfig(sf.URL))
 			// Every function is being woken and failing; the pipeline keeps
 			// delivering batches meanwhile.
 			require.Eventually(t, func() bool {
@@ -75,11 +77,11 @@ func TestWakeFaults(t *testing.T) {
 			p.waitBatches(t, 4)
 
 			recoveredAt := time.Now()
-			sf.script(nil)
+			sf.Script(nil)
 
 			require.Eventually(t, func() bool {
 				for i := range wakeFunctions {
-					if sf.successesFor(fmt.Sprintf("f%d", i)) == 0 {
+					if sf.Wakes()[fmt.Sprintf("f%d", i)] == 0 {
 						return false
 					}
 				}
@@ -89,8 +91,8 @@ func TestWakeFaults(t *testing.T) {
 			p.waitBatches(t, 4)
 			for i := range wakeFunctions {
 				function := fmt.Sprintf("f%d", i)
-				assert.Equal(t, 1, sf.successesFor(function), "%s: exactly one successful wake", function)
-				took := sf.firstSuccessFor(function).Sub(recoveredAt)
+				assert.Equal(t, 1, sf.Wakes()[function], "%s: exactly one successful wake", function)
+				took := sf.FirstWake(function).Sub(recoveredAt)
 				assert.LessOrEqual(t, took, fault.bound, "%s: woken %s after recovery", function, took)
 				assert.Equal(t, int64(1), p.counter("slimfaaskafka.wakeups", function))
 				assert.GreaterOrEqual(t, p.counter("slimfaaskafka.wake_failures", function), int64(2))
@@ -102,27 +104,27 @@ func TestWakeFaults(t *testing.T) {
 // TestPipelineNeverWaitsOnSlimFaas hangs every wake call and checks that
 // batches, with fresh pending values, keep flowing.
 func TestPipelineNeverWaitsOnSlimFaas(t *testing.T) {
-	k := newKafka(t, kfake.SeedTopics(1, "orders"))
-	k.produce(t, "orders", 0, 3)
-	sf := newSlimFaas(t)
+	k := kafkatest.New(t, kfake.SeedTopics(1, "orders"))
+	k.Produce("orders", 0, 3)
+	sf := slimfaastest.New(t)
 	release := make(chan struct{})
-	sf.script(func(w http.ResponseWriter, r *http.Request) {
+	sf.Script(func(w http.ResponseWriter, r *http.Request, _ int) {
 		select {
 		case <-release:
 		case <-r.Context().Done():
 		}
 	})
 	defer close(release)
-	pcfg := processorConfig(sf.srv.URL)
+	pcfg := processorConfig(sf.URL)
 	pcfg.ClientConfig.Timeout = time.Hour // the call itself never gives up
-	p := startPipeline(t, receiverConfig(k.cluster.ListenAddrs(),
+	p := startPipeline(t, receiverConfig(k.Kfake.ListenAddrs(),
 		kafkawakereceiver.BindingConfig{Topic: "orders", ConsumerGroup: "g", Function: "f"}), pcfg)
-	require.Eventually(t, func() bool { return sf.callsFor("f") == 1 }, 30*time.Second, 10*time.Millisecond)
+	require.Eventually(t, func() bool { return sf.CallsFor("f") == 1 }, 30*time.Second, 10*time.Millisecond)
 
-	k.produce(t, "orders", 0, 4)
+	k.Produce("orders", 0, 4)
 	require.Eventually(t, func() bool {
 		values := p.pendingValues("f")
 		return len(values) > 0 && values[len(values)-1] == 7
 	}, 30*time.Second, 10*time.Millisecond, "pending stopped updating while the wake call hangs")
-	assert.Equal(t, 1, sf.callsFor("f"), "one wake in flight per function")
+	assert.Equal(t, 1, sf.CallsFor("f"), "one wake in flight per function")
 }

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/kafkawake/kafkawake/internal/ctxsleep"
 )
 
 // maxRecordsPerPoll keeps batches small, so the function commits and reports
@@ -118,7 +120,7 @@ func (f *function) serve() {
 // before the stack started closing.
 func (f *function) process(records []*kgo.Record) []*kgo.Record {
 	for i := range records {
-		if !sleep(f.ctx, f.cfg.ProcessDelay) {
+		if ctxsleep.Sleep(f.ctx, f.cfg.ProcessDelay) != nil {
 			return records[:i]
 		}
 	}

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/kafkawake/kafkawake/internal/ctxsleep"
 )
 
 // burstClock remembers when the producer's latest burst began, so that a
@@ -56,13 +58,13 @@ func startProducer(cfg config, kafkaAddr string, log *console, bursts *burstCloc
 }
 
 func (p *producer) run(ctx context.Context) {
-	if !sleep(ctx, p.cfg.StartDelay) {
+	if ctxsleep.Sleep(ctx, p.cfg.StartDelay) != nil {
 		return
 	}
 	produced := 0
 	for {
 		produced += p.produceBurst(ctx, produced)
-		if p.cfg.BurstEvery == 0 || !sleep(ctx, p.cfg.BurstEvery) {
+		if p.cfg.BurstEvery == 0 || ctxsleep.Sleep(ctx, p.cfg.BurstEvery) != nil {
 			return
 		}
 	}

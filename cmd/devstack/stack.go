@@ -142,16 +142,3 @@ func (c *console) printf(role, format string, args ...any) {
 	defer c.mu.Unlock()
 	fmt.Fprintf(c.out, "%s [%s] %s\n", time.Now().Format("15:04:05.000"), role, line)
 }
-
-// sleep waits for d unless ctx ends first, and reports whether it waited the
-// whole time.
-func sleep(ctx context.Context, d time.Duration) bool {
-	timer := time.NewTimer(d)
-	defer timer.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-timer.C:
-		return true
-	}
-}

@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/kafkawake/kafkawake/internal/slimfaasname"
 )
 
 // SlimFaasKafka's defaults, from its code, except the wake path: the
@@ -420,6 +422,12 @@ func (c *converter) binding(index int) (binding, bool) {
 			ok = false
 		}
 		*f.value = v.value
+	}
+	if strings.TrimSpace(b.Function) != "" {
+		if err := slimfaasname.Validate(b.Function); err != nil {
+			c.errorf("%s__FunctionName: %v", source, err)
+			ok = false
+		}
 	}
 	return b, ok
 }

@@ -107,6 +107,13 @@ func TestConvertErrorsNameTheVariable(t *testing.T) {
 			},
 		},
 		{
+			name: "a function name SlimFaas cannot have",
+			env:  map[string]string{"SlimFaasKafka__Bindings__0__Topic": "orders", "SlimFaasKafka__Bindings__0__ConsumerGroupId": "g", "SlimFaasKafka__Bindings__0__FunctionName": ".."},
+			wantErr: []string{
+				`SlimFaasKafka__Bindings__0__FunctionName: ".." is not a SlimFaas function name`,
+			},
+		},
+		{
 			name:    "missing field named with the alias prefix in use",
 			env:     map[string]string{"SlimKafka__Bindings__0__Topic": "orders", "SlimKafka__Bindings__0__FunctionName": "f"},
 			wantErr: []string{"SlimKafka__Bindings__0__ConsumerGroupId: required"},

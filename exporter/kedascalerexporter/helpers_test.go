@@ -66,7 +66,7 @@ func (b *batch) pending(bd binding, v int64) *batch {
 }
 
 func (b *batch) desired(bd binding, v int64) *batch {
-	return b.gaugeInt(desiredReplicasMetric, bd, v)
+	return b.gaugeInt(schema.MetricsInfo.SlimfaaskafkaDesiredReplicas.Name, bd, v)
 }
 
 func (b *batch) age(bd binding, v float64) *batch {
@@ -77,7 +77,7 @@ func (b *batch) age(bd binding, v float64) *batch {
 // status adds the binding_status points of bd: 1 for current, 0 for the
 // other statuses.
 func (b *batch) status(bd binding, current string) *batch {
-	dps := b.metric(bd.alias, bindingStatusMetric).SetEmptyGauge().DataPoints()
+	dps := b.metric(bd.alias, schema.MetricsInfo.SlimfaaskafkaBindingStatus.Name).SetEmptyGauge().DataPoints()
 	for _, s := range []string{statusError, "stalled", "waiting", "falling_behind", "draining", "idle"} {
 		dp := b.point(dps, bd)
 		dp.Attributes().PutStr(statusAttribute, s)
@@ -148,3 +148,6 @@ func rpcContext(t testing.TB) context.Context {
 	t.Cleanup(cancel)
 	return ctx
 }
+
+// statusError is the status of an unreadable binding.
+var statusError = schema.AttributeStatusError.String()

@@ -30,13 +30,16 @@ var (
 	}()
 )
 
+// statusAttribute is the binding_status attribute holding the status.
+var statusAttribute = string(schema.SlimfaaskafkaBindingStatusMetricAttributeKeyStatus)
+
 // gaugeKinds maps the gauge metrics the exporter reads to what they say.
 var gaugeKinds = map[string]scalerstate.Kind{
 	schema.MetricsInfo.SlimfaaskafkaPendingMessages.Name:       scalerstate.Pending,
 	schema.MetricsInfo.SlimfaaskafkaPendingAge.Name:            scalerstate.Age,
 	schema.MetricsInfo.SlimfaaskafkaLastActivityTimestamp.Name: scalerstate.LastActivity,
-	desiredReplicasMetric:                                      scalerstate.Desired,
-	bindingStatusMetric:                                        scalerstate.Status,
+	schema.MetricsInfo.SlimfaaskafkaDesiredReplicas.Name:       scalerstate.Desired,
+	schema.MetricsInfo.SlimfaaskafkaBindingStatus.Name:         scalerstate.Status,
 }
 
 // readPoints appends to points what md says about each binding. Points
@@ -106,7 +109,7 @@ func readNumbers(points []scalerstate.Point, dps pmetric.NumberDataPointSlice, k
 				continue
 			}
 			status, _ := attrs.Get(statusAttribute)
-			p.Unreadable = status.AsString() == statusError
+			p.Unreadable = status.AsString() == schema.AttributeStatusError.String()
 		}
 		points = append(points, p)
 	}

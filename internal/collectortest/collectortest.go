@@ -6,6 +6,7 @@ package collectortest // import "github.com/kafkawake/kafkawake/internal/collect
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -39,6 +40,25 @@ func Start(binary, dir, config string, metricsPort int, env ...string) (*Collect
 // Scrape reads the exporter once; it fails while the exporter is not up.
 func (c *Collector) Scrape(ctx context.Context) (exposition.Samples, error) {
 	return exposition.Scrape(ctx, http.DefaultClient, c.metricsURL)
+}
+
+// ScrapeText reads the exporter once and returns the exposition as text, for
+// checks of how a value is written.
+func (c *Collector) ScrapeText(ctx context.Context) (string, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.metricsURL, http.NoBody)
+	if err != nil {
+		return "", err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return "", fmt.Errorf("GET %s: %s", c.metricsURL, resp.Status)
+	}
+	body, err := io.ReadAll(resp.Body)
+	return string(body), err
 }
 
 // WaitExposing waits until the exporter serves a series named metric, that

@@ -9,6 +9,57 @@ import (
 	"go.opentelemetry.io/collector/filter"
 )
 
+// SlimfaaskafkaBindingStatusMetricAttributeKey specifies the key of an attribute for the slimfaaskafka.binding_status metric.
+type SlimfaaskafkaBindingStatusMetricAttributeKey string
+
+const (
+	SlimfaaskafkaBindingStatusMetricAttributeKeyTopic    SlimfaaskafkaBindingStatusMetricAttributeKey = "topic"
+	SlimfaaskafkaBindingStatusMetricAttributeKeyGroup    SlimfaaskafkaBindingStatusMetricAttributeKey = "group"
+	SlimfaaskafkaBindingStatusMetricAttributeKeyFunction SlimfaaskafkaBindingStatusMetricAttributeKey = "function"
+	SlimfaaskafkaBindingStatusMetricAttributeKeyStatus   SlimfaaskafkaBindingStatusMetricAttributeKey = "status"
+)
+
+// SlimfaaskafkaBindingStatusMetricConfig provides config for the slimfaaskafka.binding_status metric.
+type SlimfaaskafkaBindingStatusMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+
+	AggregationStrategy string                                         `mapstructure:"aggregation_strategy"`
+	EnabledAttributes   []SlimfaaskafkaBindingStatusMetricAttributeKey `mapstructure:"attributes"`
+}
+
+func (ms *SlimfaaskafkaBindingStatusMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+func (ms *SlimfaaskafkaBindingStatusMetricConfig) Validate() error {
+	for _, val := range ms.EnabledAttributes {
+		switch val {
+		case SlimfaaskafkaBindingStatusMetricAttributeKeyTopic, SlimfaaskafkaBindingStatusMetricAttributeKeyGroup, SlimfaaskafkaBindingStatusMetricAttributeKeyFunction, SlimfaaskafkaBindingStatusMetricAttributeKeyStatus:
+		default:
+			return fmt.Errorf("metric slimfaaskafka.binding_status doesn't have an attribute %v, valid attributes: [topic, group, function, status]", val)
+		}
+	}
+
+	switch ms.AggregationStrategy {
+	case AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax:
+	default:
+		return fmt.Errorf("invalid aggregation strategy %q, valid strategies: [%s, %s, %s, %s]", ms.AggregationStrategy, AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax)
+	}
+
+	return nil
+}
+
 // SlimfaaskafkaConsumedMessagesMetricAttributeKey specifies the key of an attribute for the slimfaaskafka.consumed_messages metric.
 type SlimfaaskafkaConsumedMessagesMetricAttributeKey string
 
@@ -47,6 +98,156 @@ func (ms *SlimfaaskafkaConsumedMessagesMetricConfig) Validate() error {
 		case SlimfaaskafkaConsumedMessagesMetricAttributeKeyTopic, SlimfaaskafkaConsumedMessagesMetricAttributeKeyGroup, SlimfaaskafkaConsumedMessagesMetricAttributeKeyFunction:
 		default:
 			return fmt.Errorf("metric slimfaaskafka.consumed_messages doesn't have an attribute %v, valid attributes: [topic, group, function]", val)
+		}
+	}
+
+	switch ms.AggregationStrategy {
+	case AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax:
+	default:
+		return fmt.Errorf("invalid aggregation strategy %q, valid strategies: [%s, %s, %s, %s]", ms.AggregationStrategy, AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax)
+	}
+
+	return nil
+}
+
+// SlimfaaskafkaDesiredReplicasMetricAttributeKey specifies the key of an attribute for the slimfaaskafka.desired_replicas metric.
+type SlimfaaskafkaDesiredReplicasMetricAttributeKey string
+
+const (
+	SlimfaaskafkaDesiredReplicasMetricAttributeKeyTopic    SlimfaaskafkaDesiredReplicasMetricAttributeKey = "topic"
+	SlimfaaskafkaDesiredReplicasMetricAttributeKeyGroup    SlimfaaskafkaDesiredReplicasMetricAttributeKey = "group"
+	SlimfaaskafkaDesiredReplicasMetricAttributeKeyFunction SlimfaaskafkaDesiredReplicasMetricAttributeKey = "function"
+)
+
+// SlimfaaskafkaDesiredReplicasMetricConfig provides config for the slimfaaskafka.desired_replicas metric.
+type SlimfaaskafkaDesiredReplicasMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+
+	AggregationStrategy string                                           `mapstructure:"aggregation_strategy"`
+	EnabledAttributes   []SlimfaaskafkaDesiredReplicasMetricAttributeKey `mapstructure:"attributes"`
+}
+
+func (ms *SlimfaaskafkaDesiredReplicasMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+func (ms *SlimfaaskafkaDesiredReplicasMetricConfig) Validate() error {
+	for _, val := range ms.EnabledAttributes {
+		switch val {
+		case SlimfaaskafkaDesiredReplicasMetricAttributeKeyTopic, SlimfaaskafkaDesiredReplicasMetricAttributeKeyGroup, SlimfaaskafkaDesiredReplicasMetricAttributeKeyFunction:
+		default:
+			return fmt.Errorf("metric slimfaaskafka.desired_replicas doesn't have an attribute %v, valid attributes: [topic, group, function]", val)
+		}
+	}
+
+	switch ms.AggregationStrategy {
+	case AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax:
+	default:
+		return fmt.Errorf("invalid aggregation strategy %q, valid strategies: [%s, %s, %s, %s]", ms.AggregationStrategy, AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax)
+	}
+
+	return nil
+}
+
+// SlimfaaskafkaDrainTimeMetricAttributeKey specifies the key of an attribute for the slimfaaskafka.drain_time metric.
+type SlimfaaskafkaDrainTimeMetricAttributeKey string
+
+const (
+	SlimfaaskafkaDrainTimeMetricAttributeKeyTopic    SlimfaaskafkaDrainTimeMetricAttributeKey = "topic"
+	SlimfaaskafkaDrainTimeMetricAttributeKeyGroup    SlimfaaskafkaDrainTimeMetricAttributeKey = "group"
+	SlimfaaskafkaDrainTimeMetricAttributeKeyFunction SlimfaaskafkaDrainTimeMetricAttributeKey = "function"
+)
+
+// SlimfaaskafkaDrainTimeMetricConfig provides config for the slimfaaskafka.drain_time metric.
+type SlimfaaskafkaDrainTimeMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+
+	AggregationStrategy string                                     `mapstructure:"aggregation_strategy"`
+	EnabledAttributes   []SlimfaaskafkaDrainTimeMetricAttributeKey `mapstructure:"attributes"`
+}
+
+func (ms *SlimfaaskafkaDrainTimeMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+func (ms *SlimfaaskafkaDrainTimeMetricConfig) Validate() error {
+	for _, val := range ms.EnabledAttributes {
+		switch val {
+		case SlimfaaskafkaDrainTimeMetricAttributeKeyTopic, SlimfaaskafkaDrainTimeMetricAttributeKeyGroup, SlimfaaskafkaDrainTimeMetricAttributeKeyFunction:
+		default:
+			return fmt.Errorf("metric slimfaaskafka.drain_time doesn't have an attribute %v, valid attributes: [topic, group, function]", val)
+		}
+	}
+
+	switch ms.AggregationStrategy {
+	case AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax:
+	default:
+		return fmt.Errorf("invalid aggregation strategy %q, valid strategies: [%s, %s, %s, %s]", ms.AggregationStrategy, AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax)
+	}
+
+	return nil
+}
+
+// SlimfaaskafkaGroupMembersMetricAttributeKey specifies the key of an attribute for the slimfaaskafka.group_members metric.
+type SlimfaaskafkaGroupMembersMetricAttributeKey string
+
+const (
+	SlimfaaskafkaGroupMembersMetricAttributeKeyTopic    SlimfaaskafkaGroupMembersMetricAttributeKey = "topic"
+	SlimfaaskafkaGroupMembersMetricAttributeKeyGroup    SlimfaaskafkaGroupMembersMetricAttributeKey = "group"
+	SlimfaaskafkaGroupMembersMetricAttributeKeyFunction SlimfaaskafkaGroupMembersMetricAttributeKey = "function"
+)
+
+// SlimfaaskafkaGroupMembersMetricConfig provides config for the slimfaaskafka.group_members metric.
+type SlimfaaskafkaGroupMembersMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+
+	AggregationStrategy string                                        `mapstructure:"aggregation_strategy"`
+	EnabledAttributes   []SlimfaaskafkaGroupMembersMetricAttributeKey `mapstructure:"attributes"`
+}
+
+func (ms *SlimfaaskafkaGroupMembersMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+func (ms *SlimfaaskafkaGroupMembersMetricConfig) Validate() error {
+	for _, val := range ms.EnabledAttributes {
+		switch val {
+		case SlimfaaskafkaGroupMembersMetricAttributeKeyTopic, SlimfaaskafkaGroupMembersMetricAttributeKeyGroup, SlimfaaskafkaGroupMembersMetricAttributeKeyFunction:
+		default:
+			return fmt.Errorf("metric slimfaaskafka.group_members doesn't have an attribute %v, valid attributes: [topic, group, function]", val)
 		}
 	}
 
@@ -109,6 +310,56 @@ func (ms *SlimfaaskafkaLastActivityTimestampMetricConfig) Validate() error {
 	return nil
 }
 
+// SlimfaaskafkaLostMessagesMetricAttributeKey specifies the key of an attribute for the slimfaaskafka.lost_messages metric.
+type SlimfaaskafkaLostMessagesMetricAttributeKey string
+
+const (
+	SlimfaaskafkaLostMessagesMetricAttributeKeyTopic    SlimfaaskafkaLostMessagesMetricAttributeKey = "topic"
+	SlimfaaskafkaLostMessagesMetricAttributeKeyGroup    SlimfaaskafkaLostMessagesMetricAttributeKey = "group"
+	SlimfaaskafkaLostMessagesMetricAttributeKeyFunction SlimfaaskafkaLostMessagesMetricAttributeKey = "function"
+)
+
+// SlimfaaskafkaLostMessagesMetricConfig provides config for the slimfaaskafka.lost_messages metric.
+type SlimfaaskafkaLostMessagesMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+
+	AggregationStrategy string                                        `mapstructure:"aggregation_strategy"`
+	EnabledAttributes   []SlimfaaskafkaLostMessagesMetricAttributeKey `mapstructure:"attributes"`
+}
+
+func (ms *SlimfaaskafkaLostMessagesMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+func (ms *SlimfaaskafkaLostMessagesMetricConfig) Validate() error {
+	for _, val := range ms.EnabledAttributes {
+		switch val {
+		case SlimfaaskafkaLostMessagesMetricAttributeKeyTopic, SlimfaaskafkaLostMessagesMetricAttributeKeyGroup, SlimfaaskafkaLostMessagesMetricAttributeKeyFunction:
+		default:
+			return fmt.Errorf("metric slimfaaskafka.lost_messages doesn't have an attribute %v, valid attributes: [topic, group, function]", val)
+		}
+	}
+
+	switch ms.AggregationStrategy {
+	case AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax:
+	default:
+		return fmt.Errorf("invalid aggregation strategy %q, valid strategies: [%s, %s, %s, %s]", ms.AggregationStrategy, AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax)
+	}
+
+	return nil
+}
+
 // SlimfaaskafkaPartitionPendingMessagesMetricAttributeKey specifies the key of an attribute for the slimfaaskafka.partition.pending_messages metric.
 type SlimfaaskafkaPartitionPendingMessagesMetricAttributeKey string
 
@@ -148,6 +399,106 @@ func (ms *SlimfaaskafkaPartitionPendingMessagesMetricConfig) Validate() error {
 		case SlimfaaskafkaPartitionPendingMessagesMetricAttributeKeyTopic, SlimfaaskafkaPartitionPendingMessagesMetricAttributeKeyGroup, SlimfaaskafkaPartitionPendingMessagesMetricAttributeKeyFunction, SlimfaaskafkaPartitionPendingMessagesMetricAttributeKeyPartition:
 		default:
 			return fmt.Errorf("metric slimfaaskafka.partition.pending_messages doesn't have an attribute %v, valid attributes: [topic, group, function, partition]", val)
+		}
+	}
+
+	switch ms.AggregationStrategy {
+	case AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax:
+	default:
+		return fmt.Errorf("invalid aggregation strategy %q, valid strategies: [%s, %s, %s, %s]", ms.AggregationStrategy, AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax)
+	}
+
+	return nil
+}
+
+// SlimfaaskafkaPartitionsMetricAttributeKey specifies the key of an attribute for the slimfaaskafka.partitions metric.
+type SlimfaaskafkaPartitionsMetricAttributeKey string
+
+const (
+	SlimfaaskafkaPartitionsMetricAttributeKeyTopic    SlimfaaskafkaPartitionsMetricAttributeKey = "topic"
+	SlimfaaskafkaPartitionsMetricAttributeKeyGroup    SlimfaaskafkaPartitionsMetricAttributeKey = "group"
+	SlimfaaskafkaPartitionsMetricAttributeKeyFunction SlimfaaskafkaPartitionsMetricAttributeKey = "function"
+)
+
+// SlimfaaskafkaPartitionsMetricConfig provides config for the slimfaaskafka.partitions metric.
+type SlimfaaskafkaPartitionsMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+
+	AggregationStrategy string                                      `mapstructure:"aggregation_strategy"`
+	EnabledAttributes   []SlimfaaskafkaPartitionsMetricAttributeKey `mapstructure:"attributes"`
+}
+
+func (ms *SlimfaaskafkaPartitionsMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+func (ms *SlimfaaskafkaPartitionsMetricConfig) Validate() error {
+	for _, val := range ms.EnabledAttributes {
+		switch val {
+		case SlimfaaskafkaPartitionsMetricAttributeKeyTopic, SlimfaaskafkaPartitionsMetricAttributeKeyGroup, SlimfaaskafkaPartitionsMetricAttributeKeyFunction:
+		default:
+			return fmt.Errorf("metric slimfaaskafka.partitions doesn't have an attribute %v, valid attributes: [topic, group, function]", val)
+		}
+	}
+
+	switch ms.AggregationStrategy {
+	case AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax:
+	default:
+		return fmt.Errorf("invalid aggregation strategy %q, valid strategies: [%s, %s, %s, %s]", ms.AggregationStrategy, AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax)
+	}
+
+	return nil
+}
+
+// SlimfaaskafkaPartitionsPendingMetricAttributeKey specifies the key of an attribute for the slimfaaskafka.partitions_pending metric.
+type SlimfaaskafkaPartitionsPendingMetricAttributeKey string
+
+const (
+	SlimfaaskafkaPartitionsPendingMetricAttributeKeyTopic    SlimfaaskafkaPartitionsPendingMetricAttributeKey = "topic"
+	SlimfaaskafkaPartitionsPendingMetricAttributeKeyGroup    SlimfaaskafkaPartitionsPendingMetricAttributeKey = "group"
+	SlimfaaskafkaPartitionsPendingMetricAttributeKeyFunction SlimfaaskafkaPartitionsPendingMetricAttributeKey = "function"
+)
+
+// SlimfaaskafkaPartitionsPendingMetricConfig provides config for the slimfaaskafka.partitions_pending metric.
+type SlimfaaskafkaPartitionsPendingMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+
+	AggregationStrategy string                                             `mapstructure:"aggregation_strategy"`
+	EnabledAttributes   []SlimfaaskafkaPartitionsPendingMetricAttributeKey `mapstructure:"attributes"`
+}
+
+func (ms *SlimfaaskafkaPartitionsPendingMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+func (ms *SlimfaaskafkaPartitionsPendingMetricConfig) Validate() error {
+	for _, val := range ms.EnabledAttributes {
+		switch val {
+		case SlimfaaskafkaPartitionsPendingMetricAttributeKeyTopic, SlimfaaskafkaPartitionsPendingMetricAttributeKeyGroup, SlimfaaskafkaPartitionsPendingMetricAttributeKeyFunction:
+		default:
+			return fmt.Errorf("metric slimfaaskafka.partitions_pending doesn't have an attribute %v, valid attributes: [topic, group, function]", val)
 		}
 	}
 
@@ -248,6 +599,106 @@ func (ms *SlimfaaskafkaPendingMessagesMetricConfig) Validate() error {
 		case SlimfaaskafkaPendingMessagesMetricAttributeKeyTopic, SlimfaaskafkaPendingMessagesMetricAttributeKeyGroup, SlimfaaskafkaPendingMessagesMetricAttributeKeyFunction:
 		default:
 			return fmt.Errorf("metric slimfaaskafka.pending_messages doesn't have an attribute %v, valid attributes: [topic, group, function]", val)
+		}
+	}
+
+	switch ms.AggregationStrategy {
+	case AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax:
+	default:
+		return fmt.Errorf("invalid aggregation strategy %q, valid strategies: [%s, %s, %s, %s]", ms.AggregationStrategy, AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax)
+	}
+
+	return nil
+}
+
+// SlimfaaskafkaProducedMessagesMetricAttributeKey specifies the key of an attribute for the slimfaaskafka.produced_messages metric.
+type SlimfaaskafkaProducedMessagesMetricAttributeKey string
+
+const (
+	SlimfaaskafkaProducedMessagesMetricAttributeKeyTopic    SlimfaaskafkaProducedMessagesMetricAttributeKey = "topic"
+	SlimfaaskafkaProducedMessagesMetricAttributeKeyGroup    SlimfaaskafkaProducedMessagesMetricAttributeKey = "group"
+	SlimfaaskafkaProducedMessagesMetricAttributeKeyFunction SlimfaaskafkaProducedMessagesMetricAttributeKey = "function"
+)
+
+// SlimfaaskafkaProducedMessagesMetricConfig provides config for the slimfaaskafka.produced_messages metric.
+type SlimfaaskafkaProducedMessagesMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+
+	AggregationStrategy string                                            `mapstructure:"aggregation_strategy"`
+	EnabledAttributes   []SlimfaaskafkaProducedMessagesMetricAttributeKey `mapstructure:"attributes"`
+}
+
+func (ms *SlimfaaskafkaProducedMessagesMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+func (ms *SlimfaaskafkaProducedMessagesMetricConfig) Validate() error {
+	for _, val := range ms.EnabledAttributes {
+		switch val {
+		case SlimfaaskafkaProducedMessagesMetricAttributeKeyTopic, SlimfaaskafkaProducedMessagesMetricAttributeKeyGroup, SlimfaaskafkaProducedMessagesMetricAttributeKeyFunction:
+		default:
+			return fmt.Errorf("metric slimfaaskafka.produced_messages doesn't have an attribute %v, valid attributes: [topic, group, function]", val)
+		}
+	}
+
+	switch ms.AggregationStrategy {
+	case AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax:
+	default:
+		return fmt.Errorf("invalid aggregation strategy %q, valid strategies: [%s, %s, %s, %s]", ms.AggregationStrategy, AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax)
+	}
+
+	return nil
+}
+
+// SlimfaaskafkaStalledPartitionsMetricAttributeKey specifies the key of an attribute for the slimfaaskafka.stalled_partitions metric.
+type SlimfaaskafkaStalledPartitionsMetricAttributeKey string
+
+const (
+	SlimfaaskafkaStalledPartitionsMetricAttributeKeyTopic    SlimfaaskafkaStalledPartitionsMetricAttributeKey = "topic"
+	SlimfaaskafkaStalledPartitionsMetricAttributeKeyGroup    SlimfaaskafkaStalledPartitionsMetricAttributeKey = "group"
+	SlimfaaskafkaStalledPartitionsMetricAttributeKeyFunction SlimfaaskafkaStalledPartitionsMetricAttributeKey = "function"
+)
+
+// SlimfaaskafkaStalledPartitionsMetricConfig provides config for the slimfaaskafka.stalled_partitions metric.
+type SlimfaaskafkaStalledPartitionsMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+
+	AggregationStrategy string                                             `mapstructure:"aggregation_strategy"`
+	EnabledAttributes   []SlimfaaskafkaStalledPartitionsMetricAttributeKey `mapstructure:"attributes"`
+}
+
+func (ms *SlimfaaskafkaStalledPartitionsMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+func (ms *SlimfaaskafkaStalledPartitionsMetricConfig) Validate() error {
+	for _, val := range ms.EnabledAttributes {
+		switch val {
+		case SlimfaaskafkaStalledPartitionsMetricAttributeKeyTopic, SlimfaaskafkaStalledPartitionsMetricAttributeKeyGroup, SlimfaaskafkaStalledPartitionsMetricAttributeKeyFunction:
+		default:
+			return fmt.Errorf("metric slimfaaskafka.stalled_partitions doesn't have an attribute %v, valid attributes: [topic, group, function]", val)
 		}
 	}
 
@@ -364,31 +815,75 @@ func (ms *SlimfaaskafkaWakeupsMetricConfig) Validate() error {
 
 // MetricsConfig provides config for slimfaaskafka metrics.
 type MetricsConfig struct {
+	SlimfaaskafkaBindingStatus            SlimfaaskafkaBindingStatusMetricConfig            `mapstructure:"slimfaaskafka.binding_status"`
 	SlimfaaskafkaConsumedMessages         SlimfaaskafkaConsumedMessagesMetricConfig         `mapstructure:"slimfaaskafka.consumed_messages"`
+	SlimfaaskafkaDesiredReplicas          SlimfaaskafkaDesiredReplicasMetricConfig          `mapstructure:"slimfaaskafka.desired_replicas"`
+	SlimfaaskafkaDrainTime                SlimfaaskafkaDrainTimeMetricConfig                `mapstructure:"slimfaaskafka.drain_time"`
+	SlimfaaskafkaGroupMembers             SlimfaaskafkaGroupMembersMetricConfig             `mapstructure:"slimfaaskafka.group_members"`
 	SlimfaaskafkaLastActivityTimestamp    SlimfaaskafkaLastActivityTimestampMetricConfig    `mapstructure:"slimfaaskafka.last_activity_timestamp"`
+	SlimfaaskafkaLostMessages             SlimfaaskafkaLostMessagesMetricConfig             `mapstructure:"slimfaaskafka.lost_messages"`
 	SlimfaaskafkaPartitionPendingMessages SlimfaaskafkaPartitionPendingMessagesMetricConfig `mapstructure:"slimfaaskafka.partition.pending_messages"`
+	SlimfaaskafkaPartitions               SlimfaaskafkaPartitionsMetricConfig               `mapstructure:"slimfaaskafka.partitions"`
+	SlimfaaskafkaPartitionsPending        SlimfaaskafkaPartitionsPendingMetricConfig        `mapstructure:"slimfaaskafka.partitions_pending"`
 	SlimfaaskafkaPendingAge               SlimfaaskafkaPendingAgeMetricConfig               `mapstructure:"slimfaaskafka.pending_age"`
 	SlimfaaskafkaPendingMessages          SlimfaaskafkaPendingMessagesMetricConfig          `mapstructure:"slimfaaskafka.pending_messages"`
+	SlimfaaskafkaProducedMessages         SlimfaaskafkaProducedMessagesMetricConfig         `mapstructure:"slimfaaskafka.produced_messages"`
+	SlimfaaskafkaStalledPartitions        SlimfaaskafkaStalledPartitionsMetricConfig        `mapstructure:"slimfaaskafka.stalled_partitions"`
 	SlimfaaskafkaWakeFailures             SlimfaaskafkaWakeFailuresMetricConfig             `mapstructure:"slimfaaskafka.wake_failures"`
 	SlimfaaskafkaWakeups                  SlimfaaskafkaWakeupsMetricConfig                  `mapstructure:"slimfaaskafka.wakeups"`
 }
 
 func DefaultMetricsConfig() MetricsConfig {
 	return MetricsConfig{
+		SlimfaaskafkaBindingStatus: SlimfaaskafkaBindingStatusMetricConfig{
+			Enabled:             true,
+			AggregationStrategy: AggregationStrategyAvg,
+			EnabledAttributes:   []SlimfaaskafkaBindingStatusMetricAttributeKey{SlimfaaskafkaBindingStatusMetricAttributeKeyTopic, SlimfaaskafkaBindingStatusMetricAttributeKeyGroup, SlimfaaskafkaBindingStatusMetricAttributeKeyFunction, SlimfaaskafkaBindingStatusMetricAttributeKeyStatus},
+		},
 		SlimfaaskafkaConsumedMessages: SlimfaaskafkaConsumedMessagesMetricConfig{
 			Enabled:             true,
 			AggregationStrategy: AggregationStrategySum,
 			EnabledAttributes:   []SlimfaaskafkaConsumedMessagesMetricAttributeKey{SlimfaaskafkaConsumedMessagesMetricAttributeKeyTopic, SlimfaaskafkaConsumedMessagesMetricAttributeKeyGroup, SlimfaaskafkaConsumedMessagesMetricAttributeKeyFunction},
+		},
+		SlimfaaskafkaDesiredReplicas: SlimfaaskafkaDesiredReplicasMetricConfig{
+			Enabled:             true,
+			AggregationStrategy: AggregationStrategyAvg,
+			EnabledAttributes:   []SlimfaaskafkaDesiredReplicasMetricAttributeKey{SlimfaaskafkaDesiredReplicasMetricAttributeKeyTopic, SlimfaaskafkaDesiredReplicasMetricAttributeKeyGroup, SlimfaaskafkaDesiredReplicasMetricAttributeKeyFunction},
+		},
+		SlimfaaskafkaDrainTime: SlimfaaskafkaDrainTimeMetricConfig{
+			Enabled:             true,
+			AggregationStrategy: AggregationStrategyAvg,
+			EnabledAttributes:   []SlimfaaskafkaDrainTimeMetricAttributeKey{SlimfaaskafkaDrainTimeMetricAttributeKeyTopic, SlimfaaskafkaDrainTimeMetricAttributeKeyGroup, SlimfaaskafkaDrainTimeMetricAttributeKeyFunction},
+		},
+		SlimfaaskafkaGroupMembers: SlimfaaskafkaGroupMembersMetricConfig{
+			Enabled:             true,
+			AggregationStrategy: AggregationStrategyAvg,
+			EnabledAttributes:   []SlimfaaskafkaGroupMembersMetricAttributeKey{SlimfaaskafkaGroupMembersMetricAttributeKeyTopic, SlimfaaskafkaGroupMembersMetricAttributeKeyGroup, SlimfaaskafkaGroupMembersMetricAttributeKeyFunction},
 		},
 		SlimfaaskafkaLastActivityTimestamp: SlimfaaskafkaLastActivityTimestampMetricConfig{
 			Enabled:             true,
 			AggregationStrategy: AggregationStrategyAvg,
 			EnabledAttributes:   []SlimfaaskafkaLastActivityTimestampMetricAttributeKey{SlimfaaskafkaLastActivityTimestampMetricAttributeKeyTopic, SlimfaaskafkaLastActivityTimestampMetricAttributeKeyGroup, SlimfaaskafkaLastActivityTimestampMetricAttributeKeyFunction},
 		},
+		SlimfaaskafkaLostMessages: SlimfaaskafkaLostMessagesMetricConfig{
+			Enabled:             true,
+			AggregationStrategy: AggregationStrategySum,
+			EnabledAttributes:   []SlimfaaskafkaLostMessagesMetricAttributeKey{SlimfaaskafkaLostMessagesMetricAttributeKeyTopic, SlimfaaskafkaLostMessagesMetricAttributeKeyGroup, SlimfaaskafkaLostMessagesMetricAttributeKeyFunction},
+		},
 		SlimfaaskafkaPartitionPendingMessages: SlimfaaskafkaPartitionPendingMessagesMetricConfig{
 			Enabled:             false,
 			AggregationStrategy: AggregationStrategyAvg,
 			EnabledAttributes:   []SlimfaaskafkaPartitionPendingMessagesMetricAttributeKey{SlimfaaskafkaPartitionPendingMessagesMetricAttributeKeyTopic, SlimfaaskafkaPartitionPendingMessagesMetricAttributeKeyGroup, SlimfaaskafkaPartitionPendingMessagesMetricAttributeKeyFunction, SlimfaaskafkaPartitionPendingMessagesMetricAttributeKeyPartition},
+		},
+		SlimfaaskafkaPartitions: SlimfaaskafkaPartitionsMetricConfig{
+			Enabled:             true,
+			AggregationStrategy: AggregationStrategyAvg,
+			EnabledAttributes:   []SlimfaaskafkaPartitionsMetricAttributeKey{SlimfaaskafkaPartitionsMetricAttributeKeyTopic, SlimfaaskafkaPartitionsMetricAttributeKeyGroup, SlimfaaskafkaPartitionsMetricAttributeKeyFunction},
+		},
+		SlimfaaskafkaPartitionsPending: SlimfaaskafkaPartitionsPendingMetricConfig{
+			Enabled:             true,
+			AggregationStrategy: AggregationStrategyAvg,
+			EnabledAttributes:   []SlimfaaskafkaPartitionsPendingMetricAttributeKey{SlimfaaskafkaPartitionsPendingMetricAttributeKeyTopic, SlimfaaskafkaPartitionsPendingMetricAttributeKeyGroup, SlimfaaskafkaPartitionsPendingMetricAttributeKeyFunction},
 		},
 		SlimfaaskafkaPendingAge: SlimfaaskafkaPendingAgeMetricConfig{
 			Enabled:             true,
@@ -399,6 +894,16 @@ func DefaultMetricsConfig() MetricsConfig {
 			Enabled:             true,
 			AggregationStrategy: AggregationStrategyAvg,
 			EnabledAttributes:   []SlimfaaskafkaPendingMessagesMetricAttributeKey{SlimfaaskafkaPendingMessagesMetricAttributeKeyTopic, SlimfaaskafkaPendingMessagesMetricAttributeKeyGroup, SlimfaaskafkaPendingMessagesMetricAttributeKeyFunction},
+		},
+		SlimfaaskafkaProducedMessages: SlimfaaskafkaProducedMessagesMetricConfig{
+			Enabled:             true,
+			AggregationStrategy: AggregationStrategySum,
+			EnabledAttributes:   []SlimfaaskafkaProducedMessagesMetricAttributeKey{SlimfaaskafkaProducedMessagesMetricAttributeKeyTopic, SlimfaaskafkaProducedMessagesMetricAttributeKeyGroup, SlimfaaskafkaProducedMessagesMetricAttributeKeyFunction},
+		},
+		SlimfaaskafkaStalledPartitions: SlimfaaskafkaStalledPartitionsMetricConfig{
+			Enabled:             true,
+			AggregationStrategy: AggregationStrategyAvg,
+			EnabledAttributes:   []SlimfaaskafkaStalledPartitionsMetricAttributeKey{SlimfaaskafkaStalledPartitionsMetricAttributeKeyTopic, SlimfaaskafkaStalledPartitionsMetricAttributeKeyGroup, SlimfaaskafkaStalledPartitionsMetricAttributeKeyFunction},
 		},
 		SlimfaaskafkaWakeFailures: SlimfaaskafkaWakeFailuresMetricConfig{
 			Enabled:             true,

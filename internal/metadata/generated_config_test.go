@@ -26,20 +26,55 @@ func TestMetricsBuilderConfig(t *testing.T) {
 			name: "all_set",
 			want: MetricsBuilderConfig{
 				Metrics: MetricsConfig{
+					SlimfaaskafkaBindingStatus: SlimfaaskafkaBindingStatusMetricConfig{
+						Enabled:             true,
+						AggregationStrategy: AggregationStrategyAvg,
+						EnabledAttributes:   []SlimfaaskafkaBindingStatusMetricAttributeKey{SlimfaaskafkaBindingStatusMetricAttributeKeyTopic, SlimfaaskafkaBindingStatusMetricAttributeKeyGroup, SlimfaaskafkaBindingStatusMetricAttributeKeyFunction, SlimfaaskafkaBindingStatusMetricAttributeKeyStatus},
+					},
 					SlimfaaskafkaConsumedMessages: SlimfaaskafkaConsumedMessagesMetricConfig{
 						Enabled:             true,
 						AggregationStrategy: AggregationStrategySum,
 						EnabledAttributes:   []SlimfaaskafkaConsumedMessagesMetricAttributeKey{SlimfaaskafkaConsumedMessagesMetricAttributeKeyTopic, SlimfaaskafkaConsumedMessagesMetricAttributeKeyGroup, SlimfaaskafkaConsumedMessagesMetricAttributeKeyFunction},
+					},
+					SlimfaaskafkaDesiredReplicas: SlimfaaskafkaDesiredReplicasMetricConfig{
+						Enabled:             true,
+						AggregationStrategy: AggregationStrategyAvg,
+						EnabledAttributes:   []SlimfaaskafkaDesiredReplicasMetricAttributeKey{SlimfaaskafkaDesiredReplicasMetricAttributeKeyTopic, SlimfaaskafkaDesiredReplicasMetricAttributeKeyGroup, SlimfaaskafkaDesiredReplicasMetricAttributeKeyFunction},
+					},
+					SlimfaaskafkaDrainTime: SlimfaaskafkaDrainTimeMetricConfig{
+						Enabled:             true,
+						AggregationStrategy: AggregationStrategyAvg,
+						EnabledAttributes:   []SlimfaaskafkaDrainTimeMetricAttributeKey{SlimfaaskafkaDrainTimeMetricAttributeKeyTopic, SlimfaaskafkaDrainTimeMetricAttributeKeyGroup, SlimfaaskafkaDrainTimeMetricAttributeKeyFunction},
+					},
+					SlimfaaskafkaGroupMembers: SlimfaaskafkaGroupMembersMetricConfig{
+						Enabled:             true,
+						AggregationStrategy: AggregationStrategyAvg,
+						EnabledAttributes:   []SlimfaaskafkaGroupMembersMetricAttributeKey{SlimfaaskafkaGroupMembersMetricAttributeKeyTopic, SlimfaaskafkaGroupMembersMetricAttributeKeyGroup, SlimfaaskafkaGroupMembersMetricAttributeKeyFunction},
 					},
 					SlimfaaskafkaLastActivityTimestamp: SlimfaaskafkaLastActivityTimestampMetricConfig{
 						Enabled:             true,
 						AggregationStrategy: AggregationStrategyAvg,
 						EnabledAttributes:   []SlimfaaskafkaLastActivityTimestampMetricAttributeKey{SlimfaaskafkaLastActivityTimestampMetricAttributeKeyTopic, SlimfaaskafkaLastActivityTimestampMetricAttributeKeyGroup, SlimfaaskafkaLastActivityTimestampMetricAttributeKeyFunction},
 					},
+					SlimfaaskafkaLostMessages: SlimfaaskafkaLostMessagesMetricConfig{
+						Enabled:             true,
+						AggregationStrategy: AggregationStrategySum,
+						EnabledAttributes:   []SlimfaaskafkaLostMessagesMetricAttributeKey{SlimfaaskafkaLostMessagesMetricAttributeKeyTopic, SlimfaaskafkaLostMessagesMetricAttributeKeyGroup, SlimfaaskafkaLostMessagesMetricAttributeKeyFunction},
+					},
 					SlimfaaskafkaPartitionPendingMessages: SlimfaaskafkaPartitionPendingMessagesMetricConfig{
 						Enabled:             true,
 						AggregationStrategy: AggregationStrategyAvg,
 						EnabledAttributes:   []SlimfaaskafkaPartitionPendingMessagesMetricAttributeKey{SlimfaaskafkaPartitionPendingMessagesMetricAttributeKeyTopic, SlimfaaskafkaPartitionPendingMessagesMetricAttributeKeyGroup, SlimfaaskafkaPartitionPendingMessagesMetricAttributeKeyFunction, SlimfaaskafkaPartitionPendingMessagesMetricAttributeKeyPartition},
+					},
+					SlimfaaskafkaPartitions: SlimfaaskafkaPartitionsMetricConfig{
+						Enabled:             true,
+						AggregationStrategy: AggregationStrategyAvg,
+						EnabledAttributes:   []SlimfaaskafkaPartitionsMetricAttributeKey{SlimfaaskafkaPartitionsMetricAttributeKeyTopic, SlimfaaskafkaPartitionsMetricAttributeKeyGroup, SlimfaaskafkaPartitionsMetricAttributeKeyFunction},
+					},
+					SlimfaaskafkaPartitionsPending: SlimfaaskafkaPartitionsPendingMetricConfig{
+						Enabled:             true,
+						AggregationStrategy: AggregationStrategyAvg,
+						EnabledAttributes:   []SlimfaaskafkaPartitionsPendingMetricAttributeKey{SlimfaaskafkaPartitionsPendingMetricAttributeKeyTopic, SlimfaaskafkaPartitionsPendingMetricAttributeKeyGroup, SlimfaaskafkaPartitionsPendingMetricAttributeKeyFunction},
 					},
 					SlimfaaskafkaPendingAge: SlimfaaskafkaPendingAgeMetricConfig{
 						Enabled:             true,
@@ -50,6 +85,16 @@ func TestMetricsBuilderConfig(t *testing.T) {
 						Enabled:             true,
 						AggregationStrategy: AggregationStrategyAvg,
 						EnabledAttributes:   []SlimfaaskafkaPendingMessagesMetricAttributeKey{SlimfaaskafkaPendingMessagesMetricAttributeKeyTopic, SlimfaaskafkaPendingMessagesMetricAttributeKeyGroup, SlimfaaskafkaPendingMessagesMetricAttributeKeyFunction},
+					},
+					SlimfaaskafkaProducedMessages: SlimfaaskafkaProducedMessagesMetricConfig{
+						Enabled:             true,
+						AggregationStrategy: AggregationStrategySum,
+						EnabledAttributes:   []SlimfaaskafkaProducedMessagesMetricAttributeKey{SlimfaaskafkaProducedMessagesMetricAttributeKeyTopic, SlimfaaskafkaProducedMessagesMetricAttributeKeyGroup, SlimfaaskafkaProducedMessagesMetricAttributeKeyFunction},
+					},
+					SlimfaaskafkaStalledPartitions: SlimfaaskafkaStalledPartitionsMetricConfig{
+						Enabled:             true,
+						AggregationStrategy: AggregationStrategyAvg,
+						EnabledAttributes:   []SlimfaaskafkaStalledPartitionsMetricAttributeKey{SlimfaaskafkaStalledPartitionsMetricAttributeKeyTopic, SlimfaaskafkaStalledPartitionsMetricAttributeKeyGroup, SlimfaaskafkaStalledPartitionsMetricAttributeKeyFunction},
 					},
 					SlimfaaskafkaWakeFailures: SlimfaaskafkaWakeFailuresMetricConfig{
 						Enabled:             true,
@@ -71,20 +116,55 @@ func TestMetricsBuilderConfig(t *testing.T) {
 			name: "none_set",
 			want: MetricsBuilderConfig{
 				Metrics: MetricsConfig{
+					SlimfaaskafkaBindingStatus: SlimfaaskafkaBindingStatusMetricConfig{
+						Enabled:             false,
+						AggregationStrategy: AggregationStrategyAvg,
+						EnabledAttributes:   []SlimfaaskafkaBindingStatusMetricAttributeKey{SlimfaaskafkaBindingStatusMetricAttributeKeyTopic, SlimfaaskafkaBindingStatusMetricAttributeKeyGroup, SlimfaaskafkaBindingStatusMetricAttributeKeyFunction, SlimfaaskafkaBindingStatusMetricAttributeKeyStatus},
+					},
 					SlimfaaskafkaConsumedMessages: SlimfaaskafkaConsumedMessagesMetricConfig{
 						Enabled:             false,
 						AggregationStrategy: AggregationStrategySum,
 						EnabledAttributes:   []SlimfaaskafkaConsumedMessagesMetricAttributeKey{SlimfaaskafkaConsumedMessagesMetricAttributeKeyTopic, SlimfaaskafkaConsumedMessagesMetricAttributeKeyGroup, SlimfaaskafkaConsumedMessagesMetricAttributeKeyFunction},
+					},
+					SlimfaaskafkaDesiredReplicas: SlimfaaskafkaDesiredReplicasMetricConfig{
+						Enabled:             false,
+						AggregationStrategy: AggregationStrategyAvg,
+						EnabledAttributes:   []SlimfaaskafkaDesiredReplicasMetricAttributeKey{SlimfaaskafkaDesiredReplicasMetricAttributeKeyTopic, SlimfaaskafkaDesiredReplicasMetricAttributeKeyGroup, SlimfaaskafkaDesiredReplicasMetricAttributeKeyFunction},
+					},
+					SlimfaaskafkaDrainTime: SlimfaaskafkaDrainTimeMetricConfig{
+						Enabled:             false,
+						AggregationStrategy: AggregationStrategyAvg,
+						EnabledAttributes:   []SlimfaaskafkaDrainTimeMetricAttributeKey{SlimfaaskafkaDrainTimeMetricAttributeKeyTopic, SlimfaaskafkaDrainTimeMetricAttributeKeyGroup, SlimfaaskafkaDrainTimeMetricAttributeKeyFunction},
+					},
+					SlimfaaskafkaGroupMembers: SlimfaaskafkaGroupMembersMetricConfig{
+						Enabled:             false,
+						AggregationStrategy: AggregationStrategyAvg,
+						EnabledAttributes:   []SlimfaaskafkaGroupMembersMetricAttributeKey{SlimfaaskafkaGroupMembersMetricAttributeKeyTopic, SlimfaaskafkaGroupMembersMetricAttributeKeyGroup, SlimfaaskafkaGroupMembersMetricAttributeKeyFunction},
 					},
 					SlimfaaskafkaLastActivityTimestamp: SlimfaaskafkaLastActivityTimestampMetricConfig{
 						Enabled:             false,
 						AggregationStrategy: AggregationStrategyAvg,
 						EnabledAttributes:   []SlimfaaskafkaLastActivityTimestampMetricAttributeKey{SlimfaaskafkaLastActivityTimestampMetricAttributeKeyTopic, SlimfaaskafkaLastActivityTimestampMetricAttributeKeyGroup, SlimfaaskafkaLastActivityTimestampMetricAttributeKeyFunction},
 					},
+					SlimfaaskafkaLostMessages: SlimfaaskafkaLostMessagesMetricConfig{
+						Enabled:             false,
+						AggregationStrategy: AggregationStrategySum,
+						EnabledAttributes:   []SlimfaaskafkaLostMessagesMetricAttributeKey{SlimfaaskafkaLostMessagesMetricAttributeKeyTopic, SlimfaaskafkaLostMessagesMetricAttributeKeyGroup, SlimfaaskafkaLostMessagesMetricAttributeKeyFunction},
+					},
 					SlimfaaskafkaPartitionPendingMessages: SlimfaaskafkaPartitionPendingMessagesMetricConfig{
 						Enabled:             false,
 						AggregationStrategy: AggregationStrategyAvg,
 						EnabledAttributes:   []SlimfaaskafkaPartitionPendingMessagesMetricAttributeKey{SlimfaaskafkaPartitionPendingMessagesMetricAttributeKeyTopic, SlimfaaskafkaPartitionPendingMessagesMetricAttributeKeyGroup, SlimfaaskafkaPartitionPendingMessagesMetricAttributeKeyFunction, SlimfaaskafkaPartitionPendingMessagesMetricAttributeKeyPartition},
+					},
+					SlimfaaskafkaPartitions: SlimfaaskafkaPartitionsMetricConfig{
+						Enabled:             false,
+						AggregationStrategy: AggregationStrategyAvg,
+						EnabledAttributes:   []SlimfaaskafkaPartitionsMetricAttributeKey{SlimfaaskafkaPartitionsMetricAttributeKeyTopic, SlimfaaskafkaPartitionsMetricAttributeKeyGroup, SlimfaaskafkaPartitionsMetricAttributeKeyFunction},
+					},
+					SlimfaaskafkaPartitionsPending: SlimfaaskafkaPartitionsPendingMetricConfig{
+						Enabled:             false,
+						AggregationStrategy: AggregationStrategyAvg,
+						EnabledAttributes:   []SlimfaaskafkaPartitionsPendingMetricAttributeKey{SlimfaaskafkaPartitionsPendingMetricAttributeKeyTopic, SlimfaaskafkaPartitionsPendingMetricAttributeKeyGroup, SlimfaaskafkaPartitionsPendingMetricAttributeKeyFunction},
 					},
 					SlimfaaskafkaPendingAge: SlimfaaskafkaPendingAgeMetricConfig{
 						Enabled:             false,
@@ -95,6 +175,16 @@ func TestMetricsBuilderConfig(t *testing.T) {
 						Enabled:             false,
 						AggregationStrategy: AggregationStrategyAvg,
 						EnabledAttributes:   []SlimfaaskafkaPendingMessagesMetricAttributeKey{SlimfaaskafkaPendingMessagesMetricAttributeKeyTopic, SlimfaaskafkaPendingMessagesMetricAttributeKeyGroup, SlimfaaskafkaPendingMessagesMetricAttributeKeyFunction},
+					},
+					SlimfaaskafkaProducedMessages: SlimfaaskafkaProducedMessagesMetricConfig{
+						Enabled:             false,
+						AggregationStrategy: AggregationStrategySum,
+						EnabledAttributes:   []SlimfaaskafkaProducedMessagesMetricAttributeKey{SlimfaaskafkaProducedMessagesMetricAttributeKeyTopic, SlimfaaskafkaProducedMessagesMetricAttributeKeyGroup, SlimfaaskafkaProducedMessagesMetricAttributeKeyFunction},
+					},
+					SlimfaaskafkaStalledPartitions: SlimfaaskafkaStalledPartitionsMetricConfig{
+						Enabled:             false,
+						AggregationStrategy: AggregationStrategyAvg,
+						EnabledAttributes:   []SlimfaaskafkaStalledPartitionsMetricAttributeKey{SlimfaaskafkaStalledPartitionsMetricAttributeKeyTopic, SlimfaaskafkaStalledPartitionsMetricAttributeKeyGroup, SlimfaaskafkaStalledPartitionsMetricAttributeKeyFunction},
 					},
 					SlimfaaskafkaWakeFailures: SlimfaaskafkaWakeFailuresMetricConfig{
 						Enabled:             false,
@@ -116,11 +206,23 @@ func TestMetricsBuilderConfig(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			cfg := loadMetricsBuilderConfig(t, tt.name)
-			diff := cmp.Diff(tt.want, cfg, cmpopts.IgnoreUnexported(SlimfaaskafkaConsumedMessagesMetricConfig{}, SlimfaaskafkaLastActivityTimestampMetricConfig{}, SlimfaaskafkaPartitionPendingMessagesMetricConfig{}, SlimfaaskafkaPendingAgeMetricConfig{}, SlimfaaskafkaPendingMessagesMetricConfig{}, SlimfaaskafkaWakeFailuresMetricConfig{}, SlimfaaskafkaWakeupsMetricConfig{}, ResourceAttributeConfig{}))
+			diff := cmp.Diff(tt.want, cfg, cmpopts.IgnoreUnexported(SlimfaaskafkaBindingStatusMetricConfig{}, SlimfaaskafkaConsumedMessagesMetricConfig{}, SlimfaaskafkaDesiredReplicasMetricConfig{}, SlimfaaskafkaDrainTimeMetricConfig{}, SlimfaaskafkaGroupMembersMetricConfig{}, SlimfaaskafkaLastActivityTimestampMetricConfig{}, SlimfaaskafkaLostMessagesMetricConfig{}, SlimfaaskafkaPartitionPendingMessagesMetricConfig{}, SlimfaaskafkaPartitionsMetricConfig{}, SlimfaaskafkaPartitionsPendingMetricConfig{}, SlimfaaskafkaPendingAgeMetricConfig{}, SlimfaaskafkaPendingMessagesMetricConfig{}, SlimfaaskafkaProducedMessagesMetricConfig{}, SlimfaaskafkaStalledPartitionsMetricConfig{}, SlimfaaskafkaWakeFailuresMetricConfig{}, SlimfaaskafkaWakeupsMetricConfig{}, ResourceAttributeConfig{}))
 			require.Emptyf(t, diff, "Config mismatch (-expected +actual):\n%s", diff)
 		})
 	}
 }
+func TestSlimfaaskafkaBindingStatusMetricsConfig_Validate(t *testing.T) {
+	cfg := DefaultMetricsConfig().SlimfaaskafkaBindingStatus
+	require.NoError(t, cfg.Validate())
+
+	cfg.EnabledAttributes = []SlimfaaskafkaBindingStatusMetricAttributeKey{"invalid"}
+	require.ErrorContains(t, cfg.Validate(), "metric slimfaaskafka.binding_status doesn't have an attribute invalid, valid attributes: [topic, group, function, status]")
+
+	cfg = DefaultMetricsConfig().SlimfaaskafkaBindingStatus
+	cfg.AggregationStrategy = "invalid"
+	require.ErrorContains(t, cfg.Validate(), "invalid aggregation strategy")
+}
+
 func TestSlimfaaskafkaConsumedMessagesMetricsConfig_Validate(t *testing.T) {
 	cfg := DefaultMetricsConfig().SlimfaaskafkaConsumedMessages
 	require.NoError(t, cfg.Validate())
@@ -129,6 +231,42 @@ func TestSlimfaaskafkaConsumedMessagesMetricsConfig_Validate(t *testing.T) {
 	require.ErrorContains(t, cfg.Validate(), "metric slimfaaskafka.consumed_messages doesn't have an attribute invalid, valid attributes: [topic, group, function]")
 
 	cfg = DefaultMetricsConfig().SlimfaaskafkaConsumedMessages
+	cfg.AggregationStrategy = "invalid"
+	require.ErrorContains(t, cfg.Validate(), "invalid aggregation strategy")
+}
+
+func TestSlimfaaskafkaDesiredReplicasMetricsConfig_Validate(t *testing.T) {
+	cfg := DefaultMetricsConfig().SlimfaaskafkaDesiredReplicas
+	require.NoError(t, cfg.Validate())
+
+	cfg.EnabledAttributes = []SlimfaaskafkaDesiredReplicasMetricAttributeKey{"invalid"}
+	require.ErrorContains(t, cfg.Validate(), "metric slimfaaskafka.desired_replicas doesn't have an attribute invalid, valid attributes: [topic, group, function]")
+
+	cfg = DefaultMetricsConfig().SlimfaaskafkaDesiredReplicas
+	cfg.AggregationStrategy = "invalid"
+	require.ErrorContains(t, cfg.Validate(), "invalid aggregation strategy")
+}
+
+func TestSlimfaaskafkaDrainTimeMetricsConfig_Validate(t *testing.T) {
+	cfg := DefaultMetricsConfig().SlimfaaskafkaDrainTime
+	require.NoError(t, cfg.Validate())
+
+	cfg.EnabledAttributes = []SlimfaaskafkaDrainTimeMetricAttributeKey{"invalid"}
+	require.ErrorContains(t, cfg.Validate(), "metric slimfaaskafka.drain_time doesn't have an attribute invalid, valid attributes: [topic, group, function]")
+
+	cfg = DefaultMetricsConfig().SlimfaaskafkaDrainTime
+	cfg.AggregationStrategy = "invalid"
+	require.ErrorContains(t, cfg.Validate(), "invalid aggregation strategy")
+}
+
+func TestSlimfaaskafkaGroupMembersMetricsConfig_Validate(t *testing.T) {
+	cfg := DefaultMetricsConfig().SlimfaaskafkaGroupMembers
+	require.NoError(t, cfg.Validate())
+
+	cfg.EnabledAttributes = []SlimfaaskafkaGroupMembersMetricAttributeKey{"invalid"}
+	require.ErrorContains(t, cfg.Validate(), "metric slimfaaskafka.group_members doesn't have an attribute invalid, valid attributes: [topic, group, function]")
+
+	cfg = DefaultMetricsConfig().SlimfaaskafkaGroupMembers
 	cfg.AggregationStrategy = "invalid"
 	require.ErrorContains(t, cfg.Validate(), "invalid aggregation strategy")
 }
@@ -145,6 +283,18 @@ func TestSlimfaaskafkaLastActivityTimestampMetricsConfig_Validate(t *testing.T) 
 	require.ErrorContains(t, cfg.Validate(), "invalid aggregation strategy")
 }
 
+func TestSlimfaaskafkaLostMessagesMetricsConfig_Validate(t *testing.T) {
+	cfg := DefaultMetricsConfig().SlimfaaskafkaLostMessages
+	require.NoError(t, cfg.Validate())
+
+	cfg.EnabledAttributes = []SlimfaaskafkaLostMessagesMetricAttributeKey{"invalid"}
+	require.ErrorContains(t, cfg.Validate(), "metric slimfaaskafka.lost_messages doesn't have an attribute invalid, valid attributes: [topic, group, function]")
+
+	cfg = DefaultMetricsConfig().SlimfaaskafkaLostMessages
+	cfg.AggregationStrategy = "invalid"
+	require.ErrorContains(t, cfg.Validate(), "invalid aggregation strategy")
+}
+
 func TestSlimfaaskafkaPartitionPendingMessagesMetricsConfig_Validate(t *testing.T) {
 	cfg := DefaultMetricsConfig().SlimfaaskafkaPartitionPendingMessages
 	require.NoError(t, cfg.Validate())
@@ -153,6 +303,30 @@ func TestSlimfaaskafkaPartitionPendingMessagesMetricsConfig_Validate(t *testing.
 	require.ErrorContains(t, cfg.Validate(), "metric slimfaaskafka.partition.pending_messages doesn't have an attribute invalid, valid attributes: [topic, group, function, partition]")
 
 	cfg = DefaultMetricsConfig().SlimfaaskafkaPartitionPendingMessages
+	cfg.AggregationStrategy = "invalid"
+	require.ErrorContains(t, cfg.Validate(), "invalid aggregation strategy")
+}
+
+func TestSlimfaaskafkaPartitionsMetricsConfig_Validate(t *testing.T) {
+	cfg := DefaultMetricsConfig().SlimfaaskafkaPartitions
+	require.NoError(t, cfg.Validate())
+
+	cfg.EnabledAttributes = []SlimfaaskafkaPartitionsMetricAttributeKey{"invalid"}
+	require.ErrorContains(t, cfg.Validate(), "metric slimfaaskafka.partitions doesn't have an attribute invalid, valid attributes: [topic, group, function]")
+
+	cfg = DefaultMetricsConfig().SlimfaaskafkaPartitions
+	cfg.AggregationStrategy = "invalid"
+	require.ErrorContains(t, cfg.Validate(), "invalid aggregation strategy")
+}
+
+func TestSlimfaaskafkaPartitionsPendingMetricsConfig_Validate(t *testing.T) {
+	cfg := DefaultMetricsConfig().SlimfaaskafkaPartitionsPending
+	require.NoError(t, cfg.Validate())
+
+	cfg.EnabledAttributes = []SlimfaaskafkaPartitionsPendingMetricAttributeKey{"invalid"}
+	require.ErrorContains(t, cfg.Validate(), "metric slimfaaskafka.partitions_pending doesn't have an attribute invalid, valid attributes: [topic, group, function]")
+
+	cfg = DefaultMetricsConfig().SlimfaaskafkaPartitionsPending
 	cfg.AggregationStrategy = "invalid"
 	require.ErrorContains(t, cfg.Validate(), "invalid aggregation strategy")
 }
@@ -177,6 +351,30 @@ func TestSlimfaaskafkaPendingMessagesMetricsConfig_Validate(t *testing.T) {
 	require.ErrorContains(t, cfg.Validate(), "metric slimfaaskafka.pending_messages doesn't have an attribute invalid, valid attributes: [topic, group, function]")
 
 	cfg = DefaultMetricsConfig().SlimfaaskafkaPendingMessages
+	cfg.AggregationStrategy = "invalid"
+	require.ErrorContains(t, cfg.Validate(), "invalid aggregation strategy")
+}
+
+func TestSlimfaaskafkaProducedMessagesMetricsConfig_Validate(t *testing.T) {
+	cfg := DefaultMetricsConfig().SlimfaaskafkaProducedMessages
+	require.NoError(t, cfg.Validate())
+
+	cfg.EnabledAttributes = []SlimfaaskafkaProducedMessagesMetricAttributeKey{"invalid"}
+	require.ErrorContains(t, cfg.Validate(), "metric slimfaaskafka.produced_messages doesn't have an attribute invalid, valid attributes: [topic, group, function]")
+
+	cfg = DefaultMetricsConfig().SlimfaaskafkaProducedMessages
+	cfg.AggregationStrategy = "invalid"
+	require.ErrorContains(t, cfg.Validate(), "invalid aggregation strategy")
+}
+
+func TestSlimfaaskafkaStalledPartitionsMetricsConfig_Validate(t *testing.T) {
+	cfg := DefaultMetricsConfig().SlimfaaskafkaStalledPartitions
+	require.NoError(t, cfg.Validate())
+
+	cfg.EnabledAttributes = []SlimfaaskafkaStalledPartitionsMetricAttributeKey{"invalid"}
+	require.ErrorContains(t, cfg.Validate(), "metric slimfaaskafka.stalled_partitions doesn't have an attribute invalid, valid attributes: [topic, group, function]")
+
+	cfg = DefaultMetricsConfig().SlimfaaskafkaStalledPartitions
 	cfg.AggregationStrategy = "invalid"
 	require.ErrorContains(t, cfg.Validate(), "invalid aggregation strategy")
 }

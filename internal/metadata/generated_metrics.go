@@ -49,18 +49,88 @@ var MapAttributeReason = map[string]AttributeReason{
 	"pending_and_activity": AttributeReasonPendingAndActivity,
 }
 
+// AttributeStatus specifies the value status attribute.
+type AttributeStatus int
+
+const (
+	_ AttributeStatus = iota
+	AttributeStatusError
+	AttributeStatusStalled
+	AttributeStatusWaiting
+	AttributeStatusFallingBehind
+	AttributeStatusDraining
+	AttributeStatusIdle
+)
+
+// String returns the string representation of the AttributeStatus.
+func (av AttributeStatus) String() string {
+	switch av {
+	case AttributeStatusError:
+		return "error"
+	case AttributeStatusStalled:
+		return "stalled"
+	case AttributeStatusWaiting:
+		return "waiting"
+	case AttributeStatusFallingBehind:
+		return "falling_behind"
+	case AttributeStatusDraining:
+		return "draining"
+	case AttributeStatusIdle:
+		return "idle"
+	}
+	return ""
+}
+
+// MapAttributeStatus is a helper map of string to AttributeStatus attribute value.
+var MapAttributeStatus = map[string]AttributeStatus{
+	"error":          AttributeStatusError,
+	"stalled":        AttributeStatusStalled,
+	"waiting":        AttributeStatusWaiting,
+	"falling_behind": AttributeStatusFallingBehind,
+	"draining":       AttributeStatusDraining,
+	"idle":           AttributeStatusIdle,
+}
+
 var MetricsInfo = metricsInfo{
+	SlimfaaskafkaBindingStatus: metricInfo{
+		Name:       "slimfaaskafka.binding_status",
+		Attributes: []string{"topic", "group", "function", "status"},
+	},
 	SlimfaaskafkaConsumedMessages: metricInfo{
 		Name:       "slimfaaskafka.consumed_messages",
+		Attributes: []string{"topic", "group", "function"},
+	},
+	SlimfaaskafkaDesiredReplicas: metricInfo{
+		Name:       "slimfaaskafka.desired_replicas",
+		Attributes: []string{"topic", "group", "function"},
+	},
+	SlimfaaskafkaDrainTime: metricInfo{
+		Name:       "slimfaaskafka.drain_time",
+		Attributes: []string{"topic", "group", "function"},
+	},
+	SlimfaaskafkaGroupMembers: metricInfo{
+		Name:       "slimfaaskafka.group_members",
 		Attributes: []string{"topic", "group", "function"},
 	},
 	SlimfaaskafkaLastActivityTimestamp: metricInfo{
 		Name:       "slimfaaskafka.last_activity_timestamp",
 		Attributes: []string{"topic", "group", "function"},
 	},
+	SlimfaaskafkaLostMessages: metricInfo{
+		Name:       "slimfaaskafka.lost_messages",
+		Attributes: []string{"topic", "group", "function"},
+	},
 	SlimfaaskafkaPartitionPendingMessages: metricInfo{
 		Name:       "slimfaaskafka.partition.pending_messages",
 		Attributes: []string{"topic", "group", "function", "partition"},
+	},
+	SlimfaaskafkaPartitions: metricInfo{
+		Name:       "slimfaaskafka.partitions",
+		Attributes: []string{"topic", "group", "function"},
+	},
+	SlimfaaskafkaPartitionsPending: metricInfo{
+		Name:       "slimfaaskafka.partitions_pending",
+		Attributes: []string{"topic", "group", "function"},
 	},
 	SlimfaaskafkaPendingAge: metricInfo{
 		Name:       "slimfaaskafka.pending_age",
@@ -68,6 +138,14 @@ var MetricsInfo = metricsInfo{
 	},
 	SlimfaaskafkaPendingMessages: metricInfo{
 		Name:       "slimfaaskafka.pending_messages",
+		Attributes: []string{"topic", "group", "function"},
+	},
+	SlimfaaskafkaProducedMessages: metricInfo{
+		Name:       "slimfaaskafka.produced_messages",
+		Attributes: []string{"topic", "group", "function"},
+	},
+	SlimfaaskafkaStalledPartitions: metricInfo{
+		Name:       "slimfaaskafka.stalled_partitions",
 		Attributes: []string{"topic", "group", "function"},
 	},
 	SlimfaaskafkaWakeFailures: metricInfo{
@@ -81,11 +159,20 @@ var MetricsInfo = metricsInfo{
 }
 
 type metricsInfo struct {
+	SlimfaaskafkaBindingStatus            metricInfo
 	SlimfaaskafkaConsumedMessages         metricInfo
+	SlimfaaskafkaDesiredReplicas          metricInfo
+	SlimfaaskafkaDrainTime                metricInfo
+	SlimfaaskafkaGroupMembers             metricInfo
 	SlimfaaskafkaLastActivityTimestamp    metricInfo
+	SlimfaaskafkaLostMessages             metricInfo
 	SlimfaaskafkaPartitionPendingMessages metricInfo
+	SlimfaaskafkaPartitions               metricInfo
+	SlimfaaskafkaPartitionsPending        metricInfo
 	SlimfaaskafkaPendingAge               metricInfo
 	SlimfaaskafkaPendingMessages          metricInfo
+	SlimfaaskafkaProducedMessages         metricInfo
+	SlimfaaskafkaStalledPartitions        metricInfo
 	SlimfaaskafkaWakeFailures             metricInfo
 	SlimfaaskafkaWakeups                  metricInfo
 }
@@ -93,6 +180,104 @@ type metricsInfo struct {
 type metricInfo struct {
 	Name       string
 	Attributes []string
+}
+
+type metricSlimfaaskafkaBindingStatus struct {
+	data          pmetric.Metric                         // data buffer for generated metric.
+	config        SlimfaaskafkaBindingStatusMetricConfig // metric config provided by user.
+	capacity      int                                    // max observed number of data points added to the metric.
+	aggDataPoints []int64                                // slice containing number of aggregated datapoints at each index
+}
+
+// init fills slimfaaskafka.binding_status metric with initial data.
+func (m *metricSlimfaaskafkaBindingStatus) init() {
+	m.data.SetName("slimfaaskafka.binding_status")
+	m.data.SetDescription("The binding's status, one point per status with value 1 for the binding's current status and 0 for the others, so two statuses are never 1 at once. `error` is the explicit series of a binding that could not be read (it has no pending point).")
+	m.data.SetUnit("{status}")
+	m.data.SetEmptyGauge()
+	m.data.Gauge().DataPoints().EnsureCapacity(m.capacity)
+	m.aggDataPoints = m.aggDataPoints[:0]
+}
+
+func (m *metricSlimfaaskafkaBindingStatus) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64, topicAttributeValue string, groupAttributeValue string, functionAttributeValue string, statusAttributeValue string) {
+	if !m.config.Enabled {
+		return
+	}
+
+	dp := pmetric.NewNumberDataPoint()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	if slices.Contains(m.config.EnabledAttributes, SlimfaaskafkaBindingStatusMetricAttributeKeyTopic) {
+		dp.Attributes().PutStr("topic", topicAttributeValue)
+	}
+	if slices.Contains(m.config.EnabledAttributes, SlimfaaskafkaBindingStatusMetricAttributeKeyGroup) {
+		dp.Attributes().PutStr("group", groupAttributeValue)
+	}
+	if slices.Contains(m.config.EnabledAttributes, SlimfaaskafkaBindingStatusMetricAttributeKeyFunction) {
+		dp.Attributes().PutStr("function", functionAttributeValue)
+	}
+	if slices.Contains(m.config.EnabledAttributes, SlimfaaskafkaBindingStatusMetricAttributeKeyStatus) {
+		dp.Attributes().PutStr("status", statusAttributeValue)
+	}
+
+	var s string
+	dps := m.data.Gauge().DataPoints()
+	for i := 0; i < dps.Len(); i++ {
+		dpi := dps.At(i)
+		if dp.Attributes().Equal(dpi.Attributes()) && dp.StartTimestamp() == dpi.StartTimestamp() && dp.Timestamp() == dpi.Timestamp() {
+			switch s = m.config.AggregationStrategy; s {
+			case AggregationStrategySum, AggregationStrategyAvg:
+				dpi.SetIntValue(dpi.IntValue() + val)
+				m.aggDataPoints[i] += 1
+				return
+			case AggregationStrategyMin:
+				if dpi.IntValue() > val {
+					dpi.SetIntValue(val)
+				}
+				return
+			case AggregationStrategyMax:
+				if dpi.IntValue() < val {
+					dpi.SetIntValue(val)
+				}
+				return
+			}
+		}
+	}
+
+	dp.SetIntValue(val)
+	m.aggDataPoints = append(m.aggDataPoints, 1)
+	dp.MoveTo(dps.AppendEmpty())
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricSlimfaaskafkaBindingStatus) updateCapacity() {
+	if m.data.Gauge().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Gauge().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricSlimfaaskafkaBindingStatus) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Gauge().DataPoints().Len() > 0 {
+		if m.config.AggregationStrategy == AggregationStrategyAvg {
+			for i, aggCount := range m.aggDataPoints {
+				m.data.Gauge().DataPoints().At(i).SetIntValue(m.data.Gauge().DataPoints().At(i).IntValue() / aggCount)
+			}
+		}
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricSlimfaaskafkaBindingStatus(cfg SlimfaaskafkaBindingStatusMetricConfig) metricSlimfaaskafkaBindingStatus {
+	m := metricSlimfaaskafkaBindingStatus{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
 }
 
 type metricSlimfaaskafkaConsumedMessages struct {
@@ -184,6 +369,291 @@ func (m *metricSlimfaaskafkaConsumedMessages) emit(metrics pmetric.MetricSlice) 
 
 func newMetricSlimfaaskafkaConsumedMessages(cfg SlimfaaskafkaConsumedMessagesMetricConfig) metricSlimfaaskafkaConsumedMessages {
 	m := metricSlimfaaskafkaConsumedMessages{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
+type metricSlimfaaskafkaDesiredReplicas struct {
+	data          pmetric.Metric                           // data buffer for generated metric.
+	config        SlimfaaskafkaDesiredReplicasMetricConfig // metric config provided by user.
+	capacity      int                                      // max observed number of data points added to the metric.
+	aggDataPoints []int64                                  // slice containing number of aggregated datapoints at each index
+}
+
+// init fills slimfaaskafka.desired_replicas metric with initial data.
+func (m *metricSlimfaaskafkaDesiredReplicas) init() {
+	m.data.SetName("slimfaaskafka.desired_replicas")
+	m.data.SetDescription("Replicas the binding's function needs, the pending messages divided by scaling.target_pending_per_replica rounded up, capped by scaling.cap and scaling.max_replicas. 0 when nothing is pending; emitted only when target_pending_per_replica is set, and absent when pending is.")
+	m.data.SetUnit("{replicas}")
+	m.data.SetEmptyGauge()
+	m.data.Gauge().DataPoints().EnsureCapacity(m.capacity)
+	m.aggDataPoints = m.aggDataPoints[:0]
+}
+
+func (m *metricSlimfaaskafkaDesiredReplicas) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64, topicAttributeValue string, groupAttributeValue string, functionAttributeValue string) {
+	if !m.config.Enabled {
+		return
+	}
+
+	dp := pmetric.NewNumberDataPoint()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	if slices.Contains(m.config.EnabledAttributes, SlimfaaskafkaDesiredReplicasMetricAttributeKeyTopic) {
+		dp.Attributes().PutStr("topic", topicAttributeValue)
+	}
+	if slices.Contains(m.config.EnabledAttributes, SlimfaaskafkaDesiredReplicasMetricAttributeKeyGroup) {
+		dp.Attributes().PutStr("group", groupAttributeValue)
+	}
+	if slices.Contains(m.config.EnabledAttributes, SlimfaaskafkaDesiredReplicasMetricAttributeKeyFunction) {
+		dp.Attributes().PutStr("function", functionAttributeValue)
+	}
+
+	var s string
+	dps := m.data.Gauge().DataPoints()
+	for i := 0; i < dps.Len(); i++ {
+		dpi := dps.At(i)
+		if dp.Attributes().Equal(dpi.Attributes()) && dp.StartTimestamp() == dpi.StartTimestamp() && dp.Timestamp() == dpi.Timestamp() {
+			switch s = m.config.AggregationStrategy; s {
+			case AggregationStrategySum, AggregationStrategyAvg:
+				dpi.SetIntValue(dpi.IntValue() + val)
+				m.aggDataPoints[i] += 1
+				return
+			case AggregationStrategyMin:
+				if dpi.IntValue() > val {
+					dpi.SetIntValue(val)
+				}
+				return
+			case AggregationStrategyMax:
+				if dpi.IntValue() < val {
+					dpi.SetIntValue(val)
+				}
+				return
+			}
+		}
+	}
+
+	dp.SetIntValue(val)
+	m.aggDataPoints = append(m.aggDataPoints, 1)
+	dp.MoveTo(dps.AppendEmpty())
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricSlimfaaskafkaDesiredReplicas) updateCapacity() {
+	if m.data.Gauge().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Gauge().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricSlimfaaskafkaDesiredReplicas) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Gauge().DataPoints().Len() > 0 {
+		if m.config.AggregationStrategy == AggregationStrategyAvg {
+			for i, aggCount := range m.aggDataPoints {
+				m.data.Gauge().DataPoints().At(i).SetIntValue(m.data.Gauge().DataPoints().At(i).IntValue() / aggCount)
+			}
+		}
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricSlimfaaskafkaDesiredReplicas(cfg SlimfaaskafkaDesiredReplicasMetricConfig) metricSlimfaaskafkaDesiredReplicas {
+	m := metricSlimfaaskafkaDesiredReplicas{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
+type metricSlimfaaskafkaDrainTime struct {
+	data          pmetric.Metric                     // data buffer for generated metric.
+	config        SlimfaaskafkaDrainTimeMetricConfig // metric config provided by user.
+	capacity      int                                // max observed number of data points added to the metric.
+	aggDataPoints []float64                          // slice containing number of aggregated datapoints at each index
+}
+
+// init fills slimfaaskafka.drain_time metric with initial data.
+func (m *metricSlimfaaskafkaDrainTime) init() {
+	m.data.SetName("slimfaaskafka.drain_time")
+	m.data.SetDescription("Seconds until the binding's pending messages reach 0 at the produce and consume rates of scaling.rate_window. 0 when nothing is pending; +Inf when consumption does not outpace production; absent when pending is, or before the window holds two observations.")
+	m.data.SetUnit("s")
+	m.data.SetEmptyGauge()
+	m.data.Gauge().DataPoints().EnsureCapacity(m.capacity)
+	m.aggDataPoints = m.aggDataPoints[:0]
+}
+
+func (m *metricSlimfaaskafkaDrainTime) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val float64, topicAttributeValue string, groupAttributeValue string, functionAttributeValue string) {
+	if !m.config.Enabled {
+		return
+	}
+
+	dp := pmetric.NewNumberDataPoint()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	if slices.Contains(m.config.EnabledAttributes, SlimfaaskafkaDrainTimeMetricAttributeKeyTopic) {
+		dp.Attributes().PutStr("topic", topicAttributeValue)
+	}
+	if slices.Contains(m.config.EnabledAttributes, SlimfaaskafkaDrainTimeMetricAttributeKeyGroup) {
+		dp.Attributes().PutStr("group", groupAttributeValue)
+	}
+	if slices.Contains(m.config.EnabledAttributes, SlimfaaskafkaDrainTimeMetricAttributeKeyFunction) {
+		dp.Attributes().PutStr("function", functionAttributeValue)
+	}
+
+	var s string
+	dps := m.data.Gauge().DataPoints()
+	for i := 0; i < dps.Len(); i++ {
+		dpi := dps.At(i)
+		if dp.Attributes().Equal(dpi.Attributes()) && dp.StartTimestamp() == dpi.StartTimestamp() && dp.Timestamp() == dpi.Timestamp() {
+			switch s = m.config.AggregationStrategy; s {
+			case AggregationStrategySum, AggregationStrategyAvg:
+				dpi.SetDoubleValue(dpi.DoubleValue() + val)
+				m.aggDataPoints[i] += 1
+				return
+			case AggregationStrategyMin:
+				if dpi.DoubleValue() > val {
+					dpi.SetDoubleValue(val)
+				}
+				return
+			case AggregationStrategyMax:
+				if dpi.DoubleValue() < val {
+					dpi.SetDoubleValue(val)
+				}
+				return
+			}
+		}
+	}
+
+	dp.SetDoubleValue(val)
+	m.aggDataPoints = append(m.aggDataPoints, 1)
+	dp.MoveTo(dps.AppendEmpty())
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricSlimfaaskafkaDrainTime) updateCapacity() {
+	if m.data.Gauge().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Gauge().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricSlimfaaskafkaDrainTime) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Gauge().DataPoints().Len() > 0 {
+		if m.config.AggregationStrategy == AggregationStrategyAvg {
+			for i, aggCount := range m.aggDataPoints {
+				m.data.Gauge().DataPoints().At(i).SetDoubleValue(m.data.Gauge().DataPoints().At(i).DoubleValue() / aggCount)
+			}
+		}
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricSlimfaaskafkaDrainTime(cfg SlimfaaskafkaDrainTimeMetricConfig) metricSlimfaaskafkaDrainTime {
+	m := metricSlimfaaskafkaDrainTime{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
+type metricSlimfaaskafkaGroupMembers struct {
+	data          pmetric.Metric                        // data buffer for generated metric.
+	config        SlimfaaskafkaGroupMembersMetricConfig // metric config provided by user.
+	capacity      int                                   // max observed number of data points added to the metric.
+	aggDataPoints []int64                               // slice containing number of aggregated datapoints at each index
+}
+
+// init fills slimfaaskafka.group_members metric with initial data.
+func (m *metricSlimfaaskafkaGroupMembers) init() {
+	m.data.SetName("slimfaaskafka.group_members")
+	m.data.SetDescription("Members of the binding's group, described with the API of the group's type (classic, KIP-848 consumer or share group). 0 for a group that does not exist yet.")
+	m.data.SetUnit("{members}")
+	m.data.SetEmptyGauge()
+	m.data.Gauge().DataPoints().EnsureCapacity(m.capacity)
+	m.aggDataPoints = m.aggDataPoints[:0]
+}
+
+func (m *metricSlimfaaskafkaGroupMembers) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64, topicAttributeValue string, groupAttributeValue string, functionAttributeValue string) {
+	if !m.config.Enabled {
+		return
+	}
+
+	dp := pmetric.NewNumberDataPoint()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	if slices.Contains(m.config.EnabledAttributes, SlimfaaskafkaGroupMembersMetricAttributeKeyTopic) {
+		dp.Attributes().PutStr("topic", topicAttributeValue)
+	}
+	if slices.Contains(m.config.EnabledAttributes, SlimfaaskafkaGroupMembersMetricAttributeKeyGroup) {
+		dp.Attributes().PutStr("group", groupAttributeValue)
+	}
+	if slices.Contains(m.config.EnabledAttributes, SlimfaaskafkaGroupMembersMetricAttributeKeyFunction) {
+		dp.Attributes().PutStr("function", functionAttributeValue)
+	}
+
+	var s string
+	dps := m.data.Gauge().DataPoints()
+	for i := 0; i < dps.Len(); i++ {
+		dpi := dps.At(i)
+		if dp.Attributes().Equal(dpi.Attributes()) && dp.StartTimestamp() == dpi.StartTimestamp() && dp.Timestamp() == dpi.Timestamp() {
+			switch s = m.config.AggregationStrategy; s {
+			case AggregationStrategySum, AggregationStrategyAvg:
+				dpi.SetIntValue(dpi.IntValue() + val)
+				m.aggDataPoints[i] += 1
+				return
+			case AggregationStrategyMin:
+				if dpi.IntValue() > val {
+					dpi.SetIntValue(val)
+				}
+				return
+			case AggregationStrategyMax:
+				if dpi.IntValue() < val {
+					dpi.SetIntValue(val)
+				}
+				return
+			}
+		}
+	}
+
+	dp.SetIntValue(val)
+	m.aggDataPoints = append(m.aggDataPoints, 1)
+	dp.MoveTo(dps.AppendEmpty())
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricSlimfaaskafkaGroupMembers) updateCapacity() {
+	if m.data.Gauge().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Gauge().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricSlimfaaskafkaGroupMembers) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Gauge().DataPoints().Len() > 0 {
+		if m.config.AggregationStrategy == AggregationStrategyAvg {
+			for i, aggCount := range m.aggDataPoints {
+				m.data.Gauge().DataPoints().At(i).SetIntValue(m.data.Gauge().DataPoints().At(i).IntValue() / aggCount)
+			}
+		}
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricSlimfaaskafkaGroupMembers(cfg SlimfaaskafkaGroupMembersMetricConfig) metricSlimfaaskafkaGroupMembers {
+	m := metricSlimfaaskafkaGroupMembers{config: cfg}
 
 	if cfg.Enabled {
 		m.data = pmetric.NewMetric()
@@ -287,6 +757,103 @@ func newMetricSlimfaaskafkaLastActivityTimestamp(cfg SlimfaaskafkaLastActivityTi
 	return m
 }
 
+type metricSlimfaaskafkaLostMessages struct {
+	data          pmetric.Metric                        // data buffer for generated metric.
+	config        SlimfaaskafkaLostMessagesMetricConfig // metric config provided by user.
+	capacity      int                                   // max observed number of data points added to the metric.
+	aggDataPoints []int64                               // slice containing number of aggregated datapoints at each index
+}
+
+// init fills slimfaaskafka.lost_messages metric with initial data.
+func (m *metricSlimfaaskafkaLostMessages) init() {
+	m.data.SetName("slimfaaskafka.lost_messages")
+	m.data.SetDescription("Messages retention or DeleteRecords removed before the binding's group read them (offsets between a commit and the log start), each counted once.")
+	m.data.SetUnit("{messages}")
+	m.data.SetEmptySum()
+	m.data.Sum().SetIsMonotonic(true)
+	m.data.Sum().SetAggregationTemporality(pmetric.AggregationTemporalityCumulative)
+	m.data.Sum().DataPoints().EnsureCapacity(m.capacity)
+	m.aggDataPoints = m.aggDataPoints[:0]
+}
+
+func (m *metricSlimfaaskafkaLostMessages) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64, topicAttributeValue string, groupAttributeValue string, functionAttributeValue string) {
+	if !m.config.Enabled {
+		return
+	}
+
+	dp := pmetric.NewNumberDataPoint()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	if slices.Contains(m.config.EnabledAttributes, SlimfaaskafkaLostMessagesMetricAttributeKeyTopic) {
+		dp.Attributes().PutStr("topic", topicAttributeValue)
+	}
+	if slices.Contains(m.config.EnabledAttributes, SlimfaaskafkaLostMessagesMetricAttributeKeyGroup) {
+		dp.Attributes().PutStr("group", groupAttributeValue)
+	}
+	if slices.Contains(m.config.EnabledAttributes, SlimfaaskafkaLostMessagesMetricAttributeKeyFunction) {
+		dp.Attributes().PutStr("function", functionAttributeValue)
+	}
+
+	var s string
+	dps := m.data.Sum().DataPoints()
+	for i := 0; i < dps.Len(); i++ {
+		dpi := dps.At(i)
+		if dp.Attributes().Equal(dpi.Attributes()) && dp.StartTimestamp() == dpi.StartTimestamp() && dp.Timestamp() == dpi.Timestamp() {
+			switch s = m.config.AggregationStrategy; s {
+			case AggregationStrategySum, AggregationStrategyAvg:
+				dpi.SetIntValue(dpi.IntValue() + val)
+				m.aggDataPoints[i] += 1
+				return
+			case AggregationStrategyMin:
+				if dpi.IntValue() > val {
+					dpi.SetIntValue(val)
+				}
+				return
+			case AggregationStrategyMax:
+				if dpi.IntValue() < val {
+					dpi.SetIntValue(val)
+				}
+				return
+			}
+		}
+	}
+
+	dp.SetIntValue(val)
+	m.aggDataPoints = append(m.aggDataPoints, 1)
+	dp.MoveTo(dps.AppendEmpty())
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricSlimfaaskafkaLostMessages) updateCapacity() {
+	if m.data.Sum().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Sum().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricSlimfaaskafkaLostMessages) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Sum().DataPoints().Len() > 0 {
+		if m.config.AggregationStrategy == AggregationStrategyAvg {
+			for i, aggCount := range m.aggDataPoints {
+				m.data.Sum().DataPoints().At(i).SetIntValue(m.data.Sum().DataPoints().At(i).IntValue() / aggCount)
+			}
+		}
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricSlimfaaskafkaLostMessages(cfg SlimfaaskafkaLostMessagesMetricConfig) metricSlimfaaskafkaLostMessages {
+	m := metricSlimfaaskafkaLostMessages{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
 type metricSlimfaaskafkaPartitionPendingMessages struct {
 	data          pmetric.Metric                                    // data buffer for generated metric.
 	config        SlimfaaskafkaPartitionPendingMessagesMetricConfig // metric config provided by user.
@@ -377,6 +944,196 @@ func (m *metricSlimfaaskafkaPartitionPendingMessages) emit(metrics pmetric.Metri
 
 func newMetricSlimfaaskafkaPartitionPendingMessages(cfg SlimfaaskafkaPartitionPendingMessagesMetricConfig) metricSlimfaaskafkaPartitionPendingMessages {
 	m := metricSlimfaaskafkaPartitionPendingMessages{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
+type metricSlimfaaskafkaPartitions struct {
+	data          pmetric.Metric                      // data buffer for generated metric.
+	config        SlimfaaskafkaPartitionsMetricConfig // metric config provided by user.
+	capacity      int                                 // max observed number of data points added to the metric.
+	aggDataPoints []int64                             // slice containing number of aggregated datapoints at each index
+}
+
+// init fills slimfaaskafka.partitions metric with initial data.
+func (m *metricSlimfaaskafkaPartitions) init() {
+	m.data.SetName("slimfaaskafka.partitions")
+	m.data.SetDescription("Partitions of the binding's topic.")
+	m.data.SetUnit("{partitions}")
+	m.data.SetEmptyGauge()
+	m.data.Gauge().DataPoints().EnsureCapacity(m.capacity)
+	m.aggDataPoints = m.aggDataPoints[:0]
+}
+
+func (m *metricSlimfaaskafkaPartitions) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64, topicAttributeValue string, groupAttributeValue string, functionAttributeValue string) {
+	if !m.config.Enabled {
+		return
+	}
+
+	dp := pmetric.NewNumberDataPoint()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	if slices.Contains(m.config.EnabledAttributes, SlimfaaskafkaPartitionsMetricAttributeKeyTopic) {
+		dp.Attributes().PutStr("topic", topicAttributeValue)
+	}
+	if slices.Contains(m.config.EnabledAttributes, SlimfaaskafkaPartitionsMetricAttributeKeyGroup) {
+		dp.Attributes().PutStr("group", groupAttributeValue)
+	}
+	if slices.Contains(m.config.EnabledAttributes, SlimfaaskafkaPartitionsMetricAttributeKeyFunction) {
+		dp.Attributes().PutStr("function", functionAttributeValue)
+	}
+
+	var s string
+	dps := m.data.Gauge().DataPoints()
+	for i := 0; i < dps.Len(); i++ {
+		dpi := dps.At(i)
+		if dp.Attributes().Equal(dpi.Attributes()) && dp.StartTimestamp() == dpi.StartTimestamp() && dp.Timestamp() == dpi.Timestamp() {
+			switch s = m.config.AggregationStrategy; s {
+			case AggregationStrategySum, AggregationStrategyAvg:
+				dpi.SetIntValue(dpi.IntValue() + val)
+				m.aggDataPoints[i] += 1
+				return
+			case AggregationStrategyMin:
+				if dpi.IntValue() > val {
+					dpi.SetIntValue(val)
+				}
+				return
+			case AggregationStrategyMax:
+				if dpi.IntValue() < val {
+					dpi.SetIntValue(val)
+				}
+				return
+			}
+		}
+	}
+
+	dp.SetIntValue(val)
+	m.aggDataPoints = append(m.aggDataPoints, 1)
+	dp.MoveTo(dps.AppendEmpty())
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricSlimfaaskafkaPartitions) updateCapacity() {
+	if m.data.Gauge().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Gauge().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricSlimfaaskafkaPartitions) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Gauge().DataPoints().Len() > 0 {
+		if m.config.AggregationStrategy == AggregationStrategyAvg {
+			for i, aggCount := range m.aggDataPoints {
+				m.data.Gauge().DataPoints().At(i).SetIntValue(m.data.Gauge().DataPoints().At(i).IntValue() / aggCount)
+			}
+		}
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricSlimfaaskafkaPartitions(cfg SlimfaaskafkaPartitionsMetricConfig) metricSlimfaaskafkaPartitions {
+	m := metricSlimfaaskafkaPartitions{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
+type metricSlimfaaskafkaPartitionsPending struct {
+	data          pmetric.Metric                             // data buffer for generated metric.
+	config        SlimfaaskafkaPartitionsPendingMetricConfig // metric config provided by user.
+	capacity      int                                        // max observed number of data points added to the metric.
+	aggDataPoints []int64                                    // slice containing number of aggregated datapoints at each index
+}
+
+// init fills slimfaaskafka.partitions_pending metric with initial data.
+func (m *metricSlimfaaskafkaPartitionsPending) init() {
+	m.data.SetName("slimfaaskafka.partitions_pending")
+	m.data.SetDescription("Partitions of the binding's topic with messages pending for its group.")
+	m.data.SetUnit("{partitions}")
+	m.data.SetEmptyGauge()
+	m.data.Gauge().DataPoints().EnsureCapacity(m.capacity)
+	m.aggDataPoints = m.aggDataPoints[:0]
+}
+
+func (m *metricSlimfaaskafkaPartitionsPending) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64, topicAttributeValue string, groupAttributeValue string, functionAttributeValue string) {
+	if !m.config.Enabled {
+		return
+	}
+
+	dp := pmetric.NewNumberDataPoint()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	if slices.Contains(m.config.EnabledAttributes, SlimfaaskafkaPartitionsPendingMetricAttributeKeyTopic) {
+		dp.Attributes().PutStr("topic", topicAttributeValue)
+	}
+	if slices.Contains(m.config.EnabledAttributes, SlimfaaskafkaPartitionsPendingMetricAttributeKeyGroup) {
+		dp.Attributes().PutStr("group", groupAttributeValue)
+	}
+	if slices.Contains(m.config.EnabledAttributes, SlimfaaskafkaPartitionsPendingMetricAttributeKeyFunction) {
+		dp.Attributes().PutStr("function", functionAttributeValue)
+	}
+
+	var s string
+	dps := m.data.Gauge().DataPoints()
+	for i := 0; i < dps.Len(); i++ {
+		dpi := dps.At(i)
+		if dp.Attributes().Equal(dpi.Attributes()) && dp.StartTimestamp() == dpi.StartTimestamp() && dp.Timestamp() == dpi.Timestamp() {
+			switch s = m.config.AggregationStrategy; s {
+			case AggregationStrategySum, AggregationStrategyAvg:
+				dpi.SetIntValue(dpi.IntValue() + val)
+				m.aggDataPoints[i] += 1
+				return
+			case AggregationStrategyMin:
+				if dpi.IntValue() > val {
+					dpi.SetIntValue(val)
+				}
+				return
+			case AggregationStrategyMax:
+				if dpi.IntValue() < val {
+					dpi.SetIntValue(val)
+				}
+				return
+			}
+		}
+	}
+
+	dp.SetIntValue(val)
+	m.aggDataPoints = append(m.aggDataPoints, 1)
+	dp.MoveTo(dps.AppendEmpty())
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricSlimfaaskafkaPartitionsPending) updateCapacity() {
+	if m.data.Gauge().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Gauge().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricSlimfaaskafkaPartitionsPending) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Gauge().DataPoints().Len() > 0 {
+		if m.config.AggregationStrategy == AggregationStrategyAvg {
+			for i, aggCount := range m.aggDataPoints {
+				m.data.Gauge().DataPoints().At(i).SetIntValue(m.data.Gauge().DataPoints().At(i).IntValue() / aggCount)
+			}
+		}
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricSlimfaaskafkaPartitionsPending(cfg SlimfaaskafkaPartitionsPendingMetricConfig) metricSlimfaaskafkaPartitionsPending {
+	m := metricSlimfaaskafkaPartitionsPending{config: cfg}
 
 	if cfg.Enabled {
 		m.data = pmetric.NewMetric()
@@ -567,6 +1324,198 @@ func (m *metricSlimfaaskafkaPendingMessages) emit(metrics pmetric.MetricSlice) {
 
 func newMetricSlimfaaskafkaPendingMessages(cfg SlimfaaskafkaPendingMessagesMetricConfig) metricSlimfaaskafkaPendingMessages {
 	m := metricSlimfaaskafkaPendingMessages{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
+type metricSlimfaaskafkaProducedMessages struct {
+	data          pmetric.Metric                            // data buffer for generated metric.
+	config        SlimfaaskafkaProducedMessagesMetricConfig // metric config provided by user.
+	capacity      int                                       // max observed number of data points added to the metric.
+	aggDataPoints []int64                                   // slice containing number of aggregated datapoints at each index
+}
+
+// init fills slimfaaskafka.produced_messages metric with initial data.
+func (m *metricSlimfaaskafkaProducedMessages) init() {
+	m.data.SetName("slimfaaskafka.produced_messages")
+	m.data.SetDescription("Messages produced to the binding's topic since the binding's first observation, the growth of its partitions' high watermarks (a partition first seen later counts its retained messages; truncation and DeleteRecords never count).")
+	m.data.SetUnit("{messages}")
+	m.data.SetEmptySum()
+	m.data.Sum().SetIsMonotonic(true)
+	m.data.Sum().SetAggregationTemporality(pmetric.AggregationTemporalityCumulative)
+	m.data.Sum().DataPoints().EnsureCapacity(m.capacity)
+	m.aggDataPoints = m.aggDataPoints[:0]
+}
+
+func (m *metricSlimfaaskafkaProducedMessages) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64, topicAttributeValue string, groupAttributeValue string, functionAttributeValue string) {
+	if !m.config.Enabled {
+		return
+	}
+
+	dp := pmetric.NewNumberDataPoint()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	if slices.Contains(m.config.EnabledAttributes, SlimfaaskafkaProducedMessagesMetricAttributeKeyTopic) {
+		dp.Attributes().PutStr("topic", topicAttributeValue)
+	}
+	if slices.Contains(m.config.EnabledAttributes, SlimfaaskafkaProducedMessagesMetricAttributeKeyGroup) {
+		dp.Attributes().PutStr("group", groupAttributeValue)
+	}
+	if slices.Contains(m.config.EnabledAttributes, SlimfaaskafkaProducedMessagesMetricAttributeKeyFunction) {
+		dp.Attributes().PutStr("function", functionAttributeValue)
+	}
+
+	var s string
+	dps := m.data.Sum().DataPoints()
+	for i := 0; i < dps.Len(); i++ {
+		dpi := dps.At(i)
+		if dp.Attributes().Equal(dpi.Attributes()) && dp.StartTimestamp() == dpi.StartTimestamp() && dp.Timestamp() == dpi.Timestamp() {
+			switch s = m.config.AggregationStrategy; s {
+			case AggregationStrategySum, AggregationStrategyAvg:
+				dpi.SetIntValue(dpi.IntValue() + val)
+				m.aggDataPoints[i] += 1
+				return
+			case AggregationStrategyMin:
+				if dpi.IntValue() > val {
+					dpi.SetIntValue(val)
+				}
+				return
+			case AggregationStrategyMax:
+				if dpi.IntValue() < val {
+					dpi.SetIntValue(val)
+				}
+				return
+			}
+		}
+	}
+
+	dp.SetIntValue(val)
+	m.aggDataPoints = append(m.aggDataPoints, 1)
+	dp.MoveTo(dps.AppendEmpty())
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricSlimfaaskafkaProducedMessages) updateCapacity() {
+	if m.data.Sum().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Sum().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricSlimfaaskafkaProducedMessages) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Sum().DataPoints().Len() > 0 {
+		if m.config.AggregationStrategy == AggregationStrategyAvg {
+			for i, aggCount := range m.aggDataPoints {
+				m.data.Sum().DataPoints().At(i).SetIntValue(m.data.Sum().DataPoints().At(i).IntValue() / aggCount)
+			}
+		}
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricSlimfaaskafkaProducedMessages(cfg SlimfaaskafkaProducedMessagesMetricConfig) metricSlimfaaskafkaProducedMessages {
+	m := metricSlimfaaskafkaProducedMessages{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
+type metricSlimfaaskafkaStalledPartitions struct {
+	data          pmetric.Metric                             // data buffer for generated metric.
+	config        SlimfaaskafkaStalledPartitionsMetricConfig // metric config provided by user.
+	capacity      int                                        // max observed number of data points added to the metric.
+	aggDataPoints []int64                                    // slice containing number of aggregated datapoints at each index
+}
+
+// init fills slimfaaskafka.stalled_partitions metric with initial data.
+func (m *metricSlimfaaskafkaStalledPartitions) init() {
+	m.data.SetName("slimfaaskafka.stalled_partitions")
+	m.data.SetDescription("Partitions with messages pending whose committed offset (for a share group, its start offset) has not moved for health.stall_after while the group has members.")
+	m.data.SetUnit("{partitions}")
+	m.data.SetEmptyGauge()
+	m.data.Gauge().DataPoints().EnsureCapacity(m.capacity)
+	m.aggDataPoints = m.aggDataPoints[:0]
+}
+
+func (m *metricSlimfaaskafkaStalledPartitions) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64, topicAttributeValue string, groupAttributeValue string, functionAttributeValue string) {
+	if !m.config.Enabled {
+		return
+	}
+
+	dp := pmetric.NewNumberDataPoint()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	if slices.Contains(m.config.EnabledAttributes, SlimfaaskafkaStalledPartitionsMetricAttributeKeyTopic) {
+		dp.Attributes().PutStr("topic", topicAttributeValue)
+	}
+	if slices.Contains(m.config.EnabledAttributes, SlimfaaskafkaStalledPartitionsMetricAttributeKeyGroup) {
+		dp.Attributes().PutStr("group", groupAttributeValue)
+	}
+	if slices.Contains(m.config.EnabledAttributes, SlimfaaskafkaStalledPartitionsMetricAttributeKeyFunction) {
+		dp.Attributes().PutStr("function", functionAttributeValue)
+	}
+
+	var s string
+	dps := m.data.Gauge().DataPoints()
+	for i := 0; i < dps.Len(); i++ {
+		dpi := dps.At(i)
+		if dp.Attributes().Equal(dpi.Attributes()) && dp.StartTimestamp() == dpi.StartTimestamp() && dp.Timestamp() == dpi.Timestamp() {
+			switch s = m.config.AggregationStrategy; s {
+			case AggregationStrategySum, AggregationStrategyAvg:
+				dpi.SetIntValue(dpi.IntValue() + val)
+				m.aggDataPoints[i] += 1
+				return
+			case AggregationStrategyMin:
+				if dpi.IntValue() > val {
+					dpi.SetIntValue(val)
+				}
+				return
+			case AggregationStrategyMax:
+				if dpi.IntValue() < val {
+					dpi.SetIntValue(val)
+				}
+				return
+			}
+		}
+	}
+
+	dp.SetIntValue(val)
+	m.aggDataPoints = append(m.aggDataPoints, 1)
+	dp.MoveTo(dps.AppendEmpty())
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricSlimfaaskafkaStalledPartitions) updateCapacity() {
+	if m.data.Gauge().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Gauge().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricSlimfaaskafkaStalledPartitions) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Gauge().DataPoints().Len() > 0 {
+		if m.config.AggregationStrategy == AggregationStrategyAvg {
+			for i, aggCount := range m.aggDataPoints {
+				m.data.Gauge().DataPoints().At(i).SetIntValue(m.data.Gauge().DataPoints().At(i).IntValue() / aggCount)
+			}
+		}
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricSlimfaaskafkaStalledPartitions(cfg SlimfaaskafkaStalledPartitionsMetricConfig) metricSlimfaaskafkaStalledPartitions {
+	m := metricSlimfaaskafkaStalledPartitions{config: cfg}
 
 	if cfg.Enabled {
 		m.data = pmetric.NewMetric()
@@ -785,11 +1734,20 @@ type MetricsBuilder struct {
 	buildInfo                                   component.BuildInfo  // contains version information.
 	resourceAttributeIncludeFilter              map[string]filter.Filter
 	resourceAttributeExcludeFilter              map[string]filter.Filter
+	metricSlimfaaskafkaBindingStatus            metricSlimfaaskafkaBindingStatus
 	metricSlimfaaskafkaConsumedMessages         metricSlimfaaskafkaConsumedMessages
+	metricSlimfaaskafkaDesiredReplicas          metricSlimfaaskafkaDesiredReplicas
+	metricSlimfaaskafkaDrainTime                metricSlimfaaskafkaDrainTime
+	metricSlimfaaskafkaGroupMembers             metricSlimfaaskafkaGroupMembers
 	metricSlimfaaskafkaLastActivityTimestamp    metricSlimfaaskafkaLastActivityTimestamp
+	metricSlimfaaskafkaLostMessages             metricSlimfaaskafkaLostMessages
 	metricSlimfaaskafkaPartitionPendingMessages metricSlimfaaskafkaPartitionPendingMessages
+	metricSlimfaaskafkaPartitions               metricSlimfaaskafkaPartitions
+	metricSlimfaaskafkaPartitionsPending        metricSlimfaaskafkaPartitionsPending
 	metricSlimfaaskafkaPendingAge               metricSlimfaaskafkaPendingAge
 	metricSlimfaaskafkaPendingMessages          metricSlimfaaskafkaPendingMessages
+	metricSlimfaaskafkaProducedMessages         metricSlimfaaskafkaProducedMessages
+	metricSlimfaaskafkaStalledPartitions        metricSlimfaaskafkaStalledPartitions
 	metricSlimfaaskafkaWakeFailures             metricSlimfaaskafkaWakeFailures
 	metricSlimfaaskafkaWakeups                  metricSlimfaaskafkaWakeups
 }
@@ -813,15 +1771,24 @@ func WithStartTime(startTime pcommon.Timestamp) MetricBuilderOption {
 }
 func NewMetricsBuilder(mbc MetricsBuilderConfig, settings receiver.Settings, options ...MetricBuilderOption) *MetricsBuilder {
 	mb := &MetricsBuilder{
-		config:                                   mbc,
-		startTime:                                pcommon.NewTimestampFromTime(time.Now()),
-		metricsBuffer:                            pmetric.NewMetrics(),
-		buildInfo:                                settings.BuildInfo,
-		metricSlimfaaskafkaConsumedMessages:      newMetricSlimfaaskafkaConsumedMessages(mbc.Metrics.SlimfaaskafkaConsumedMessages),
-		metricSlimfaaskafkaLastActivityTimestamp: newMetricSlimfaaskafkaLastActivityTimestamp(mbc.Metrics.SlimfaaskafkaLastActivityTimestamp),
+		config:                                      mbc,
+		startTime:                                   pcommon.NewTimestampFromTime(time.Now()),
+		metricsBuffer:                               pmetric.NewMetrics(),
+		buildInfo:                                   settings.BuildInfo,
+		metricSlimfaaskafkaBindingStatus:            newMetricSlimfaaskafkaBindingStatus(mbc.Metrics.SlimfaaskafkaBindingStatus),
+		metricSlimfaaskafkaConsumedMessages:         newMetricSlimfaaskafkaConsumedMessages(mbc.Metrics.SlimfaaskafkaConsumedMessages),
+		metricSlimfaaskafkaDesiredReplicas:          newMetricSlimfaaskafkaDesiredReplicas(mbc.Metrics.SlimfaaskafkaDesiredReplicas),
+		metricSlimfaaskafkaDrainTime:                newMetricSlimfaaskafkaDrainTime(mbc.Metrics.SlimfaaskafkaDrainTime),
+		metricSlimfaaskafkaGroupMembers:             newMetricSlimfaaskafkaGroupMembers(mbc.Metrics.SlimfaaskafkaGroupMembers),
+		metricSlimfaaskafkaLastActivityTimestamp:    newMetricSlimfaaskafkaLastActivityTimestamp(mbc.Metrics.SlimfaaskafkaLastActivityTimestamp),
+		metricSlimfaaskafkaLostMessages:             newMetricSlimfaaskafkaLostMessages(mbc.Metrics.SlimfaaskafkaLostMessages),
 		metricSlimfaaskafkaPartitionPendingMessages: newMetricSlimfaaskafkaPartitionPendingMessages(mbc.Metrics.SlimfaaskafkaPartitionPendingMessages),
+		metricSlimfaaskafkaPartitions:               newMetricSlimfaaskafkaPartitions(mbc.Metrics.SlimfaaskafkaPartitions),
+		metricSlimfaaskafkaPartitionsPending:        newMetricSlimfaaskafkaPartitionsPending(mbc.Metrics.SlimfaaskafkaPartitionsPending),
 		metricSlimfaaskafkaPendingAge:               newMetricSlimfaaskafkaPendingAge(mbc.Metrics.SlimfaaskafkaPendingAge),
 		metricSlimfaaskafkaPendingMessages:          newMetricSlimfaaskafkaPendingMessages(mbc.Metrics.SlimfaaskafkaPendingMessages),
+		metricSlimfaaskafkaProducedMessages:         newMetricSlimfaaskafkaProducedMessages(mbc.Metrics.SlimfaaskafkaProducedMessages),
+		metricSlimfaaskafkaStalledPartitions:        newMetricSlimfaaskafkaStalledPartitions(mbc.Metrics.SlimfaaskafkaStalledPartitions),
 		metricSlimfaaskafkaWakeFailures:             newMetricSlimfaaskafkaWakeFailures(mbc.Metrics.SlimfaaskafkaWakeFailures),
 		metricSlimfaaskafkaWakeups:                  newMetricSlimfaaskafkaWakeups(mbc.Metrics.SlimfaaskafkaWakeups),
 		resourceAttributeIncludeFilter:              make(map[string]filter.Filter),
@@ -902,11 +1869,20 @@ func (mb *MetricsBuilder) EmitForResource(options ...ResourceMetricsOption) {
 	ils.Scope().SetName(ScopeName)
 	ils.Scope().SetVersion(mb.buildInfo.Version)
 	ils.Metrics().EnsureCapacity(mb.metricsCapacity)
+	mb.metricSlimfaaskafkaBindingStatus.emit(ils.Metrics())
 	mb.metricSlimfaaskafkaConsumedMessages.emit(ils.Metrics())
+	mb.metricSlimfaaskafkaDesiredReplicas.emit(ils.Metrics())
+	mb.metricSlimfaaskafkaDrainTime.emit(ils.Metrics())
+	mb.metricSlimfaaskafkaGroupMembers.emit(ils.Metrics())
 	mb.metricSlimfaaskafkaLastActivityTimestamp.emit(ils.Metrics())
+	mb.metricSlimfaaskafkaLostMessages.emit(ils.Metrics())
 	mb.metricSlimfaaskafkaPartitionPendingMessages.emit(ils.Metrics())
+	mb.metricSlimfaaskafkaPartitions.emit(ils.Metrics())
+	mb.metricSlimfaaskafkaPartitionsPending.emit(ils.Metrics())
 	mb.metricSlimfaaskafkaPendingAge.emit(ils.Metrics())
 	mb.metricSlimfaaskafkaPendingMessages.emit(ils.Metrics())
+	mb.metricSlimfaaskafkaProducedMessages.emit(ils.Metrics())
+	mb.metricSlimfaaskafkaStalledPartitions.emit(ils.Metrics())
 	mb.metricSlimfaaskafkaWakeFailures.emit(ils.Metrics())
 	mb.metricSlimfaaskafkaWakeups.emit(ils.Metrics())
 
@@ -940,9 +1916,29 @@ func (mb *MetricsBuilder) Emit(options ...ResourceMetricsOption) pmetric.Metrics
 	return metrics
 }
 
+// RecordSlimfaaskafkaBindingStatusDataPoint adds a data point to slimfaaskafka.binding_status metric.
+func (mb *MetricsBuilder) RecordSlimfaaskafkaBindingStatusDataPoint(ts pcommon.Timestamp, val int64, topicAttributeValue string, groupAttributeValue string, functionAttributeValue string, statusAttributeValue AttributeStatus) {
+	mb.metricSlimfaaskafkaBindingStatus.recordDataPoint(mb.startTime, ts, val, topicAttributeValue, groupAttributeValue, functionAttributeValue, statusAttributeValue.String())
+}
+
 // RecordSlimfaaskafkaConsumedMessagesDataPoint adds a data point to slimfaaskafka.consumed_messages metric.
 func (mb *MetricsBuilder) RecordSlimfaaskafkaConsumedMessagesDataPoint(ts pcommon.Timestamp, val int64, topicAttributeValue string, groupAttributeValue string, functionAttributeValue string) {
 	mb.metricSlimfaaskafkaConsumedMessages.recordDataPoint(mb.startTime, ts, val, topicAttributeValue, groupAttributeValue, functionAttributeValue)
+}
+
+// RecordSlimfaaskafkaDesiredReplicasDataPoint adds a data point to slimfaaskafka.desired_replicas metric.
+func (mb *MetricsBuilder) RecordSlimfaaskafkaDesiredReplicasDataPoint(ts pcommon.Timestamp, val int64, topicAttributeValue string, groupAttributeValue string, functionAttributeValue string) {
+	mb.metricSlimfaaskafkaDesiredReplicas.recordDataPoint(mb.startTime, ts, val, topicAttributeValue, groupAttributeValue, functionAttributeValue)
+}
+
+// RecordSlimfaaskafkaDrainTimeDataPoint adds a data point to slimfaaskafka.drain_time metric.
+func (mb *MetricsBuilder) RecordSlimfaaskafkaDrainTimeDataPoint(ts pcommon.Timestamp, val float64, topicAttributeValue string, groupAttributeValue string, functionAttributeValue string) {
+	mb.metricSlimfaaskafkaDrainTime.recordDataPoint(mb.startTime, ts, val, topicAttributeValue, groupAttributeValue, functionAttributeValue)
+}
+
+// RecordSlimfaaskafkaGroupMembersDataPoint adds a data point to slimfaaskafka.group_members metric.
+func (mb *MetricsBuilder) RecordSlimfaaskafkaGroupMembersDataPoint(ts pcommon.Timestamp, val int64, topicAttributeValue string, groupAttributeValue string, functionAttributeValue string) {
+	mb.metricSlimfaaskafkaGroupMembers.recordDataPoint(mb.startTime, ts, val, topicAttributeValue, groupAttributeValue, functionAttributeValue)
 }
 
 // RecordSlimfaaskafkaLastActivityTimestampDataPoint adds a data point to slimfaaskafka.last_activity_timestamp metric.
@@ -950,9 +1946,24 @@ func (mb *MetricsBuilder) RecordSlimfaaskafkaLastActivityTimestampDataPoint(ts p
 	mb.metricSlimfaaskafkaLastActivityTimestamp.recordDataPoint(mb.startTime, ts, val, topicAttributeValue, groupAttributeValue, functionAttributeValue)
 }
 
+// RecordSlimfaaskafkaLostMessagesDataPoint adds a data point to slimfaaskafka.lost_messages metric.
+func (mb *MetricsBuilder) RecordSlimfaaskafkaLostMessagesDataPoint(ts pcommon.Timestamp, val int64, topicAttributeValue string, groupAttributeValue string, functionAttributeValue string) {
+	mb.metricSlimfaaskafkaLostMessages.recordDataPoint(mb.startTime, ts, val, topicAttributeValue, groupAttributeValue, functionAttributeValue)
+}
+
 // RecordSlimfaaskafkaPartitionPendingMessagesDataPoint adds a data point to slimfaaskafka.partition.pending_messages metric.
 func (mb *MetricsBuilder) RecordSlimfaaskafkaPartitionPendingMessagesDataPoint(ts pcommon.Timestamp, val int64, topicAttributeValue string, groupAttributeValue string, functionAttributeValue string, partitionAttributeValue int64) {
 	mb.metricSlimfaaskafkaPartitionPendingMessages.recordDataPoint(mb.startTime, ts, val, topicAttributeValue, groupAttributeValue, functionAttributeValue, partitionAttributeValue)
+}
+
+// RecordSlimfaaskafkaPartitionsDataPoint adds a data point to slimfaaskafka.partitions metric.
+func (mb *MetricsBuilder) RecordSlimfaaskafkaPartitionsDataPoint(ts pcommon.Timestamp, val int64, topicAttributeValue string, groupAttributeValue string, functionAttributeValue string) {
+	mb.metricSlimfaaskafkaPartitions.recordDataPoint(mb.startTime, ts, val, topicAttributeValue, groupAttributeValue, functionAttributeValue)
+}
+
+// RecordSlimfaaskafkaPartitionsPendingDataPoint adds a data point to slimfaaskafka.partitions_pending metric.
+func (mb *MetricsBuilder) RecordSlimfaaskafkaPartitionsPendingDataPoint(ts pcommon.Timestamp, val int64, topicAttributeValue string, groupAttributeValue string, functionAttributeValue string) {
+	mb.metricSlimfaaskafkaPartitionsPending.recordDataPoint(mb.startTime, ts, val, topicAttributeValue, groupAttributeValue, functionAttributeValue)
 }
 
 // RecordSlimfaaskafkaPendingAgeDataPoint adds a data point to slimfaaskafka.pending_age metric.
@@ -963,6 +1974,16 @@ func (mb *MetricsBuilder) RecordSlimfaaskafkaPendingAgeDataPoint(ts pcommon.Time
 // RecordSlimfaaskafkaPendingMessagesDataPoint adds a data point to slimfaaskafka.pending_messages metric.
 func (mb *MetricsBuilder) RecordSlimfaaskafkaPendingMessagesDataPoint(ts pcommon.Timestamp, val int64, topicAttributeValue string, groupAttributeValue string, functionAttributeValue string) {
 	mb.metricSlimfaaskafkaPendingMessages.recordDataPoint(mb.startTime, ts, val, topicAttributeValue, groupAttributeValue, functionAttributeValue)
+}
+
+// RecordSlimfaaskafkaProducedMessagesDataPoint adds a data point to slimfaaskafka.produced_messages metric.
+func (mb *MetricsBuilder) RecordSlimfaaskafkaProducedMessagesDataPoint(ts pcommon.Timestamp, val int64, topicAttributeValue string, groupAttributeValue string, functionAttributeValue string) {
+	mb.metricSlimfaaskafkaProducedMessages.recordDataPoint(mb.startTime, ts, val, topicAttributeValue, groupAttributeValue, functionAttributeValue)
+}
+
+// RecordSlimfaaskafkaStalledPartitionsDataPoint adds a data point to slimfaaskafka.stalled_partitions metric.
+func (mb *MetricsBuilder) RecordSlimfaaskafkaStalledPartitionsDataPoint(ts pcommon.Timestamp, val int64, topicAttributeValue string, groupAttributeValue string, functionAttributeValue string) {
+	mb.metricSlimfaaskafkaStalledPartitions.recordDataPoint(mb.startTime, ts, val, topicAttributeValue, groupAttributeValue, functionAttributeValue)
 }
 
 // RecordSlimfaaskafkaWakeFailuresDataPoint adds a data point to slimfaaskafka.wake_failures metric.

@@ -67,11 +67,20 @@ func TestMetricsBuilder(t *testing.T) {
 			settings.Logger = zap.New(observedZapCore)
 			mb := NewMetricsBuilder(loadMetricsBuilderConfig(t, tt.name), settings, WithStartTime(start))
 			aggMap := make(map[string]string) // contains the aggregation strategies for each metric name
+			aggMap["slimfaaskafka.binding_status"] = mb.metricSlimfaaskafkaBindingStatus.config.AggregationStrategy
 			aggMap["slimfaaskafka.consumed_messages"] = mb.metricSlimfaaskafkaConsumedMessages.config.AggregationStrategy
+			aggMap["slimfaaskafka.desired_replicas"] = mb.metricSlimfaaskafkaDesiredReplicas.config.AggregationStrategy
+			aggMap["slimfaaskafka.drain_time"] = mb.metricSlimfaaskafkaDrainTime.config.AggregationStrategy
+			aggMap["slimfaaskafka.group_members"] = mb.metricSlimfaaskafkaGroupMembers.config.AggregationStrategy
 			aggMap["slimfaaskafka.last_activity_timestamp"] = mb.metricSlimfaaskafkaLastActivityTimestamp.config.AggregationStrategy
+			aggMap["slimfaaskafka.lost_messages"] = mb.metricSlimfaaskafkaLostMessages.config.AggregationStrategy
 			aggMap["slimfaaskafka.partition.pending_messages"] = mb.metricSlimfaaskafkaPartitionPendingMessages.config.AggregationStrategy
+			aggMap["slimfaaskafka.partitions"] = mb.metricSlimfaaskafkaPartitions.config.AggregationStrategy
+			aggMap["slimfaaskafka.partitions_pending"] = mb.metricSlimfaaskafkaPartitionsPending.config.AggregationStrategy
 			aggMap["slimfaaskafka.pending_age"] = mb.metricSlimfaaskafkaPendingAge.config.AggregationStrategy
 			aggMap["slimfaaskafka.pending_messages"] = mb.metricSlimfaaskafkaPendingMessages.config.AggregationStrategy
+			aggMap["slimfaaskafka.produced_messages"] = mb.metricSlimfaaskafkaProducedMessages.config.AggregationStrategy
+			aggMap["slimfaaskafka.stalled_partitions"] = mb.metricSlimfaaskafkaStalledPartitions.config.AggregationStrategy
 			aggMap["slimfaaskafka.wake_failures"] = mb.metricSlimfaaskafkaWakeFailures.config.AggregationStrategy
 			aggMap["slimfaaskafka.wakeups"] = mb.metricSlimfaaskafkaWakeups.config.AggregationStrategy
 
@@ -84,9 +93,33 @@ func TestMetricsBuilder(t *testing.T) {
 			allMetricsCount := 0
 			defaultMetricsCount++
 			allMetricsCount++
+			mb.RecordSlimfaaskafkaBindingStatusDataPoint(ts, 1, "topic-val", "group-val", "function-val", AttributeStatusError)
+			if tt.name == "reaggregate_set" {
+				mb.RecordSlimfaaskafkaBindingStatusDataPoint(ts, 3, "topic-val-2", "group-val-2", "function-val-2", AttributeStatusStalled)
+			}
+			defaultMetricsCount++
+			allMetricsCount++
 			mb.RecordSlimfaaskafkaConsumedMessagesDataPoint(ts, 1, "topic-val", "group-val", "function-val")
 			if tt.name == "reaggregate_set" {
 				mb.RecordSlimfaaskafkaConsumedMessagesDataPoint(ts, 3, "topic-val-2", "group-val-2", "function-val-2")
+			}
+			defaultMetricsCount++
+			allMetricsCount++
+			mb.RecordSlimfaaskafkaDesiredReplicasDataPoint(ts, 1, "topic-val", "group-val", "function-val")
+			if tt.name == "reaggregate_set" {
+				mb.RecordSlimfaaskafkaDesiredReplicasDataPoint(ts, 3, "topic-val-2", "group-val-2", "function-val-2")
+			}
+			defaultMetricsCount++
+			allMetricsCount++
+			mb.RecordSlimfaaskafkaDrainTimeDataPoint(ts, 1, "topic-val", "group-val", "function-val")
+			if tt.name == "reaggregate_set" {
+				mb.RecordSlimfaaskafkaDrainTimeDataPoint(ts, 3, "topic-val-2", "group-val-2", "function-val-2")
+			}
+			defaultMetricsCount++
+			allMetricsCount++
+			mb.RecordSlimfaaskafkaGroupMembersDataPoint(ts, 1, "topic-val", "group-val", "function-val")
+			if tt.name == "reaggregate_set" {
+				mb.RecordSlimfaaskafkaGroupMembersDataPoint(ts, 3, "topic-val-2", "group-val-2", "function-val-2")
 			}
 			defaultMetricsCount++
 			allMetricsCount++
@@ -94,11 +127,29 @@ func TestMetricsBuilder(t *testing.T) {
 			if tt.name == "reaggregate_set" {
 				mb.RecordSlimfaaskafkaLastActivityTimestampDataPoint(ts, 3, "topic-val-2", "group-val-2", "function-val-2")
 			}
+			defaultMetricsCount++
+			allMetricsCount++
+			mb.RecordSlimfaaskafkaLostMessagesDataPoint(ts, 1, "topic-val", "group-val", "function-val")
+			if tt.name == "reaggregate_set" {
+				mb.RecordSlimfaaskafkaLostMessagesDataPoint(ts, 3, "topic-val-2", "group-val-2", "function-val-2")
+			}
 
 			allMetricsCount++
 			mb.RecordSlimfaaskafkaPartitionPendingMessagesDataPoint(ts, 1, "topic-val", "group-val", "function-val", 9)
 			if tt.name == "reaggregate_set" {
 				mb.RecordSlimfaaskafkaPartitionPendingMessagesDataPoint(ts, 3, "topic-val-2", "group-val-2", "function-val-2", 10)
+			}
+			defaultMetricsCount++
+			allMetricsCount++
+			mb.RecordSlimfaaskafkaPartitionsDataPoint(ts, 1, "topic-val", "group-val", "function-val")
+			if tt.name == "reaggregate_set" {
+				mb.RecordSlimfaaskafkaPartitionsDataPoint(ts, 3, "topic-val-2", "group-val-2", "function-val-2")
+			}
+			defaultMetricsCount++
+			allMetricsCount++
+			mb.RecordSlimfaaskafkaPartitionsPendingDataPoint(ts, 1, "topic-val", "group-val", "function-val")
+			if tt.name == "reaggregate_set" {
+				mb.RecordSlimfaaskafkaPartitionsPendingDataPoint(ts, 3, "topic-val-2", "group-val-2", "function-val-2")
 			}
 			defaultMetricsCount++
 			allMetricsCount++
@@ -111,6 +162,18 @@ func TestMetricsBuilder(t *testing.T) {
 			mb.RecordSlimfaaskafkaPendingMessagesDataPoint(ts, 1, "topic-val", "group-val", "function-val")
 			if tt.name == "reaggregate_set" {
 				mb.RecordSlimfaaskafkaPendingMessagesDataPoint(ts, 3, "topic-val-2", "group-val-2", "function-val-2")
+			}
+			defaultMetricsCount++
+			allMetricsCount++
+			mb.RecordSlimfaaskafkaProducedMessagesDataPoint(ts, 1, "topic-val", "group-val", "function-val")
+			if tt.name == "reaggregate_set" {
+				mb.RecordSlimfaaskafkaProducedMessagesDataPoint(ts, 3, "topic-val-2", "group-val-2", "function-val-2")
+			}
+			defaultMetricsCount++
+			allMetricsCount++
+			mb.RecordSlimfaaskafkaStalledPartitionsDataPoint(ts, 1, "topic-val", "group-val", "function-val")
+			if tt.name == "reaggregate_set" {
+				mb.RecordSlimfaaskafkaStalledPartitionsDataPoint(ts, 3, "topic-val-2", "group-val-2", "function-val-2")
 			}
 			defaultMetricsCount++
 			allMetricsCount++
@@ -130,11 +193,20 @@ func TestMetricsBuilder(t *testing.T) {
 			res := rb.Emit()
 			metrics := mb.Emit(WithResource(res))
 			if tt.name == "reaggregate_set" {
+				assert.Empty(t, mb.metricSlimfaaskafkaBindingStatus.aggDataPoints)
 				assert.Empty(t, mb.metricSlimfaaskafkaConsumedMessages.aggDataPoints)
+				assert.Empty(t, mb.metricSlimfaaskafkaDesiredReplicas.aggDataPoints)
+				assert.Empty(t, mb.metricSlimfaaskafkaDrainTime.aggDataPoints)
+				assert.Empty(t, mb.metricSlimfaaskafkaGroupMembers.aggDataPoints)
 				assert.Empty(t, mb.metricSlimfaaskafkaLastActivityTimestamp.aggDataPoints)
+				assert.Empty(t, mb.metricSlimfaaskafkaLostMessages.aggDataPoints)
 				assert.Empty(t, mb.metricSlimfaaskafkaPartitionPendingMessages.aggDataPoints)
+				assert.Empty(t, mb.metricSlimfaaskafkaPartitions.aggDataPoints)
+				assert.Empty(t, mb.metricSlimfaaskafkaPartitionsPending.aggDataPoints)
 				assert.Empty(t, mb.metricSlimfaaskafkaPendingAge.aggDataPoints)
 				assert.Empty(t, mb.metricSlimfaaskafkaPendingMessages.aggDataPoints)
+				assert.Empty(t, mb.metricSlimfaaskafkaProducedMessages.aggDataPoints)
+				assert.Empty(t, mb.metricSlimfaaskafkaStalledPartitions.aggDataPoints)
 				assert.Empty(t, mb.metricSlimfaaskafkaWakeFailures.aggDataPoints)
 				assert.Empty(t, mb.metricSlimfaaskafkaWakeups.aggDataPoints)
 			}
@@ -164,6 +236,61 @@ func TestMetricsBuilder(t *testing.T) {
 			validatedMetrics := make(map[string]bool)
 			for _, mi := range allMetricsList {
 				switch mi.Name() {
+				case "slimfaaskafka.binding_status":
+					if tt.name != "reaggregate_set" {
+						assert.False(t, validatedMetrics["slimfaaskafka.binding_status"], "Found a duplicate in the metrics slice: slimfaaskafka.binding_status")
+						validatedMetrics["slimfaaskafka.binding_status"] = true
+						assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+						assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+						assert.Equal(t, "The binding's status, one point per status with value 1 for the binding's current status and 0 for the others, so two statuses are never 1 at once. `error` is the explicit series of a binding that could not be read (it has no pending point).", mi.Description())
+						assert.Equal(t, "{status}", mi.Unit())
+						dp := mi.Gauge().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+						assert.Equal(t, int64(1), dp.IntValue())
+						topicAttrVal, ok := dp.Attributes().Get("topic")
+						assert.True(t, ok)
+						assert.Equal(t, "topic-val", topicAttrVal.Str())
+						groupAttrVal, ok := dp.Attributes().Get("group")
+						assert.True(t, ok)
+						assert.Equal(t, "group-val", groupAttrVal.Str())
+						functionAttrVal, ok := dp.Attributes().Get("function")
+						assert.True(t, ok)
+						assert.Equal(t, "function-val", functionAttrVal.Str())
+						statusAttrVal, ok := dp.Attributes().Get("status")
+						assert.True(t, ok)
+						assert.Equal(t, "error", statusAttrVal.Str())
+					} else {
+						assert.False(t, validatedMetrics["slimfaaskafka.binding_status"], "Found a duplicate in the metrics slice: slimfaaskafka.binding_status")
+						validatedMetrics["slimfaaskafka.binding_status"] = true
+						assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+						assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+						assert.Equal(t, "The binding's status, one point per status with value 1 for the binding's current status and 0 for the others, so two statuses are never 1 at once. `error` is the explicit series of a binding that could not be read (it has no pending point).", mi.Description())
+						assert.Equal(t, "{status}", mi.Unit())
+						dp := mi.Gauge().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+						switch aggMap["slimfaaskafka.binding_status"] {
+						case "sum":
+							assert.Equal(t, int64(4), dp.IntValue())
+						case "avg":
+							assert.Equal(t, int64(2), dp.IntValue())
+						case "min":
+							assert.Equal(t, int64(1), dp.IntValue())
+						case "max":
+							assert.Equal(t, int64(3), dp.IntValue())
+						}
+						_, ok := dp.Attributes().Get("topic")
+						assert.False(t, ok)
+						_, ok = dp.Attributes().Get("group")
+						assert.False(t, ok)
+						_, ok = dp.Attributes().Get("function")
+						assert.False(t, ok)
+						_, ok = dp.Attributes().Get("status")
+						assert.False(t, ok)
+					}
 				case "slimfaaskafka.consumed_messages":
 					if tt.name != "reaggregate_set" {
 						assert.False(t, validatedMetrics["slimfaaskafka.consumed_messages"], "Found a duplicate in the metrics slice: slimfaaskafka.consumed_messages")
@@ -202,6 +329,156 @@ func TestMetricsBuilder(t *testing.T) {
 						assert.Equal(t, ts, dp.Timestamp())
 						assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
 						switch aggMap["slimfaaskafka.consumed_messages"] {
+						case "sum":
+							assert.Equal(t, int64(4), dp.IntValue())
+						case "avg":
+							assert.Equal(t, int64(2), dp.IntValue())
+						case "min":
+							assert.Equal(t, int64(1), dp.IntValue())
+						case "max":
+							assert.Equal(t, int64(3), dp.IntValue())
+						}
+						_, ok := dp.Attributes().Get("topic")
+						assert.False(t, ok)
+						_, ok = dp.Attributes().Get("group")
+						assert.False(t, ok)
+						_, ok = dp.Attributes().Get("function")
+						assert.False(t, ok)
+					}
+				case "slimfaaskafka.desired_replicas":
+					if tt.name != "reaggregate_set" {
+						assert.False(t, validatedMetrics["slimfaaskafka.desired_replicas"], "Found a duplicate in the metrics slice: slimfaaskafka.desired_replicas")
+						validatedMetrics["slimfaaskafka.desired_replicas"] = true
+						assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+						assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+						assert.Equal(t, "Replicas the binding's function needs, the pending messages divided by scaling.target_pending_per_replica rounded up, capped by scaling.cap and scaling.max_replicas. 0 when nothing is pending; emitted only when target_pending_per_replica is set, and absent when pending is.", mi.Description())
+						assert.Equal(t, "{replicas}", mi.Unit())
+						dp := mi.Gauge().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+						assert.Equal(t, int64(1), dp.IntValue())
+						topicAttrVal, ok := dp.Attributes().Get("topic")
+						assert.True(t, ok)
+						assert.Equal(t, "topic-val", topicAttrVal.Str())
+						groupAttrVal, ok := dp.Attributes().Get("group")
+						assert.True(t, ok)
+						assert.Equal(t, "group-val", groupAttrVal.Str())
+						functionAttrVal, ok := dp.Attributes().Get("function")
+						assert.True(t, ok)
+						assert.Equal(t, "function-val", functionAttrVal.Str())
+					} else {
+						assert.False(t, validatedMetrics["slimfaaskafka.desired_replicas"], "Found a duplicate in the metrics slice: slimfaaskafka.desired_replicas")
+						validatedMetrics["slimfaaskafka.desired_replicas"] = true
+						assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+						assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+						assert.Equal(t, "Replicas the binding's function needs, the pending messages divided by scaling.target_pending_per_replica rounded up, capped by scaling.cap and scaling.max_replicas. 0 when nothing is pending; emitted only when target_pending_per_replica is set, and absent when pending is.", mi.Description())
+						assert.Equal(t, "{replicas}", mi.Unit())
+						dp := mi.Gauge().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+						switch aggMap["slimfaaskafka.desired_replicas"] {
+						case "sum":
+							assert.Equal(t, int64(4), dp.IntValue())
+						case "avg":
+							assert.Equal(t, int64(2), dp.IntValue())
+						case "min":
+							assert.Equal(t, int64(1), dp.IntValue())
+						case "max":
+							assert.Equal(t, int64(3), dp.IntValue())
+						}
+						_, ok := dp.Attributes().Get("topic")
+						assert.False(t, ok)
+						_, ok = dp.Attributes().Get("group")
+						assert.False(t, ok)
+						_, ok = dp.Attributes().Get("function")
+						assert.False(t, ok)
+					}
+				case "slimfaaskafka.drain_time":
+					if tt.name != "reaggregate_set" {
+						assert.False(t, validatedMetrics["slimfaaskafka.drain_time"], "Found a duplicate in the metrics slice: slimfaaskafka.drain_time")
+						validatedMetrics["slimfaaskafka.drain_time"] = true
+						assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+						assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+						assert.Equal(t, "Seconds until the binding's pending messages reach 0 at the produce and consume rates of scaling.rate_window. 0 when nothing is pending; +Inf when consumption does not outpace production; absent when pending is, or before the window holds two observations.", mi.Description())
+						assert.Equal(t, "s", mi.Unit())
+						dp := mi.Gauge().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeDouble, dp.ValueType())
+						assert.InDelta(t, float64(1), dp.DoubleValue(), 0.01)
+						topicAttrVal, ok := dp.Attributes().Get("topic")
+						assert.True(t, ok)
+						assert.Equal(t, "topic-val", topicAttrVal.Str())
+						groupAttrVal, ok := dp.Attributes().Get("group")
+						assert.True(t, ok)
+						assert.Equal(t, "group-val", groupAttrVal.Str())
+						functionAttrVal, ok := dp.Attributes().Get("function")
+						assert.True(t, ok)
+						assert.Equal(t, "function-val", functionAttrVal.Str())
+					} else {
+						assert.False(t, validatedMetrics["slimfaaskafka.drain_time"], "Found a duplicate in the metrics slice: slimfaaskafka.drain_time")
+						validatedMetrics["slimfaaskafka.drain_time"] = true
+						assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+						assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+						assert.Equal(t, "Seconds until the binding's pending messages reach 0 at the produce and consume rates of scaling.rate_window. 0 when nothing is pending; +Inf when consumption does not outpace production; absent when pending is, or before the window holds two observations.", mi.Description())
+						assert.Equal(t, "s", mi.Unit())
+						dp := mi.Gauge().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeDouble, dp.ValueType())
+						switch aggMap["slimfaaskafka.drain_time"] {
+						case "sum":
+							assert.InDelta(t, float64(4), dp.DoubleValue(), 0.01)
+						case "avg":
+							assert.InDelta(t, float64(2), dp.DoubleValue(), 0.01)
+						case "min":
+							assert.InDelta(t, float64(1), dp.DoubleValue(), 0.01)
+						case "max":
+							assert.InDelta(t, float64(3), dp.DoubleValue(), 0.01)
+						}
+						_, ok := dp.Attributes().Get("topic")
+						assert.False(t, ok)
+						_, ok = dp.Attributes().Get("group")
+						assert.False(t, ok)
+						_, ok = dp.Attributes().Get("function")
+						assert.False(t, ok)
+					}
+				case "slimfaaskafka.group_members":
+					if tt.name != "reaggregate_set" {
+						assert.False(t, validatedMetrics["slimfaaskafka.group_members"], "Found a duplicate in the metrics slice: slimfaaskafka.group_members")
+						validatedMetrics["slimfaaskafka.group_members"] = true
+						assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+						assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+						assert.Equal(t, "Members of the binding's group, described with the API of the group's type (classic, KIP-848 consumer or share group). 0 for a group that does not exist yet.", mi.Description())
+						assert.Equal(t, "{members}", mi.Unit())
+						dp := mi.Gauge().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+						assert.Equal(t, int64(1), dp.IntValue())
+						topicAttrVal, ok := dp.Attributes().Get("topic")
+						assert.True(t, ok)
+						assert.Equal(t, "topic-val", topicAttrVal.Str())
+						groupAttrVal, ok := dp.Attributes().Get("group")
+						assert.True(t, ok)
+						assert.Equal(t, "group-val", groupAttrVal.Str())
+						functionAttrVal, ok := dp.Attributes().Get("function")
+						assert.True(t, ok)
+						assert.Equal(t, "function-val", functionAttrVal.Str())
+					} else {
+						assert.False(t, validatedMetrics["slimfaaskafka.group_members"], "Found a duplicate in the metrics slice: slimfaaskafka.group_members")
+						validatedMetrics["slimfaaskafka.group_members"] = true
+						assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+						assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+						assert.Equal(t, "Members of the binding's group, described with the API of the group's type (classic, KIP-848 consumer or share group). 0 for a group that does not exist yet.", mi.Description())
+						assert.Equal(t, "{members}", mi.Unit())
+						dp := mi.Gauge().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+						switch aggMap["slimfaaskafka.group_members"] {
 						case "sum":
 							assert.Equal(t, int64(4), dp.IntValue())
 						case "avg":
@@ -268,6 +545,60 @@ func TestMetricsBuilder(t *testing.T) {
 						_, ok = dp.Attributes().Get("function")
 						assert.False(t, ok)
 					}
+				case "slimfaaskafka.lost_messages":
+					if tt.name != "reaggregate_set" {
+						assert.False(t, validatedMetrics["slimfaaskafka.lost_messages"], "Found a duplicate in the metrics slice: slimfaaskafka.lost_messages")
+						validatedMetrics["slimfaaskafka.lost_messages"] = true
+						assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
+						assert.Equal(t, 1, mi.Sum().DataPoints().Len())
+						assert.Equal(t, "Messages retention or DeleteRecords removed before the binding's group read them (offsets between a commit and the log start), each counted once.", mi.Description())
+						assert.Equal(t, "{messages}", mi.Unit())
+						assert.True(t, mi.Sum().IsMonotonic())
+						assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
+						dp := mi.Sum().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+						assert.Equal(t, int64(1), dp.IntValue())
+						topicAttrVal, ok := dp.Attributes().Get("topic")
+						assert.True(t, ok)
+						assert.Equal(t, "topic-val", topicAttrVal.Str())
+						groupAttrVal, ok := dp.Attributes().Get("group")
+						assert.True(t, ok)
+						assert.Equal(t, "group-val", groupAttrVal.Str())
+						functionAttrVal, ok := dp.Attributes().Get("function")
+						assert.True(t, ok)
+						assert.Equal(t, "function-val", functionAttrVal.Str())
+					} else {
+						assert.False(t, validatedMetrics["slimfaaskafka.lost_messages"], "Found a duplicate in the metrics slice: slimfaaskafka.lost_messages")
+						validatedMetrics["slimfaaskafka.lost_messages"] = true
+						assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
+						assert.Equal(t, 1, mi.Sum().DataPoints().Len())
+						assert.Equal(t, "Messages retention or DeleteRecords removed before the binding's group read them (offsets between a commit and the log start), each counted once.", mi.Description())
+						assert.Equal(t, "{messages}", mi.Unit())
+						assert.True(t, mi.Sum().IsMonotonic())
+						assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
+						dp := mi.Sum().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+						switch aggMap["slimfaaskafka.lost_messages"] {
+						case "sum":
+							assert.Equal(t, int64(4), dp.IntValue())
+						case "avg":
+							assert.Equal(t, int64(2), dp.IntValue())
+						case "min":
+							assert.Equal(t, int64(1), dp.IntValue())
+						case "max":
+							assert.Equal(t, int64(3), dp.IntValue())
+						}
+						_, ok := dp.Attributes().Get("topic")
+						assert.False(t, ok)
+						_, ok = dp.Attributes().Get("group")
+						assert.False(t, ok)
+						_, ok = dp.Attributes().Get("function")
+						assert.False(t, ok)
+					}
 				case "slimfaaskafka.partition.pending_messages":
 					if tt.name != "reaggregate_set" {
 						assert.False(t, validatedMetrics["slimfaaskafka.partition.pending_messages"], "Found a duplicate in the metrics slice: slimfaaskafka.partition.pending_messages")
@@ -321,6 +652,106 @@ func TestMetricsBuilder(t *testing.T) {
 						_, ok = dp.Attributes().Get("function")
 						assert.False(t, ok)
 						_, ok = dp.Attributes().Get("partition")
+						assert.False(t, ok)
+					}
+				case "slimfaaskafka.partitions":
+					if tt.name != "reaggregate_set" {
+						assert.False(t, validatedMetrics["slimfaaskafka.partitions"], "Found a duplicate in the metrics slice: slimfaaskafka.partitions")
+						validatedMetrics["slimfaaskafka.partitions"] = true
+						assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+						assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+						assert.Equal(t, "Partitions of the binding's topic.", mi.Description())
+						assert.Equal(t, "{partitions}", mi.Unit())
+						dp := mi.Gauge().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+						assert.Equal(t, int64(1), dp.IntValue())
+						topicAttrVal, ok := dp.Attributes().Get("topic")
+						assert.True(t, ok)
+						assert.Equal(t, "topic-val", topicAttrVal.Str())
+						groupAttrVal, ok := dp.Attributes().Get("group")
+						assert.True(t, ok)
+						assert.Equal(t, "group-val", groupAttrVal.Str())
+						functionAttrVal, ok := dp.Attributes().Get("function")
+						assert.True(t, ok)
+						assert.Equal(t, "function-val", functionAttrVal.Str())
+					} else {
+						assert.False(t, validatedMetrics["slimfaaskafka.partitions"], "Found a duplicate in the metrics slice: slimfaaskafka.partitions")
+						validatedMetrics["slimfaaskafka.partitions"] = true
+						assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+						assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+						assert.Equal(t, "Partitions of the binding's topic.", mi.Description())
+						assert.Equal(t, "{partitions}", mi.Unit())
+						dp := mi.Gauge().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+						switch aggMap["slimfaaskafka.partitions"] {
+						case "sum":
+							assert.Equal(t, int64(4), dp.IntValue())
+						case "avg":
+							assert.Equal(t, int64(2), dp.IntValue())
+						case "min":
+							assert.Equal(t, int64(1), dp.IntValue())
+						case "max":
+							assert.Equal(t, int64(3), dp.IntValue())
+						}
+						_, ok := dp.Attributes().Get("topic")
+						assert.False(t, ok)
+						_, ok = dp.Attributes().Get("group")
+						assert.False(t, ok)
+						_, ok = dp.Attributes().Get("function")
+						assert.False(t, ok)
+					}
+				case "slimfaaskafka.partitions_pending":
+					if tt.name != "reaggregate_set" {
+						assert.False(t, validatedMetrics["slimfaaskafka.partitions_pending"], "Found a duplicate in the metrics slice: slimfaaskafka.partitions_pending")
+						validatedMetrics["slimfaaskafka.partitions_pending"] = true
+						assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+						assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+						assert.Equal(t, "Partitions of the binding's topic with messages pending for its group.", mi.Description())
+						assert.Equal(t, "{partitions}", mi.Unit())
+						dp := mi.Gauge().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+						assert.Equal(t, int64(1), dp.IntValue())
+						topicAttrVal, ok := dp.Attributes().Get("topic")
+						assert.True(t, ok)
+						assert.Equal(t, "topic-val", topicAttrVal.Str())
+						groupAttrVal, ok := dp.Attributes().Get("group")
+						assert.True(t, ok)
+						assert.Equal(t, "group-val", groupAttrVal.Str())
+						functionAttrVal, ok := dp.Attributes().Get("function")
+						assert.True(t, ok)
+						assert.Equal(t, "function-val", functionAttrVal.Str())
+					} else {
+						assert.False(t, validatedMetrics["slimfaaskafka.partitions_pending"], "Found a duplicate in the metrics slice: slimfaaskafka.partitions_pending")
+						validatedMetrics["slimfaaskafka.partitions_pending"] = true
+						assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+						assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+						assert.Equal(t, "Partitions of the binding's topic with messages pending for its group.", mi.Description())
+						assert.Equal(t, "{partitions}", mi.Unit())
+						dp := mi.Gauge().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+						switch aggMap["slimfaaskafka.partitions_pending"] {
+						case "sum":
+							assert.Equal(t, int64(4), dp.IntValue())
+						case "avg":
+							assert.Equal(t, int64(2), dp.IntValue())
+						case "min":
+							assert.Equal(t, int64(1), dp.IntValue())
+						case "max":
+							assert.Equal(t, int64(3), dp.IntValue())
+						}
+						_, ok := dp.Attributes().Get("topic")
+						assert.False(t, ok)
+						_, ok = dp.Attributes().Get("group")
+						assert.False(t, ok)
+						_, ok = dp.Attributes().Get("function")
 						assert.False(t, ok)
 					}
 				case "slimfaaskafka.pending_age":
@@ -407,6 +838,110 @@ func TestMetricsBuilder(t *testing.T) {
 						assert.Equal(t, ts, dp.Timestamp())
 						assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
 						switch aggMap["slimfaaskafka.pending_messages"] {
+						case "sum":
+							assert.Equal(t, int64(4), dp.IntValue())
+						case "avg":
+							assert.Equal(t, int64(2), dp.IntValue())
+						case "min":
+							assert.Equal(t, int64(1), dp.IntValue())
+						case "max":
+							assert.Equal(t, int64(3), dp.IntValue())
+						}
+						_, ok := dp.Attributes().Get("topic")
+						assert.False(t, ok)
+						_, ok = dp.Attributes().Get("group")
+						assert.False(t, ok)
+						_, ok = dp.Attributes().Get("function")
+						assert.False(t, ok)
+					}
+				case "slimfaaskafka.produced_messages":
+					if tt.name != "reaggregate_set" {
+						assert.False(t, validatedMetrics["slimfaaskafka.produced_messages"], "Found a duplicate in the metrics slice: slimfaaskafka.produced_messages")
+						validatedMetrics["slimfaaskafka.produced_messages"] = true
+						assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
+						assert.Equal(t, 1, mi.Sum().DataPoints().Len())
+						assert.Equal(t, "Messages produced to the binding's topic since the binding's first observation, the growth of its partitions' high watermarks (a partition first seen later counts its retained messages; truncation and DeleteRecords never count).", mi.Description())
+						assert.Equal(t, "{messages}", mi.Unit())
+						assert.True(t, mi.Sum().IsMonotonic())
+						assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
+						dp := mi.Sum().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+						assert.Equal(t, int64(1), dp.IntValue())
+						topicAttrVal, ok := dp.Attributes().Get("topic")
+						assert.True(t, ok)
+						assert.Equal(t, "topic-val", topicAttrVal.Str())
+						groupAttrVal, ok := dp.Attributes().Get("group")
+						assert.True(t, ok)
+						assert.Equal(t, "group-val", groupAttrVal.Str())
+						functionAttrVal, ok := dp.Attributes().Get("function")
+						assert.True(t, ok)
+						assert.Equal(t, "function-val", functionAttrVal.Str())
+					} else {
+						assert.False(t, validatedMetrics["slimfaaskafka.produced_messages"], "Found a duplicate in the metrics slice: slimfaaskafka.produced_messages")
+						validatedMetrics["slimfaaskafka.produced_messages"] = true
+						assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
+						assert.Equal(t, 1, mi.Sum().DataPoints().Len())
+						assert.Equal(t, "Messages produced to the binding's topic since the binding's first observation, the growth of its partitions' high watermarks (a partition first seen later counts its retained messages; truncation and DeleteRecords never count).", mi.Description())
+						assert.Equal(t, "{messages}", mi.Unit())
+						assert.True(t, mi.Sum().IsMonotonic())
+						assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
+						dp := mi.Sum().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+						switch aggMap["slimfaaskafka.produced_messages"] {
+						case "sum":
+							assert.Equal(t, int64(4), dp.IntValue())
+						case "avg":
+							assert.Equal(t, int64(2), dp.IntValue())
+						case "min":
+							assert.Equal(t, int64(1), dp.IntValue())
+						case "max":
+							assert.Equal(t, int64(3), dp.IntValue())
+						}
+						_, ok := dp.Attributes().Get("topic")
+						assert.False(t, ok)
+						_, ok = dp.Attributes().Get("group")
+						assert.False(t, ok)
+						_, ok = dp.Attributes().Get("function")
+						assert.False(t, ok)
+					}
+				case "slimfaaskafka.stalled_partitions":
+					if tt.name != "reaggregate_set" {
+						assert.False(t, validatedMetrics["slimfaaskafka.stalled_partitions"], "Found a duplicate in the metrics slice: slimfaaskafka.stalled_partitions")
+						validatedMetrics["slimfaaskafka.stalled_partitions"] = true
+						assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+						assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+						assert.Equal(t, "Partitions with messages pending whose committed offset (for a share group, its start offset) has not moved for health.stall_after while the group has members.", mi.Description())
+						assert.Equal(t, "{partitions}", mi.Unit())
+						dp := mi.Gauge().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+						assert.Equal(t, int64(1), dp.IntValue())
+						topicAttrVal, ok := dp.Attributes().Get("topic")
+						assert.True(t, ok)
+						assert.Equal(t, "topic-val", topicAttrVal.Str())
+						groupAttrVal, ok := dp.Attributes().Get("group")
+						assert.True(t, ok)
+						assert.Equal(t, "group-val", groupAttrVal.Str())
+						functionAttrVal, ok := dp.Attributes().Get("function")
+						assert.True(t, ok)
+						assert.Equal(t, "function-val", functionAttrVal.Str())
+					} else {
+						assert.False(t, validatedMetrics["slimfaaskafka.stalled_partitions"], "Found a duplicate in the metrics slice: slimfaaskafka.stalled_partitions")
+						validatedMetrics["slimfaaskafka.stalled_partitions"] = true
+						assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+						assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+						assert.Equal(t, "Partitions with messages pending whose committed offset (for a share group, its start offset) has not moved for health.stall_after while the group has members.", mi.Description())
+						assert.Equal(t, "{partitions}", mi.Unit())
+						dp := mi.Gauge().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+						switch aggMap["slimfaaskafka.stalled_partitions"] {
 						case "sum":
 							assert.Equal(t, int64(4), dp.IntValue())
 						case "avg":

@@ -13,6 +13,8 @@ import (
 	"go.opentelemetry.io/collector/config/confighttp"
 	"go.opentelemetry.io/collector/config/configretry"
 	"go.opentelemetry.io/collector/confmap"
+
+	"github.com/kafkawake/kafkawake/internal/slimfaasname"
 )
 
 // functionNamePlaceholder is replaced in WakePath by the path-escaped function name.
@@ -176,6 +178,10 @@ func (cfg *Config) Validate() error {
 		prefix := fmt.Sprintf("functions[%s]", function)
 		if strings.TrimSpace(function) == "" {
 			errs = append(errs, fmt.Errorf("%s: function name must not be empty", prefix))
+			continue
+		}
+		if err := slimfaasname.Validate(function); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", prefix, err))
 			continue
 		}
 		errs = append(errs, validateRules(prefix, cfg.Functions[function])...)

@@ -143,15 +143,15 @@ func TestRulesFor(t *testing.T) {
 func TestRetryWindow(t *testing.T) {
 	rules := WakeRules{Cooldown: 30 * time.Second}
 	cfg := createDefaultConfig().(*Config)
-	assert.Equal(t, 30*time.Second, cfg.retryWindow(rules), "bounded by the cooldown by default")
+	assert.Equal(t, 30*time.Second, retryWindow(cfg.RetryOnFailure, rules), "bounded by the cooldown by default")
 
 	cfg.RetryOnFailure.MaxElapsedTime = 12 * time.Second
-	assert.Equal(t, 12*time.Second, cfg.retryWindow(rules), "max_elapsed_time when shorter")
+	assert.Equal(t, 12*time.Second, retryWindow(cfg.RetryOnFailure, rules), "max_elapsed_time when shorter")
 	cfg.RetryOnFailure.MaxElapsedTime = time.Minute
-	assert.Equal(t, 30*time.Second, cfg.retryWindow(rules), "never beyond the cooldown")
+	assert.Equal(t, 30*time.Second, retryWindow(cfg.RetryOnFailure, rules), "never beyond the cooldown")
 
 	cfg.RetryOnFailure.Enabled = false
-	assert.Zero(t, cfg.retryWindow(rules))
+	assert.Zero(t, retryWindow(cfg.RetryOnFailure, rules))
 }
 
 func TestWakeURL(t *testing.T) {

@@ -13,10 +13,11 @@ import (
 	"go.opentelemetry.io/collector/pdata/pmetric"
 
 	schema "github.com/kafkawake/kafkawake/internal/metadata"
+	"github.com/kafkawake/kafkawake/internal/slimfaastest"
 )
 
 func TestWakeCallsSlimFaasAndStartsCooldown(t *testing.T) {
-	slimfaas := newFakeSlimFaas(t, answerStatus(http.StatusNoContent))
+	slimfaas := slimfaastest.NewScripted(t, slimfaastest.Status(http.StatusNoContent))
 	cfg := configFor(slimfaas.URL)
 	cfg.ClientConfig.Headers = configopaque.MapList{{Name: "X-Wake-Source", Value: "kafkawake"}}
 	tp := newTestProcessor(t, cfg)
@@ -28,32 +29,32 @@ func TestWakeCallsSlimFaasAndStartsCooldown(t *testing.T) {
 	assert.Equal(t, zeroCounters(key), counters(t, out, 0), "the call's result is not awaited")
 	tp.waitForCalls(t)
 
-	reqs := slimfaas.Requests()
+	reqs := slimfaas.Calls()
 	require.Len(t, reqs, 1)
-	assert.Equal(t, http.MethodPost, reqs[0].method)
-	assert.Equal(t, "/wake-function/a%20b%2Fc", reqs[0].uri)
-	assert.Empty(t, reqs[0].body)
-	assert.Equal(t, "kafkawake", reqs[0].header.Get("X-Wake-Source"))
+	assert.Equal(t, http.MethodPost, reqs[0].Method)
+	assert.Equal(t, "/wake-function/a%20b%2Fc", reqs[0].URI)
+	assert.Empty(t, reqs[0].Body)
+	assert.Equal(t, "kafkawake", reqs[0].Header.Get("X-Wake-Source"))
 
 	tp.clock.Advance(defaultCooldown - time.Second)
 	out = tp.process(t, pending())
 	assert.Equal(t, withCounts(zeroCounters(key), map[counterID]int64{pendingWakes: 1}), counters(t, out, 0))
 	tp.waitForCalls(t)
-	assert.Len(t, slimfaas.Requests(), 1, "in cooldown")
+	assert.Len(t, slimfaas.Calls(), 1, "in cooldown")
 
 	tp.clock.Advance(time.Second)
 	tp.process(t, pending())
 	tp.waitForCalls(t)
-	assert.Len(t, slimfaas.Requests(), 2, "still pending when the cooldown ends")
+	assert.Len(t, slimfaas.Calls(), 2, "still pending when the cooldown ends")
 	out = tp.process(t, pending())
 	assert.Equal(t, int64(2), counters(t, out, 0)[pendingWakes])
 	assert.Equal(t, []loggedDecision{called, cooldown, called, cooldown}, decisions(tp.logs))
 }
 
-func TestFailedWakeWithoutRetriesDoesNotStartCooldown(t *testing.T) {
+func TestFailedWakeWithoutRetriesDoesNotStartCooldownOverHTTP(t *testing.T) {
 	for _, status := range []int{http.StatusInternalServerError, http.StatusServiceUnavailable, http.StatusTooManyRequests} {
 		t.Run(http.StatusText(status), func(t *testing.T) {
-			slimfaas := newFakeSlimFaas(t, answerStatus(status))
+			slimfaas := slimfaastest.NewScripted(t, slimfaastest.Status(status))
 			cfg := configFor(slimfaas.URL)
 			cfg.RetryOnFailure.Enabled = false
 			tp := newTestProcessor(t, cfg)
@@ -68,14 +69,14 @@ func TestFailedWakeWithoutRetriesDoesNotStartCooldown(t *testing.T) {
 			assert.Equal(t, withCounts(zeroCounters(key), map[counterID]int64{
 				failures("t", "g", "f", schema.AttributeReasonPending): 1,
 			}), counters(t, out, 0), "a failure is no wakeup")
-			assert.Len(t, slimfaas.Requests(), 2, "tried again at the next observation")
+			assert.Len(t, slimfaas.Calls(), 2, "tried again at the next observation")
 			assert.Equal(t, []loggedDecision{called, called}, decisions(tp.logs))
 		})
 	}
 }
 
 func TestRejectedWakeWaitsForCooldown(t *testing.T) {
-	slimfaas := newFakeSlimFaas(t, answerStatus(http.StatusNotFound))
+	slimfaas := slimfaastest.NewScripted(t, slimfaastest.Status(http.StatusNotFound))
 	tp := newTestProcessor(t, configFor(slimfaas.URL))
 	key := bindingID{"t", "g", "unknown-function"}
 	pending := func() pmetric.Metrics { return batch([]point{pendingPoint(key.topic, key.group, key.function, 1)}) }
@@ -87,18 +88,18 @@ func TestRejectedWakeWaitsForCooldown(t *testing.T) {
 	assert.Equal(t, withCounts(zeroCounters(key), map[counterID]int64{
 		failures(key.topic, key.group, key.function, schema.AttributeReasonPending): 1,
 	}), counters(t, out, 0))
-	assert.Len(t, slimfaas.Requests(), 1, "a 404 is not retried before the cooldown")
+	assert.Len(t, slimfaas.Calls(), 1, "a 404 is not retried before the cooldown")
 
 	tp.clock.Advance(defaultCooldown)
 	tp.process(t, pending())
 	tp.waitForCalls(t)
-	assert.Len(t, slimfaas.Requests(), 2)
+	assert.Len(t, slimfaas.Calls(), 2)
 	assert.Equal(t, []loggedDecision{called, held, called}, decisions(tp.logs))
 }
 
 func TestOneWakeInFlightPerFunction(t *testing.T) {
 	release := make(chan struct{})
-	slimfaas := newFakeSlimFaas(t, func(w http.ResponseWriter, r *http.Request, _ int) {
+	slimfaas := slimfaastest.NewScripted(t, func(w http.ResponseWriter, r *http.Request, _ int) {
 		select {
 		case <-release:
 		case <-r.Context().Done():
@@ -117,18 +118,18 @@ func TestOneWakeInFlightPerFunction(t *testing.T) {
 	}
 
 	tp.process(t, both())
-	require.Eventually(t, func() bool { return len(slimfaas.Requests()) == 1 }, 10*time.Second, time.Millisecond)
+	require.Eventually(t, func() bool { return len(slimfaas.Calls()) == 1 }, 10*time.Second, time.Millisecond)
 	tp.process(t, both())
 	close(release)
 	tp.waitForCalls(t)
-	assert.Len(t, slimfaas.Requests(), 1)
+	assert.Len(t, slimfaas.Calls(), 1)
 	assert.Equal(t, []loggedDecision{called, inFlight, inFlight, inFlight}, decisions(tp.logs))
 
 	// The cooldown belongs to the binding that woke the function.
 	tp.clock.Advance(time.Second)
 	tp.process(t, both())
 	tp.waitForCalls(t)
-	assert.Len(t, slimfaas.Requests(), 2)
+	assert.Len(t, slimfaas.Calls(), 2)
 	assert.Equal(t, []loggedDecision{cooldown, called}, decisions(tp.logs)[4:])
 }
 
@@ -136,7 +137,7 @@ func TestConcurrentWakesAreBounded(t *testing.T) {
 	var mu sync.Mutex
 	active, maxActive := 0, 0
 	release := make(chan struct{})
-	slimfaas := newFakeSlimFaas(t, func(w http.ResponseWriter, r *http.Request, _ int) {
+	slimfaas := slimfaastest.NewScripted(t, func(w http.ResponseWriter, r *http.Request, _ int) {
 		mu.Lock()
 		active++
 		maxActive = max(maxActive, active)
@@ -166,14 +167,14 @@ func TestConcurrentWakesAreBounded(t *testing.T) {
 	close(release)
 	tp.waitForCalls(t)
 
-	assert.Len(t, slimfaas.Requests(), functions)
+	assert.Len(t, slimfaas.Calls(), functions)
 	mu.Lock()
 	defer mu.Unlock()
 	assert.Equal(t, maxConcurrentWakes, maxActive)
 }
 
 func TestShutdownCancelsRunningWakes(t *testing.T) {
-	slimfaas := newFakeSlimFaas(t, func(w http.ResponseWriter, r *http.Request, _ int) {
+	slimfaas := slimfaastest.NewScripted(t, func(w http.ResponseWriter, r *http.Request, _ int) {
 		<-r.Context().Done()
 		w.WriteHeader(http.StatusNoContent)
 	})
@@ -181,7 +182,7 @@ func TestShutdownCancelsRunningWakes(t *testing.T) {
 	key := bindingID{"t", "g", "f"}
 
 	tp.process(t, batch([]point{pendingPoint("t", "g", "f", 1)}))
-	require.Eventually(t, func() bool { return len(slimfaas.Requests()) == 1 }, 10*time.Second, time.Millisecond)
+	require.Eventually(t, func() bool { return len(slimfaas.Calls()) == 1 }, 10*time.Second, time.Millisecond)
 
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -195,7 +196,7 @@ func TestShutdownCancelsRunningWakes(t *testing.T) {
 // A Retry-After or a 4xx answered to one binding holds the function's URL:
 // another binding of the function (another topic, another resource) does not
 // call it before the hold ends, while other functions are called as usual.
-func TestHoldStopsEveryBindingOfTheFunction(t *testing.T) {
+func TestHoldStopsEveryBindingOfTheFunctionOverHTTP(t *testing.T) {
 	tests := []struct {
 		name   string
 		answer scripted
@@ -209,7 +210,7 @@ func TestHoldStopsEveryBindingOfTheFunction(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			var mu sync.Mutex
 			byPath := make(map[string]int)
-			slimfaas := newFakeSlimFaas(t, func(w http.ResponseWriter, r *http.Request, _ int) {
+			slimfaas := slimfaastest.NewScripted(t, func(w http.ResponseWriter, r *http.Request, _ int) {
 				mu.Lock()
 				first := byPath[r.URL.Path] == 0
 				byPath[r.URL.Path]++

@@ -44,11 +44,11 @@ func createDefaultConfig() component.Config {
 	client := confighttp.NewDefaultClientConfig()
 	client.Endpoint = defaultEndpoint
 	client.Timeout = defaultTimeout
-	// Keep a connection per concurrent wake call, so that bursts of wakes
+	// Keep a few connections open between wakes, so that bursts of wakes
 	// (many cooldowns ending together) reuse connections instead of opening
 	// new ones; the net/http default keeps 2.
 	if keepalive := client.Keepalive.Get(); keepalive != nil {
-		keepalive.MaxIdleConnsPerHost = maxConcurrentWakes
+		keepalive.MaxIdleConnsPerHost = idleConnsPerHost
 	}
 	retry := configretry.NewDefaultBackOffConfig()
 	retry.InitialInterval = defaultRetryInitialInterval

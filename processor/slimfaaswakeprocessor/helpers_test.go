@@ -2,9 +2,6 @@ package slimfaaswakeprocessor
 
 import (
 	"context"
-	"io"
-	"net/http"
-	"net/http/httptest"
 	"sync"
 	"testing"
 	"time"
@@ -27,48 +24,6 @@ import (
 var testStart = time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)
 
 func newFakeClock() *testclock.Clock { return testclock.New(testStart) }
-
-// recordedRequest is what the fake SlimFaas saw of one request.
-type recordedRequest struct {
-	method, uri, body string
-	header            http.Header
-}
-
-// fakeSlimFaas is an httptest server answering wake calls with a scripted
-// handler and recording every request.
-type fakeSlimFaas struct {
-	*httptest.Server
-	mu       sync.Mutex
-	requests []recordedRequest
-}
-
-// newFakeSlimFaas starts a server that records each request, then lets
-// answer write the response. answer receives the 0-based request number.
-func newFakeSlimFaas(t *testing.T, answer func(w http.ResponseWriter, r *http.Request, n int)) *fakeSlimFaas {
-	t.Helper()
-	f := &fakeSlimFaas{}
-	f.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, _ := io.ReadAll(r.Body)
-		f.mu.Lock()
-		n := len(f.requests)
-		f.requests = append(f.requests, recordedRequest{method: r.Method, uri: r.RequestURI, body: string(body), header: r.Header.Clone()})
-		f.mu.Unlock()
-		answer(w, r, n)
-	}))
-	t.Cleanup(f.Close)
-	return f
-}
-
-// answerStatus answers every request with status.
-func answerStatus(status int) func(http.ResponseWriter, *http.Request, int) {
-	return func(w http.ResponseWriter, _ *http.Request, _ int) { w.WriteHeader(status) }
-}
-
-func (f *fakeSlimFaas) Requests() []recordedRequest {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return append([]recordedRequest(nil), f.requests...)
-}
 
 // testProcessor is a started processor with a fake clock and observed logs.
 // Its retry delays take no real time: they advance the clock and are recorded.
@@ -134,12 +89,7 @@ func (tp *testProcessor) waitForCalls(t *testing.T) {
 	require.Eventually(t, func() bool {
 		tp.mu.Lock()
 		defer tp.mu.Unlock()
-		for _, f := range tp.bindings.functions {
-			if f.inFlight {
-				return false
-			}
-		}
-		return true
+		return !tp.bindings.functions.inFlight()
 	}, 10*time.Second, time.Millisecond)
 }
 

@@ -19,6 +19,7 @@ var (
 	groupKey    = string(schema.SlimfaaskafkaPendingMessagesMetricAttributeKeyGroup)
 	functionKey = string(schema.SlimfaaskafkaPendingMessagesMetricAttributeKeyFunction)
 	reasonKey   = string(schema.SlimfaaskafkaWakeupsMetricAttributeKeyReason)
+	statusKey   = string(schema.SlimfaaskafkaBindingStatusMetricAttributeKeyStatus)
 )
 
 // batchView is what the batch being processed says about one binding.
@@ -42,7 +43,7 @@ type batchView struct {
 type bindingTable struct {
 	byKey map[bindingKey]*binding
 	// functions holds the functions with a wake in flight or a hold.
-	functions map[string]functionState
+	functions functionTable
 	// expiry is how long a binding may be absent before it is forgotten.
 	expiry time.Duration
 	// nextSweep is when sweep next walks the table.
@@ -56,6 +57,9 @@ type bindingTable struct {
 	observed []*binding
 	// perResource lists, per ResourceMetrics index, the bindings it carried.
 	perResource [][]*binding
+	// statuses holds the receiver's status of the current batch's bindings
+	// (binding_status), for the decision log; it never makes a binding.
+	statuses map[bindingKey]string
 }
 
 // sweepsPerExpiry is how often, per binding expiry, the table is walked to
@@ -66,7 +70,7 @@ const sweepsPerExpiry = 4
 func newBindingTable(expiry time.Duration) bindingTable {
 	return bindingTable{
 		byKey:     make(map[bindingKey]*binding),
-		functions: make(map[string]functionState),
+		functions: newFunctionTable(),
 		expiry:    expiry,
 		seed:      maphash.MakeSeed(),
 	}
@@ -80,6 +84,7 @@ func newBindingTable(expiry time.Duration) bindingTable {
 func (t *bindingTable) collect(md pmetric.Metrics, now time.Time) {
 	t.batch++
 	t.observed = t.observed[:0]
+	clear(t.statuses)
 	rms := md.ResourceMetrics()
 	t.perResource = slices.Grow(t.perResource[:0], rms.Len())[:rms.Len()]
 	for r := range t.perResource {
@@ -98,6 +103,8 @@ func (t *bindingTable) collect(md pmetric.Metrics, now time.Time) {
 				case metric.Name() == schema.MetricsInfo.SlimfaaskafkaConsumedMessages.Name && metric.Type() == pmetric.MetricTypeSum &&
 					metric.Sum().AggregationTemporality() == pmetric.AggregationTemporalityCumulative:
 					t.addPoints(in, metric.Sum().DataPoints(), setConsumed)
+				case metric.Name() == schema.MetricsInfo.SlimfaaskafkaBindingStatus.Name && metric.Type() == pmetric.MetricTypeGauge:
+					t.addStatuses(in, metric.Gauge().DataPoints())
 				}
 			}
 		}
@@ -137,11 +144,7 @@ func (t *bindingTable) sweep(now time.Time) {
 			delete(t.byKey, key)
 		}
 	}
-	for name, f := range t.functions {
-		if f.idle(now) {
-			delete(t.functions, name)
-		}
-	}
+	t.functions.sweep(now)
 }
 
 func setPending(v *batchView, value int64, ts pcommon.Timestamp) {
@@ -170,6 +173,22 @@ func (t *bindingTable) addPoints(in resourceInput, points pmetric.NumberDataPoin
 			continue
 		}
 		set(&t.observe(key, in).seen, value, point.Timestamp())
+	}
+}
+
+// addStatuses keeps the status at 1 of each binding.
+func (t *bindingTable) addStatuses(in resourceInput, points pmetric.NumberDataPointSlice) {
+	for i := 0; i < points.Len(); i++ {
+		point := points.At(i)
+		key, ok := bindingOf(in.id, point.Attributes())
+		status, hasStatus := stringAttribute(point.Attributes(), statusKey)
+		if value, isInt := intValue(point); !ok || !hasStatus || !isInt || value != 1 {
+			continue
+		}
+		if t.statuses == nil {
+			t.statuses = make(map[bindingKey]string)
+		}
+		t.statuses[key] = status
 	}
 }
 

@@ -13,12 +13,20 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
+	"github.com/kafkawake/kafkawake/internal/ctxsleep"
 	schema "github.com/kafkawake/kafkawake/internal/metadata"
 )
 
 const (
-	// maxConcurrentWakes bounds the wake calls running at once.
-	maxConcurrentWakes = 8
+	// maxConcurrentWakes bounds the wake calls running at once, over all
+	// functions. Each function has at most one call in flight, so a hung
+	// endpoint holds only its own function's call, until the HTTP timeout;
+	// the bound is high enough that hung functions never hold back healthy
+	// ones unless this many hang at once.
+	maxConcurrentWakes = 256
+	// idleConnsPerHost is how many connections to SlimFaas are kept open
+	// between wakes.
+	idleConnsPerHost = 8
 	// shutdownWaitLimit bounds how long Shutdown waits for cancelled calls.
 	shutdownWaitLimit = 5 * time.Second
 )
@@ -41,8 +49,9 @@ type wakeProcessor struct {
 	callSlots chan struct{}
 
 	// mu guards everything below.
-	mu       sync.Mutex
-	bindings bindingTable
+	mu        sync.Mutex
+	bindings  bindingTable
+	overrides overrideCheck
 	// client is nil before Start, after Shutdown, and in dry run.
 	client  *http.Client
 	stopped bool
@@ -55,12 +64,13 @@ func newWakeProcessor(cfg *Config, set processor.Settings, now func() time.Time)
 		set:       set,
 		logger:    set.Logger,
 		now:       now,
-		sleep:     sleepContext,
+		sleep:     ctxsleep.Sleep,
 		counters:  counterTemplates(set),
 		runCtx:    runCtx,
 		cancelRun: cancelRun,
 		callSlots: make(chan struct{}, maxConcurrentWakes),
 		bindings:  newBindingTable(cfg.BindingExpiry),
+		overrides: newOverrideCheck(cfg.Functions),
 	}
 }
 
@@ -73,10 +83,28 @@ func (p *wakeProcessor) start(ctx context.Context, host component.Host) error {
 	if err != nil {
 		return fmt.Errorf("slimfaaswake start: create HTTP client for %s: %w", p.cfg.ClientConfig.Endpoint, err)
 	}
+	client.CheckRedirect = keepPOST
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.client = client
 	return nil
+}
+
+// maxRedirects bounds a chain of 307 and 308 redirects.
+const maxRedirects = 10
+
+// keepPOST follows the redirects that keep a POST a POST (307, 308) and
+// stops at the others: after a 301, 302 or 303 an HTTP client sends a GET,
+// which SlimFaas answers 405, hiding the cause. The attempt fails on the
+// redirect itself instead, with its status and Location.
+func keepPOST(req *http.Request, via []*http.Request) error {
+	if len(via) >= maxRedirects {
+		return fmt.Errorf("stopped after %d redirects", maxRedirects)
+	}
+	if code := req.Response.StatusCode; code == http.StatusTemporaryRedirect || code == http.StatusPermanentRedirect {
+		return nil
+	}
+	return http.ErrUseLastResponse
 }
 
 // shutdown stops new wakes, cancels the running ones and waits for them,
@@ -123,8 +151,10 @@ func (p *wakeProcessor) processMetrics(_ context.Context, md pmetric.Metrics) (p
 		return md, nil
 	}
 	for _, b := range p.bindings.observed {
+		p.overrides.seen(b.key.function)
 		p.decide(b, now)
 	}
+	p.overrides.check(now, p.cfg.BindingExpiry, p.logger)
 	p.appendCounters(md, now)
 	return md, nil
 }
@@ -152,13 +182,14 @@ func (p *wakeProcessor) decide(b *binding, now time.Time) {
 	key, obs := b.key, b.seen.observation
 	rules := p.cfg.rulesFor(key.function)
 	var d decision
-	b.state, d = evaluate(rules, b.state, p.bindings.functions[key.function], obs, now)
+	b.state, d = evaluate(rules, b.state, p.bindings.functions.state(key.function), obs, now)
 	action := actionNone
 	if d.outcome == outcomeWake {
 		action = p.startWake(b, d.reason, rules, now)
 	}
 	if ce := p.logger.Check(zapcore.DebugLevel, "Wake decision"); ce != nil {
 		ce.Write(append(bindingFields(key),
+			zap.String("status", p.bindings.statuses[key]),
 			zap.Bool("pending_observed", obs.hasPending),
 			zap.Int64("pending", obs.pending),
 			zap.Int64("consumed_delta", d.consumedDelta),
@@ -179,16 +210,15 @@ func (p *wakeProcessor) startWake(b *binding, reason schema.AttributeReason, rul
 	url := p.cfg.wakeURL(function)
 	if p.cfg.DryRun {
 		p.logger.Info("Dry run: would wake function", append(bindingFields(b.key),
-			zap.String("method", http.MethodPost), zap.String("url", url), zap.String("reason", reason.String()))...)
+			zap.String("method", http.MethodPost), zap.String("url", url), zap.String("reason", reason.String()),
+			zap.String("status", p.bindings.statuses[b.key]))...)
 		p.applyAttempt(b, reason, rules, attemptResult{kind: attemptDryRun}, now)
 		return actionDryRun
 	}
 	if p.stopped || p.client == nil {
 		return actionNotRunning
 	}
-	f := p.bindings.functions[function]
-	f.inFlight = true
-	p.bindings.functions[function] = f
+	p.bindings.functions.begin(function)
 	p.calls.Add(1)
 	go p.deliver(p.client, wakeCall{binding: b, reason: reason, rules: rules, url: url})
 	return actionCalled
@@ -200,12 +230,8 @@ func (p *wakeProcessor) startWake(b *binding, reason schema.AttributeReason, rul
 // whether b is. Callers hold p.mu.
 func (p *wakeProcessor) applyAttempt(b *binding, reason schema.AttributeReason, rules WakeRules, res attemptResult, now time.Time) bool {
 	function := b.key.function
-	f := p.bindings.functions[function]
-	state, heldUntil, counts := afterAttempt(rules, b.state, f.heldUntil, res, now)
-	if !heldUntil.Equal(f.heldUntil) {
-		f.heldUntil = heldUntil
-		p.bindings.functions[function] = f
-	}
+	state, heldUntil, counts := afterAttempt(rules, b.state, p.bindings.functions.state(function).heldUntil, res, now)
+	p.bindings.functions.hold(function, heldUntil, now)
 	if !p.bindings.current(b, now) {
 		return false
 	}
@@ -219,17 +245,5 @@ func bindingFields(key bindingKey) []zap.Field {
 		zap.String(topicKey, key.topic),
 		zap.String(groupKey, key.group),
 		zap.String(functionKey, key.function),
-	}
-}
-
-// sleepContext waits d or until ctx is done.
-func sleepContext(ctx context.Context, d time.Duration) error {
-	timer := time.NewTimer(d)
-	defer timer.Stop()
-	select {
-	case <-timer.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
 	}
 }

@@ -10,7 +10,9 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/config/configretry"
 
+	"github.com/kafkawake/kafkawake/internal/ctxsleep"
 	schema "github.com/kafkawake/kafkawake/internal/metadata"
+	"github.com/kafkawake/kafkawake/internal/slimfaastest"
 )
 
 // scripted is one answer of a scripted fake SlimFaas.
@@ -139,7 +141,7 @@ func TestWakeDeliveryScenarios(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			slimfaas := newFakeSlimFaas(t, answerScript(tt.script...))
+			slimfaas := slimfaastest.NewScripted(t, answerScript(tt.script...))
 			cfg := configFor(slimfaas.URL)
 			if tt.timeout > 0 {
 				cfg.ClientConfig.Timeout = tt.timeout
@@ -157,7 +159,7 @@ func TestWakeDeliveryScenarios(t *testing.T) {
 			tp.waitForCalls(t)
 
 			if !tt.closedPort {
-				assert.Len(t, slimfaas.Requests(), tt.wantAttempts)
+				assert.Len(t, slimfaas.Calls(), tt.wantAttempts)
 			}
 			assert.Equal(t, tt.wantSleeps, tp.Sleeps())
 			wakeupCount, failureCount := tp.counts(key, schema.AttributeReasonPending)
@@ -194,7 +196,7 @@ func (tp *testProcessor) counts(id bindingID, reason schema.AttributeReason) (wa
 }
 
 func TestRetriesStopAtMaxElapsedTime(t *testing.T) {
-	slimfaas := newFakeSlimFaas(t, answerStatus(http.StatusBadGateway))
+	slimfaas := slimfaastest.NewScripted(t, slimfaastest.Status(http.StatusBadGateway))
 	cfg := configFor(slimfaas.URL)
 	cfg.RetryOnFailure.MaxElapsedTime = 4 * time.Second
 	tp := newTestProcessor(t, cfg)
@@ -203,11 +205,11 @@ func TestRetriesStopAtMaxElapsedTime(t *testing.T) {
 	tp.waitForCalls(t)
 
 	assert.Equal(t, seconds(1, 1.5), tp.Sleeps(), "a third delay of 2.25s would end after 4s")
-	assert.Len(t, slimfaas.Requests(), 3)
+	assert.Len(t, slimfaas.Calls(), 3)
 }
 
 func TestShutdownInterruptsRetryWait(t *testing.T) {
-	slimfaas := newFakeSlimFaas(t, answerStatus(http.StatusServiceUnavailable))
+	slimfaas := slimfaastest.NewScripted(t, slimfaastest.Status(http.StatusServiceUnavailable))
 	cfg := configFor(slimfaas.URL)
 	cfg.Defaults.Cooldown = 2 * time.Hour
 	cfg.RetryOnFailure.InitialInterval = time.Hour
@@ -216,7 +218,7 @@ func TestShutdownInterruptsRetryWait(t *testing.T) {
 	waiting := make(chan time.Duration, 1)
 	tp.sleep = func(ctx context.Context, d time.Duration) error {
 		waiting <- d
-		return sleepContext(ctx, d)
+		return ctxsleep.Sleep(ctx, d)
 	}
 
 	tp.process(t, batch([]point{pendingPoint("t", "g", "f", 1)}))
@@ -228,7 +230,7 @@ func TestShutdownInterruptsRetryWait(t *testing.T) {
 	wakeupCount, failureCount := tp.counts(bindingID{"t", "g", "f"}, schema.AttributeReasonPending)
 	assert.Zero(t, wakeupCount)
 	assert.Equal(t, int64(1), failureCount)
-	assert.Len(t, slimfaas.Requests(), 1)
+	assert.Len(t, slimfaas.Calls(), 1)
 }
 
 func TestParseRetryAfter(t *testing.T) {

@@ -1,7 +1,14 @@
 package slimfaaswakeprocessor // import "github.com/kafkawake/kafkawake/processor/slimfaaswakeprocessor"
 
 import (
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
 	"time"
+
+	"go.opentelemetry.io/collector/config/configretry"
 
 	schema "github.com/kafkawake/kafkawake/internal/metadata"
 )
@@ -183,4 +190,84 @@ func afterAttempt(rules WakeRules, state bindingState, heldUntil time.Time, res 
 		heldUntil = hold(res.retryAfter)
 	}
 	return state, heldUntil, attemptCounts{failures: 1}
+}
+
+// maxRetryAfter caps the delay SlimFaas may ask for: a broken or hostile
+// Retry-After must not silence a function for years.
+const maxRetryAfter = 5 * time.Minute
+
+// classifyAnswer turns SlimFaas's answer to a wake call into an attempt
+// result: 2xx succeeded; 429 and 503 throttled, after the Retry-After it
+// asks for; another 4xx, or a redirect that would turn the POST into a GET,
+// rejected; anything else failed. now turns a Retry-After date into a
+// delay.
+func classifyAnswer(code int, status, retryAfter, location string, now time.Time) attemptResult {
+	res := attemptResult{status: code}
+	switch {
+	case code >= 200 && code < 300:
+		res.kind = attemptSucceeded
+		return res
+	case code >= 300 && code < 400:
+		res.kind = attemptRejected
+		res.err = fmt.Errorf("SlimFaas's address answered %s with Location %q: a wake is a POST, sent on only through a 307 or 308 redirect; set endpoint to the address it redirects to (perhaps https)", status, location)
+		return res
+	case code == http.StatusTooManyRequests || code == http.StatusServiceUnavailable:
+		res.kind = attemptThrottled
+		res.retryAfter = parseRetryAfter(retryAfter, now)
+	case code >= 400 && code < 500:
+		res.kind = attemptRejected
+	default:
+		res.kind = attemptFailed
+	}
+	res.err = fmt.Errorf("SlimFaas answered %s", status)
+	return res
+}
+
+// parseRetryAfter reads a Retry-After value, in seconds or as an HTTP date,
+// as a delay from now, capped at maxRetryAfter. It returns 0 when the value
+// is absent, invalid or not in the future.
+func parseRetryAfter(value string, now time.Time) time.Duration {
+	value = strings.TrimSpace(value)
+	if value == "" {
+		return 0
+	}
+	if seconds, err := strconv.ParseInt(value, 10, 64); err == nil || errors.Is(err, strconv.ErrRange) {
+		// Out of range, ParseInt returns the nearest int64: huge is capped
+		// like any value over the limit, hugely negative is in the past.
+		if seconds <= 0 {
+			return 0
+		}
+		return time.Duration(min(seconds, int64(maxRetryAfter/time.Second))) * time.Second
+	}
+	if date, err := http.ParseTime(value); err == nil {
+		// Sub saturates, so a date in year 9999 is capped too.
+		return min(max(0, date.Sub(now)), maxRetryAfter)
+	}
+	return 0
+}
+
+// retryWindow is how long after the first attempt a wake call may be
+// retried: the cooldown, or retry_on_failure.max_elapsed_time when shorter.
+func retryWindow(retry configretry.BackOffConfig, rules WakeRules) time.Duration {
+	if !retry.Enabled {
+		return 0
+	}
+	if limit := retry.MaxElapsedTime; limit > 0 && limit < rules.Cooldown {
+		return limit
+	}
+	return rules.Cooldown
+}
+
+// nextRetry says whether and when a failed attempt is retried: after the
+// Retry-After SlimFaas asked for, or else after the next backoff delay, as
+// long as the retry starts before deadline.
+func nextRetry(enabled bool, res attemptResult, nextBackOff func() time.Duration, now, deadline time.Time) (time.Duration, bool) {
+	if !enabled || (res.kind != attemptThrottled && res.kind != attemptFailed) {
+		return 0, false
+	}
+	delay := res.retryAfter
+	if delay == 0 {
+		delay = nextBackOff()
+	}
+	return delay, !now.Add(delay).After(deadline)
 }

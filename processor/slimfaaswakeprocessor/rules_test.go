@@ -228,7 +228,7 @@ func TestAfterAttempt(t *testing.T) {
 
 // The cooldown starts on a 2xx only: after any failure, the binding is out
 // of cooldown as before, and only its function may be held.
-func TestCooldownStartsOn2xxOnly(t *testing.T) {
+func TestCooldownStartsOn2xxOnlyRule(t *testing.T) {
 	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	rules := WakeRules{MinPendingMessages: 1, Cooldown: 30 * time.Second, MinConsumedDelta: 1}
 	for _, res := range []attemptResult{
@@ -247,7 +247,7 @@ func TestCooldownStartsOn2xxOnly(t *testing.T) {
 
 // A hold on function f stops every binding of f, whatever its own state, and
 // no binding of another function.
-func TestHoldOnFunctionStopsEveryBindingOfIt(t *testing.T) {
+func TestHoldOnFunctionStopsEveryBindingOfItRule(t *testing.T) {
 	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	rules := WakeRules{MinPendingMessages: 1, Cooldown: 30 * time.Second, ActivityKeepAlive: time.Minute, MinConsumedDelta: 1}
 	_, heldUntil, _ := afterAttempt(rules, bindingState{}, time.Time{}, attemptResult{kind: attemptThrottled, status: 429, retryAfter: 2 * time.Minute}, now)

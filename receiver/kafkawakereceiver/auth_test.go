@@ -3,6 +3,7 @@ package kafkawakereceiver
 import (
 	"context"
 	"crypto/tls"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -21,6 +22,7 @@ import (
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
 
+	"github.com/kafkawake/kafkawake/internal/kafkatest"
 	"github.com/kafkawake/kafkawake/internal/testpki"
 	"github.com/kafkawake/kafkawake/receiver/kafkawakereceiver/internal/metadata"
 )
@@ -28,7 +30,7 @@ import (
 var adminSASL = kgo.SASL(plain.Auth{User: "admin", Pass: "admin-secret"}.AsMechanism())
 
 func TestSASLMechanisms(t *testing.T) {
-	c := newTestClusterAs(t, []kgo.Opt{adminSASL},
+	c := kafkatest.NewAs(t, []kgo.Opt{adminSASL},
 		kfake.SeedTopics(1, "orders"),
 		kfake.EnableSASL(),
 		kfake.Superuser("PLAIN", "admin", "admin-secret"),
@@ -36,7 +38,7 @@ func TestSASLMechanisms(t *testing.T) {
 		kfake.User("SCRAM-SHA-256", "scram256-monitor", "p2"),
 		kfake.User("SCRAM-SHA-512", "scram512-monitor", "p3"),
 	)
-	c.produce("orders", 0, 4)
+	c.Produce("orders", 0, 4)
 
 	tests := []struct{ mechanism, user, password string }{
 		{MechanismPlain, "plain-monitor", "p1"},
@@ -46,7 +48,7 @@ func TestSASLMechanisms(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.mechanism, func(t *testing.T) {
 			s, _ := startScraperWith(t, func(cfg *Config) {
-				cfg.Brokers = c.cluster.ListenAddrs()
+				cfg.Brokers = c.Kfake.ListenAddrs()
 				cfg.Authentication.SASL = &configkafka.SASLConfig{Mechanism: tt.mechanism, Username: tt.user, Password: "hunter2-wrong"}
 				cfg.Bindings = []BindingConfig{{Topic: "orders", ConsumerGroup: "g", Function: "f"}}
 			})
@@ -64,7 +66,7 @@ func TestSASLMechanisms(t *testing.T) {
 			assert.False(t, pointsByFunction(t, md).has(pendingName, "f"))
 
 			s, _ = startScraperWith(t, func(cfg *Config) {
-				cfg.Brokers = c.cluster.ListenAddrs()
+				cfg.Brokers = c.Kfake.ListenAddrs()
 				cfg.Authentication.SASL = &configkafka.SASLConfig{Mechanism: tt.mechanism, Username: tt.user, Password: tt.password}
 				cfg.Bindings = []BindingConfig{{Topic: "orders", ConsumerGroup: "g", Function: "f"}}
 			})
@@ -77,7 +79,7 @@ func TestGroupOffsetsNotAuthorizedFallsBackToProducedMessages(t *testing.T) {
 	describe := func(resource kmsg.ACLResourceType, name string) kfake.ACL {
 		return kfake.ACL{Resource: resource, Name: name, Pattern: kmsg.ACLResourcePatternTypeLiteral, Operation: kmsg.ACLOperationDescribe, Allow: true}
 	}
-	c := newTestClusterAs(t, []kgo.Opt{adminSASL},
+	c := kafkatest.NewAs(t, []kgo.Opt{adminSASL},
 		kfake.SeedTopics(2, "orders", "secret"),
 		kfake.EnableSASL(),
 		kfake.EnableACLs(),
@@ -87,14 +89,14 @@ func TestGroupOffsetsNotAuthorizedFallsBackToProducedMessages(t *testing.T) {
 			describe(kmsg.ACLResourceTypeGroup, "allowed"),
 		),
 	)
-	c.produce("orders", 0, 10)
-	c.produce("secret", 0, 10)
-	c.commit("allowed", "orders", 0, 4)
-	c.commit("denied", "orders", 0, 4)
+	c.Produce("orders", 0, 10)
+	c.Produce("secret", 0, 10)
+	c.Commit("allowed", "orders", 0, 4)
+	c.Commit("denied", "orders", 0, 4)
 
 	core, logs := observer.New(zapcore.InfoLevel)
 	s, clock := startScraperWith(t, func(cfg *Config) {
-		cfg.Brokers = c.cluster.ListenAddrs()
+		cfg.Brokers = c.Kfake.ListenAddrs()
 		cfg.Authentication.SASL = &configkafka.SASLConfig{Mechanism: MechanismPlain, Username: "monitor", Password: "monitor-secret"}
 		cfg.Bindings = []BindingConfig{
 			{Topic: "orders", ConsumerGroup: "allowed", Function: "allowed"},
@@ -105,7 +107,7 @@ func TestGroupOffsetsNotAuthorizedFallsBackToProducedMessages(t *testing.T) {
 	s.logger = zap.New(core)
 
 	scrape := func() bindingPoints {
-		md, err := s.scrape(c.ctx())
+		md, err := s.scrape(c.Ctx())
 		require.Error(t, err, "the unauthorized topic must be reported")
 		assert.ErrorContains(t, err, `topic "secret" is not authorized`)
 		clock.Advance(2 * time.Second)
@@ -117,17 +119,25 @@ func TestGroupOffsetsNotAuthorizedFallsBackToProducedMessages(t *testing.T) {
 	assert.False(t, pts.has(pendingName, "secret"), "an unauthorized topic is an error, never 0")
 	assert.Equal(t, int64(0), pts.intValue(t, pendingName, "denied"), "the first scrape without group offsets is a baseline")
 
-	c.produce("orders", 0, 3)
-	c.produce("orders", 1, 2)
+	c.Produce("orders", 0, 3)
+	c.Produce("orders", 1, 2)
 	pts = scrape()
 	assert.Equal(t, int64(5), pts.intValue(t, pendingName, "denied"), "new messages still wake the function")
 	assert.Equal(t, int64(11), pts.intValue(t, pendingName, "allowed"))
+	// Without Describe on the group its members are unknown: no
+	// group_members point, and the status is decided from consumption.
+	assert.False(t, pts.has(membersName, "denied"))
+	assert.Equal(t, "waiting", pts.status(t, "denied"), "work, and nothing consumed over the window")
+	assert.Equal(t, int64(0), pts.intValue(t, membersName, "allowed"))
 
 	pts = scrape()
 	assert.Equal(t, int64(0), pts.intValue(t, pendingName, "denied"), "old messages do not wake it forever")
 
 	fallbackLogs := logs.FilterMessageSnippet("falls back").FilterField(zap.String("function", "denied"))
 	assert.Equal(t, 1, fallbackLogs.Len(), "the fallback is logged once per change, not every scrape")
+	membersLogs := logs.FilterMessageSnippet("members are unknown").FilterField(zap.String("function", "denied"))
+	require.Equal(t, 1, membersLogs.Len(), "logged once")
+	assert.Contains(t, fmt.Sprint(membersLogs.All()[0].ContextMap()["error"]), "grant Describe on the group")
 	secretLogs := logs.FilterMessageSnippet("Cannot read").FilterField(zap.String("function", "secret"))
 	assert.Equal(t, 1, secretLogs.Len())
 }
@@ -153,11 +163,11 @@ func TestTLSAndMutualTLS(t *testing.T) {
 				MinVersion:   tls.VersionTLS12,
 			}
 			adminTLS := kgo.DialTLSConfig(&tls.Config{RootCAs: pki.Pool, Certificates: []tls.Certificate{pki.ClientCert}, MinVersion: tls.VersionTLS12})
-			c := newTestClusterAs(t, []kgo.Opt{adminTLS}, kfake.SeedTopics(1, "orders"), kfake.TLS(serverTLS))
-			c.produce("orders", 0, 3)
+			c := kafkatest.NewAs(t, []kgo.Opt{adminTLS}, kfake.SeedTopics(1, "orders"), kfake.TLS(serverTLS))
+			c.Produce("orders", 0, 3)
 
 			s, _ := startScraperWith(t, func(cfg *Config) {
-				cfg.Brokers = c.cluster.ListenAddrs()
+				cfg.Brokers = c.Kfake.ListenAddrs()
 				cfg.TLS = &tt.clientTLS
 				cfg.Bindings = []BindingConfig{{Topic: "orders", ConsumerGroup: "g", Function: "f"}}
 			})
@@ -165,7 +175,7 @@ func TestTLSAndMutualTLS(t *testing.T) {
 
 			// Without TLS the handshake fails: an error, not a 0.
 			plaintext, _ := startScraperWith(t, func(cfg *Config) {
-				cfg.Brokers = c.cluster.ListenAddrs()
+				cfg.Brokers = c.Kfake.ListenAddrs()
 				cfg.Timeout = time.Second
 				cfg.Bindings = []BindingConfig{{Topic: "orders", ConsumerGroup: "g", Function: "f"}}
 			})

@@ -14,6 +14,9 @@ import (
 	"go.opentelemetry.io/collector/scraper/scraperhelper"
 
 	schema "github.com/kafkawake/kafkawake/internal/metadata"
+	"github.com/kafkawake/kafkawake/internal/slimfaasname"
+	"github.com/kafkawake/kafkawake/receiver/kafkawakereceiver/internal/kafkaclient"
+	"github.com/kafkawake/kafkawake/receiver/kafkawakereceiver/internal/lag"
 )
 
 // OffsetReset says how a partition without a committed offset counts, the way
@@ -41,11 +44,11 @@ const (
 
 // SASL mechanisms of auth.sasl.mechanism.
 const (
-	MechanismPlain       = "PLAIN"
-	MechanismScramSHA256 = "SCRAM-SHA-256"
-	MechanismScramSHA512 = "SCRAM-SHA-512"
-	MechanismAWSMSKIAM   = "AWS_MSK_IAM_OAUTHBEARER"
-	MechanismOAuthBearer = "OAUTHBEARER"
+	MechanismPlain       = kafkaclient.MechanismPlain
+	MechanismScramSHA256 = kafkaclient.MechanismScramSHA256
+	MechanismScramSHA512 = kafkaclient.MechanismScramSHA512
+	MechanismAWSMSKIAM   = kafkaclient.MechanismAWSMSKIAM
+	MechanismOAuthBearer = kafkaclient.MechanismOAuthBearer
 )
 
 // Config is the kafkawake receiver configuration.
@@ -75,9 +78,31 @@ type Config struct {
 	// Watch long-polls the partitions of idle bindings to report them as
 	// soon as a message arrives.
 	Watch WatchConfig `mapstructure:"watch"`
+	// ShutdownTimeout bounds each step of a shutdown that waits on Kafka
+	// (leaving the coordination group), so that a pod stops within its
+	// grace period even when Kafka does not answer.
+	ShutdownTimeout time.Duration `mapstructure:"shutdown_timeout"`
+	// Health configures the health signals: stalled partitions.
+	Health HealthConfig `mapstructure:"health"`
+	// Scaling configures the scaling signals: desired replicas and drain
+	// time. A binding's own scaling keys override these.
+	Scaling ScalingConfig `mapstructure:"scaling"`
 
 	// prevent unkeyed literal initialization
 	_ struct{}
+}
+
+// readCommitted tells whether pending stops at the last stable offset.
+func (cfg *Config) readCommitted() bool {
+	return cfg.IsolationLevel == IsolationReadCommitted
+}
+
+// lagReset is offset_reset as the lag rules take it.
+func (cfg *Config) lagReset() lag.Reset {
+	if cfg.OffsetReset == OffsetResetLatest {
+		return lag.FromLatest
+	}
+	return lag.FromEarliest
 }
 
 // Unmarshal refuses the top-level sasl key of earlier versions with
@@ -95,6 +120,8 @@ type BindingConfig struct {
 	Topic         string `mapstructure:"topic"`
 	ConsumerGroup string `mapstructure:"consumer_group"`
 	Function      string `mapstructure:"function"`
+	// Scaling overrides the receiver's scaling keys for this binding.
+	Scaling *ScalingOverride `mapstructure:"scaling"`
 
 	// prevent unkeyed literal initialization
 	_ struct{}
@@ -123,6 +150,9 @@ func (cfg *Config) Validate() error {
 	if cfg.Timeout <= 0 {
 		errs = append(errs, fmt.Errorf("timeout: must be positive, got %s", cfg.Timeout))
 	}
+	if cfg.ShutdownTimeout <= 0 {
+		errs = append(errs, fmt.Errorf("shutdown_timeout: must be positive, got %s", cfg.ShutdownTimeout))
+	}
 	switch cfg.OffsetReset {
 	case OffsetResetEarliest, OffsetResetLatest:
 	default:
@@ -135,6 +165,8 @@ func (cfg *Config) Validate() error {
 	}
 	errs = append(errs, cfg.PendingAge.validate()...)
 	errs = append(errs, validateBindings(cfg.Bindings)...)
+	errs = append(errs, cfg.validateScaling()...)
+	errs = append(errs, cfg.Health.validate()...)
 	if cfg.Coordination.HasValue() {
 		errs = append(errs, cfg.Coordination.Get().validate()...)
 	}
@@ -170,7 +202,8 @@ func validateBindings(bindings []BindingConfig) []error {
 		return []error{errors.New("bindings: must list at least one binding")}
 	}
 	var errs []error
-	firstIndex := make(map[BindingConfig]int, len(bindings))
+	type identity struct{ topic, group, function string }
+	firstIndex := make(map[identity]int, len(bindings))
 	for i, b := range bindings {
 		fields := []struct{ name, value string }{
 			{"topic", b.Topic}, {"consumer_group", b.ConsumerGroup}, {"function", b.Function},
@@ -180,11 +213,17 @@ func validateBindings(bindings []BindingConfig) []error {
 				errs = append(errs, fmt.Errorf("bindings[%d].%s: must not be empty", i, f.name))
 			}
 		}
-		if first, dup := firstIndex[b]; dup {
+		if strings.TrimSpace(b.Function) != "" {
+			if err := slimfaasname.Validate(b.Function); err != nil {
+				errs = append(errs, fmt.Errorf("bindings[%d].function: %w", i, err))
+			}
+		}
+		id := identity{b.Topic, b.ConsumerGroup, b.Function}
+		if first, dup := firstIndex[id]; dup {
 			errs = append(errs, fmt.Errorf("bindings[%d]: duplicates bindings[%d] (%s)", i, first, b))
 			continue
 		}
-		firstIndex[b] = i
+		firstIndex[id] = i
 	}
 	return errs
 }
@@ -227,4 +266,84 @@ func (c *CoordinationConfig) validate() []error {
 		errs = append(errs, fmt.Errorf("coordination.heartbeat_interval: must be positive and at most a third of session_timeout (%s), got %s", c.SessionTimeout/3, c.HeartbeatInterval))
 	}
 	return errs
+}
+
+// PendingAgeMethod says how the receiver dates the oldest pending message.
+type PendingAgeMethod string
+
+const (
+	// PendingAgeEstimate dates offsets from the times the receiver saw the
+	// high watermark pass them; it needs no permission beyond Describe.
+	PendingAgeEstimate PendingAgeMethod = "estimate"
+	// PendingAgeFetch reads the timestamp of the first pending record of each
+	// lagging partition; it needs Read on the topics.
+	PendingAgeFetch PendingAgeMethod = "fetch"
+	// PendingAgeNone turns the pending age off.
+	PendingAgeNone PendingAgeMethod = "none"
+)
+
+// PendingAgeConfig configures slimfaaskafka.pending_age.
+type PendingAgeConfig struct {
+	Method PendingAgeMethod `mapstructure:"method"`
+
+	// prevent unkeyed literal initialization
+	_ struct{}
+}
+
+func (c PendingAgeConfig) validate() []error {
+	switch c.Method {
+	case PendingAgeEstimate, PendingAgeFetch, PendingAgeNone:
+		return nil
+	default:
+		return []error{fmt.Errorf("pending_age.method: must be %q, %q or %q, got %q", PendingAgeEstimate, PendingAgeFetch, PendingAgeNone, c.Method)}
+	}
+}
+
+const (
+	defaultWatchMaxWait = 5 * time.Second
+	// maxWatchMaxWait bounds how long a silently dropped connection can hold
+	// a long poll: each poll gives up max_wait plus the timeout after it
+	// was sent.
+	maxWatchMaxWait = 30 * time.Second
+)
+
+// WatchConfig turns on long polls of the partitions of idle bindings.
+type WatchConfig struct {
+	// Enabled needs Read on the bound topics.
+	Enabled bool `mapstructure:"enabled"`
+	// MaxWait is how long one long poll waits at the broker for a message.
+	MaxWait time.Duration `mapstructure:"max_wait"`
+
+	// prevent unkeyed literal initialization
+	_ struct{}
+}
+
+func defaultWatchConfig() WatchConfig {
+	return WatchConfig{MaxWait: defaultWatchMaxWait}
+}
+
+func (w *WatchConfig) validate() []error {
+	if w.MaxWait <= 0 || w.MaxWait > maxWatchMaxWait {
+		return []error{fmt.Errorf("watch.max_wait: must be above 0 and at most %s, got %s", maxWatchMaxWait, w.MaxWait)}
+	}
+	return nil
+}
+
+const defaultStallAfter = 2 * time.Minute
+
+// HealthConfig configures slimfaaskafka.stalled_partitions.
+type HealthConfig struct {
+	// StallAfter is how long a partition with pending messages, a group
+	// with members and a commit that does not move takes to be stalled.
+	StallAfter time.Duration `mapstructure:"stall_after"`
+
+	// prevent unkeyed literal initialization
+	_ struct{}
+}
+
+func (h HealthConfig) validate() []error {
+	if h.StallAfter <= 0 {
+		return []error{fmt.Errorf("health.stall_after: must be positive, got %s", h.StallAfter)}
+	}
+	return nil
 }

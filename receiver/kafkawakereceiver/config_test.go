@@ -18,6 +18,7 @@ import (
 	"go.opentelemetry.io/collector/confmap/confmaptest"
 
 	"github.com/kafkawake/kafkawake/receiver/kafkawakereceiver/internal/metadata"
+	"github.com/kafkawake/kafkawake/receiver/kafkawakereceiver/internal/scaling"
 )
 
 func TestLoadConfig(t *testing.T) {
@@ -33,9 +34,10 @@ func TestLoadConfig(t *testing.T) {
 	custom.OffsetReset = OffsetResetLatest
 	custom.PendingAge.Method = PendingAgeFetch
 	custom.Watch = WatchConfig{Enabled: true, MaxWait: 2 * time.Second}
+	custom.Scaling = ScalingConfig{TargetPendingPerReplica: ptr[int64](100), Cap: scaling.CapPartitionsPending, MaxReplicas: 20, RateWindow: 30 * time.Second}
 	custom.Bindings = []BindingConfig{
 		{Topic: "orders", ConsumerGroup: "orders-group", Function: "processorders"},
-		{Topic: "orders", ConsumerGroup: "audit-group", Function: "audit"},
+		{Topic: "orders", ConsumerGroup: "audit-group", Function: "audit", Scaling: &ScalingOverride{TargetPendingPerReplica: ptr[int64](500), Cap: ptr(scaling.CapNone)}},
 	}
 	connection := createDefaultConfig().(*Config)
 	connection.Brokers = []string{"b-1.msk.example:9098"}
@@ -93,6 +95,25 @@ func TestLoadConfig(t *testing.T) {
 			assert.Equal(t, tt.want, cfg)
 		})
 	}
+}
+
+func TestABindingsScalingKeysOverrideTheReceivers(t *testing.T) {
+	cm, err := confmaptest.LoadConf(filepath.Join("testdata", "config.yaml"))
+	require.NoError(t, err)
+	sub, err := cm.Sub(component.NewIDWithName(metadata.Type, "custom").String())
+	require.NoError(t, err)
+	cfg := createDefaultConfig().(*Config)
+	require.NoError(t, sub.Unmarshal(cfg))
+
+	assert.Equal(t, scaling.Policy{TargetPerReplica: 100, Cap: scaling.CapPartitionsPending, MaxReplicas: 20}, cfg.scalingFor(0).policy(), "the receiver's keys")
+	assert.Equal(t, scaling.Policy{TargetPerReplica: 500, Cap: scaling.CapNone, MaxReplicas: 20}, cfg.scalingFor(1).policy(), "overridden keys, and the receiver's for the others")
+	assert.Equal(t, 30*time.Second, cfg.scalingFor(1).window(cfg.CollectionInterval))
+}
+
+func TestTheDefaultRateWindowSpansTwoIntervals(t *testing.T) {
+	cfg := createDefaultConfig().(*Config)
+	assert.Equal(t, time.Minute, cfg.Scaling.window(2*time.Second), "a minute at the default interval")
+	assert.Equal(t, 10*time.Minute, cfg.Scaling.window(5*time.Minute), "two intervals when they are longer")
 }
 
 func TestLoadConfigRefusesOldAndUnknownKeys(t *testing.T) {
@@ -161,6 +182,22 @@ func TestValidateNamesTheField(t *testing.T) {
 		{"unknown offset_reset", func(c *Config) { c.OffsetReset = "newest" }, `offset_reset: must be "earliest" or "latest", got "newest"`},
 		{"unknown pending_age.method", func(c *Config) { c.PendingAge.Method = "exact" }, `pending_age.method: must be "estimate", "fetch" or "none", got "exact"`},
 		{"zero collection_interval", func(c *Config) { c.CollectionInterval = 0 }, "collection_interval"},
+		{"scaling target of 0", func(c *Config) { c.Scaling.TargetPendingPerReplica = ptr[int64](0) }, "scaling.target_pending_per_replica: must be above 0 (leave it out to turn desired_replicas off), got 0"},
+		{"unknown scaling.cap", func(c *Config) { c.Scaling.Cap = "brokers" }, `scaling.cap: must be "partitions", "partitions_pending" or "none", got "brokers"`},
+		{"negative scaling.max_replicas", func(c *Config) { c.Scaling.MaxReplicas = -1 }, "scaling.max_replicas: must not be negative"},
+		{"rate_window under two intervals", func(c *Config) { c.Scaling.RateWindow = 3 * time.Second }, "scaling.rate_window: must be at least two collection intervals (4s), got 3s"},
+		{"a binding's negative target", func(c *Config) {
+			c.Bindings[0].Scaling = &ScalingOverride{TargetPendingPerReplica: ptr[int64](-5)}
+		}, "bindings[0].scaling.target_pending_per_replica: must be above 0"},
+		{"a binding's unknown cap", func(c *Config) {
+			c.Bindings[0].Scaling = &ScalingOverride{Cap: ptr[scaling.Cap]("members")}
+		}, `bindings[0].scaling.cap: must be "partitions", "partitions_pending" or "none", got "members"`},
+		{"a binding's rate_window", func(c *Config) {
+			c.Bindings[0].Scaling = &ScalingOverride{RateWindow: ptr(time.Second)}
+		}, "bindings[0].scaling.rate_window: must be at least two collection intervals (4s), got 1s"},
+		{"a binding's negative max_replicas", func(c *Config) {
+			c.Bindings[0].Scaling = &ScalingOverride{MaxReplicas: ptr[int64](-2)}
+		}, "bindings[0].scaling.max_replicas: must not be negative"},
 		{"coordination without group", func(c *Config) { c.Coordination = coordinationBlock("", 10*time.Second, time.Second) }, "coordination.group: must not be empty"},
 		{"session_timeout below the brokers' minimum", func(c *Config) { c.Coordination = coordinationBlock("r", 5*time.Second, time.Second) }, "coordination.session_timeout: must be between 6s and 5m0s (the brokers' default bounds), got 5s"},
 		{"session_timeout above the brokers' maximum", func(c *Config) { c.Coordination = coordinationBlock("r", 301*time.Second, time.Second) }, "coordination.session_timeout: must be between 6s and 5m0s"},
@@ -246,3 +283,5 @@ func TestREADMEExamplesLoad(t *testing.T) {
 func coordinationBlock(group string, session, heartbeat time.Duration) configoptional.Optional[CoordinationConfig] {
 	return configoptional.Some(CoordinationConfig{Group: group, SessionTimeout: session, HeartbeatInterval: heartbeat})
 }
+
+func ptr[T any](v T) *T { return &v }

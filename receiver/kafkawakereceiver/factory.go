@@ -13,6 +13,7 @@ import (
 	"go.opentelemetry.io/collector/scraper/scraperhelper"
 
 	schema "github.com/kafkawake/kafkawake/internal/metadata"
+	"github.com/kafkawake/kafkawake/receiver/kafkawakereceiver/internal/logchange"
 	"github.com/kafkawake/kafkawake/receiver/kafkawakereceiver/internal/metadata"
 )
 
@@ -20,6 +21,7 @@ const (
 	defaultClientID           = "otelcol-kafkawake"
 	defaultCollectionInterval = 2 * time.Second
 	defaultTimeout            = 5 * time.Second
+	defaultShutdownTimeout    = 5 * time.Second
 
 	defaultSessionTimeout    = 10 * time.Second
 	defaultHeartbeatInterval = time.Second
@@ -54,8 +56,11 @@ func createDefaultConfig() component.Config {
 			SessionTimeout:    defaultSessionTimeout,
 			HeartbeatInterval: defaultHeartbeatInterval,
 		}),
-		PendingAge: PendingAgeConfig{Method: PendingAgeEstimate},
-		Watch:      defaultWatchConfig(),
+		PendingAge:      PendingAgeConfig{Method: PendingAgeEstimate},
+		Watch:           defaultWatchConfig(),
+		Scaling:         defaultScalingConfig(),
+		ShutdownTimeout: defaultShutdownTimeout,
+		Health:          HealthConfig{StallAfter: defaultStallAfter},
 	}
 }
 
@@ -75,11 +80,11 @@ func newMetricsReceiver(cfg *Config, set receiver.Settings, next consumer.Metric
 		return nil, err
 	}
 	controllerSet := set
-	controllerSet.Logger = logChangesOnly(set.Logger)
+	controllerSet.Logger = logchange.ChangesOnly(set.Logger)
 	controller, err := scraperhelper.NewMetricsController(&cfg.ControllerConfig, controllerSet, next,
 		scraperhelper.AddMetricsScraper(metadata.Type, sc))
 	if err != nil || (!cfg.Watch.Enabled && !cfg.Coordination.HasValue()) {
 		return controller, err
 	}
-	return newReportingReceiver(controller, s, next, set)
+	return newReportingReceiver(cfg, controller, s, next, set)
 }

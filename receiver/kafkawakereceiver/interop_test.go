@@ -16,6 +16,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"github.com/twmb/franz-go/pkg/kfake"
+
+	"github.com/kafkawake/kafkawake/internal/kafkatest"
 )
 
 // TestPendingMatchesKcatConsumerGroup has an independent client, kcat
@@ -25,8 +27,8 @@ func TestPendingMatchesKcatConsumerGroup(t *testing.T) {
 	kcat, err := exec.LookPath("kcat")
 	require.NoError(t, err, "kcat is required for interop tests: run `make deps` (Debian package kcat)")
 
-	c := newTestCluster(t, kfake.SeedTopics(6, "orders"))
-	brokers := strings.Join(c.cluster.ListenAddrs(), ",")
+	c := kafkatest.New(t, kfake.SeedTopics(6, "orders"))
+	brokers := strings.Join(c.Kfake.ListenAddrs(), ",")
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 
@@ -45,7 +47,7 @@ func TestPendingMatchesKcatConsumerGroup(t *testing.T) {
 	require.NoError(t, err, "kcat consume: %s", out)
 
 	want := pendingFromKadm(t, c, "orders", "kcat-group")
-	s, _ := startScraper(t, c.cluster.ListenAddrs(), OffsetResetEarliest,
+	s, _ := startScraper(t, c.Kfake.ListenAddrs(), OffsetResetEarliest,
 		BindingConfig{Topic: "orders", ConsumerGroup: "kcat-group", Function: "f"})
 	got := scrapeOK(t, c, s).intValue(t, pendingName, "f")
 	assert.Equal(t, want, got)
@@ -54,13 +56,13 @@ func TestPendingMatchesKcatConsumerGroup(t *testing.T) {
 
 // pendingFromKadm computes pending from raw offsets, by the rules of
 // docs/rules.md#pending-messages with offset_reset earliest, independently of the receiver's code.
-func pendingFromKadm(t *testing.T, c *testCluster, topic, group string) int64 {
+func pendingFromKadm(t *testing.T, c *kafkatest.Cluster, topic, group string) int64 {
 	t.Helper()
-	ends, err := c.adm.ListEndOffsets(c.ctx(), topic)
+	ends, err := c.Adm.ListEndOffsets(c.Ctx(), topic)
 	require.NoError(t, err)
-	starts, err := c.adm.ListStartOffsets(c.ctx(), topic)
+	starts, err := c.Adm.ListStartOffsets(c.Ctx(), topic)
 	require.NoError(t, err)
-	commits, err := c.adm.FetchOffsets(c.ctx(), group)
+	commits, err := c.Adm.FetchOffsets(c.Ctx(), group)
 	require.NoError(t, err)
 	var total int64
 	for p, end := range ends[topic] {

@@ -17,6 +17,7 @@ import (
 	"go.opentelemetry.io/collector/component/componenttest"
 	"go.opentelemetry.io/collector/receiver/receivertest"
 
+	"github.com/kafkawake/kafkawake/internal/kafkatest"
 	"github.com/kafkawake/kafkawake/internal/oauthbearertest"
 	"github.com/kafkawake/kafkawake/receiver/kafkawakereceiver/internal/metadata"
 )
@@ -24,13 +25,13 @@ import (
 var tokenSourceID = component.MustNewID("oauth2client")
 
 func TestOAuthBearerSendsTheExtensionsToken(t *testing.T) {
-	c := newTestCluster(t, kfake.SeedTopics(1, "orders"))
-	c.produce("orders", 0, 5)
-	broker := oauthbearertest.Script(c.cluster)
+	c := kafkatest.New(t, kfake.SeedTopics(1, "orders"))
+	c.Produce("orders", 0, 5)
+	broker := oauthbearertest.Script(c.Kfake)
 
 	host := oauthbearertest.Host{tokenSourceID: &oauthbearertest.TokenSource{AccessToken: "eyJ.test-access-token.sig"}}
 	s, _ := startScraperOn(t, host, func(cfg *Config) {
-		cfg.Brokers = c.cluster.ListenAddrs()
+		cfg.Brokers = c.Kfake.ListenAddrs()
 		cfg.Authentication.SASL = &configkafka.SASLConfig{Mechanism: MechanismOAuthBearer, OAuthBearerTokenSource: tokenSourceID}
 		cfg.Bindings = []BindingConfig{{Topic: "orders", ConsumerGroup: "g", Function: "f"}}
 	})
@@ -76,12 +77,12 @@ const (
 
 func TestAWSMSKIAMSendsASignedConnectToken(t *testing.T) {
 	oauthbearertest.SetAWSCredentials(t, testAccessKeyID, testSecretAccessKey, testSessionToken)
-	c := newTestCluster(t, kfake.SeedTopics(1, "orders"))
-	c.produce("orders", 0, 2)
-	broker := oauthbearertest.Script(c.cluster)
+	c := kafkatest.New(t, kfake.SeedTopics(1, "orders"))
+	c.Produce("orders", 0, 2)
+	broker := oauthbearertest.Script(c.Kfake)
 
 	s, _ := startScraperWith(t, func(cfg *Config) {
-		cfg.Brokers = c.cluster.ListenAddrs()
+		cfg.Brokers = c.Kfake.ListenAddrs()
 		cfg.Authentication.SASL = &configkafka.SASLConfig{Mechanism: MechanismAWSMSKIAM, AWSMSK: configkafka.AWSMSKConfig{Region: "eu-west-3"}}
 		cfg.Bindings = []BindingConfig{{Topic: "orders", ConsumerGroup: "g", Function: "f"}}
 	})
@@ -129,16 +130,16 @@ func presignConnect(t *testing.T, region, expires string, at time.Time) string {
 
 func TestAWSMSKIAMWithoutCredentialsIsAScrapeError(t *testing.T) {
 	oauthbearertest.SetAWSCredentials(t, "", "", "")
-	c := newTestCluster(t, kfake.SeedTopics(1, "orders"))
-	oauthbearertest.Script(c.cluster)
+	c := kafkatest.New(t, kfake.SeedTopics(1, "orders"))
+	oauthbearertest.Script(c.Kfake)
 
 	s, _ := startScraperWith(t, func(cfg *Config) {
-		cfg.Brokers = c.cluster.ListenAddrs()
+		cfg.Brokers = c.Kfake.ListenAddrs()
 		cfg.Timeout = time.Second
 		cfg.Authentication.SASL = &configkafka.SASLConfig{Mechanism: MechanismAWSMSKIAM, AWSMSK: configkafka.AWSMSKConfig{Region: "eu-west-3"}}
 		cfg.Bindings = []BindingConfig{{Topic: "orders", ConsumerGroup: "g", Function: "f"}}
 	})
-	md, err := s.scrape(c.ctx())
+	md, err := s.scrape(c.Ctx())
 	assert.ErrorContains(t, err, "signing the MSK IAM token for region eu-west-3 with the AWS default credential chain")
 	assert.False(t, pointsByFunction(t, md).has(pendingName, "f"), "no credentials is an error, never 0")
 }

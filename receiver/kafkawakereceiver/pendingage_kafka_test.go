@@ -11,58 +11,26 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
+	"go.opentelemetry.io/collector/component/componenttest"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
 
-	schema "github.com/kafkawake/kafkawake/internal/metadata"
+	"github.com/kafkawake/kafkawake/internal/kafkatest"
 )
 
-var pendingAgeName = schema.MetricsInfo.SlimfaaskafkaPendingAge.Name
-
-func (b bindingPoints) seconds(t *testing.T, function string) float64 {
-	t.Helper()
-	dp, ok := b[pendingAgeName][function]
-	require.True(t, ok, "no %s point for function %s", pendingAgeName, function)
-	return dp.DoubleValue()
-}
-
-// produceAt writes one record per timestamp to one partition, with that
-// timestamp as its CreateTime.
-func (c *testCluster) produceAt(topic string, partition int32, timestamps ...time.Time) {
-	c.t.Helper()
-	producer, err := kgo.NewClient(append(c.clientOpts, kgo.RecordPartitioner(kgo.ManualPartitioner()))...)
-	require.NoError(c.t, err)
-	defer producer.Close()
-	records := make([]*kgo.Record, len(timestamps))
-	for i, ts := range timestamps {
-		records[i] = &kgo.Record{Topic: topic, Partition: partition, Value: []byte("m"), Timestamp: ts}
-	}
-	require.NoError(c.t, producer.ProduceSync(c.ctx(), records...).FirstErr())
-}
-
-// secondsBefore returns n timestamps, one second apart, the last one `last`
-// seconds before now.
-func secondsBefore(now time.Time, n int, last int) []time.Time {
-	out := make([]time.Time, n)
-	for i := range out {
-		out[i] = now.Add(time.Duration(last+n-1-i) * -time.Second)
-	}
-	return out
-}
-
 func TestPendingAgeEstimate(t *testing.T) {
-	c := newTestCluster(t, kfake.SeedTopics(2, "orders"))
-	c.produce("orders", 0, 10)
-	c.commit("workers", "orders", 0, 5)
-	s, clock := startScraper(t, c.cluster.ListenAddrs(), OffsetResetEarliest,
+	c := kafkatest.New(t, kfake.SeedTopics(2, "orders"))
+	c.Produce("orders", 0, 10)
+	c.Commit("workers", "orders", 0, 5)
+	s, clock := startScraper(t, c.Kfake.ListenAddrs(), OffsetResetEarliest,
 		BindingConfig{Topic: "orders", ConsumerGroup: "workers", Function: "worker"},
 		BindingConfig{Topic: "orders", ConsumerGroup: "sleepers", Function: "sleeper"},
 		BindingConfig{Topic: "missing", ConsumerGroup: "workers", Function: "lost"},
 	)
 	scrape := func() bindingPoints {
 		t.Helper()
-		md, err := s.scrape(c.ctx())
+		md, err := s.scrape(c.Ctx())
 		require.Error(t, err, "the missing topic is reported")
 		return pointsByFunction(t, md)
 	}
@@ -73,15 +41,15 @@ func TestPendingAgeEstimate(t *testing.T) {
 	assert.False(t, pts.has(pendingAgeName, "lost"), "no pending point, no age")
 
 	clock.Advance(10 * time.Second)
-	c.produce("orders", 0, 10)
+	c.Produce("orders", 0, 10)
 	pts = scrape()
 	assert.InDelta(t, 10, pts.seconds(t, "worker"), 1e-6, "the lower bound grows with time")
 	assert.InDelta(t, 10, pts.seconds(t, "sleeper"), 1e-6)
 
 	// The workers reach the messages produced between the two scrapes:
 	// offset 15 is the 6th of the 10, dated 6 s after the first scrape.
-	c.commit("workers", "orders", 0, 15)
-	c.commit("sleepers", "orders", 0, 20)
+	c.Commit("workers", "orders", 0, 15)
+	c.Commit("sleepers", "orders", 0, 20)
 	clock.Advance(2 * time.Second)
 	pts = scrape()
 	assert.InDelta(t, 6, pts.seconds(t, "worker"), 1e-6)
@@ -89,10 +57,10 @@ func TestPendingAgeEstimate(t *testing.T) {
 }
 
 func TestPendingAgeNone(t *testing.T) {
-	c := newTestCluster(t, kfake.SeedTopics(1, "orders"))
-	c.produce("orders", 0, 10)
+	c := kafkatest.New(t, kfake.SeedTopics(1, "orders"))
+	c.Produce("orders", 0, 10)
 	s, _ := startScraperWith(t, func(cfg *Config) {
-		cfg.Brokers = c.cluster.ListenAddrs()
+		cfg.Brokers = c.Kfake.ListenAddrs()
 		cfg.PendingAge.Method = PendingAgeNone
 		cfg.Bindings = []BindingConfig{{Topic: "orders", ConsumerGroup: "g", Function: "f"}}
 	})
@@ -102,9 +70,9 @@ func TestPendingAgeNone(t *testing.T) {
 }
 
 func TestPendingAgeFetch(t *testing.T) {
-	c := newTestCluster(t, kfake.SeedTopics(3, "orders"), kfake.SeedTopics(1, "audit"))
+	c := kafkatest.New(t, kfake.SeedTopics(3, "orders"), kfake.SeedTopics(1, "audit"))
 	s, clock := startScraperWith(t, func(cfg *Config) {
-		cfg.Brokers = c.cluster.ListenAddrs()
+		cfg.Brokers = c.Kfake.ListenAddrs()
 		cfg.PendingAge.Method = PendingAgeFetch
 		cfg.Bindings = []BindingConfig{
 			{Topic: "orders", ConsumerGroup: "workers", Function: "worker"},
@@ -114,22 +82,22 @@ func TestPendingAgeFetch(t *testing.T) {
 	})
 	now := clock.Now()
 	// One batch per partition; the first pending offsets sit inside them.
-	c.produceAt("orders", 0, secondsBefore(now, 10, 591)...) // offset 4 is 596 s old, offset 8 592 s
-	c.produceAt("orders", 1, secondsBefore(now, 5, 100)...)
-	c.produceAt("orders", 2, secondsBefore(now, 3, 400)...) // offset 1 is 401 s old
-	c.produceAt("audit", 0, secondsBefore(now, 4, 300)...)  // offset 0 is 303 s old
-	c.commit("workers", "orders", 0, 4)
-	c.commit("workers", "orders", 1, 5)
-	c.commit("workers", "orders", 2, 1)
-	c.commit("ahead", "orders", 0, 8)
-	c.commit("ahead", "orders", 1, 2)
-	c.commit("ahead", "orders", 2, 3)
+	c.ProduceAt("orders", 0, secondsBefore(now, 10, 591)...) // offset 4 is 596 s old, offset 8 592 s
+	c.ProduceAt("orders", 1, secondsBefore(now, 5, 100)...)
+	c.ProduceAt("orders", 2, secondsBefore(now, 3, 400)...) // offset 1 is 401 s old
+	c.ProduceAt("audit", 0, secondsBefore(now, 4, 300)...)  // offset 0 is 303 s old
+	c.Commit("workers", "orders", 0, 4)
+	c.Commit("workers", "orders", 1, 5)
+	c.Commit("workers", "orders", 2, 1)
+	c.Commit("ahead", "orders", 0, 8)
+	c.Commit("ahead", "orders", 1, 2)
+	c.Commit("ahead", "orders", 2, 3)
 	// Kafka guarantees a whole batch only to the first partition of a Fetch
 	// response: partitions 0 and 1 share a leader, so both are in one
 	// request, and partition 2 has another one.
-	leader := c.cluster.LeaderFor("orders", 0)
-	require.NoError(t, c.cluster.MoveTopicPartition("orders", 1, leader))
-	require.NoError(t, c.cluster.MoveTopicPartition("orders", 2, (leader+1)%3))
+	leader := c.Kfake.LeaderFor("orders", 0)
+	require.NoError(t, c.Kfake.MoveTopicPartition("orders", 1, leader))
+	require.NoError(t, c.Kfake.MoveTopicPartition("orders", 2, (leader+1)%3))
 
 	pts := scrapeOK(t, c, s)
 	assert.InDelta(t, 596, pts.seconds(t, "worker"), 1e-3, "the oldest pending record over the partitions, exact")
@@ -141,7 +109,7 @@ func TestPendingAgeFetch(t *testing.T) {
 	assert.InDelta(t, 102, pts.seconds(t, "ahead"), 1e-3)
 
 	clock.Advance(2 * time.Second)
-	c.commit("workers", "orders", 0, 10)
+	c.Commit("workers", "orders", 0, 10)
 	pts = scrapeOK(t, c, s)
 	assert.InDelta(t, 403, pts.seconds(t, "worker"), 1e-3)
 	assert.InDelta(t, 305, pts.seconds(t, "auditor"), 1e-3)
@@ -150,7 +118,7 @@ func TestPendingAgeFetch(t *testing.T) {
 	// A partition whose Fetch fails is aged by the estimate in that scrape,
 	// never by a wrong record: the audit table dates offset 0 at its first
 	// sight, 4 s ago.
-	h := c.cluster.Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.Fetch}, Topic: "audit", Err: kerr.UnknownServerError, Count: -1})
+	h := c.Kfake.Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.Fetch}, Topic: "audit", Err: kerr.UnknownServerError, Count: -1})
 	clock.Advance(2 * time.Second)
 	pts = scrapeOK(t, c, s)
 	assert.InDelta(t, 4, pts.seconds(t, "auditor"), 1e-6)
@@ -160,28 +128,28 @@ func TestPendingAgeFetch(t *testing.T) {
 	pts = scrapeOK(t, c, s)
 	assert.InDelta(t, 309, pts.seconds(t, "auditor"), 1e-3)
 
-	c.commit("auditors", "audit", 0, 4)
+	c.Commit("auditors", "audit", 0, 4)
 	pts = scrapeOK(t, c, s)
 	assert.Equal(t, 0.0, pts.seconds(t, "auditor"), "nothing pending is 0")
 }
 
 func TestPendingAgeFetchFallsBackWhenReadIsDenied(t *testing.T) {
-	c := newTestClusterAs(t, []kgo.Opt{adminSASL},
+	c := kafkatest.NewAs(t, []kgo.Opt{adminSASL},
 		kfake.SeedTopics(1, "orders", "open"),
 		kfake.EnableSASL(),
 		kfake.EnableACLs(),
 		kfake.Superuser("PLAIN", "admin", "admin-secret"),
 		kfake.User("PLAIN", "monitor", "monitor-secret",
-			allowACL(kmsg.ACLResourceTypeTopic, "orders", kmsg.ACLOperationDescribe),
-			allowACL(kmsg.ACLResourceTypeTopic, "open", kmsg.ACLOperationDescribe),
-			allowACL(kmsg.ACLResourceTypeTopic, "open", kmsg.ACLOperationRead),
-			allowACL(kmsg.ACLResourceTypeGroup, "g", kmsg.ACLOperationDescribe),
+			kafkatest.AllowACL(kmsg.ACLResourceTypeTopic, "orders", kmsg.ACLOperationDescribe),
+			kafkatest.AllowACL(kmsg.ACLResourceTypeTopic, "open", kmsg.ACLOperationDescribe),
+			kafkatest.AllowACL(kmsg.ACLResourceTypeTopic, "open", kmsg.ACLOperationRead),
+			kafkatest.AllowACL(kmsg.ACLResourceTypeGroup, "g", kmsg.ACLOperationDescribe),
 		),
 	)
-	c.commit("secret", "open", 0, 1)
+	c.Commit("secret", "open", 0, 1)
 	core, logs := observer.New(zapcore.InfoLevel)
-	s, clock := startScraperWith(t, func(cfg *Config) {
-		cfg.Brokers = c.cluster.ListenAddrs()
+	s, clock := startScraperLogging(t, componenttest.NewNopHost(), zap.New(core), func(cfg *Config) {
+		cfg.Brokers = c.Kfake.ListenAddrs()
 		cfg.Authentication.SASL = &configkafka.SASLConfig{Mechanism: MechanismPlain, Username: "monitor", Password: "monitor-secret"}
 		cfg.PendingAge.Method = PendingAgeFetch
 		cfg.Bindings = []BindingConfig{
@@ -190,10 +158,9 @@ func TestPendingAgeFetchFallsBackWhenReadIsDenied(t *testing.T) {
 			{Topic: "open", ConsumerGroup: "secret", Function: "group-denied"},
 		}
 	})
-	s.ages.records.logger = zap.New(core)
 	now := clock.Now()
-	c.produceAt("orders", 0, secondsBefore(now, 4, 60)...)
-	c.produceAt("open", 0, secondsBefore(now, 4, 60)...)
+	c.ProduceAt("orders", 0, secondsBefore(now, 4, 60)...)
+	c.ProduceAt("open", 0, secondsBefore(now, 4, 60)...)
 
 	for i := range 3 {
 		pts := scrapeOK(t, c, s)
@@ -216,7 +183,7 @@ func TestPendingAgeRequestsPerScrape(t *testing.T) {
 	// The scrape without pending age: 2 ListOffsets per broker and one
 	// OffsetFetch per coordinator. Metadata, refreshed at every scrape here
 	// to see topology changes at once, is the requests test's business.
-	budget := int64(3 * brokers)
+	budget := int64(3*brokers + 2*brokers) // and the members' describes
 	tests := []struct {
 		method           PendingAgeMethod
 		fetchesPerScrape int64 // every broker leads lagging partitions

@@ -17,6 +17,9 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/kafkawake/kafkawake/internal/kafkatest"
+	"github.com/kafkawake/kafkawake/receiver/kafkawakereceiver/internal/offset"
 )
 
 var faultSeed = flag.Uint64("fault-seed", 0, "run the random fault test with this seed only")
@@ -62,14 +65,14 @@ func TestPendingUnderRandomFaultsIsExactOrAbsent(t *testing.T) {
 // faultyCluster is a cluster that changes between scrapes and fails in
 // random ways during them.
 type faultyCluster struct {
-	*testCluster
+	*kafkatest.Cluster
 	rng *rand.Rand
 
 	topics     map[string]int32 // partitions per topic
 	topicNames []string         // sorted, so that a seed replays the same draws
 	groups     []string
-	produced   map[topicPartition]int64
-	logStarts  map[topicPartition]int64
+	produced   map[offset.TopicPartition]int64
+	logStarts  map[offset.TopicPartition]int64
 	// adm reads the expected values; its metadata is short-lived so that
 	// moved leaders are learnt at once.
 	adm *kadm.Client
@@ -85,15 +88,15 @@ func newFaultyCluster(t *testing.T, rng *rand.Rand) *faultyCluster {
 		opts = append(opts, kfake.SeedTopics(partitions, name))
 	}
 	c := &faultyCluster{
-		testCluster: newTestCluster(t, opts...),
-		rng:         rng,
-		topics:      topics,
-		topicNames:  []string{"t1", "t2", "t3", "t4"},
-		groups:      []string{"g1", "g2", "g3", "g4"},
-		produced:    map[topicPartition]int64{},
-		logStarts:   map[topicPartition]int64{},
+		Cluster:    kafkatest.New(t, opts...),
+		rng:        rng,
+		topics:     topics,
+		topicNames: []string{"t1", "t2", "t3", "t4"},
+		groups:     []string{"g1", "g2", "g3", "g4"},
+		produced:   map[offset.TopicPartition]int64{},
+		logStarts:  map[offset.TopicPartition]int64{},
 	}
-	client, err := kgo.NewClient(append(c.clientOpts, kgo.MetadataMinAge(10*time.Millisecond), kgo.MetadataMaxAge(time.Second))...)
+	client, err := kgo.NewClient(append(c.ClientOpts, kgo.MetadataMinAge(10*time.Millisecond), kgo.MetadataMaxAge(time.Second))...)
 	require.NoError(t, err)
 	t.Cleanup(client.Close)
 	c.adm = kadm.NewClient(client)
@@ -103,8 +106,8 @@ func newFaultyCluster(t *testing.T, rng *rand.Rand) *faultyCluster {
 // change produces, commits, deletes records and moves leaders and
 // coordinators at random, between scrapes.
 func (c *faultyCluster) change() {
-	t := c.t
-	producer, err := kgo.NewClient(append(c.clientOpts, kgo.RecordPartitioner(kgo.ManualPartitioner()))...)
+	t := c.T
+	producer, err := kgo.NewClient(append(c.ClientOpts, kgo.RecordPartitioner(kgo.ManualPartitioner()))...)
 	require.NoError(t, err)
 	defer producer.Close()
 	var records []*kgo.Record
@@ -117,36 +120,36 @@ func (c *faultyCluster) change() {
 			for range n {
 				records = append(records, &kgo.Record{Topic: topic, Partition: p, Value: []byte("m")})
 			}
-			c.produced[topicPartition{topic, p}] += int64(n)
+			c.produced[offset.TopicPartition{Topic: topic, Partition: p}] += int64(n)
 		}
 	}
-	require.NoError(t, producer.ProduceSync(c.ctx(), records...).FirstErr())
+	require.NoError(t, producer.ProduceSync(c.Ctx(), records...).FirstErr())
 	for _, topic := range c.topicNames {
 		for p := range c.topics[topic] {
-			c.changeOffsets(topicPartition{topic, p})
+			c.changeOffsets(offset.TopicPartition{Topic: topic, Partition: p})
 		}
 	}
 	if c.rng.IntN(3) == 0 {
-		c.cluster.ShufflePartitionLeaders()
+		c.Kfake.ShufflePartitionLeaders()
 	}
 	if c.rng.IntN(4) == 0 {
-		c.cluster.RehashCoordinators()
+		c.Kfake.RehashCoordinators()
 	}
 }
 
 // changeOffsets may delete records of a partition and move the groups'
 // commits on it.
-func (c *faultyCluster) changeOffsets(tp topicPartition) {
+func (c *faultyCluster) changeOffsets(tp offset.TopicPartition) {
 	end, start := c.produced[tp], c.logStarts[tp]
 	if c.rng.IntN(8) == 0 && end > start {
 		start += c.rng.Int64N(end - start + 1)
-		require.NoError(c.t, c.cluster.DeleteRecords(tp.topic, tp.partition, start))
+		require.NoError(c.T, c.Kfake.DeleteRecords(tp.Topic, tp.Partition, start))
 		c.logStarts[tp] = start
 	}
 	for _, g := range c.groups {
 		if c.rng.IntN(4) == 0 {
 			// Now and then past the end: a stale commit.
-			c.commit(g, tp.topic, tp.partition, c.rng.Int64N(end+3))
+			c.Commit(g, tp.Topic, tp.Partition, c.rng.Int64N(end+3))
 		}
 	}
 }
@@ -157,20 +160,20 @@ func (c *faultyCluster) injectFaults() []string {
 	if c.rng.IntN(3) == 0 {
 		key := []kmsg.Key{kmsg.ListOffsets, kmsg.OffsetFetch, kmsg.Metadata}[c.rng.IntN(3)]
 		node := c.rng.Int32N(faultBrokers)
-		c.roundStall = stallRequests(c.t, c.cluster, key, node, nil)
+		c.roundStall = stallRequests(c.T, c.Kfake, key, node, nil)
 		faults = append(faults, fmt.Sprintf("%s stalls on broker %d", key.Name(), node))
 	}
 	topic, partition := c.randomPartition()
 	switch c.rng.IntN(4) {
 	case 0:
-		c.roundFaults = append(c.roundFaults, c.cluster.Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.Metadata}, Topic: topic, Partitions: []int32{partition}, Err: kerr.LeaderNotAvailable, Count: -1}))
+		c.roundFaults = append(c.roundFaults, c.Kfake.Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.Metadata}, Topic: topic, Partitions: []int32{partition}, Err: kerr.LeaderNotAvailable, Count: -1}))
 		faults = append(faults, fmt.Sprintf("partition %d of %s has no leader", partition, topic))
 	case 1:
-		c.roundFaults = append(c.roundFaults, c.cluster.Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.ListOffsets}, Topic: topic, Partitions: []int32{partition}, Err: kerr.UnknownServerError, Count: -1}))
+		c.roundFaults = append(c.roundFaults, c.Kfake.Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.ListOffsets}, Topic: topic, Partitions: []int32{partition}, Err: kerr.UnknownServerError, Count: -1}))
 		faults = append(faults, fmt.Sprintf("ListOffsets fails on partition %d of %s", partition, topic))
 	case 2:
 		group := c.groups[c.rng.IntN(len(c.groups))]
-		c.roundFaults = append(c.roundFaults, c.cluster.Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.OffsetFetch}, Group: group, Err: kerr.UnknownServerError, Count: -1}))
+		c.roundFaults = append(c.roundFaults, c.Kfake.Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.OffsetFetch}, Group: group, Err: kerr.UnknownServerError, Count: -1}))
 		faults = append(faults, fmt.Sprintf("OffsetFetch fails for %s", group))
 	}
 	return faults
@@ -195,14 +198,14 @@ func (c *faultyCluster) randomPartition() (string, int32) {
 // expectedPending computes every binding's pending value with kadm, as the
 // lag rules state it for a group with commits or offset_reset earliest.
 func (c *faultyCluster) expectedPending(bindings []BindingConfig) map[string]int64 {
-	t := c.t
+	t := c.T
 	var ends, starts kadm.ListedOffsets
 	// Leaders may just have moved: the admin client retries until it has
 	// learnt where they are.
 	for attempt := 0; ; attempt++ {
 		var endsErr, startsErr error
-		ends, endsErr = c.adm.ListEndOffsets(c.ctx(), c.topicNames...)
-		starts, startsErr = c.adm.ListStartOffsets(c.ctx(), c.topicNames...)
+		ends, endsErr = c.adm.ListEndOffsets(c.Ctx(), c.topicNames...)
+		starts, startsErr = c.adm.ListStartOffsets(c.Ctx(), c.topicNames...)
 		err := errors.Join(endsErr, ends.Error(), startsErr, starts.Error())
 		if err == nil {
 			break
@@ -212,7 +215,7 @@ func (c *faultyCluster) expectedPending(bindings []BindingConfig) map[string]int
 	}
 	want := map[string]int64{}
 	for _, b := range bindings {
-		commits, err := c.adm.FetchOffsets(c.ctx(), b.ConsumerGroup)
+		commits, err := c.adm.FetchOffsets(c.Ctx(), b.ConsumerGroup)
 		if !errors.Is(err, kerr.GroupIDNotFound) {
 			require.NoError(t, err)
 		}
@@ -220,8 +223,9 @@ func (c *faultyCluster) expectedPending(bindings []BindingConfig) map[string]int
 		for p := range c.topics[b.Topic] {
 			end, start := ends[b.Topic][p].Offset, starts[b.Topic][p].Offset
 			commit, ok := commits.Lookup(b.Topic, p)
-			if ok && commit.At >= 0 {
-				pending += max(0, end-max(commit.At, start))
+			// A commit beyond the end is reset by the consumer: no commit.
+			if ok && commit.At >= 0 && commit.At <= end {
+				pending += end - max(commit.At, start)
 			} else {
 				pending += end - start
 			}
@@ -239,7 +243,7 @@ func runRandomFaults(t *testing.T, rng *rand.Rand, tally *faultTally) {
 			bindings = append(bindings, BindingConfig{Topic: topic, ConsumerGroup: group, Function: topic + "-" + group})
 		}
 	}
-	s, _ := startScraper(t, c.cluster.ListenAddrs(), OffsetResetEarliest, bindings...)
+	s, _ := startScraper(t, c.Kfake.ListenAddrs(), OffsetResetEarliest, bindings...)
 
 	for round := range faultRounds {
 		c.change()

@@ -2,14 +2,15 @@ package kafkawakereceiver // import "github.com/kafkawake/kafkawake/receiver/kaf
 
 import (
 	"context"
-	"fmt"
 
-	"github.com/twmb/franz-go/pkg/kgo"
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/consumer"
 	"go.opentelemetry.io/collector/receiver"
 	"go.opentelemetry.io/collector/receiver/receiverhelper"
 	"go.uber.org/zap"
+
+	"github.com/kafkawake/kafkawake/receiver/kafkawakereceiver/internal/kafkaclient"
+	"github.com/kafkawake/kafkawake/receiver/kafkawakereceiver/internal/watch"
 )
 
 // reportingReceiver is the scraper controller plus the reports it makes
@@ -18,6 +19,7 @@ import (
 // bindings an assignment just moved to this replica.
 type reportingReceiver struct {
 	receiver.Metrics // the scraper controller
+	cfg              *Config
 	scraper          *kafkaScraper
 	next             consumer.Metrics
 	// obsrecv counts early reports in the receiver's own telemetry, as the
@@ -25,35 +27,33 @@ type reportingReceiver struct {
 	obsrecv *receiverhelper.ObsReport
 	logger  *zap.Logger
 	// watch is nil unless watch.enabled.
-	watch *watcher
+	watch *watch.Watcher
 	// stopMovedIn, with coordination, stops the reports of moved-in bindings.
 	stopMovedIn func()
 }
 
-func newReportingReceiver(controller receiver.Metrics, s *kafkaScraper, next consumer.Metrics, set receiver.Settings) (*reportingReceiver, error) {
+func newReportingReceiver(cfg *Config, controller receiver.Metrics, s *kafkaScraper, next consumer.Metrics, set receiver.Settings) (*reportingReceiver, error) {
 	obsrecv, err := receiverhelper.NewObsReport(receiverhelper.ObsReportSettings{ReceiverID: set.ID, ReceiverCreateSettings: set})
 	if err != nil {
 		return nil, err
 	}
-	return &reportingReceiver{Metrics: controller, scraper: s, next: next, obsrecv: obsrecv, logger: set.Logger}, nil
+	return &reportingReceiver{Metrics: controller, cfg: cfg, scraper: s, next: next, obsrecv: obsrecv, logger: set.Logger}, nil
 }
 
 // Start starts the watch and the moved-in reports before the controller, so
 // that the first scrape already plans the watch and no assignment is missed.
 func (r *reportingReceiver) Start(ctx context.Context, host component.Host) error {
-	if r.scraper.cfg.Watch.Enabled {
-		opts, err := clientOptions(ctx, &r.scraper.cfg.ClientConfig, host)
+	if r.cfg.Watch.Enabled {
+		// A parked poll holds its connection: the watch has its own client,
+		// so that it never holds back the scrapes' requests.
+		client, err := kafkaclient.New(ctx, &r.cfg.ClientConfig, host, "the watch's")
 		if err != nil {
 			return err
 		}
-		client, err := kgo.NewClient(opts...)
-		if err != nil {
-			return fmt.Errorf("creating the watch's Kafka client for brokers %v: %w", r.scraper.cfg.Brokers, err)
-		}
-		r.watch = newWatcher(client, r.scraper.cfg, r.logger, r.reportNow)
-		r.scraper.onObserved = r.watch.update
+		r.watch = watch.New(client, watch.Config{MaxWait: r.cfg.Watch.MaxWait, Timeout: r.cfg.Timeout, ReadCommitted: r.cfg.readCommitted()}, r.logger, r.reportNow)
+		r.scraper.watcher = r.watch
 	}
-	if r.scraper.shareChanged != nil {
+	if r.cfg.Coordination.HasValue() {
 		r.startMovedInReports()
 	}
 	if err := r.Metrics.Start(ctx, host); err != nil {
@@ -72,7 +72,7 @@ func (r *reportingReceiver) Shutdown(ctx context.Context) error {
 
 func (r *reportingReceiver) stopEarlyReports() {
 	if r.watch != nil {
-		r.watch.stop()
+		r.watch.Stop()
 	}
 	if r.stopMovedIn != nil {
 		r.stopMovedIn()
@@ -103,31 +103,27 @@ func (r *reportingReceiver) startMovedInReports() {
 }
 
 // reportNow observes the given bindings at once, those of them this
-// replica still owns and observed at its last scrape.
-func (r *reportingReceiver) reportNow(ctx context.Context, bindings []int) {
-	r.report(ctx, func() []int { return r.scraper.earlyReportable(bindings) })
+// replica still owns and observed at its last scrape, and tells whether
+// every one of them was read in full.
+func (r *reportingReceiver) reportNow(ctx context.Context, bindings []int) bool {
+	return r.report(ctx, func() []int { return r.scraper.earlyReportable(bindings) })
 }
 
 // report observes the bindings pick returns and hands their points to the
-// next consumer. It holds the scraper's lock from pick until the points are
-// consumed, so an early report never interleaves with a scrape's
-// observation. It ignores the caller's cancellation: once started, a report
-// ends within the timeout, as a scrape does.
-func (r *reportingReceiver) report(ctx context.Context, pick func() []int) {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.scraper.cfg.Timeout)
+// next consumer; the scraper holds its lock from pick until the points are
+// made, so an early report never interleaves with a scrape's observation.
+// It ignores the caller's cancellation: once started, a report ends within
+// the timeout, as a scrape does. It tells whether every binding was read in
+// full.
+func (r *reportingReceiver) report(ctx context.Context, pick func() []int) bool {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.cfg.Timeout)
 	defer cancel()
-	r.scraper.mu.Lock()
-	defer r.scraper.mu.Unlock()
-	bindings := pick()
-	if len(bindings) == 0 {
-		return
-	}
 	// Read errors are the scrape's: logged per binding as they change, and
 	// such bindings get no point.
-	md, _ := r.scraper.observeBindings(ctx, bindings, bindings, r.scraper.readerFor(bindings))
+	md, allRead, _ := r.scraper.Observe(ctx, pick)
 	points := md.DataPointCount()
 	if points == 0 {
-		return
+		return allRead
 	}
 	ctx = r.obsrecv.StartMetricsOp(ctx)
 	err := r.next.ConsumeMetrics(ctx, md)
@@ -135,4 +131,5 @@ func (r *reportingReceiver) report(ctx context.Context, pick func() []int) {
 	if err != nil {
 		r.logger.Warn("The pipeline refused a report made between scrapes; the next scrape reports the bindings again", zap.Error(err))
 	}
+	return allRead
 }

@@ -20,7 +20,10 @@ import (
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
 
+	"github.com/kafkawake/kafkawake/internal/kafkatest"
 	"github.com/kafkawake/kafkawake/receiver/kafkawakereceiver/internal/metadata"
+	"github.com/kafkawake/kafkawake/receiver/kafkawakereceiver/internal/offset"
+	"github.com/kafkawake/kafkawake/receiver/kafkawakereceiver/internal/watch"
 )
 
 // watchScrapeInterval is far longer than any test: every report after the
@@ -97,7 +100,7 @@ func (w *watchedReceiver) waitPending(n int, function string, want int64) bindin
 }
 
 // waitWatched waits until the watch polls exactly the given partitions.
-func (w *watchedReceiver) waitWatched(want ...topicPartition) {
+func (w *watchedReceiver) waitWatched(want ...offset.TopicPartition) {
 	w.t.Helper()
 	require.Eventually(w.t, func() bool {
 		got := w.watched()
@@ -112,19 +115,15 @@ func (w *watchedReceiver) waitWatched(want ...topicPartition) {
 	}, reportWait, 5*time.Millisecond, "watched partitions: %v, want %v", w.watched(), want)
 }
 
-func (w *watchedReceiver) plan() watchPlan {
-	w.r.watch.mu.Lock()
-	defer w.r.watch.mu.Unlock()
-	return w.r.watch.plan
+func (w *watchedReceiver) plan() watch.Plan {
+	return w.r.watch.Plan()
 }
 
-func (w *watchedReceiver) watched() map[topicPartition]bool {
-	w.r.watch.mu.Lock()
-	defer w.r.watch.mu.Unlock()
-	got := map[topicPartition]bool{}
-	for _, targets := range w.r.watch.plan {
+func (w *watchedReceiver) watched() map[offset.TopicPartition]bool {
+	got := map[offset.TopicPartition]bool{}
+	for _, targets := range w.plan() {
 		for _, t := range targets {
-			got[t.topicPartition] = true
+			got[t.TopicPartition] = true
 		}
 	}
 	return got
@@ -132,29 +131,29 @@ func (w *watchedReceiver) watched() map[topicPartition]bool {
 
 // watchOrders watches the one binding (orders, g, f) on c, and waits until
 // the first partition of orders is polled.
-func watchOrders(t *testing.T, c *testCluster) *watchedReceiver {
+func watchOrders(t *testing.T, c *kafkatest.Cluster) *watchedReceiver {
 	t.Helper()
 	w := startWatchedReceiver(t, func(cfg *Config) {
-		cfg.Brokers = c.cluster.ListenAddrs()
+		cfg.Brokers = c.Kfake.ListenAddrs()
 		cfg.Bindings = []BindingConfig{{Topic: "orders", ConsumerGroup: "g", Function: "f"}}
 	})
 	w.waitWatched(partitionsOf("orders", 1)...)
 	return w
 }
 
-func partitionsOf(topic string, n int32) []topicPartition {
-	var out []topicPartition
+func partitionsOf(topic string, n int32) []offset.TopicPartition {
+	var out []offset.TopicPartition
 	for p := range n {
-		out = append(out, topicPartition{topic: topic, partition: p})
+		out = append(out, offset.TopicPartition{Topic: topic, Partition: p})
 	}
 	return out
 }
 
 func TestWatchReportsAnIdleBindingAtOnceAndLeavesBusyOnesAlone(t *testing.T) {
-	c := newTestCluster(t, kfake.SeedTopics(3, "orders", "busy"))
-	c.produce("busy", 0, 5)
+	c := kafkatest.New(t, kfake.SeedTopics(3, "orders", "busy"))
+	c.Produce("busy", 0, 5)
 	w := startWatchedReceiver(t, func(cfg *Config) {
-		cfg.Brokers = c.cluster.ListenAddrs()
+		cfg.Brokers = c.Kfake.ListenAddrs()
 		cfg.Bindings = []BindingConfig{
 			{Topic: "orders", ConsumerGroup: "sleepers", Function: "sleeper"},
 			{Topic: "busy", ConsumerGroup: "workers", Function: "worker"},
@@ -167,7 +166,7 @@ func TestWatchReportsAnIdleBindingAtOnceAndLeavesBusyOnesAlone(t *testing.T) {
 	w.waitWatched(partitionsOf("orders", 3)...)
 
 	produced := time.Now()
-	c.produce("orders", 1, 1)
+	c.Produce("orders", 1, 1)
 	pts = w.waitReports(2)
 	assert.Less(t, time.Since(produced), watchScrapeInterval/2, "the report must come from the watch, not the next scrape")
 	assert.Equal(t, int64(1), pts.intValue(t, pendingName, "sleeper"))
@@ -177,12 +176,12 @@ func TestWatchReportsAnIdleBindingAtOnceAndLeavesBusyOnesAlone(t *testing.T) {
 }
 
 func TestWatchEarlyReportKeepsConsumptionAndActivity(t *testing.T) {
-	c := newTestCluster(t, kfake.SeedTopics(1, "orders"))
-	c.produce("orders", 0, 10)
-	c.commit("g", "orders", 0, 10)
+	c := kafkatest.New(t, kfake.SeedTopics(1, "orders"))
+	c.Produce("orders", 0, 10)
+	c.Commit("g", "orders", 0, 10)
 	w := watchOrders(t, c)
 
-	c.produce("orders", 0, 4)
+	c.Produce("orders", 0, 4)
 	pts := w.waitReports(2)
 	assert.Equal(t, int64(4), pts.intValue(t, pendingName, "f"))
 	assert.Equal(t, int64(0), pts.intValue(t, consumedName, "f"))
@@ -190,8 +189,8 @@ func TestWatchEarlyReportKeepsConsumptionAndActivity(t *testing.T) {
 
 	// The woken function consumes; the scrape after the early report counts
 	// the consumption once, from the early report's commits.
-	c.commit("g", "orders", 0, 14)
-	md, err := w.r.scraper.scrape(c.ctx())
+	c.Commit("g", "orders", 0, 14)
+	md, err := w.r.scraper.scrape(c.Ctx())
 	require.NoError(t, err)
 	pts = pointsByFunction(t, md)
 	assert.Equal(t, int64(0), pts.intValue(t, pendingName, "f"))
@@ -199,36 +198,33 @@ func TestWatchEarlyReportKeepsConsumptionAndActivity(t *testing.T) {
 	assert.True(t, pts.has(lastActivityName, "f"))
 	// Idle again: watched again, from the new end.
 	w.waitWatched(partitionsOf("orders", 1)...)
-	w.r.watch.mu.Lock()
-	from := w.r.watch.plan[c.cluster.LeaderFor("orders", 0)][0].from
-	w.r.watch.mu.Unlock()
+	from := w.plan()[c.Kfake.LeaderFor("orders", 0)][0].From
 	assert.Equal(t, int64(14), from)
 }
 
 func TestWatchFollowsALeaderMove(t *testing.T) {
-	c := newTestCluster(t, kfake.SeedTopics(1, "orders"))
+	c := kafkatest.New(t, kfake.SeedTopics(1, "orders"))
 	w := watchOrders(t, c)
 
-	old := c.cluster.LeaderFor("orders", 0)
+	old := c.Kfake.LeaderFor("orders", 0)
 	next := (old + 1) % 3
-	require.NoError(t, c.cluster.MoveTopicPartition("orders", 0, next))
+	require.NoError(t, c.Kfake.MoveTopicPartition("orders", 0, next))
 	// The parked poll answers NOT_LEADER at most max_wait later; the watch
 	// refreshes and polls the new leader.
 	require.Eventually(t, func() bool {
-		w.r.watch.mu.Lock()
-		defer w.r.watch.mu.Unlock()
-		return len(w.r.watch.plan[next]) == 1 && len(w.r.watch.plan[old]) == 0
+		plan := w.plan()
+		return len(plan[next]) == 1 && len(plan[old]) == 0
 	}, reportWait, 5*time.Millisecond, "plan %v, leader %d -> %d, logs %v", w.plan(), old, next, w.logs.All())
 	n := len(w.sink.AllMetrics())
 
-	c.produce("orders", 0, 2)
+	c.Produce("orders", 0, 2)
 	w.waitPending(n, "f", 2)
 }
 
 func TestWatchDropsADeletedTopic(t *testing.T) {
-	c := newTestCluster(t, kfake.SeedTopics(2, "doomed", "kept"))
+	c := kafkatest.New(t, kfake.SeedTopics(2, "doomed", "kept"))
 	w := startWatchedReceiver(t, func(cfg *Config) {
-		cfg.Brokers = c.cluster.ListenAddrs()
+		cfg.Brokers = c.Kfake.ListenAddrs()
 		cfg.Bindings = []BindingConfig{
 			{Topic: "doomed", ConsumerGroup: "g", Function: "doomed"},
 			{Topic: "kept", ConsumerGroup: "g", Function: "kept"},
@@ -236,7 +232,7 @@ func TestWatchDropsADeletedTopic(t *testing.T) {
 	})
 	w.waitWatched(append(partitionsOf("doomed", 2), partitionsOf("kept", 2)...)...)
 
-	resp, err := c.adm.DeleteTopics(c.ctx(), "doomed")
+	resp, err := c.Adm.DeleteTopics(c.Ctx(), "doomed")
 	require.NoError(t, err)
 	require.NoError(t, resp.Error())
 	// The polls answer UNKNOWN_TOPIC: the binding is observed at once, is
@@ -249,24 +245,24 @@ func TestWatchDropsADeletedTopic(t *testing.T) {
 	assert.LessOrEqual(t, logs.Len(), 2)
 
 	n := len(w.sink.AllMetrics())
-	c.produce("kept", 1, 1)
+	c.Produce("kept", 1, 1)
 	w.waitPending(n, "kept", 1)
 }
 
 func TestWatchReadDeniedIsLoggedOnceAndTurnedOff(t *testing.T) {
-	c := newTestClusterAs(t, []kgo.Opt{adminSASL},
+	c := kafkatest.NewAs(t, []kgo.Opt{adminSASL},
 		kfake.SeedTopics(1, "readable", "secret"),
 		kfake.EnableSASL(),
 		kfake.EnableACLs(),
 		kfake.Superuser("PLAIN", "admin", "admin-secret"),
 		kfake.User("PLAIN", "monitor", "monitor-secret",
-			allowACL(kmsg.ACLResourceTypeTopic, "readable", kmsg.ACLOperationRead),
-			allowACL(kmsg.ACLResourceTypeTopic, "secret", kmsg.ACLOperationDescribe),
-			allowACL(kmsg.ACLResourceTypeGroup, "g", kmsg.ACLOperationDescribe),
+			kafkatest.AllowACL(kmsg.ACLResourceTypeTopic, "readable", kmsg.ACLOperationRead),
+			kafkatest.AllowACL(kmsg.ACLResourceTypeTopic, "secret", kmsg.ACLOperationDescribe),
+			kafkatest.AllowACL(kmsg.ACLResourceTypeGroup, "g", kmsg.ACLOperationDescribe),
 		),
 	)
 	w := startWatchedReceiver(t, func(cfg *Config) {
-		cfg.Brokers = c.cluster.ListenAddrs()
+		cfg.Brokers = c.Kfake.ListenAddrs()
 		cfg.Authentication.SASL = &configkafka.SASLConfig{Mechanism: MechanismPlain, Username: "monitor", Password: "monitor-secret"}
 		cfg.Bindings = []BindingConfig{
 			{Topic: "readable", ConsumerGroup: "g", Function: "readable"},
@@ -284,40 +280,40 @@ func TestWatchReadDeniedIsLoggedOnceAndTurnedOff(t *testing.T) {
 
 	// The scrape still reports the denied topic's binding; the watch stays
 	// off for it and on for the other.
-	md, err := w.r.scraper.scrape(c.ctx())
+	md, err := w.r.scraper.scrape(c.Ctx())
 	require.NoError(t, err)
 	assert.Equal(t, int64(0), pointsByFunction(t, md).intValue(t, pendingName, "secret"))
 	w.waitWatched(partitionsOf("readable", 1)...)
 	n := len(w.sink.AllMetrics())
-	c.produce("readable", 0, 1)
+	c.Produce("readable", 0, 1)
 	w.waitPending(n, "readable", 1)
 	assert.Equal(t, 1, w.logs.FilterMessageSnippet("not authorized to read the topic").Len(), "logged once")
 }
 
 func TestWatchCoversAddedPartitions(t *testing.T) {
-	c := newTestCluster(t, kfake.SeedTopics(1, "orders"))
+	c := kafkatest.New(t, kfake.SeedTopics(1, "orders"))
 	w := watchOrders(t, c)
 
-	resp, err := c.adm.CreatePartitions(c.ctx(), 2, "orders")
+	resp, err := c.Adm.CreatePartitions(c.Ctx(), 2, "orders")
 	require.NoError(t, err)
 	require.NoError(t, resp.Error())
 	// The next scrape sees the new partitions and the watch re-arms with them.
 	require.Eventually(t, func() bool {
-		_, err := w.r.scraper.scrape(c.ctx())
+		_, err := w.r.scraper.scrape(c.Ctx())
 		return err == nil && len(w.watched()) == 3
 	}, reportWait, 50*time.Millisecond)
 	n := len(w.sink.AllMetrics())
 
-	c.produce("orders", 2, 1)
+	c.Produce("orders", 2, 1)
 	w.waitPending(n, "f", 1)
 }
 
 func TestWatchReArmsAParkedPollWhenABindingGoesIdle(t *testing.T) {
 	// One broker leads everything, so the new target joins a parked poll.
-	c := newTestCluster(t, kfake.NumBrokers(1), kfake.SeedTopics(1, "quiet", "busy"))
-	c.produce("busy", 0, 3)
+	c := kafkatest.New(t, kfake.NumBrokers(1), kfake.SeedTopics(1, "quiet", "busy"))
+	c.Produce("busy", 0, 3)
 	w := startWatchedReceiver(t, func(cfg *Config) {
-		cfg.Brokers = c.cluster.ListenAddrs()
+		cfg.Brokers = c.Kfake.ListenAddrs()
 		// Longer than reportWait: only a re-armed poll can report in time.
 		cfg.Watch.MaxWait = 30 * time.Second
 		cfg.Bindings = []BindingConfig{
@@ -327,39 +323,39 @@ func TestWatchReArmsAParkedPollWhenABindingGoesIdle(t *testing.T) {
 	})
 	w.waitWatched(partitionsOf("quiet", 1)...)
 
-	c.commit("g", "busy", 0, 3)
-	_, err := w.r.scraper.scrape(c.ctx())
+	c.Commit("g", "busy", 0, 3)
+	_, err := w.r.scraper.scrape(c.Ctx())
 	require.NoError(t, err)
 	w.waitWatched(append(partitionsOf("quiet", 1), partitionsOf("busy", 1)...)...)
 	n := len(w.sink.AllMetrics())
 
-	c.produce("busy", 0, 1)
+	c.Produce("busy", 0, 1)
 	w.waitPending(n, "busy", 1)
 }
 
 func TestWatchPollsEveryLeaderBroker(t *testing.T) {
-	c := newTestCluster(t, kfake.SeedTopics(3, "a", "b", "c"))
+	c := kafkatest.New(t, kfake.SeedTopics(3, "a", "b", "c"))
 	var mu sync.Mutex
 	polls := map[int32]int{}
 	seen := map[kmsg.Request]bool{} // a parked Fetch passes the control again when it fires
-	c.cluster.ControlKey(int16(kmsg.Fetch), func(req kmsg.Request) (kmsg.Response, error, bool) {
-		c.cluster.KeepControl()
+	c.Kfake.ControlKey(int16(kmsg.Fetch), func(req kmsg.Request) (kmsg.Response, error, bool) {
+		c.Kfake.KeepControl()
 		mu.Lock()
 		defer mu.Unlock()
 		if !seen[req] {
 			seen[req] = true
-			polls[c.cluster.CurrentNode()]++
+			polls[c.Kfake.CurrentNode()]++
 		}
 		return nil, nil, false
 	})
 	leaders := map[int32]bool{}
 	for _, topic := range []string{"a", "b", "c"} {
 		for p := range int32(3) {
-			leaders[c.cluster.LeaderFor(topic, p)] = true
+			leaders[c.Kfake.LeaderFor(topic, p)] = true
 		}
 	}
 	startWatchedReceiver(t, func(cfg *Config) {
-		cfg.Brokers = c.cluster.ListenAddrs()
+		cfg.Brokers = c.Kfake.ListenAddrs()
 		cfg.Watch.MaxWait = 100 * time.Millisecond
 		cfg.Bindings = []BindingConfig{
 			{Topic: "a", ConsumerGroup: "g", Function: "a"},
@@ -380,24 +376,22 @@ func TestWatchPollsEveryLeaderBroker(t *testing.T) {
 }
 
 func TestEarlyReportLeavesTheOtherBindingsStateAlone(t *testing.T) {
-	c := newTestCluster(t, kfake.SeedTopics(1, "payments", "orders"))
+	c := kafkatest.New(t, kfake.SeedTopics(1, "payments", "orders"))
 	transactionalTopic(t, c, "payments", "payers")
 	s, _ := startScraperWith(t, func(cfg *Config) {
-		cfg.Brokers = c.cluster.ListenAddrs()
+		cfg.Brokers = c.Kfake.ListenAddrs()
 		cfg.IsolationLevel = IsolationReadCommitted
 		cfg.Bindings = []BindingConfig{
 			{Topic: "payments", ConsumerGroup: "payers", Function: "payer"},
 			{Topic: "orders", ConsumerGroup: "g", Function: "orders"},
 		}
 	})
-	rc := countRequests(c.cluster)
+	rc := countRequests(c.Kfake)
 	assert.Equal(t, int64(0), scrapeOK(t, c, s).intValue(t, pendingName, "payer"), "markers only: checked and found empty")
 
 	// An early report of the other binding, as the watch makes it.
-	c.produce("orders", 0, 2)
-	s.mu.Lock()
-	md, err := s.observeBindings(c.ctx(), []int{1}, []int{1}, s.readerFor([]int{1}))
-	s.mu.Unlock()
+	c.Produce("orders", 0, 2)
+	md, _, err := s.Observe(c.Ctx(), func() []int { return []int{1} })
 	require.NoError(t, err)
 	pts := pointsByFunction(t, md)
 	assert.Equal(t, int64(2), pts.intValue(t, pendingName, "orders"))
@@ -409,17 +403,17 @@ func TestEarlyReportLeavesTheOtherBindingsStateAlone(t *testing.T) {
 }
 
 func TestWatchRetriesAFailingBrokerAndLogsOnce(t *testing.T) {
-	c := newTestCluster(t, kfake.NumBrokers(1), kfake.SeedTopics(1, "orders"))
+	c := kafkatest.New(t, kfake.NumBrokers(1), kfake.SeedTopics(1, "orders"))
 	const failures = 4
 	var mu sync.Mutex
 	failed := 0
-	c.cluster.ControlKey(int16(kmsg.Fetch), func(req kmsg.Request) (kmsg.Response, error, bool) {
+	c.Kfake.ControlKey(int16(kmsg.Fetch), func(req kmsg.Request) (kmsg.Response, error, bool) {
 		mu.Lock()
 		defer mu.Unlock()
 		if failed == failures {
 			return nil, nil, false // the control is dropped: the broker answers again
 		}
-		c.cluster.KeepControl()
+		c.Kfake.KeepControl()
 		failed++
 		resp := req.ResponseKind().(*kmsg.FetchResponse)
 		resp.ErrorCode = kerr.UnknownServerError.Code
@@ -432,18 +426,18 @@ func TestWatchRetriesAFailingBrokerAndLogsOnce(t *testing.T) {
 	assert.Equal(t, 1, w.logs.FilterMessageSnippet("the long poll failed").Len(), "%d failures, one line", failures)
 
 	n := len(w.sink.AllMetrics())
-	c.produce("orders", 0, 1)
+	c.Produce("orders", 0, 1)
 	w.waitPending(n, "f", 1)
 }
 
 func TestWatchReportsOnlyTheBindingsThisReplicaOwns(t *testing.T) {
 	// One broker, so one poll loop: a report of "theirs" would come before
 	// or with the report of "mine".
-	c := newTestCluster(t, kfake.NumBrokers(1), kfake.SeedTopics(1, "mine", "theirs"))
+	c := kafkatest.New(t, kfake.NumBrokers(1), kfake.SeedTopics(1, "mine", "theirs"))
 	owner := &settableOwner{}
 	owner.set(0, 1)
 	w := startWatchedReceiverWith(t, func(cfg *Config) {
-		cfg.Brokers = c.cluster.ListenAddrs()
+		cfg.Brokers = c.Kfake.ListenAddrs()
 		cfg.Bindings = []BindingConfig{
 			{Topic: "mine", ConsumerGroup: "g", Function: "mine"},
 			{Topic: "theirs", ConsumerGroup: "g", Function: "theirs"},
@@ -455,15 +449,15 @@ func TestWatchReportsOnlyTheBindingsThisReplicaOwns(t *testing.T) {
 	// so its partition is still polled, but it is not reported.
 	owner.set(0)
 	n := len(w.sink.AllMetrics())
-	c.produce("theirs", 0, 1)
-	c.produce("mine", 0, 1)
+	c.Produce("theirs", 0, 1)
+	c.Produce("mine", 0, 1)
 	w.waitPending(n, "mine", 1)
 	for _, md := range w.sink.AllMetrics()[n:] {
 		assert.False(t, pointsByFunction(t, md).has(pendingName, "theirs"), "a binding another replica owns is not reported")
 	}
 
 	// The next scrape stops watching it.
-	_, err := w.r.scraper.scrape(c.ctx())
+	_, err := w.r.scraper.scrape(c.Ctx())
 	require.NoError(t, err)
 	w.waitWatched()
 }

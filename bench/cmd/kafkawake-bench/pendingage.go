@@ -2,7 +2,7 @@ package main
 
 import "strings"
 
-// The pending age's Go benchmarks, in receiver/kafkawakereceiver/pendingage_bench_test.go.
+// The pending age's Go benchmarks: the estimate in receiver/kafkawakereceiver/internal/pendingage, the fetch method in receiver/kafkawakereceiver.
 const (
 	pendingAgeEstimateBenchmark = "BenchmarkPendingAgeEstimate"
 	pendingAgeFetchBenchmark    = "BenchmarkPendingAgeFetch"
@@ -25,7 +25,7 @@ func (r *report) writePendingAge(w func(string, ...any)) {
 	}
 	w("## 7. Pending age\n\n")
 	if len(estimate) > 0 {
-		w("**Estimate.** `%s` (receiver/kafkawakereceiver/pendingage_bench_test.go) runs the estimate without Kafka for 1,000 bindings on 1,000 topics of 12 partitions, every partition lagging and every table full (60 points). ", pendingAgeEstimateBenchmark)
+		w("**Estimate.** `%s` (receiver/kafkawakereceiver/internal/pendingage/ager_bench_test.go) runs the estimate without Kafka for 1,000 bindings on 1,000 topics of 12 partitions, every partition lagging and every table full (60 points). ", pendingAgeEstimateBenchmark)
 		w("An op is one scrape's work: adding 12,000 high watermarks and dating every binding's oldest pending offset. History is the heap the 12,000 full tables hold, measured after GC; it is the bound whatever the traffic.\n\n")
 		w("| GOMAXPROCS | Scrapes | ms/scrape | Allocs/scrape | History MiB |\n|---:|---:|---:|---:|---:|\n")
 		for _, g := range estimate {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/kafkawake/kafkawake/internal/childprocess"
 	"github.com/kafkawake/kafkawake/internal/collectortest"
+	"github.com/kafkawake/kafkawake/internal/ctxsleep"
 )
 
 const (
@@ -120,13 +121,13 @@ func recordIdlePolls(ctx context.Context, o options, brokers int, window time.Du
 		return nil, err
 	}
 	defer func() { _ = col.Stop(collectorGrace) }()
-	if err := sleepCtx(ctx, 2*watchMaxWait); err != nil { // every poll parked once
+	if err := ctxsleep.Sleep(ctx, 2*watchMaxWait); err != nil { // every poll parked once
 		return nil, err
 	}
 	mu.Lock()
 	counting = true
 	mu.Unlock()
-	if err := sleepCtx(ctx, window); err != nil {
+	if err := ctxsleep.Sleep(ctx, window); err != nil {
 		return nil, err
 	}
 	mu.Lock()
@@ -158,7 +159,7 @@ func idleCPU(ctx context.Context, o options, res watchResult, watch bool) (float
 		return 0, err
 	}
 	defer func() { _ = col.Stop(collectorGrace) }()
-	if err := sleepCtx(ctx, 2*watchMaxWait); err != nil { // past start-up
+	if err := ctxsleep.Sleep(ctx, 2*watchMaxWait); err != nil { // past start-up
 		return 0, err
 	}
 	before, err := cpuTicks(col.Pid())
@@ -166,7 +167,7 @@ func idleCPU(ctx context.Context, o options, res watchResult, watch bool) (float
 		return 0, err
 	}
 	start := time.Now()
-	if err := sleepCtx(ctx, res.cpuWindow); err != nil {
+	if err := ctxsleep.Sleep(ctx, res.cpuWindow); err != nil {
 		return 0, err
 	}
 	after, err := cpuTicks(col.Pid())
@@ -197,17 +198,6 @@ func startIdleCollector(ctx context.Context, o options, cluster *kfake.Cluster, 
 		return nil, err
 	}
 	return col, nil
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }
 
 // pollGap is the mean time between two Fetch requests at a broker, 0 with

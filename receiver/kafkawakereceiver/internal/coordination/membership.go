@@ -33,6 +33,10 @@ type Config struct {
 	// Changed, when set, is called after the bindings this member owns
 	// change, from the membership's goroutine: it must not block.
 	Changed func()
+	// LeaveTimeout bounds the LeaveGroup sent when Run ends: a coordinator
+	// that does not answer must not hold a shutdown past its grace period.
+	// Zero is the session timeout.
+	LeaveTimeout time.Duration
 }
 
 // Membership keeps one member in the group and tells which of the
@@ -57,6 +61,9 @@ type Membership struct {
 
 // New prepares a member; Run joins the group.
 func New(client kmsg.Requestor, cfg Config, logger *zap.Logger, now func() time.Time) *Membership {
+	if cfg.LeaveTimeout <= 0 {
+		cfg.LeaveTimeout = cfg.SessionTimeout
+	}
 	m := &Membership{
 		client:  client,
 		cfg:     cfg,
@@ -247,7 +254,7 @@ func (m *Membership) leave() {
 	if m.memberID == "" {
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), m.cfg.SessionTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), m.cfg.LeaveTimeout)
 	defer cancel()
 	req := kmsg.NewPtrLeaveGroupRequest()
 	req.Group = m.cfg.Group
@@ -263,8 +270,8 @@ func (m *Membership) leave() {
 		}
 	}
 	if err != nil {
-		m.logger.Warn("Could not leave the coordination group; the other replicas take over this replica's bindings when its session times out",
-			zap.Duration("session_timeout", m.cfg.SessionTimeout), zap.Error(err))
+		m.logger.Warn("Could not leave the coordination group within shutdown_timeout, so the leave was skipped; the other replicas take over this replica's bindings when its session times out",
+			zap.Duration("shutdown_timeout", m.cfg.LeaveTimeout), zap.Duration("session_timeout", m.cfg.SessionTimeout), zap.Error(err))
 	}
 }
 

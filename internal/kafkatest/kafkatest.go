@@ -1,0 +1,93 @@
+// Package kafkatest is the tests' Kafka: an in-process kfake cluster of three
+// brokers with the clients to arrange topics, records and commits on it.
+package kafkatest // import "github.com/kafkawake/kafkawake/internal/kafkatest"
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// Cluster is a Kafka-protocol cluster with an admin client. Everything it
+// starts stops when the test ends.
+type Cluster struct {
+	T     testing.TB
+	Kfake *kfake.Cluster
+	// ClientOpts is how the test's own clients connect.
+	ClientOpts []kgo.Opt
+	Client     *kgo.Client
+	Adm        *kadm.Client
+}
+
+// New starts a cluster of three brokers with opts.
+func New(t testing.TB, opts ...kfake.Opt) *Cluster {
+	t.Helper()
+	return NewAs(t, nil, opts...)
+}
+
+// NewAs starts a cluster whose test clients connect with clientOpts, for
+// clusters that require TLS or SASL.
+func NewAs(t testing.TB, clientOpts []kgo.Opt, opts ...kfake.Opt) *Cluster {
+	t.Helper()
+	cluster, err := kfake.NewCluster(append([]kfake.Opt{kfake.NumBrokers(3)}, opts...)...)
+	require.NoError(t, err)
+	t.Cleanup(cluster.Close)
+	c := &Cluster{T: t, Kfake: cluster}
+	c.ClientOpts = append([]kgo.Opt{kgo.SeedBrokers(cluster.ListenAddrs()...), kgo.DisableClientMetrics()}, clientOpts...)
+	c.Client, err = kgo.NewClient(c.ClientOpts...)
+	require.NoError(t, err)
+	t.Cleanup(c.Client.Close)
+	c.Adm = kadm.NewClient(c.Client)
+	return c
+}
+
+// Ctx bounds one arrangement step.
+func (c *Cluster) Ctx() context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	c.T.Cleanup(cancel)
+	return ctx
+}
+
+// Produce writes n records to one partition.
+func (c *Cluster) Produce(topic string, partition int32, n int) {
+	c.T.Helper()
+	c.ProduceAt(topic, partition, make([]time.Time, n)...)
+}
+
+// ProduceAt writes one record per timestamp to one partition, with that
+// timestamp as its CreateTime (the zero time: now). It uses a fresh client
+// so that partitions created during the test are known to it, and gives up
+// with the step's deadline: during a fault, delivery may never happen.
+func (c *Cluster) ProduceAt(topic string, partition int32, timestamps ...time.Time) {
+	c.T.Helper()
+	producer, err := kgo.NewClient(append(c.ClientOpts, kgo.RecordPartitioner(kgo.ManualPartitioner()))...)
+	require.NoError(c.T, err)
+	defer producer.Close()
+	records := make([]*kgo.Record, len(timestamps))
+	for i, ts := range timestamps {
+		records[i] = &kgo.Record{Topic: topic, Partition: partition, Value: []byte("m"), Timestamp: ts}
+	}
+	require.NoError(c.T, producer.ProduceSync(c.Ctx(), records...).FirstErr())
+}
+
+// Commit sets the group's committed offset on one partition, as a consumer
+// that processed everything before offset at would.
+func (c *Cluster) Commit(group, topic string, partition int32, at int64) {
+	c.T.Helper()
+	var offsets kadm.Offsets
+	offsets.Add(kadm.Offset{Topic: topic, Partition: partition, At: at, LeaderEpoch: -1})
+	resp, err := c.Adm.CommitOffsets(c.Ctx(), group, offsets)
+	require.NoError(c.T, err)
+	require.NoError(c.T, resp.Error())
+}
+
+// AllowACL lets a kfake user do op on the literal resource name.
+func AllowACL(resource kmsg.ACLResourceType, name string, op kmsg.ACLOperation) kfake.ACL {
+	return kfake.ACL{Resource: resource, Name: name, Pattern: kmsg.ACLResourcePatternTypeLiteral, Operation: op, Allow: true}
+}

@@ -1,0 +1,225 @@
+package kafkaread
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// GroupKind is the protocol a consumer group speaks, learnt from its
+// describes: brokers answer a KIP-848 group's classic DescribeGroups with
+// GROUP_ID_NOT_FOUND or as a group without members, so each kind must be
+// described with its own API.
+type GroupKind int
+
+const (
+	// KindUnknown: not learnt yet, or the group does not exist yet.
+	KindUnknown GroupKind = iota
+	// KindClassic: a classic group, described with DescribeGroups.
+	KindClassic
+	// KindConsumer: a KIP-848 consumer group, described with
+	// ConsumerGroupDescribe.
+	KindConsumer
+	// KindShare: a share group (KIP-932), described with
+	// ShareGroupDescribe. A binding names it as such: it is never learnt.
+	KindShare
+)
+
+// GroupMembers is what a group's describes said of it.
+type GroupMembers struct {
+	// Kind is the kind the answer shows; KindUnknown for a group that does
+	// not exist yet (it has 0 members) or that must be learnt again.
+	Kind    GroupKind
+	Members int
+	// Err is set when the members could not be read.
+	Err error
+}
+
+// Members describes the groups with the API of their kind, in one request
+// per group coordinator per API: groups of a known kind with theirs, groups
+// of unknown kind with both, in the same requests.
+func (r *Reader) Members(ctx context.Context, kinds map[string]GroupKind) map[string]GroupMembers {
+	var classic, consumer, share []string
+	for g, kind := range kinds {
+		switch kind {
+		case KindShare:
+			share = append(share, g)
+			continue
+		case KindClassic:
+		default:
+			consumer = append(consumer, g)
+		}
+		if kind != KindConsumer {
+			classic = append(classic, g)
+		}
+	}
+	var classicAnswers, consumerAnswers, shareAnswers map[string]groupAnswer
+	var wg sync.WaitGroup
+	wg.Go(func() { classicAnswers = r.describeClassic(ctx, classic) })
+	wg.Go(func() { shareAnswers = r.describeShare(ctx, share) })
+	consumerAnswers = r.describeConsumer(ctx, consumer)
+	wg.Wait()
+
+	out := make(map[string]GroupMembers, len(kinds))
+	for g, kind := range kinds {
+		c, k := classicAnswers[g], consumerAnswers[g]
+		switch kind {
+		case KindClassic:
+			out[g] = c.as(KindClassic)
+		case KindConsumer:
+			out[g] = k.as(KindConsumer)
+		case KindShare:
+			out[g] = shareAnswers[g].share()
+		default:
+			out[g] = learn(c, k)
+		}
+	}
+	return out
+}
+
+// groupAnswer is one API's answer for one group.
+type groupAnswer struct {
+	exists  bool // described, in a state other than Dead
+	members int
+	err     error
+}
+
+// as reads an answer of the API of kind: a group that no longer
+// exists, or a classic group without members (which is also how brokers
+// show a KIP-848 group there), is learnt again at the next observation.
+func (a groupAnswer) as(kind GroupKind) GroupMembers {
+	switch {
+	case a.err != nil:
+		return GroupMembers{Kind: kind, Err: a.err}
+	case !a.exists || (kind == KindClassic && a.members == 0):
+		return GroupMembers{Kind: KindUnknown, Members: a.members}
+	}
+	return GroupMembers{Kind: kind, Members: a.members}
+}
+
+// share reads a share group's answer: a group that does not exist yet has 0
+// members and stays a share group.
+func (a groupAnswer) share() GroupMembers {
+	return GroupMembers{Kind: KindShare, Members: a.members, Err: a.err}
+}
+
+// learn reads a group of unknown kind from both answers.
+func learn(classic, consumer groupAnswer) GroupMembers {
+	switch {
+	case consumer.err == nil && consumer.exists:
+		return GroupMembers{Kind: KindConsumer, Members: consumer.members}
+	case classic.err == nil && classic.exists && classic.members > 0:
+		return GroupMembers{Kind: KindClassic, Members: classic.members}
+	case classic.err == nil && (consumer.err == nil || errors.Is(consumer.err, kerr.UnsupportedVersion)):
+		// Empty, or not there yet: 0 members.
+		return GroupMembers{Kind: KindUnknown}
+	}
+	return GroupMembers{Err: cmpErr(consumer.err, classic.err)}
+}
+
+func cmpErr(errs ...error) error {
+	for _, err := range errs {
+		if err != nil && !errors.Is(err, kerr.UnsupportedVersion) {
+			return err
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (r *Reader) describeClassic(ctx context.Context, groups []string) map[string]groupAnswer {
+	out := make(map[string]groupAnswer, len(groups))
+	if len(groups) == 0 {
+		return out
+	}
+	req := kmsg.NewPtrDescribeGroupsRequest()
+	req.Groups = groups
+	for _, shard := range r.client.RequestSharded(ctx, req) {
+		if shard.Err != nil {
+			for _, g := range shard.Req.(*kmsg.DescribeGroupsRequest).Groups {
+				out[g] = groupAnswer{err: describeError(g, "DescribeGroups", describeCoordinator(shard.Meta), r.explain(shard.Err))}
+			}
+			continue
+		}
+		for _, g := range shard.Resp.(*kmsg.DescribeGroupsResponse).Groups {
+			out[g.Group] = answerOf(g.Group, "DescribeGroups", describeCoordinator(shard.Meta), g.ErrorCode, g.State, len(g.Members))
+		}
+	}
+	return out
+}
+
+func (r *Reader) describeConsumer(ctx context.Context, groups []string) map[string]groupAnswer {
+	out := make(map[string]groupAnswer, len(groups))
+	if len(groups) == 0 {
+		return out
+	}
+	req := kmsg.NewPtrConsumerGroupDescribeRequest()
+	req.Groups = groups
+	for _, shard := range r.client.RequestSharded(ctx, req) {
+		if shard.Err != nil {
+			for _, g := range shard.Req.(*kmsg.ConsumerGroupDescribeRequest).Groups {
+				out[g] = groupAnswer{err: describeError(g, "ConsumerGroupDescribe", describeCoordinator(shard.Meta), r.explain(shard.Err))}
+			}
+			continue
+		}
+		for _, g := range shard.Resp.(*kmsg.ConsumerGroupDescribeResponse).Groups {
+			out[g.Group] = answerOf(g.Group, "ConsumerGroupDescribe", describeCoordinator(shard.Meta), g.ErrorCode, g.State, len(g.Members))
+		}
+	}
+	return out
+}
+
+func (r *Reader) describeShare(ctx context.Context, groups []string) map[string]groupAnswer {
+	out := make(map[string]groupAnswer, len(groups))
+	if len(groups) == 0 {
+		return out
+	}
+	req := kmsg.NewPtrShareGroupDescribeRequest()
+	req.GroupIDs = groups
+	for _, shard := range r.client.RequestSharded(ctx, req) {
+		if shard.Err != nil {
+			for _, g := range shard.Req.(*kmsg.ShareGroupDescribeRequest).GroupIDs {
+				out[g] = groupAnswer{err: describeError(g, "ShareGroupDescribe", describeCoordinator(shard.Meta), r.explain(shard.Err))}
+			}
+			continue
+		}
+		for _, g := range shard.Resp.(*kmsg.ShareGroupDescribeResponse).Groups {
+			out[g.GroupID] = answerOf(g.GroupID, "ShareGroupDescribe", describeCoordinator(shard.Meta), g.ErrorCode, g.GroupState, len(g.Members))
+		}
+	}
+	return out
+}
+
+// answerOf reads one group of a describe: a group that does not exist
+// (GROUP_ID_NOT_FOUND, or Dead) is an answer, not an error.
+func answerOf(group, api, coordinator string, code int16, state string, members int) groupAnswer {
+	err := kerr.ErrorForCode(code)
+	switch {
+	case errors.Is(err, kerr.GroupIDNotFound):
+		return groupAnswer{}
+	case err != nil:
+		return groupAnswer{err: describeError(group, api, coordinator, err)}
+	case state == "Dead" || state == "":
+		return groupAnswer{}
+	}
+	return groupAnswer{exists: true, members: members}
+}
+
+func describeError(group, api, coordinator string, err error) error {
+	if errors.Is(err, kerr.GroupAuthorizationFailed) {
+		return fmt.Errorf("describing group %q is not authorized, so its members are unknown (grant Describe on the group): %w", group, err)
+	}
+	return fmt.Errorf("describing group %q (%s) on coordinator %s: %w", group, api, coordinator, err)
+}
+
+// describeCoordinator names the group coordinator a request went to.
+func describeCoordinator(meta kgo.BrokerMetadata) string {
+	if meta.NodeID < 0 {
+		return "no coordinator (finding it failed)"
+	}
+	return describeBroker(meta)
+}

@@ -1,0 +1,487 @@
+// Package kafkaread reads what the receiver observes from Kafka without
+// consuming: topic layouts, end and start offsets and committed offsets, with
+// batched requests, and the consumer-less Fetch requests of the residue
+// check, the pending age and the watch. Its errors name the topic, group or
+// broker and say what to grant or fix.
+package kafkaread // import "github.com/kafkawake/kafkawake/receiver/kafkawakereceiver/internal/kafkaread"
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"slices"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/kafkawake/kafkawake/receiver/kafkawakereceiver/internal/offset"
+)
+
+// Snapshot is everything one scrape read from Kafka, for all bindings.
+// A partition is either in ends and starts or has an entry in
+// partitionErrs; a group has an entry in groups.
+type Snapshot struct {
+	Layout        Layout
+	topicErrs     map[string]error // topics that cannot be read at all
+	partitionErrs map[offset.TopicPartition]error
+	ends, starts  map[offset.TopicPartition]int64
+	groups        map[string]groupOffsets
+}
+
+// groupOffsets is what one group's coordinator answered.
+type groupOffsets struct {
+	committed map[offset.TopicPartition]committedOffset
+	// err is set when the group's offsets could not be read at all.
+	err error
+	// unauthorized is set when the collector may not describe the group.
+	unauthorized error
+}
+
+type committedOffset struct {
+	at  int64 // -1 when the group has no commit on the partition
+	err error
+}
+
+// Reader reads topics and groups with batched requests: one Metadata
+// request, OffsetFetch per group coordinator and ListOffsets per partition
+// leader for the end offsets and the log starts. The number of requests
+// depends on the number of brokers, not on bindings or partitions.
+type Reader struct {
+	client *kgo.Client
+	// readCommitted lists end offsets as the last stable offset, which is
+	// where a read_committed consumer stops.
+	readCommitted bool
+	// usesSASL turns a bare EOF from the brokers into a hint: brokers close
+	// the connection when they reject SASL credentials.
+	usesSASL bool
+}
+
+// NewReader reads with client.
+func NewReader(client *kgo.Client, readCommitted, usesSASL bool) *Reader {
+	return &Reader{client: client, readCommitted: readCommitted, usesSASL: usesSASL}
+}
+
+// Read reads topics and groups. It runs the group reads beside the partition reads, so a slow group
+// coordinator delays only its own groups, and a slow partition leader only
+// its own partitions: every request is answered or fails on its own. The
+// price is that a commit made while the scrape runs may be read after the
+// end offset it went past; that partition then counts 0 instead of the few
+// messages produced meanwhile, for one scrape, while its consumer is awake.
+func (r *Reader) Read(ctx context.Context, topics, groups []string) Snapshot {
+	var groupReads map[string]groupOffsets
+	var wg sync.WaitGroup
+	wg.Go(func() { groupReads = r.readGroups(ctx, groups) })
+	c := r.readPartitions(ctx, topics)
+	wg.Wait()
+	c.groups = groupReads
+	return c
+}
+
+func (r *Reader) readPartitions(ctx context.Context, topics []string) Snapshot {
+	c := Snapshot{
+		topicErrs:     map[string]error{},
+		partitionErrs: map[offset.TopicPartition]error{},
+		ends:          map[offset.TopicPartition]int64{},
+		starts:        map[offset.TopicPartition]int64{},
+	}
+	layout, err := r.readLayout(ctx, topics)
+	if err != nil {
+		for _, t := range topics {
+			c.topicErrs[t] = err
+		}
+		return c
+	}
+	c.Layout = layout
+	var listable []offset.TopicPartition
+	for _, t := range topics {
+		if err := layout.topicErrs[t]; err != nil {
+			c.topicErrs[t] = err
+			continue
+		}
+		for _, p := range layout.partitions[t] {
+			tp := offset.TopicPartition{Topic: t, Partition: p}
+			if err := layout.leaderless[tp]; err != nil {
+				c.partitionErrs[tp] = err
+				continue
+			}
+			listable = append(listable, tp)
+		}
+	}
+	if len(listable) == 0 {
+		return c
+	}
+	endIsolation := IsolationCode(r.readCommitted)
+	var ends, starts listedOffsets
+	var wg sync.WaitGroup
+	wg.Go(func() { ends = r.listOffsets(ctx, listable, latestOffset, endIsolation, "end offset") })
+	wg.Go(func() { starts = r.listOffsets(ctx, listable, earliestOffset, 0, "log start offset") })
+	wg.Wait()
+	for _, tp := range listable {
+		end, endErr := ends.get(tp)
+		start, startErr := starts.get(tp)
+		if err := cmp.Or(endErr, startErr); err != nil {
+			c.partitionErrs[tp] = err
+			continue
+		}
+		c.ends[tp], c.starts[tp] = end, start
+	}
+	return c
+}
+
+// Layout is where the watched topics' partitions live, as the metadata
+// of this scrape says.
+type Layout struct {
+	partitions map[string][]int32 // sorted
+	leaders    map[offset.TopicPartition]int32
+	ids        map[string][16]byte
+	names      map[[16]byte]string
+	topicErrs  map[string]error
+	leaderless map[offset.TopicPartition]error
+}
+
+// metadataAttempts bounds how long one broker may hold the metadata request:
+// a broker that does not answer within its share of the scrape timeout is
+// left for the next one, so a single slow broker does not take every
+// binding dark.
+const metadataAttempts = 3
+
+// readLayout asks for the watched topics' metadata on every scrape, so that
+// added partitions and topics created after start are counted at once. The
+// answer also refreshes the client's cache, which routes the ListOffsets
+// requests that follow.
+func (r *Reader) readLayout(ctx context.Context, topics []string) (Layout, error) {
+	var resp *kmsg.MetadataResponse
+	var err error
+	for attempt := range metadataAttempts {
+		attemptCtx, cancel := ctx, context.CancelFunc(func() {})
+		if deadline, ok := ctx.Deadline(); ok && attempt < metadataAttempts-1 {
+			attemptCtx, cancel = context.WithTimeout(ctx, time.Until(deadline)/time.Duration(metadataAttempts-attempt))
+		}
+		// A new request each time: the client may still be writing an
+		// abandoned one.
+		req := kmsg.NewPtrMetadataRequest()
+		for _, t := range topics {
+			rt := kmsg.NewMetadataRequestTopic()
+			rt.Topic = kmsg.StringPtr(t)
+			req.Topics = append(req.Topics, rt)
+		}
+		resp, err = req.RequestWith(attemptCtx, r.client)
+		// Only a broker that ran out of its share is left for the next one;
+		// any other error would come back from every broker.
+		slow := attemptCtx.Err() != nil && ctx.Err() == nil
+		cancel()
+		if !slow {
+			break
+		}
+	}
+	if err != nil {
+		return Layout{}, fmt.Errorf("reading topic metadata: %w", r.explain(err))
+	}
+	return layoutOf(resp), nil
+}
+
+// layoutOf extracts the watched topics' partitions and leaders. Topics that
+// are missing or not authorized, and partitions without a leader, carry
+// their own error so that the others are still read.
+func layoutOf(resp *kmsg.MetadataResponse) Layout {
+	l := Layout{
+		partitions: map[string][]int32{},
+		leaders:    map[offset.TopicPartition]int32{},
+		ids:        map[string][16]byte{},
+		names:      map[[16]byte]string{},
+		topicErrs:  map[string]error{},
+		leaderless: map[offset.TopicPartition]error{},
+	}
+	for _, t := range resp.Topics {
+		if t.Topic == nil {
+			continue
+		}
+		topic := *t.Topic
+		if err := kerr.ErrorForCode(t.ErrorCode); err != nil {
+			l.topicErrs[topic] = topicError(topic, err)
+			continue
+		}
+		l.ids[topic] = t.TopicID
+		l.names[t.TopicID] = topic
+		for _, p := range t.Partitions {
+			tp := offset.TopicPartition{Topic: topic, Partition: p.Partition}
+			l.partitions[topic] = append(l.partitions[topic], p.Partition)
+			// REPLICA_NOT_AVAILABLE only says a follower is down; the
+			// leader still answers.
+			err := kerr.ErrorForCode(p.ErrorCode)
+			if errors.Is(err, kerr.ReplicaNotAvailable) {
+				err = nil
+			}
+			switch {
+			case err != nil:
+				l.leaderless[tp] = fmt.Errorf("partition %d of topic %q has no usable leader; it is read again once Kafka elects one: %w", p.Partition, topic, err)
+			case p.Leader < 0:
+				l.leaderless[tp] = fmt.Errorf("partition %d of topic %q has no leader; it is read again once Kafka elects one", p.Partition, topic)
+			default:
+				l.leaders[tp] = p.Leader
+			}
+		}
+		slices.Sort(l.partitions[topic])
+	}
+	return l
+}
+
+// describeBroker names the broker a request went to, for error messages.
+func describeBroker(meta kgo.BrokerMetadata) string {
+	if meta.NodeID < 0 {
+		return "no broker (the request could not be routed)"
+	}
+	return fmt.Sprintf("broker %d (%s)", meta.NodeID, net.JoinHostPort(meta.Host, strconv.Itoa(int(meta.Port))))
+}
+
+const (
+	latestOffset   int64 = -1
+	earliestOffset int64 = -2
+)
+
+// listedOffsets is one ListOffsets pass: an offset or an error per partition.
+type listedOffsets struct {
+	what    string
+	offsets map[offset.TopicPartition]int64
+	errs    map[offset.TopicPartition]error
+}
+
+func (l listedOffsets) get(tp offset.TopicPartition) (int64, error) {
+	if err := l.errs[tp]; err != nil {
+		return 0, err
+	}
+	o, ok := l.offsets[tp]
+	if !ok {
+		return 0, fmt.Errorf("no %s returned for partition %d of topic %q", l.what, tp.Partition, tp.Topic)
+	}
+	return o, nil
+}
+
+// listOffsets sends one ListOffsets request per partition leader. A leader
+// that fails or passes the deadline fails only its own partitions, and the
+// error names it.
+func (r *Reader) listOffsets(ctx context.Context, partitions []offset.TopicPartition, timestamp int64, isolation int8, what string) listedOffsets {
+	req := kmsg.NewPtrListOffsetsRequest()
+	req.ReplicaID = -1
+	req.IsolationLevel = isolation
+	byTopic := map[string]int{}
+	for _, tp := range partitions {
+		i, ok := byTopic[tp.Topic]
+		if !ok {
+			i = len(req.Topics)
+			byTopic[tp.Topic] = i
+			rt := kmsg.NewListOffsetsRequestTopic()
+			rt.Topic = tp.Topic
+			req.Topics = append(req.Topics, rt)
+		}
+		rp := kmsg.NewListOffsetsRequestTopicPartition()
+		rp.Partition = tp.Partition
+		rp.Timestamp = timestamp
+		rp.CurrentLeaderEpoch = -1
+		req.Topics[i].Partitions = append(req.Topics[i].Partitions, rp)
+	}
+
+	out := listedOffsets{what: what, offsets: map[offset.TopicPartition]int64{}, errs: map[offset.TopicPartition]error{}}
+	for _, shard := range r.client.RequestSharded(ctx, req) {
+		if shard.Err != nil {
+			for _, t := range shard.Req.(*kmsg.ListOffsetsRequest).Topics {
+				for _, p := range t.Partitions {
+					tp := offset.TopicPartition{Topic: t.Topic, Partition: p.Partition}
+					out.errs[tp] = partitionListError(tp, what, shard.Meta, r.explain(shard.Err))
+				}
+			}
+			continue
+		}
+		for _, t := range shard.Resp.(*kmsg.ListOffsetsResponse).Topics {
+			for _, p := range t.Partitions {
+				tp := offset.TopicPartition{Topic: t.Topic, Partition: p.Partition}
+				if err := kerr.ErrorForCode(p.ErrorCode); err != nil {
+					out.errs[tp] = partitionListError(tp, what, shard.Meta, err)
+					continue
+				}
+				out.offsets[tp] = p.Offset
+			}
+		}
+	}
+	return out
+}
+
+func partitionListError(tp offset.TopicPartition, what string, meta kgo.BrokerMetadata, err error) error {
+	broker := describeBroker(meta)
+	switch {
+	case errors.Is(err, kerr.UnknownTopicOrPartition):
+		return fmt.Errorf("listing the %s of partition %d of topic %q on %s: the broker does not know it (topic deleted, or leadership moved): %w", what, tp.Partition, tp.Topic, broker, err)
+	case errors.Is(err, kerr.TopicAuthorizationFailed):
+		return topicError(tp.Topic, err)
+	default:
+		return fmt.Errorf("listing the %s of partition %d of topic %q on %s: %w", what, tp.Partition, tp.Topic, broker, err)
+	}
+}
+
+// readGroups sends one OffsetFetch per group coordinator for all groups.
+func (r *Reader) readGroups(ctx context.Context, groups []string) map[string]groupOffsets {
+	out := make(map[string]groupOffsets, len(groups))
+	if len(groups) == 0 {
+		return out
+	}
+	req := kmsg.NewPtrOffsetFetchRequest()
+	for _, g := range groups {
+		rg := kmsg.NewOffsetFetchRequestGroup()
+		rg.Group = g
+		req.Groups = append(req.Groups, rg)
+	}
+	for _, shard := range r.client.RequestSharded(ctx, req) {
+		coordinator := describeCoordinator(shard.Meta)
+		if shard.Err != nil {
+			for _, g := range shard.Req.(*kmsg.OffsetFetchRequest).Groups {
+				out[g.Group] = groupFailure(g.Group, coordinator, r.explain(shard.Err))
+			}
+			continue
+		}
+		// The client answers every version in the per-group form.
+		for _, g := range shard.Resp.(*kmsg.OffsetFetchResponse).Groups {
+			out[g.Group] = groupOffsetsOf(g, coordinator)
+		}
+	}
+	return out
+}
+
+// groupOffsetsOf reads one group's answer.
+func groupOffsetsOf(g kmsg.OffsetFetchResponseGroup, coordinator string) groupOffsets {
+	if err := kerr.ErrorForCode(g.ErrorCode); err != nil {
+		return groupFailure(g.Group, coordinator, err)
+	}
+	committed := map[offset.TopicPartition]committedOffset{}
+	for _, t := range g.Topics {
+		for _, p := range t.Partitions {
+			tp := offset.TopicPartition{Topic: t.Topic, Partition: p.Partition}
+			if err := kerr.ErrorForCode(p.ErrorCode); err != nil {
+				committed[tp] = committedOffset{err: fmt.Errorf("committed offset of group %q on partition %d of topic %q (coordinator %s): %w", g.Group, p.Partition, t.Topic, coordinator, err)}
+				continue
+			}
+			committed[tp] = committedOffset{at: max(p.Offset, offset.NoCommit)}
+		}
+	}
+	return groupOffsets{committed: committed}
+}
+
+// groupFailure classifies a group that has no offsets to show. A group that
+// never committed is the normal scale-from-zero case: Apache Kafka answers it
+// with -1 offsets, some brokers with GROUP_ID_NOT_FOUND; both mean "no
+// commit". A group the collector may not describe is marked unauthorized,
+// not failed: its bindings degrade instead of going dark.
+func groupFailure(group, coordinator string, err error) groupOffsets {
+	switch {
+	case errors.Is(err, kerr.GroupIDNotFound):
+		return groupOffsets{}
+	case errors.Is(err, kerr.GroupAuthorizationFailed):
+		return groupOffsets{unauthorized: fmt.Errorf("committed offsets of group %q are not authorized (grant Describe on the group): %w", group, err)}
+	default:
+		return groupOffsets{err: fmt.Errorf("reading committed offsets of group %q from coordinator %s: %w", group, coordinator, err)}
+	}
+}
+
+func (r *Reader) explain(err error) error {
+	if r.usesSASL && errors.Is(err, io.EOF) {
+		return fmt.Errorf("%w (the broker closed the connection: check the SASL mechanism, username and password)", err)
+	}
+	return err
+}
+
+func topicError(topic string, err error) error {
+	switch {
+	case errors.Is(err, kerr.UnknownTopicOrPartition):
+		return fmt.Errorf("topic %q does not exist (the receiver never creates topics): %w", topic, err)
+	case errors.Is(err, kerr.TopicAuthorizationFailed):
+		return fmt.Errorf("topic %q is not authorized: grant the collector's principal Describe on it: %w", topic, err)
+	default:
+		return fmt.Errorf("topic %q: %w", topic, err)
+	}
+}
+
+// BindingRead is one binding's view of a scrape.
+type BindingRead struct {
+	Partitions map[int32]offset.Partition
+	// CommitsErr is set when the group's committed offsets are not
+	// authorized: partitions then carry no commits and pending falls back to
+	// the messages produced since the previous scrape.
+	CommitsErr error
+}
+
+// Binding assembles the offsets of one topic as seen by one group. Every
+// partition of the topic must have been read: a partial read would be a
+// smaller pending value that looks valid, so it is an error naming the
+// first partition that failed and why.
+func (c Snapshot) Binding(topic, group string) (BindingRead, error) {
+	if err := c.topicErrs[topic]; err != nil {
+		return BindingRead{}, err
+	}
+	g, ok := c.groups[group]
+	if !ok {
+		return BindingRead{}, fmt.Errorf("no committed-offsets answer for group %q", group)
+	}
+	if g.err != nil {
+		return BindingRead{}, g.err
+	}
+	partitions := make(map[int32]offset.Partition, len(c.Layout.partitions[topic]))
+	var failed []error
+	for _, p := range c.Layout.partitions[topic] {
+		tp := offset.TopicPartition{Topic: topic, Partition: p}
+		if err := c.partitionErrs[tp]; err != nil {
+			failed = append(failed, err)
+			continue
+		}
+		committed := offset.NoCommit
+		if commit, ok := g.committed[tp]; ok {
+			if commit.err != nil {
+				failed = append(failed, commit.err)
+				continue
+			}
+			committed = commit.at
+		}
+		partitions[p] = offset.Partition{HighWatermark: c.ends[tp], LogStart: c.starts[tp], Committed: committed}
+	}
+	switch {
+	case len(failed) == 1:
+		return BindingRead{}, failed[0]
+	case len(failed) > 1:
+		return BindingRead{}, fmt.Errorf("%w (and %d more of the topic's partitions could not be read)", failed[0], len(failed)-1)
+	case len(partitions) == 0:
+		return BindingRead{}, fmt.Errorf("topic %q: no partitions in the metadata", topic)
+	}
+	return BindingRead{Partitions: partitions, CommitsErr: g.unauthorized}, nil
+}
+
+// End is the end offset this snapshot listed for a partition it read.
+func (c Snapshot) End(tp offset.TopicPartition) int64 { return c.ends[tp] }
+
+// TopicID is the topic's ID in the snapshot's layout.
+func (c Snapshot) TopicID(topic string) [16]byte { return c.Layout.TopicID(topic) }
+
+// Leader is the partition's leader in the snapshot's layout.
+func (c Snapshot) Leader(tp offset.TopicPartition) (int32, bool) { return c.Layout.Leader(tp) }
+
+// TopicID is the topic's ID in the layout, zero when the topic was not read.
+func (l Layout) TopicID(topic string) [16]byte { return l.ids[topic] }
+
+// Leader is the partition's leader broker, and false when it has none.
+func (l Layout) Leader(tp offset.TopicPartition) (int32, bool) {
+	leader, ok := l.leaders[tp]
+	return leader, ok
+}
+
+// IsolationCode is the isolation level of Fetch and ListOffsets requests:
+// 1 stops at the last stable offset, as a read_committed consumer does.
+func IsolationCode(readCommitted bool) int8 {
+	if readCommitted {
+		return 1
+	}
+	return 0
+}

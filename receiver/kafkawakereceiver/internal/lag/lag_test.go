@@ -1,0 +1,218 @@
+package lag
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/kafkawake/kafkawake/receiver/kafkawakereceiver/internal/offset"
+)
+
+func TestPartitionPending(t *testing.T) {
+	tests := []struct {
+		name      string
+		reset     Reset
+		offsets   offset.Partition
+		want      int64
+		wantFirst int64 // first pending offset, when want > 0
+	}{
+		{"committed behind", FromEarliest, offset.Partition{HighWatermark: 100, LogStart: 0, Committed: 40}, 60, 40},
+		{"fully consumed", FromEarliest, offset.Partition{HighWatermark: 100, LogStart: 0, Committed: 100}, 0, 0},
+		{"commit below log start counts only retained messages", FromEarliest, offset.Partition{HighWatermark: 100, LogStart: 80, Committed: 60}, 20, 80},
+		{"commit beyond the high watermark: the consumer resets to earliest", FromEarliest, offset.Partition{HighWatermark: 100, LogStart: 20, Committed: 130}, 80, 20},
+		{"commit beyond the high watermark: the consumer resets to latest", FromLatest, offset.Partition{HighWatermark: 100, LogStart: 20, Committed: 130}, 0, 0},
+		{"no commit, earliest, counts retained messages", FromEarliest, offset.Partition{HighWatermark: 100, LogStart: 30, Committed: offset.NoCommit}, 70, 30},
+		{"no commit, earliest, empty partition", FromEarliest, offset.Partition{HighWatermark: 0, LogStart: 0, Committed: offset.NoCommit}, 0, 0},
+		{"no commit, latest, first sight is the baseline", FromLatest, offset.Partition{HighWatermark: 100, LogStart: 0, Committed: offset.NoCommit}, 0, 0},
+		{"commit wins over latest", FromLatest, offset.Partition{HighWatermark: 100, LogStart: 0, Committed: 90}, 10, 90},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			res := NewState().Observe(time.Time{}, map[int32]offset.Partition{0: tt.offsets}, tt.reset)
+			require.Len(t, res.Ranges, 1)
+			got := res.Ranges[0].Range
+			assert.Equal(t, tt.want, got.Len())
+			if tt.want > 0 {
+				assert.Equal(t, tt.wantFirst, got.From, "first pending offset")
+			}
+		})
+	}
+}
+
+func TestPendingRangeStartsAtTheLatestBaseline(t *testing.T) {
+	s := NewState()
+	var got map[int32]offset.Range
+	observe := func(partitions map[int32]offset.Partition) {
+		got = map[int32]offset.Range{}
+		for _, r := range s.Observe(time.Time{}, partitions, FromLatest).Ranges {
+			got[r.Partition] = r.Range
+		}
+	}
+	observe(parts(offset.Partition{HighWatermark: 100, Committed: offset.NoCommit}))
+	assert.True(t, got[0].Empty(), "first sight is the baseline: nothing pending")
+	observe(parts(offset.Partition{HighWatermark: 130, Committed: offset.NoCommit}))
+	assert.Equal(t, offset.Range{From: 100, To: 130}, got[0], "the first pending message is the first one after the baseline")
+	observe(parts(offset.Partition{HighWatermark: 130, LogStart: 110, Committed: offset.NoCommit}))
+	assert.Equal(t, offset.Range{From: 110, To: 130}, got[0], "retention moved past the baseline")
+}
+
+// step is one observation fed to a State in sequence tests.
+type step struct {
+	partitions   map[int32]offset.Partition
+	wantPending  int64
+	wantConsumed int64
+	wantActivity bool // whether lastActivity equals this step's time
+}
+
+func TestACommitBeyondTheEndCountsAsTheConsumerWillSeeIt(t *testing.T) {
+	// The topic is re-created: the group's commit at 150 is past the new
+	// topic's end. Its consumer resets to earliest and reads what is there.
+	s := NewState()
+	res := s.Observe(time.Time{}, parts(po(55, 0, 150), po(10, 0, 10)), FromEarliest)
+	assert.Equal(t, int64(55), res.Pending)
+	assert.Equal(t, []int32{0}, res.OutOfRange)
+	res = s.Observe(time.Time{}, parts(po(55, 0, 30), po(10, 0, 10)), FromEarliest)
+	assert.Equal(t, int64(25), res.Pending)
+	assert.Equal(t, int64(30), res.Consumed, "the reset consumer's first commit is consumption from where it started")
+	assert.Empty(t, res.OutOfRange)
+}
+
+func runSteps(t *testing.T, reset Reset, steps []step) {
+	t.Helper()
+	s := NewState()
+	start := time.Date(2026, 11, 21, 10, 0, 0, 0, time.UTC)
+	var lastActivity time.Time
+	for i, st := range steps {
+		now := start.Add(time.Duration(i) * 2 * time.Second)
+		obs := s.Observe(now, st.partitions, reset)
+		assert.Equal(t, st.wantPending, obs.Pending, "step %d pending", i)
+		assert.Equal(t, st.wantConsumed, obs.Consumed, "step %d consumed", i)
+		if st.wantActivity {
+			lastActivity = now
+		}
+		assert.Equal(t, lastActivity, obs.LastActivity, "step %d last activity", i)
+	}
+}
+
+func parts(offsets ...offset.Partition) map[int32]offset.Partition {
+	m := make(map[int32]offset.Partition, len(offsets))
+	for i, o := range offsets {
+		m[int32(i)] = o
+	}
+	return m
+}
+
+func TestObserveSequences(t *testing.T) {
+	tests := []struct {
+		name  string
+		reset Reset
+		steps []step
+	}{
+		{
+			name:  "first observation is a baseline, not activity",
+			reset: FromEarliest,
+			steps: []step{
+				{partitions: parts(po(100, 0, 50)), wantPending: 50},
+				{partitions: parts(po(100, 0, 50)), wantPending: 50},
+			},
+		},
+		{
+			name:  "commits moving forward are consumption and activity",
+			reset: FromEarliest,
+			steps: []step{
+				{partitions: parts(po(100, 0, 50), po(10, 0, 0)), wantPending: 60},
+				{partitions: parts(po(100, 0, 70), po(10, 0, 5)), wantPending: 35, wantConsumed: 25, wantActivity: true},
+				{partitions: parts(po(100, 0, 70), po(10, 0, 5)), wantPending: 35, wantConsumed: 25},
+			},
+		},
+		{
+			name:  "rewind is not consumption, and the next forward move counts from the rewound offset",
+			reset: FromEarliest,
+			steps: []step{
+				{partitions: parts(po(100, 0, 60)), wantPending: 40},
+				{partitions: parts(po(100, 0, 10)), wantPending: 90},
+				{partitions: parts(po(100, 0, 25)), wantPending: 75, wantConsumed: 15, wantActivity: true},
+			},
+		},
+		{
+			name:  "a partition's first commit under earliest counts from the log start",
+			reset: FromEarliest,
+			steps: []step{
+				{partitions: parts(po(100, 20, offset.NoCommit)), wantPending: 80},
+				{partitions: parts(po(100, 30, 80)), wantPending: 20, wantConsumed: 60, wantActivity: true},
+				{partitions: parts(po(100, 30, 90)), wantPending: 10, wantConsumed: 70, wantActivity: true},
+			},
+		},
+		{
+			name:  "a partition's first commit under latest counts from the baseline",
+			reset: FromLatest,
+			steps: []step{
+				{partitions: parts(po(1000, 0, offset.NoCommit), po(0, 0, offset.NoCommit)), wantPending: 0},
+				{partitions: parts(po(1030, 0, offset.NoCommit), po(5, 0, offset.NoCommit)), wantPending: 35},
+				{partitions: parts(po(1030, 0, 1030), po(5, 0, 4)), wantPending: 1, wantConsumed: 34, wantActivity: true},
+			},
+		},
+		{
+			name:  "a first commit seen at the first observation is a baseline",
+			reset: FromEarliest,
+			steps: []step{
+				{partitions: parts(po(100, 0, 80)), wantPending: 20},
+				{partitions: parts(po(100, 0, 80)), wantPending: 20},
+			},
+		},
+		{
+			name:  "a first commit below the log start is not negative consumption",
+			reset: FromEarliest,
+			steps: []step{
+				{partitions: parts(po(100, 50, offset.NoCommit)), wantPending: 50},
+				{partitions: parts(po(100, 50, 10)), wantPending: 50},
+			},
+		},
+		{
+			name:  "added and removed partitions produce no phantom consumption",
+			reset: FromEarliest,
+			steps: []step{
+				{partitions: parts(po(100, 0, 50), po(100, 0, 50)), wantPending: 100},
+				{partitions: parts(po(100, 0, 50)), wantPending: 50},
+				{partitions: parts(po(100, 0, 50), po(100, 0, 70), po(5, 0, offset.NoCommit)), wantPending: 85},
+				{partitions: parts(po(100, 0, 51), po(100, 0, 70), po(5, 0, offset.NoCommit)), wantPending: 84, wantConsumed: 1, wantActivity: true},
+			},
+		},
+		{
+			name:  "latest counts only messages produced after the partition was first seen",
+			reset: FromLatest,
+			steps: []step{
+				{partitions: parts(po(1000, 0, offset.NoCommit)), wantPending: 0},
+				{partitions: parts(po(1007, 0, offset.NoCommit)), wantPending: 7},
+				{partitions: parts(po(1007, 0, 1007)), wantPending: 0, wantConsumed: 7, wantActivity: true},
+			},
+		},
+		{
+			name:  "latest re-baselines a truncated or re-created partition",
+			reset: FromLatest,
+			steps: []step{
+				{partitions: parts(po(1000, 0, offset.NoCommit)), wantPending: 0},
+				{partitions: parts(po(3, 0, offset.NoCommit)), wantPending: 0},
+				{partitions: parts(po(8, 0, offset.NoCommit)), wantPending: 5},
+			},
+		},
+		{
+			name:  "latest baseline never counts deleted messages",
+			reset: FromLatest,
+			steps: []step{
+				{partitions: parts(po(10, 0, offset.NoCommit)), wantPending: 0},
+				{partitions: parts(po(30, 25, offset.NoCommit)), wantPending: 5},
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) { runSteps(t, tt.reset, tt.steps) })
+	}
+}
+
+// po is a partition's offsets: high watermark, log start, commit.
+func po(highWatermark, logStart, committed int64) offset.Partition {
+	return offset.Partition{HighWatermark: highWatermark, LogStart: logStart, Committed: committed}
+}

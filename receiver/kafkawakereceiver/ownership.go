@@ -1,0 +1,132 @@
+package kafkawakereceiver // import "github.com/kafkawake/kafkawake/receiver/kafkawakereceiver"
+
+import (
+	"context"
+	"slices"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/kafkawake/kafkawake/receiver/kafkawakereceiver/internal/coordination"
+)
+
+// bindingOwner tells which of the configured bindings this replica owns.
+type bindingOwner interface {
+	Owned() (generation int32, indexes []int)
+}
+
+// ownership is the scraper's view of the replicas' group: who owns which
+// binding. Without coordination owner is nil and this replica owns all.
+type ownership struct {
+	owner bindingOwner
+	// shareChanged, with coordination, signals that the bindings this
+	// replica owns changed; one pending signal covers any number of changes.
+	shareChanged chan struct{}
+	stop         func()
+}
+
+// startCoordination joins the replicas' group over the receiver's client,
+// when coordination is configured.
+func (s *kafkaScraper) startCoordination(client *kgo.Client) {
+	if !s.cfg.Coordination.HasValue() {
+		return
+	}
+	c := s.cfg.Coordination.Get()
+	keys := make([]string, len(s.cfg.Bindings))
+	for i, b := range s.cfg.Bindings {
+		keys[i] = b.String()
+	}
+	membership := coordination.New(client, coordination.Config{
+		Group:             c.Group,
+		SessionTimeout:    c.SessionTimeout,
+		HeartbeatInterval: c.HeartbeatInterval,
+		Keys:              keys,
+		Changed:           s.signalShareChanged,
+		LeaveTimeout:      s.cfg.ShutdownTimeout,
+	}, s.logger, s.now)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	// The moved-in reports may already be waiting for the first change: the
+	// owner is in place, under the lock they take, before any can happen.
+	s.mu.Lock()
+	s.owner = membership
+	s.stop = func() {
+		cancel()
+		<-done
+	}
+	s.mu.Unlock()
+	go func() {
+		defer close(done)
+		membership.Run(ctx)
+	}()
+}
+
+func (s *kafkaScraper) stopCoordination() {
+	if s.stop != nil {
+		s.stop()
+	}
+}
+
+// signalShareChanged tells the receiver that this replica's share changed.
+func (s *kafkaScraper) signalShareChanged() {
+	select {
+	case s.shareChanged <- struct{}{}:
+	default:
+	}
+}
+
+// refreshShare brings the memories up to this replica's current share and
+// returns the bindings it owns, and those of them new to it. A binding that
+// moves in or out starts over with a fresh memory, so its first observation
+// here is a baseline. Callers hold s.mu.
+func (s *kafkaScraper) refreshShare() (owned, movedIn []int) {
+	if s.owner == nil {
+		return s.allBindings, nil
+	}
+	_, owned = s.owner.Owned()
+	inShare := make([]bool, len(s.memories))
+	for _, i := range owned {
+		inShare[i] = true
+	}
+	changed := false
+	for i := range s.memories {
+		if s.memories[i].inShare == inShare[i] {
+			continue
+		}
+		changed = true
+		s.memories[i] = newBindingMemory(s.cfg, i)
+		s.memories[i].inShare = inShare[i]
+		if inShare[i] {
+			movedIn = append(movedIn, i)
+		}
+	}
+	if changed {
+		s.setReadScope(owned)
+	}
+	return owned, movedIn
+}
+
+// movedInBindings brings the memories up to this replica's current share,
+// as a scrape does, and returns the bindings new to it: they are reported at
+// once instead of at the next scrape, so a binding taken over from a replica
+// that died is observed, and its function woken, one collection interval
+// sooner. Callers hold s.mu.
+func (s *kafkaScraper) movedInBindings() []int {
+	_, movedIn := s.refreshShare()
+	return movedIn
+}
+
+// earlyReportable keeps, of the given bindings, those this replica owns now
+// and observed at its last scrape: a binding another replica took over since
+// is not reported, even before the next scrape stops watching it. Callers
+// hold s.mu.
+func (s *kafkaScraper) earlyReportable(bindings []int) []int {
+	if s.owner == nil {
+		return bindings
+	}
+	_, owned := s.owner.Owned()
+	ownedNow := make([]bool, len(s.memories))
+	for _, i := range owned {
+		ownedNow[i] = true
+	}
+	return slices.DeleteFunc(slices.Clone(bindings), func(i int) bool { return !ownedNow[i] || !s.memories[i].inShare })
+}
