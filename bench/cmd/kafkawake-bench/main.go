@@ -40,7 +40,7 @@ func main() {
 	flag.StringVar(&o.collector, "collector", "bin/otelcol-kafkawake", "the built collector binary")
 	flag.DurationVar(&o.footprint, "footprint", 0, "how long the footprint run lasts (default 3m, 30s with -quick)")
 	flag.IntVar(&o.trials, "trials", 0, "wake trials per collection interval (default 60, 20 with -quick)")
-	flag.StringVar(&skip, "skip", "", "comma-separated parts to leave out of the report: gobench,scrape,wake,watch,footprint,replicas")
+	flag.StringVar(&skip, "skip", "", "comma-separated parts to leave out of the report: gobench,scrape,wake,watch,keda,footprint,replicas")
 	flag.Parse()
 	o.skip = map[string]bool{}
 	for _, s := range splitComma(skip) {
@@ -93,7 +93,7 @@ func run(o options) error {
 			return err
 		}
 	}
-	if !o.skip["wake"] || !o.skip["watch"] || !o.skip["footprint"] || !o.skip["replicas"] {
+	if !o.skip["wake"] || !o.skip["watch"] || !o.skip["keda"] || !o.skip["footprint"] || !o.skip["replicas"] {
 		if _, err := os.Stat(o.collector); err != nil {
 			return fmt.Errorf("the collector binary (run `make build` first): %w", err)
 		}
@@ -114,6 +114,12 @@ func run(o options) error {
 	if !o.skip["watch"] {
 		log.Printf("watch: wake latency at %s with %d trials, polls at idle brokers, CPU at idle with 1,000 watched bindings", watchInterval, o.trials)
 		if r.watch, err = runWatch(ctx, o); err != nil {
+			return err
+		}
+	}
+	if !o.skip["keda"] {
+		log.Printf("kedascaler: produce → StreamIsActive true at %s with the watch, %d trials", watchInterval, o.trials)
+		if r.keda, err = runKedaLatency(ctx, o); err != nil {
 			return err
 		}
 	}

@@ -55,6 +55,7 @@ type report struct {
 	scrapes    []scrapeResult
 	wakes      []wakeResult
 	watch      watchResult
+	keda       wakeResult
 	footprint  footprintResult
 	replicas   replicaFigures
 
@@ -202,6 +203,7 @@ func (r *report) markdown() string {
 	r.writeBaseline(w)
 	r.writeWake(w)
 	r.writeWatch(w)
+	r.writeKeda(w)
 	r.writeFootprint(w)
 	r.writeProcessor(w)
 	r.writeReplicas(w)
@@ -245,6 +247,7 @@ func (r *report) writeSummary(w func(string, ...any)) {
 			wk.interval, ms(wk.quantile(0.95)), ms(limit), len(wk.latencies), len(wk.latencies)+wk.missed, verdict(ok))
 	}
 	r.writeWatchSummary(w)
+	r.writeKedaSummary(w)
 	if f := r.footprint; f.samples > 0 {
 		w("| Collector RSS ≤ 100 MiB, 1,000 bindings at 2 s | peak %.1f MiB | %s |\n", float64(f.rssPeakKB)/1024, verdict(float64(f.rssPeakKB)/1024 <= targetRSSMiB))
 		w("| Collector CPU ≤ 5 %% of one core, same run | %.2f %% on average over %s | %s |\n", f.cpuPercent, f.duration.Round(time.Second), verdict(f.cpuPercent <= targetCPUPercent))
