@@ -34,7 +34,7 @@ func TestScrapeObservesOnlyTheOwnedBindings(t *testing.T) {
 		BindingConfig{Topic: "orders", ConsumerGroup: "g2", Function: "f2"},
 	)
 	owner := &settableOwner{}
-	s.owner = owner
+	s.owner, s.observeAll = owner, false
 
 	md, err := s.scrape(c.Ctx())
 	require.NoError(t, err)
@@ -92,7 +92,7 @@ func TestReceiversInOneCoordinationGroupSplitTheBindings(t *testing.T) {
 		cfg := createDefaultConfig().(*Config)
 		cfg.Brokers = c.Kfake.ListenAddrs()
 		cfg.Bindings = bindings
-		cfg.Coordination = configoptional.Some(CoordinationConfig{Group: "replicas", SessionTimeout: 6 * time.Second, HeartbeatInterval: 500 * time.Millisecond})
+		cfg.Coordination = configoptional.Some(CoordinationConfig{Group: "replicas", SessionTimeout: 6 * time.Second, HeartbeatInterval: 500 * time.Millisecond, Report: ReportOwned})
 		require.NoError(t, cfg.Validate())
 		s := newKafkaScraper(cfg, receivertest.NewNopSettings(metadata.Type))
 		require.NoError(t, s.start(context.Background(), componenttest.NewNopHost()))
@@ -137,7 +137,7 @@ func TestAnotherReplicasBindingKeepsTheTopicsPendingAge(t *testing.T) {
 	)
 	owner := &settableOwner{}
 	owner.set(0)
-	s.owner = owner
+	s.owner, s.observeAll = owner, false
 
 	_, err := s.scrape(c.Ctx())
 	require.NoError(t, err)
@@ -168,7 +168,7 @@ func TestMovedInBindingsAreReportedBeforeTheNextScrape(t *testing.T) {
 		cfg.Brokers = c.Kfake.ListenAddrs()
 		cfg.CollectionInterval = time.Minute
 		cfg.Bindings = bindings
-		cfg.Coordination = configoptional.Some(CoordinationConfig{Group: "replicas", SessionTimeout: 6 * time.Second, HeartbeatInterval: 500 * time.Millisecond})
+		cfg.Coordination = configoptional.Some(CoordinationConfig{Group: "replicas", SessionTimeout: 6 * time.Second, HeartbeatInterval: 500 * time.Millisecond, Report: ReportOwned})
 		require.NoError(t, cfg.Validate())
 		sink := new(consumertest.MetricsSink)
 		rcv, err := createMetricsReceiver(context.Background(), receivertest.NewNopSettings(metadata.Type), cfg, sink)

@@ -1,0 +1,140 @@
+package kafkawakereceiver
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kmsg"
+	"go.opentelemetry.io/collector/component/componenttest"
+	"go.opentelemetry.io/collector/config/configoptional"
+	"go.opentelemetry.io/collector/receiver/receivertest"
+
+	schema "github.com/kafkawake/kafkawake/internal/metadata"
+	"github.com/kafkawake/kafkawake/internal/kafkatest"
+	"github.com/kafkawake/kafkawake/receiver/kafkawakereceiver/internal/metadata"
+)
+
+var ownedName = schema.MetricsInfo.SlimfaaskafkaBindingOwned.Name
+
+// With report: all a replica observes every binding whoever owns it, marks
+// the ones it owns, and a binding that moves in keeps its history: no
+// baseline gap, no memory reset.
+func TestReportAllObservesEveryBindingAndKeepsHistoryAcrossMoves(t *testing.T) {
+	c := kafkatest.New(t, kfake.SeedTopics(1, "orders"))
+	c.Produce("orders", 0, 10)
+	for _, g := range []string{"g0", "g1", "g2"} {
+		c.Commit(g, "orders", 0, 2)
+	}
+	s, clock := startScraper(t, c.Kfake.ListenAddrs(), OffsetResetEarliest,
+		BindingConfig{Topic: "orders", ConsumerGroup: "g0", Function: "f0"},
+		BindingConfig{Topic: "orders", ConsumerGroup: "g1", Function: "f1"},
+		BindingConfig{Topic: "orders", ConsumerGroup: "g2", Function: "f2"},
+	)
+	require.True(t, s.observeAll)
+	owner := &settableOwner{}
+	s.owner = owner
+
+	pts := scrapeOK(t, c, s)
+	for _, fn := range []string{"f0", "f1", "f2"} {
+		assert.Equal(t, int64(8), pts.intValue(t, pendingName, fn), "no assignment yet, every binding is still observed")
+		assert.Equal(t, int64(0), pts.intValue(t, ownedName, fn))
+	}
+	assert.Equal(t, []string{"g0", "g1", "g2"}, s.scope.groups, "every binding's group is read")
+
+	// f1 consumes while another replica owns it; then it moves here.
+	c.Commit("g1", "orders", 0, 5)
+	clock.Advance(2 * time.Second)
+	pts = scrapeOK(t, c, s)
+	assert.Equal(t, int64(3), pts.intValue(t, consumedName, "f1"), "consumption is counted on a binding this replica does not own")
+	assert.True(t, pts.has(lastActivityName, "f1"))
+
+	owner.set(1)
+	assert.Equal(t, []int{1}, s.movedInBindings(), "a binding new to the share is reported early")
+	c.Commit("g1", "orders", 0, 7)
+	clock.Advance(2 * time.Second)
+	pts = scrapeOK(t, c, s)
+	assert.Equal(t, int64(5), pts.intValue(t, consumedName, "f1"), "a move is no baseline: the count goes on")
+	assert.Equal(t, int64(1), pts.intValue(t, ownedName, "f1"))
+	assert.Equal(t, int64(0), pts.intValue(t, ownedName, "f0"))
+
+	// It moves out again: still observed, no longer owned, history kept.
+	owner.set()
+	c.Commit("g1", "orders", 0, 8)
+	clock.Advance(2 * time.Second)
+	pts = scrapeOK(t, c, s)
+	assert.Equal(t, int64(6), pts.intValue(t, consumedName, "f1"))
+	assert.Equal(t, int64(0), pts.intValue(t, ownedName, "f1"))
+}
+
+// Ownership is decided when the points are made, after the reads: a replica
+// that loses a binding while its reads are in flight reports it as not
+// owned, so no wake follows from that scrape.
+func TestOwnershipIsDecidedAfterTheReads(t *testing.T) {
+	for _, report := range []ReportScope{ReportAll, ReportOwned} {
+		t.Run(string(report), func(t *testing.T) {
+			c := kafkatest.New(t, kfake.SeedTopics(1, "orders"))
+			c.Produce("orders", 0, 4)
+			s, _ := startScraper(t, c.Kfake.ListenAddrs(), OffsetResetEarliest,
+				BindingConfig{Topic: "orders", ConsumerGroup: "g0", Function: "f0"})
+			owner := &settableOwner{}
+			owner.set(0)
+			s.owner, s.observeAll = owner, report == ReportAll
+			pts := scrapeOK(t, c, s)
+			require.Equal(t, int64(1), pts.intValue(t, ownedName, "f0"))
+
+			// The share is lost while ListOffsets is being answered.
+			c.Kfake.ControlKey(int16(kmsg.ListOffsets), func(kmsg.Request) (kmsg.Response, error, bool) {
+				owner.set()
+				return nil, nil, false
+			})
+			pts = scrapeOK(t, c, s)
+			assert.Equal(t, int64(4), pts.intValue(t, pendingName, "f0"))
+			assert.Equal(t, int64(0), pts.intValue(t, ownedName, "f0"), "ownership read after the reads, not at the scrape's start")
+		})
+	}
+}
+
+// Two replicas with report: all each export every binding, and each binding
+// is owned by exactly one of them.
+func TestReplicasReportingAllEachAnswerForEveryBinding(t *testing.T) {
+	c := kafkatest.New(t, kfake.SeedTopics(1, "orders"))
+	c.Produce("orders", 0, 3)
+	var bindings []BindingConfig
+	for i := range 12 {
+		bindings = append(bindings, BindingConfig{Topic: "orders", ConsumerGroup: fmt.Sprintf("g%d", i), Function: fmt.Sprintf("f%d", i)})
+	}
+	start := func() *kafkaScraper {
+		cfg := createDefaultConfig().(*Config)
+		cfg.Brokers = c.Kfake.ListenAddrs()
+		cfg.Bindings = bindings
+		cfg.Coordination = configoptional.Some(CoordinationConfig{Group: "replicas", SessionTimeout: 6 * time.Second, HeartbeatInterval: 500 * time.Millisecond, Report: ReportAll})
+		require.NoError(t, cfg.Validate())
+		s := newKafkaScraper(cfg, receivertest.NewNopSettings(metadata.Type))
+		require.NoError(t, s.start(context.Background(), componenttest.NewNopHost()))
+		t.Cleanup(func() { require.NoError(t, s.shutdown(context.Background())) })
+		return s
+	}
+	a, b := start(), start()
+	require.Eventually(t, func() bool {
+		pa, pb := scrapeOK(t, c, a), scrapeOK(t, c, b)
+		ownedA, ownedB := 0, 0
+		for _, bc := range bindings {
+			fn := bc.Function
+			if !pa.has(pendingName, fn) || !pb.has(pendingName, fn) || !pa.has(ownedName, fn) || !pb.has(ownedName, fn) {
+				return false
+			}
+			oa, ob := pa.intValue(t, ownedName, fn), pb.intValue(t, ownedName, fn)
+			if oa+ob != 1 {
+				return false
+			}
+			ownedA += int(oa)
+			ownedB += int(ob)
+		}
+		return ownedA > 0 && ownedB > 0
+	}, 20*time.Second, 50*time.Millisecond, "both replicas export all 12 bindings, each owned by exactly one")
+}
