@@ -14,8 +14,8 @@ import (
 	"go.opentelemetry.io/collector/config/configoptional"
 	"go.opentelemetry.io/collector/receiver/receivertest"
 
-	schema "github.com/kafkawake/kafkawake/internal/metadata"
 	"github.com/kafkawake/kafkawake/internal/kafkatest"
+	schema "github.com/kafkawake/kafkawake/internal/metadata"
 	"github.com/kafkawake/kafkawake/receiver/kafkawakereceiver/internal/metadata"
 )
 
