@@ -29,6 +29,7 @@ type batchView struct {
 	observation
 	pendingTime  pcommon.Timestamp
 	consumedTime pcommon.Timestamp
+	ownedTime    pcommon.Timestamp
 	// lastResource is the index of the last ResourceMetrics that listed the
 	// binding, to list each binding once per resource.
 	lastResource int
@@ -98,6 +99,8 @@ func (t *bindingTable) collect(md pmetric.Metrics, now time.Time) {
 				case metric.Name() == schema.MetricsInfo.SlimfaaskafkaConsumedMessages.Name && metric.Type() == pmetric.MetricTypeSum &&
 					metric.Sum().AggregationTemporality() == pmetric.AggregationTemporalityCumulative:
 					t.addPoints(in, metric.Sum().DataPoints(), setConsumed)
+				case metric.Name() == schema.MetricsInfo.SlimfaaskafkaBindingOwned.Name && metric.Type() == pmetric.MetricTypeGauge:
+					t.addPoints(in, metric.Gauge().DataPoints(), setOwned)
 				}
 			}
 		}
@@ -152,6 +155,15 @@ func setConsumed(v *batchView, value int64, ts pcommon.Timestamp) {
 		return
 	}
 	v.consumed, v.hasConsumed, v.consumedTime = value, true, ts
+}
+
+// setOwned keeps the latest ownership point: 0 means another replica wakes
+// the binding.
+func setOwned(v *batchView, value int64, ts pcommon.Timestamp) {
+	if v.ownedTime != 0 && ts < v.ownedTime {
+		return
+	}
+	v.ownedElsewhere, v.ownedTime = value == 0, ts
 }
 
 func (t *bindingTable) addPoints(in resourceInput, points pmetric.NumberDataPointSlice, set func(*batchView, int64, pcommon.Timestamp)) {

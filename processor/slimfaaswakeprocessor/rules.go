@@ -20,6 +20,10 @@ type observation struct {
 	hasPending  bool
 	consumed    int64
 	hasConsumed bool
+	// ownedElsewhere is set when the batch says another replica of the
+	// receiver's coordination group wakes the binding (binding_owned 0).
+	// Without that point the binding is this replica's to wake.
+	ownedElsewhere bool
 }
 
 // bindingState is what the rules remember about a binding between batches.
@@ -151,6 +155,11 @@ const (
 	attemptThrottled
 	// attemptFailed: any other status, a timeout or a connection error.
 	attemptFailed
+	// attemptMirrored: another replica owns the binding and makes this
+	// call; this one starts the cooldown the owner's success starts, so that
+	// if the binding moves here it is not woken again within it. Nothing is
+	// called and nothing is counted.
+	attemptMirrored
 )
 
 type attemptResult struct {
@@ -184,6 +193,9 @@ func afterAttempt(rules WakeRules, state bindingState, heldUntil time.Time, res 
 	case attemptSucceeded, attemptDryRun:
 		state.cooldownEnd = now.Add(rules.Cooldown)
 		return state, heldUntil, attemptCounts{wakeups: 1}
+	case attemptMirrored:
+		state.cooldownEnd = now.Add(rules.Cooldown)
+		return state, heldUntil, attemptCounts{}
 	case attemptRejected:
 		heldUntil = hold(rules.Cooldown)
 	case attemptThrottled:
