@@ -163,7 +163,10 @@ func setOwned(v *batchView, value int64, ts pcommon.Timestamp) {
 	if v.ownedTime != 0 && ts < v.ownedTime {
 		return
 	}
-	v.ownedElsewhere, v.ownedTime = value == 0, ts
+	v.owner, v.ownedTime = ownerElsewhere, ts
+	if value == 1 {
+		v.owner = ownerHere
+	}
 }
 
 func (t *bindingTable) addPoints(in resourceInput, points pmetric.NumberDataPointSlice, set func(*batchView, int64, pcommon.Timestamp)) {

@@ -55,3 +55,16 @@ func TestABindingWithoutOwnershipIsWoken(t *testing.T) {
 	tp.process(t, batch([]point{pendingPoint("t", "g", "f", 1)}))
 	assert.Equal(t, []loggedDecision{dryRun}, decisions(tp.logs))
 }
+
+// Once a binding has come with an owner, a batch without one means its
+// replica knows of no owner (joining its group, or fenced): nobody here
+// wakes the binding, and no cooldown starts, so the owner's wake is not lost
+// once the group is known again.
+func TestABindingWhoseOwnerIsUnknownIsNeitherWokenNorMirrored(t *testing.T) {
+	tp := newTestProcessor(t, dryRunConfig())
+	idlePoint := pendingPoint("t", "g", "f", 0).ownedBy(true)
+	tp.process(t, batch([]point{idlePoint}))
+	tp.process(t, batch([]point{pendingPoint("t", "g", "f", 3)}))
+	tp.process(t, batch([]point{pendingPoint("t", "g", "f", 3).ownedBy(true)}))
+	assert.Equal(t, []loggedDecision{idle, logged(outcomeOwnerUnknown, actionNone), dryRun}, decisions(tp.logs))
+}

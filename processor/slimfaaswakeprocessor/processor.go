@@ -188,7 +188,7 @@ func (p *wakeProcessor) decide(b *binding, now time.Time) {
 	b.state, d = evaluate(rules, b.state, p.bindings.functions.state(key.function), obs, now)
 	action := actionNone
 	switch {
-	case d.outcome == outcomeWake && obs.ownedElsewhere:
+	case d.outcome == outcomeWake && obs.owner == ownerElsewhere:
 		// The owner decides the same on the same input and calls.
 		p.applyAttempt(b, d.reason, rules, attemptResult{kind: attemptMirrored}, now)
 		action = actionMirrored

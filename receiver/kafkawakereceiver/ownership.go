@@ -74,20 +74,34 @@ func (s *kafkaScraper) signalShareChanged() {
 	}
 }
 
-// ownedNow tells, per binding, whether this replica owns it at this moment;
-// nil without coordination, where it owns every binding. The report asks
-// after the reads, so a scrape that outlived the fence reports its bindings
-// as not owned and no wake follows from it. Callers hold s.mu.
-func (s *kafkaScraper) ownedNow() []bool {
+// ownedNow tells, per binding, whether this replica owns it at this moment,
+// and whether it knows: a replica that has not joined the group yet, or is
+// fenced, knows of no owner, and then owns nothing. flags is nil without
+// coordination, where this replica owns every binding. The report asks
+// after the reads, so a scrape that outlived the fence does not report its
+// bindings as owned and no wake follows from it. Callers hold s.mu.
+func (s *kafkaScraper) ownedNow() (flags []bool, known bool) {
 	if s.owner == nil {
-		return nil
+		return nil, true
 	}
 	_, owned := s.owner.Owned()
-	flags := make([]bool, len(s.memories))
+	flags = make([]bool, len(s.memories))
 	for _, i := range owned {
 		flags[i] = true
 	}
-	return flags
+	return flags, owned != nil
+}
+
+// joined reports whether this replica has had an assignment since it
+// started: until then it reports nothing, not even with report: all, so
+// that no binding looks unowned to the processor while the group forms.
+// Callers hold s.mu.
+func (s *kafkaScraper) joined() bool {
+	if s.owner == nil {
+		return true
+	}
+	generation, _ := s.owner.Owned()
+	return generation > 0
 }
 
 // refreshShare brings the memories up to this replica's current share and
@@ -101,7 +115,7 @@ func (s *kafkaScraper) refreshShare() (observed, movedIn []int) {
 		return s.allBindings, nil
 	}
 	all := s.observeAll
-	inShare := s.ownedNow()
+	inShare, _ := s.ownedNow()
 	changed := false
 	var owned []int
 	for i := range s.memories {
@@ -121,6 +135,9 @@ func (s *kafkaScraper) refreshShare() (observed, movedIn []int) {
 		}
 	}
 	if all {
+		if !s.joined() {
+			return nil, nil
+		}
 		return s.allBindings, movedIn
 	}
 	if changed {
@@ -147,9 +164,12 @@ func (s *kafkaScraper) movedInBindings() []int {
 // report, as for a scrape. Callers hold s.mu.
 func (s *kafkaScraper) earlyReportable(bindings []int) []int {
 	if s.observeAll {
+		if !s.joined() {
+			return nil
+		}
 		return bindings
 	}
-	ownedNow := s.ownedNow()
+	ownedNow, _ := s.ownedNow()
 	return slices.DeleteFunc(slices.Clone(bindings), func(i int) bool {
 		return (ownedNow != nil && !ownedNow[i]) || !s.memories[i].inShare
 	})

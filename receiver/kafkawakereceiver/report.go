@@ -50,7 +50,7 @@ func (s *kafkaScraper) report(now time.Time, snapshot kafkaread.Snapshot, reads 
 	mb := s.out.mb
 	var errs scrapererror.ScrapeErrors
 	allRead := true
-	owned := s.ownedNow()
+	owned, known := s.ownedNow()
 	for n, r := range reads {
 		if n > 0 && n%bindingsPerEmit == 0 {
 			mb.EmitForResource(schema.WithResource(s.out.resource))
@@ -70,7 +70,7 @@ func (s *kafkaScraper) report(now time.Time, snapshot kafkaread.Snapshot, reads 
 			mem.sight = watch.SightOf(s.observations, b.Topic, snapshot, r.Partitions, r.result.Pending)
 		}
 		mb.RecordSlimfaaskafkaPendingMessagesDataPoint(ts, r.result.Pending, b.Topic, b.ConsumerGroup, b.Function)
-		if owned != nil {
+		if owned != nil && known {
 			mb.RecordSlimfaaskafkaBindingOwnedDataPoint(ts, boolToInt(owned[r.index]), b.Topic, b.ConsumerGroup, b.Function)
 		}
 		mb.RecordSlimfaaskafkaConsumedMessagesDataPoint(ts, r.result.Consumed, b.Topic, b.ConsumerGroup, b.Function)

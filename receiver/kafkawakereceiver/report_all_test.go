@@ -37,6 +37,7 @@ func TestReportAllObservesEveryBindingAndKeepsHistoryAcrossMoves(t *testing.T) {
 	)
 	require.True(t, s.observeAll)
 	owner := &settableOwner{}
+	owner.set([]int{}...) // another replica owns every binding
 	s.owner = owner
 
 	pts := scrapeOK(t, c, s)
@@ -63,12 +64,20 @@ func TestReportAllObservesEveryBindingAndKeepsHistoryAcrossMoves(t *testing.T) {
 	assert.Equal(t, int64(0), pts.intValue(t, ownedName, "f0"))
 
 	// It moves out again: still observed, no longer owned, history kept.
-	owner.set()
+	owner.set([]int{}...)
 	c.Commit("g1", "orders", 0, 8)
 	clock.Advance(2 * time.Second)
 	pts = scrapeOK(t, c, s)
 	assert.Equal(t, int64(6), pts.intValue(t, consumedName, "f1"))
 	assert.Equal(t, int64(0), pts.intValue(t, ownedName, "f1"))
+
+	// Fenced, this replica knows of no owner: it still exports every
+	// binding, without saying who owns it, so its processor neither wakes
+	// nor mirrors a wake.
+	owner.set()
+	pts = scrapeOK(t, c, s)
+	assert.True(t, pts.has(pendingName, "f1"))
+	assert.False(t, pts.has(ownedName, "f1"))
 }
 
 // Ownership is decided when the points are made, after the reads: a replica
@@ -89,7 +98,7 @@ func TestOwnershipIsDecidedAfterTheReads(t *testing.T) {
 
 			// The share is lost while ListOffsets is being answered.
 			c.Kfake.ControlKey(int16(kmsg.ListOffsets), func(kmsg.Request) (kmsg.Response, error, bool) {
-				owner.set()
+				owner.set([]int{}...)
 				return nil, nil, false
 			})
 			pts = scrapeOK(t, c, s)
