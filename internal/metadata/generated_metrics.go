@@ -136,7 +136,7 @@ type metricSlimfaaskafkaBindingOwned struct {
 func (m *metricSlimfaaskafkaBindingOwned) init() {
 	m.data.SetName("slimfaaskafka.binding_owned")
 	m.data.SetDescription("1 when this replica wakes the binding's function (it owns the binding in its coordination group), 0 when another replica does. Emitted only with coordination, decided after the scrape's reads.")
-	m.data.SetUnit("1")
+	m.data.SetUnit("{bindings}")
 	m.data.SetEmptyGauge()
 	m.data.Gauge().DataPoints().EnsureCapacity(m.capacity)
 	m.aggDataPoints = m.aggDataPoints[:0]
