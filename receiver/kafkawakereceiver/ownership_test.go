@@ -84,20 +84,8 @@ func TestScrapeObservesOnlyTheOwnedBindings(t *testing.T) {
 func TestReceiversInOneCoordinationGroupSplitTheBindings(t *testing.T) {
 	c := kafkatest.New(t, kfake.SeedTopics(1, "orders"))
 	c.Produce("orders", 0, 3)
-	var bindings []BindingConfig
-	for i := range 12 {
-		bindings = append(bindings, BindingConfig{Topic: "orders", ConsumerGroup: fmt.Sprintf("g%d", i), Function: fmt.Sprintf("f%d", i)})
-	}
-	start := func() *kafkaScraper {
-		cfg := createDefaultConfig().(*Config)
-		cfg.Brokers = c.Kfake.ListenAddrs()
-		cfg.Bindings = bindings
-		cfg.Coordination = configoptional.Some(CoordinationConfig{Group: "replicas", SessionTimeout: 6 * time.Second, HeartbeatInterval: 500 * time.Millisecond, Report: ReportOwned})
-		require.NoError(t, cfg.Validate())
-		s := newKafkaScraper(cfg, receivertest.NewNopSettings(metadata.Type))
-		require.NoError(t, s.start(context.Background(), componenttest.NewNopHost()))
-		return s
-	}
+	bindings := numberedBindings(12)
+	start := func() *kafkaScraper { return startCoordinatedScraper(t, c, bindings, ReportOwned) }
 	functions := func(s *kafkaScraper) map[string]bool {
 		md, err := s.scrape(c.Ctx())
 		require.NoError(t, err)

@@ -2,7 +2,6 @@ package kafkawakereceiver
 
 import (
 	"context"
-	"fmt"
 	"testing"
 	"time"
 
@@ -10,13 +9,9 @@ import (
 	"github.com/stretchr/testify/require"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kmsg"
-	"go.opentelemetry.io/collector/component/componenttest"
-	"go.opentelemetry.io/collector/config/configoptional"
-	"go.opentelemetry.io/collector/receiver/receivertest"
 
 	"github.com/kafkawake/kafkawake/internal/kafkatest"
 	schema "github.com/kafkawake/kafkawake/internal/metadata"
-	"github.com/kafkawake/kafkawake/receiver/kafkawakereceiver/internal/metadata"
 )
 
 var ownedName = schema.MetricsInfo.SlimfaaskafkaBindingOwned.Name
@@ -113,18 +108,9 @@ func TestOwnershipIsDecidedAfterTheReads(t *testing.T) {
 func TestReplicasReportingAllEachAnswerForEveryBinding(t *testing.T) {
 	c := kafkatest.New(t, kfake.SeedTopics(1, "orders"))
 	c.Produce("orders", 0, 3)
-	var bindings []BindingConfig
-	for i := range 12 {
-		bindings = append(bindings, BindingConfig{Topic: "orders", ConsumerGroup: fmt.Sprintf("g%d", i), Function: fmt.Sprintf("f%d", i)})
-	}
+	bindings := numberedBindings(12)
 	start := func() *kafkaScraper {
-		cfg := createDefaultConfig().(*Config)
-		cfg.Brokers = c.Kfake.ListenAddrs()
-		cfg.Bindings = bindings
-		cfg.Coordination = configoptional.Some(CoordinationConfig{Group: "replicas", SessionTimeout: 6 * time.Second, HeartbeatInterval: 500 * time.Millisecond, Report: ReportAll})
-		require.NoError(t, cfg.Validate())
-		s := newKafkaScraper(cfg, receivertest.NewNopSettings(metadata.Type))
-		require.NoError(t, s.start(context.Background(), componenttest.NewNopHost()))
+		s := startCoordinatedScraper(t, c, bindings, ReportAll)
 		t.Cleanup(func() { require.NoError(t, s.shutdown(context.Background())) })
 		return s
 	}
