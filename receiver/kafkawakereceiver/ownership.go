@@ -95,8 +95,7 @@ func (s *kafkaScraper) ownedNow() (flags []bool, known bool) {
 // joined reports whether this replica has an assignment, confirmed or
 // fenced: without one (before its first join, or evicted and rejoining) it
 // reports nothing, not even with report: all, so that no binding looks
-// unowned to the processor while the group forms.
-// Callers hold s.mu.
+// unowned to the processor while the group forms. Callers hold s.mu.
 func (s *kafkaScraper) joined() bool {
 	if s.owner == nil {
 		return true

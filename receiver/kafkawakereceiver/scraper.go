@@ -41,7 +41,7 @@ type kafkaScraper struct {
 	// allBindings lists every binding index.
 	allBindings []int
 	// scope is what a scrape reads: the topics and groups of the bindings
-	// this replica owns.
+	// this replica observes.
 	scope readScope
 	// observeAll is set when this replica observes every binding: without
 	// coordination, or with coordination.report: all.
