@@ -15,8 +15,8 @@ import (
 	"go.opentelemetry.io/collector/config/configoptional"
 	"go.opentelemetry.io/collector/pdata/pmetric"
 
-	schema "github.com/kafkawake/kafkawake/internal/metadata"
 	"github.com/kafkawake/kafkawake/internal/kafkatest"
+	schema "github.com/kafkawake/kafkawake/internal/metadata"
 	"github.com/kafkawake/kafkawake/internal/slimfaastest"
 	"github.com/kafkawake/kafkawake/receiver/kafkawakereceiver"
 )

@@ -301,6 +301,20 @@ func secondsBefore(now time.Time, n int, last int) []time.Time {
 	return out
 }
 
+// startThreePendingBindings starts a scraper of three bindings f0, f1, f2 of
+// one topic of ten messages, each group committed at 2.
+func startThreePendingBindings(t *testing.T) (*kafkatest.Cluster, *kafkaScraper, *testclock.Clock) {
+	t.Helper()
+	c := kafkatest.New(t, kfake.SeedTopics(1, "orders"))
+	c.Produce("orders", 0, 10)
+	bindings := numberedBindings(3)
+	for _, b := range bindings {
+		c.Commit(b.ConsumerGroup, "orders", 0, 2)
+	}
+	s, clock := startScraper(t, c.Kfake.ListenAddrs(), OffsetResetEarliest, bindings...)
+	return c, s, clock
+}
+
 // numberedBindings returns n bindings of topic orders, binding i with group
 // gi and function fi.
 func numberedBindings(n int) []BindingConfig {

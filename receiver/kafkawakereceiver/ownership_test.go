@@ -23,16 +23,7 @@ import (
 )
 
 func TestScrapeObservesOnlyTheOwnedBindings(t *testing.T) {
-	c := kafkatest.New(t, kfake.SeedTopics(1, "orders"))
-	c.Produce("orders", 0, 10)
-	for _, g := range []string{"g0", "g1", "g2"} {
-		c.Commit(g, "orders", 0, 2)
-	}
-	s, clock := startScraper(t, c.Kfake.ListenAddrs(), OffsetResetEarliest,
-		BindingConfig{Topic: "orders", ConsumerGroup: "g0", Function: "f0"},
-		BindingConfig{Topic: "orders", ConsumerGroup: "g1", Function: "f1"},
-		BindingConfig{Topic: "orders", ConsumerGroup: "g2", Function: "f2"},
-	)
+	c, s, clock := startThreePendingBindings(t)
 	owner := &settableOwner{}
 	s.owner, s.observeAll = owner, false
 
