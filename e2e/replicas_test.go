@@ -6,8 +6,13 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -16,6 +21,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/kafkawake/kafkawake/internal/collectortest"
+	"github.com/kafkawake/kafkawake/internal/exposition"
 	"github.com/kafkawake/kafkawake/internal/slimfaastest"
 )
 
@@ -50,8 +56,10 @@ func replicaConfig(brokers []string, wakeURL string, metricsPort int) string {
     metric_expiration: 2s`, strings.TrimSuffix(bindings.String(), "\n"))
 }
 
-// exported returns the functions whose pending series the replica exports;
-// nil when it does not answer (not up yet, or gone).
+// exported returns the functions the replica owns, by their
+// slimfaaskafka_binding_owned series; nil when it does not answer (not up
+// yet, or gone). With report: all a replica exports every function's
+// pending series, owned or not.
 func (r *replica) exported(ctx context.Context) map[string]bool {
 	samples, err := r.Scrape(ctx)
 	if err != nil {
@@ -59,14 +67,33 @@ func (r *replica) exported(ctx context.Context) map[string]bool {
 	}
 	out := map[string]bool{}
 	for _, s := range samples {
-		if s.Name == "slimfaaskafka_pending_messages" {
+		if s.Name == "slimfaaskafka_binding_owned" && s.Value == 1 {
 			out[s.Labels["function"]] = true
 		}
 	}
 	return out
 }
 
-// owners maps every function to the replicas exporting it.
+// roundRobin is one URL in front of the replicas' exporters that sends each
+// request to the next replica, as a Kubernetes Service reaches one pod per
+// scrape.
+func roundRobin(t *testing.T, replicas ...*replica) string {
+	t.Helper()
+	var next atomic.Uint64
+	proxy := &httputil.ReverseProxy{Rewrite: func(r *httputil.ProxyRequest) {
+		target, err := url.Parse(replicas[next.Add(1)%uint64(len(replicas))].MetricsURL())
+		if err != nil {
+			panic(err)
+		}
+		r.SetURL(target)
+		r.Out.URL.Path = target.Path
+	}}
+	server := httptest.NewServer(proxy)
+	t.Cleanup(server.Close)
+	return server.URL + "/metrics"
+}
+
+// owners maps every function to the replicas that own it.
 func owners(ctx context.Context, replicas []*replica) map[string][]string {
 	out := map[string][]string{}
 	for _, r := range replicas {
@@ -145,16 +172,17 @@ func movedBetween(before, after map[string]string) []string {
 	return fns
 }
 
-// wakeLedger remembers, per running replica, the functions it woke: its
-// processor keeps their cooldown.
+// wakeLedger remembers, per running replica, the functions whose cooldown
+// its processor holds: those it woke, and with report: all those another
+// replica woke while it was running (it mirrors the owner's cooldown).
 type wakeLedger map[string]map[string]bool
 
 // checkMovedWakes checks the wakes of a rebalance from one split to the
-// next: none for a function that stayed, one for a function that moved to
-// a replica that never woke it, at most one for a function that came back
-// to a replica whose processor may still hold the cooldown of an earlier
-// wake. Then it records who woke what.
-func (l wakeLedger) checkMovedWakes(t *testing.T, wakes map[string]int, from, to map[string]string, phase string) {
+// next: none for a function that stayed, none for a function that moved to
+// a replica that holds its cooldown, exactly one for a function that moved
+// to a replica that does not (a restarted one). Then every running replica
+// holds the cooldown of every function woken.
+func (l wakeLedger) checkMovedWakes(t *testing.T, wakes map[string]int, from, to map[string]string, running []string, phase string) {
 	t.Helper()
 	moved := movedBetween(from, to)
 	for fn, n := range wakes {
@@ -163,16 +191,41 @@ func (l wakeLedger) checkMovedWakes(t *testing.T, wakes map[string]int, from, to
 	for _, fn := range moved {
 		owner := to[fn]
 		if l[owner][fn] {
-			assert.LessOrEqual(t, wakes[fn], 1, "%s: %s woken more than once", phase, fn)
+			assert.Zero(t, wakes[fn], "%s: %s moved to %s, which holds its cooldown", phase, fn, owner)
 		} else {
 			assert.Equal(t, 1, wakes[fn], "%s: %s moved to %s, which must wake it once", phase, fn, owner)
 		}
-		if l[owner] == nil {
-			l[owner] = map[string]bool{}
+	}
+	for _, name := range running {
+		if l[name] == nil {
+			l[name] = map[string]bool{}
 		}
-		l[owner][fn] = true
+		for fn := range to {
+			l[name][fn] = true
+		}
 	}
 	require.False(t, t.Failed(), "%s: wakes %v after moving %v", phase, wakes, moved)
+}
+
+// requireEveryBindingThrough scrapes the round-robin URL once per replica
+// and requires each answer to hold every function's pending series with
+// the truth.
+func requireEveryBindingThrough(ctx context.Context, t *testing.T, service string, replicas int, pending float64) {
+	t.Helper()
+	for range 2 * replicas {
+		samples, err := exposition.Scrape(ctx, http.DefaultClient, service)
+		require.NoError(t, err)
+		seen := map[string]float64{}
+		for _, s := range samples {
+			if s.Name == "slimfaaskafka_pending_messages" {
+				seen[s.Labels["function"]] = s.Value
+			}
+		}
+		require.Len(t, seen, replicaFunctions, "one scrape through the Service answers for every binding: %v", seen)
+		for fn, v := range seen {
+			require.Equal(t, pending, v, "pending of %s", fn)
+		}
+	}
 }
 
 func TestReplicasShareTheBindingsAndTakeOver(t *testing.T) {
@@ -190,6 +243,8 @@ func TestReplicasShareTheBindingsAndTakeOver(t *testing.T) {
 	split := waitForSplit(ctx, t, []*replica{a, b, c}, time.Minute)
 	t.Logf("split: a %v, b %v, c %v", ownedBy(split, "a"), ownedBy(split, "b"), ownedBy(split, "c"))
 	require.Empty(t, wakes.Wakes(), "nothing was pending yet")
+	service := roundRobin(t, a, b, c)
+	requireEveryBindingThrough(ctx, t, service, 3, 0)
 
 	// One message makes every binding pending: each owner wakes its own.
 	producer, err := kgo.NewClient(kgo.SeedBrokers(cluster.ListenAddrs()...), kgo.DisableClientMetrics())
@@ -199,8 +254,10 @@ func TestReplicasShareTheBindingsAndTakeOver(t *testing.T) {
 	all := slices.Sorted(maps.Keys(split))
 	require.Eventually(t, func() bool { return len(wakes.Wakes()) == replicaFunctions }, time.Minute, 100*time.Millisecond)
 	time.Sleep(4 * replicaInterval)
+	// Nothing consumes: the truth is one pending message per binding.
+	requireEveryBindingThrough(ctx, t, service, 3, 1)
 	ledger := wakeLedger{}
-	ledger.checkMovedWakes(t, wakes.Wakes(), map[string]string{}, split, "three replicas")
+	ledger.checkMovedWakes(t, wakes.Wakes(), map[string]string{}, split, []string{"a", "b", "c"}, "three replicas")
 
 	// SIGKILL: c's session has to time out before a and b take its share;
 	// they report it as soon as their next heartbeat brings the new
@@ -216,7 +273,7 @@ func TestReplicasShareTheBindingsAndTakeOver(t *testing.T) {
 	after := waitForSplit(ctx, t, []*replica{a, b}, time.Minute)
 	assert.Subset(t, movedBetween(split, after), ownedBy(split, "c"))
 	time.Sleep(4 * replicaInterval)
-	ledger.checkMovedWakes(t, newWakes(before, wakes.Wakes()), split, after, "after SIGKILL")
+	ledger.checkMovedWakes(t, newWakes(before, wakes.Wakes()), split, after, []string{"a", "b"}, "after SIGKILL")
 	split = after
 
 	// SIGTERM: b leaves the group and a takes its share at its next
@@ -232,18 +289,21 @@ func TestReplicasShareTheBindingsAndTakeOver(t *testing.T) {
 	for _, fn := range all {
 		after[fn] = "a"
 	}
-	ledger.checkMovedWakes(t, newWakes(before, wakes.Wakes()), split, after, "after SIGTERM")
+	ledger.checkMovedWakes(t, newWakes(before, wakes.Wakes()), split, after, []string{"a"}, "after SIGTERM")
 	split = after
 
 	// Restart the two, one after the other: only the bindings that move are
 	// woken, at most once each, by their new owner.
 	live := []*replica{a}
+	running := []string{"a"}
 	for _, name := range []string{"c", "b"} {
 		before = wakes.Wakes()
 		live = append(live, start(name))
+		running = append(running, name)
 		after = waitForSplit(ctx, t, live, time.Minute)
 		time.Sleep(4 * replicaInterval)
-		ledger.checkMovedWakes(t, newWakes(before, wakes.Wakes()), split, after, "after restarting "+name)
+		ledger.checkMovedWakes(t, newWakes(before, wakes.Wakes()), split, after, running, "after restarting "+name)
 		split = after
 	}
+	requireEveryBindingThrough(ctx, t, roundRobin(t, live...), len(live), 1)
 }

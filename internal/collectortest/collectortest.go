@@ -37,6 +37,9 @@ func Start(binary, dir, config string, metricsPort int, env ...string) (*Collect
 	return &Collector{Process: proc, metricsURL: fmt.Sprintf("http://127.0.0.1:%d/metrics", metricsPort)}, nil
 }
 
+// MetricsURL is the URL of the collector's Prometheus exporter.
+func (c *Collector) MetricsURL() string { return c.metricsURL }
+
 // Scrape reads the exporter once; it fails while the exporter is not up.
 func (c *Collector) Scrape(ctx context.Context) (exposition.Samples, error) {
 	return exposition.Scrape(ctx, http.DefaultClient, c.metricsURL)

@@ -9,6 +9,56 @@ import (
 	"go.opentelemetry.io/collector/filter"
 )
 
+// SlimfaaskafkaBindingOwnedMetricAttributeKey specifies the key of an attribute for the slimfaaskafka.binding_owned metric.
+type SlimfaaskafkaBindingOwnedMetricAttributeKey string
+
+const (
+	SlimfaaskafkaBindingOwnedMetricAttributeKeyTopic    SlimfaaskafkaBindingOwnedMetricAttributeKey = "topic"
+	SlimfaaskafkaBindingOwnedMetricAttributeKeyGroup    SlimfaaskafkaBindingOwnedMetricAttributeKey = "group"
+	SlimfaaskafkaBindingOwnedMetricAttributeKeyFunction SlimfaaskafkaBindingOwnedMetricAttributeKey = "function"
+)
+
+// SlimfaaskafkaBindingOwnedMetricConfig provides config for the slimfaaskafka.binding_owned metric.
+type SlimfaaskafkaBindingOwnedMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+
+	AggregationStrategy string                                        `mapstructure:"aggregation_strategy"`
+	EnabledAttributes   []SlimfaaskafkaBindingOwnedMetricAttributeKey `mapstructure:"attributes"`
+}
+
+func (ms *SlimfaaskafkaBindingOwnedMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+func (ms *SlimfaaskafkaBindingOwnedMetricConfig) Validate() error {
+	for _, val := range ms.EnabledAttributes {
+		switch val {
+		case SlimfaaskafkaBindingOwnedMetricAttributeKeyTopic, SlimfaaskafkaBindingOwnedMetricAttributeKeyGroup, SlimfaaskafkaBindingOwnedMetricAttributeKeyFunction:
+		default:
+			return fmt.Errorf("metric slimfaaskafka.binding_owned doesn't have an attribute %v, valid attributes: [topic, group, function]", val)
+		}
+	}
+
+	switch ms.AggregationStrategy {
+	case AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax:
+	default:
+		return fmt.Errorf("invalid aggregation strategy %q, valid strategies: [%s, %s, %s, %s]", ms.AggregationStrategy, AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax)
+	}
+
+	return nil
+}
+
 // SlimfaaskafkaBindingStatusMetricAttributeKey specifies the key of an attribute for the slimfaaskafka.binding_status metric.
 type SlimfaaskafkaBindingStatusMetricAttributeKey string
 
@@ -815,6 +865,7 @@ func (ms *SlimfaaskafkaWakeupsMetricConfig) Validate() error {
 
 // MetricsConfig provides config for slimfaaskafka metrics.
 type MetricsConfig struct {
+	SlimfaaskafkaBindingOwned             SlimfaaskafkaBindingOwnedMetricConfig             `mapstructure:"slimfaaskafka.binding_owned"`
 	SlimfaaskafkaBindingStatus            SlimfaaskafkaBindingStatusMetricConfig            `mapstructure:"slimfaaskafka.binding_status"`
 	SlimfaaskafkaConsumedMessages         SlimfaaskafkaConsumedMessagesMetricConfig         `mapstructure:"slimfaaskafka.consumed_messages"`
 	SlimfaaskafkaDesiredReplicas          SlimfaaskafkaDesiredReplicasMetricConfig          `mapstructure:"slimfaaskafka.desired_replicas"`
@@ -835,6 +886,11 @@ type MetricsConfig struct {
 
 func DefaultMetricsConfig() MetricsConfig {
 	return MetricsConfig{
+		SlimfaaskafkaBindingOwned: SlimfaaskafkaBindingOwnedMetricConfig{
+			Enabled:             true,
+			AggregationStrategy: AggregationStrategyAvg,
+			EnabledAttributes:   []SlimfaaskafkaBindingOwnedMetricAttributeKey{SlimfaaskafkaBindingOwnedMetricAttributeKeyTopic, SlimfaaskafkaBindingOwnedMetricAttributeKeyGroup, SlimfaaskafkaBindingOwnedMetricAttributeKeyFunction},
+		},
 		SlimfaaskafkaBindingStatus: SlimfaaskafkaBindingStatusMetricConfig{
 			Enabled:             true,
 			AggregationStrategy: AggregationStrategyAvg,

@@ -26,6 +26,11 @@ func TestMetricsBuilderConfig(t *testing.T) {
 			name: "all_set",
 			want: MetricsBuilderConfig{
 				Metrics: MetricsConfig{
+					SlimfaaskafkaBindingOwned: SlimfaaskafkaBindingOwnedMetricConfig{
+						Enabled:             true,
+						AggregationStrategy: AggregationStrategyAvg,
+						EnabledAttributes:   []SlimfaaskafkaBindingOwnedMetricAttributeKey{SlimfaaskafkaBindingOwnedMetricAttributeKeyTopic, SlimfaaskafkaBindingOwnedMetricAttributeKeyGroup, SlimfaaskafkaBindingOwnedMetricAttributeKeyFunction},
+					},
 					SlimfaaskafkaBindingStatus: SlimfaaskafkaBindingStatusMetricConfig{
 						Enabled:             true,
 						AggregationStrategy: AggregationStrategyAvg,
@@ -116,6 +121,11 @@ func TestMetricsBuilderConfig(t *testing.T) {
 			name: "none_set",
 			want: MetricsBuilderConfig{
 				Metrics: MetricsConfig{
+					SlimfaaskafkaBindingOwned: SlimfaaskafkaBindingOwnedMetricConfig{
+						Enabled:             false,
+						AggregationStrategy: AggregationStrategyAvg,
+						EnabledAttributes:   []SlimfaaskafkaBindingOwnedMetricAttributeKey{SlimfaaskafkaBindingOwnedMetricAttributeKeyTopic, SlimfaaskafkaBindingOwnedMetricAttributeKeyGroup, SlimfaaskafkaBindingOwnedMetricAttributeKeyFunction},
+					},
 					SlimfaaskafkaBindingStatus: SlimfaaskafkaBindingStatusMetricConfig{
 						Enabled:             false,
 						AggregationStrategy: AggregationStrategyAvg,
@@ -206,11 +216,23 @@ func TestMetricsBuilderConfig(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			cfg := loadMetricsBuilderConfig(t, tt.name)
-			diff := cmp.Diff(tt.want, cfg, cmpopts.IgnoreUnexported(SlimfaaskafkaBindingStatusMetricConfig{}, SlimfaaskafkaConsumedMessagesMetricConfig{}, SlimfaaskafkaDesiredReplicasMetricConfig{}, SlimfaaskafkaDrainTimeMetricConfig{}, SlimfaaskafkaGroupMembersMetricConfig{}, SlimfaaskafkaLastActivityTimestampMetricConfig{}, SlimfaaskafkaLostMessagesMetricConfig{}, SlimfaaskafkaPartitionPendingMessagesMetricConfig{}, SlimfaaskafkaPartitionsMetricConfig{}, SlimfaaskafkaPartitionsPendingMetricConfig{}, SlimfaaskafkaPendingAgeMetricConfig{}, SlimfaaskafkaPendingMessagesMetricConfig{}, SlimfaaskafkaProducedMessagesMetricConfig{}, SlimfaaskafkaStalledPartitionsMetricConfig{}, SlimfaaskafkaWakeFailuresMetricConfig{}, SlimfaaskafkaWakeupsMetricConfig{}, ResourceAttributeConfig{}))
+			diff := cmp.Diff(tt.want, cfg, cmpopts.IgnoreUnexported(SlimfaaskafkaBindingOwnedMetricConfig{}, SlimfaaskafkaBindingStatusMetricConfig{}, SlimfaaskafkaConsumedMessagesMetricConfig{}, SlimfaaskafkaDesiredReplicasMetricConfig{}, SlimfaaskafkaDrainTimeMetricConfig{}, SlimfaaskafkaGroupMembersMetricConfig{}, SlimfaaskafkaLastActivityTimestampMetricConfig{}, SlimfaaskafkaLostMessagesMetricConfig{}, SlimfaaskafkaPartitionPendingMessagesMetricConfig{}, SlimfaaskafkaPartitionsMetricConfig{}, SlimfaaskafkaPartitionsPendingMetricConfig{}, SlimfaaskafkaPendingAgeMetricConfig{}, SlimfaaskafkaPendingMessagesMetricConfig{}, SlimfaaskafkaProducedMessagesMetricConfig{}, SlimfaaskafkaStalledPartitionsMetricConfig{}, SlimfaaskafkaWakeFailuresMetricConfig{}, SlimfaaskafkaWakeupsMetricConfig{}, ResourceAttributeConfig{}))
 			require.Emptyf(t, diff, "Config mismatch (-expected +actual):\n%s", diff)
 		})
 	}
 }
+func TestSlimfaaskafkaBindingOwnedMetricsConfig_Validate(t *testing.T) {
+	cfg := DefaultMetricsConfig().SlimfaaskafkaBindingOwned
+	require.NoError(t, cfg.Validate())
+
+	cfg.EnabledAttributes = []SlimfaaskafkaBindingOwnedMetricAttributeKey{"invalid"}
+	require.ErrorContains(t, cfg.Validate(), "metric slimfaaskafka.binding_owned doesn't have an attribute invalid, valid attributes: [topic, group, function]")
+
+	cfg = DefaultMetricsConfig().SlimfaaskafkaBindingOwned
+	cfg.AggregationStrategy = "invalid"
+	require.ErrorContains(t, cfg.Validate(), "invalid aggregation strategy")
+}
+
 func TestSlimfaaskafkaBindingStatusMetricsConfig_Validate(t *testing.T) {
 	cfg := DefaultMetricsConfig().SlimfaaskafkaBindingStatus
 	require.NoError(t, cfg.Validate())

@@ -92,6 +92,10 @@ var MapAttributeStatus = map[string]AttributeStatus{
 }
 
 var MetricsInfo = metricsInfo{
+	SlimfaaskafkaBindingOwned: metricInfo{
+		Name:       "slimfaaskafka.binding_owned",
+		Attributes: []string{"topic", "group", "function"},
+	},
 	SlimfaaskafkaBindingStatus: metricInfo{
 		Name:       "slimfaaskafka.binding_status",
 		Attributes: []string{"topic", "group", "function", "status"},
@@ -159,6 +163,7 @@ var MetricsInfo = metricsInfo{
 }
 
 type metricsInfo struct {
+	SlimfaaskafkaBindingOwned             metricInfo
 	SlimfaaskafkaBindingStatus            metricInfo
 	SlimfaaskafkaConsumedMessages         metricInfo
 	SlimfaaskafkaDesiredReplicas          metricInfo
@@ -180,6 +185,101 @@ type metricsInfo struct {
 type metricInfo struct {
 	Name       string
 	Attributes []string
+}
+
+type metricSlimfaaskafkaBindingOwned struct {
+	data          pmetric.Metric                        // data buffer for generated metric.
+	config        SlimfaaskafkaBindingOwnedMetricConfig // metric config provided by user.
+	capacity      int                                   // max observed number of data points added to the metric.
+	aggDataPoints []int64                               // slice containing number of aggregated datapoints at each index
+}
+
+// init fills slimfaaskafka.binding_owned metric with initial data.
+func (m *metricSlimfaaskafkaBindingOwned) init() {
+	m.data.SetName("slimfaaskafka.binding_owned")
+	m.data.SetDescription("1 when this replica wakes the binding's function (it owns the binding in its coordination group), 0 when another replica does. Emitted only with coordination, decided after the scrape's reads.")
+	m.data.SetUnit("{bindings}")
+	m.data.SetEmptyGauge()
+	m.data.Gauge().DataPoints().EnsureCapacity(m.capacity)
+	m.aggDataPoints = m.aggDataPoints[:0]
+}
+
+func (m *metricSlimfaaskafkaBindingOwned) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64, topicAttributeValue string, groupAttributeValue string, functionAttributeValue string) {
+	if !m.config.Enabled {
+		return
+	}
+
+	dp := pmetric.NewNumberDataPoint()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	if slices.Contains(m.config.EnabledAttributes, SlimfaaskafkaBindingOwnedMetricAttributeKeyTopic) {
+		dp.Attributes().PutStr("topic", topicAttributeValue)
+	}
+	if slices.Contains(m.config.EnabledAttributes, SlimfaaskafkaBindingOwnedMetricAttributeKeyGroup) {
+		dp.Attributes().PutStr("group", groupAttributeValue)
+	}
+	if slices.Contains(m.config.EnabledAttributes, SlimfaaskafkaBindingOwnedMetricAttributeKeyFunction) {
+		dp.Attributes().PutStr("function", functionAttributeValue)
+	}
+
+	var s string
+	dps := m.data.Gauge().DataPoints()
+	for i := 0; i < dps.Len(); i++ {
+		dpi := dps.At(i)
+		if dp.Attributes().Equal(dpi.Attributes()) && dp.StartTimestamp() == dpi.StartTimestamp() && dp.Timestamp() == dpi.Timestamp() {
+			switch s = m.config.AggregationStrategy; s {
+			case AggregationStrategySum, AggregationStrategyAvg:
+				dpi.SetIntValue(dpi.IntValue() + val)
+				m.aggDataPoints[i] += 1
+				return
+			case AggregationStrategyMin:
+				if dpi.IntValue() > val {
+					dpi.SetIntValue(val)
+				}
+				return
+			case AggregationStrategyMax:
+				if dpi.IntValue() < val {
+					dpi.SetIntValue(val)
+				}
+				return
+			}
+		}
+	}
+
+	dp.SetIntValue(val)
+	m.aggDataPoints = append(m.aggDataPoints, 1)
+	dp.MoveTo(dps.AppendEmpty())
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricSlimfaaskafkaBindingOwned) updateCapacity() {
+	if m.data.Gauge().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Gauge().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricSlimfaaskafkaBindingOwned) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Gauge().DataPoints().Len() > 0 {
+		if m.config.AggregationStrategy == AggregationStrategyAvg {
+			for i, aggCount := range m.aggDataPoints {
+				m.data.Gauge().DataPoints().At(i).SetIntValue(m.data.Gauge().DataPoints().At(i).IntValue() / aggCount)
+			}
+		}
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricSlimfaaskafkaBindingOwned(cfg SlimfaaskafkaBindingOwnedMetricConfig) metricSlimfaaskafkaBindingOwned {
+	m := metricSlimfaaskafkaBindingOwned{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
 }
 
 type metricSlimfaaskafkaBindingStatus struct {
@@ -1734,6 +1834,7 @@ type MetricsBuilder struct {
 	buildInfo                                   component.BuildInfo  // contains version information.
 	resourceAttributeIncludeFilter              map[string]filter.Filter
 	resourceAttributeExcludeFilter              map[string]filter.Filter
+	metricSlimfaaskafkaBindingOwned             metricSlimfaaskafkaBindingOwned
 	metricSlimfaaskafkaBindingStatus            metricSlimfaaskafkaBindingStatus
 	metricSlimfaaskafkaConsumedMessages         metricSlimfaaskafkaConsumedMessages
 	metricSlimfaaskafkaDesiredReplicas          metricSlimfaaskafkaDesiredReplicas
@@ -1775,6 +1876,7 @@ func NewMetricsBuilder(mbc MetricsBuilderConfig, settings receiver.Settings, opt
 		startTime:                                   pcommon.NewTimestampFromTime(time.Now()),
 		metricsBuffer:                               pmetric.NewMetrics(),
 		buildInfo:                                   settings.BuildInfo,
+		metricSlimfaaskafkaBindingOwned:             newMetricSlimfaaskafkaBindingOwned(mbc.Metrics.SlimfaaskafkaBindingOwned),
 		metricSlimfaaskafkaBindingStatus:            newMetricSlimfaaskafkaBindingStatus(mbc.Metrics.SlimfaaskafkaBindingStatus),
 		metricSlimfaaskafkaConsumedMessages:         newMetricSlimfaaskafkaConsumedMessages(mbc.Metrics.SlimfaaskafkaConsumedMessages),
 		metricSlimfaaskafkaDesiredReplicas:          newMetricSlimfaaskafkaDesiredReplicas(mbc.Metrics.SlimfaaskafkaDesiredReplicas),
@@ -1869,6 +1971,7 @@ func (mb *MetricsBuilder) EmitForResource(options ...ResourceMetricsOption) {
 	ils.Scope().SetName(ScopeName)
 	ils.Scope().SetVersion(mb.buildInfo.Version)
 	ils.Metrics().EnsureCapacity(mb.metricsCapacity)
+	mb.metricSlimfaaskafkaBindingOwned.emit(ils.Metrics())
 	mb.metricSlimfaaskafkaBindingStatus.emit(ils.Metrics())
 	mb.metricSlimfaaskafkaConsumedMessages.emit(ils.Metrics())
 	mb.metricSlimfaaskafkaDesiredReplicas.emit(ils.Metrics())
@@ -1914,6 +2017,11 @@ func (mb *MetricsBuilder) Emit(options ...ResourceMetricsOption) pmetric.Metrics
 	metrics := mb.metricsBuffer
 	mb.metricsBuffer = pmetric.NewMetrics()
 	return metrics
+}
+
+// RecordSlimfaaskafkaBindingOwnedDataPoint adds a data point to slimfaaskafka.binding_owned metric.
+func (mb *MetricsBuilder) RecordSlimfaaskafkaBindingOwnedDataPoint(ts pcommon.Timestamp, val int64, topicAttributeValue string, groupAttributeValue string, functionAttributeValue string) {
+	mb.metricSlimfaaskafkaBindingOwned.recordDataPoint(mb.startTime, ts, val, topicAttributeValue, groupAttributeValue, functionAttributeValue)
 }
 
 // RecordSlimfaaskafkaBindingStatusDataPoint adds a data point to slimfaaskafka.binding_status metric.

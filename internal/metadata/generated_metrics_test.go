@@ -67,6 +67,7 @@ func TestMetricsBuilder(t *testing.T) {
 			settings.Logger = zap.New(observedZapCore)
 			mb := NewMetricsBuilder(loadMetricsBuilderConfig(t, tt.name), settings, WithStartTime(start))
 			aggMap := make(map[string]string) // contains the aggregation strategies for each metric name
+			aggMap["slimfaaskafka.binding_owned"] = mb.metricSlimfaaskafkaBindingOwned.config.AggregationStrategy
 			aggMap["slimfaaskafka.binding_status"] = mb.metricSlimfaaskafkaBindingStatus.config.AggregationStrategy
 			aggMap["slimfaaskafka.consumed_messages"] = mb.metricSlimfaaskafkaConsumedMessages.config.AggregationStrategy
 			aggMap["slimfaaskafka.desired_replicas"] = mb.metricSlimfaaskafkaDesiredReplicas.config.AggregationStrategy
@@ -91,6 +92,12 @@ func TestMetricsBuilder(t *testing.T) {
 
 			defaultMetricsCount := 0
 			allMetricsCount := 0
+			defaultMetricsCount++
+			allMetricsCount++
+			mb.RecordSlimfaaskafkaBindingOwnedDataPoint(ts, 1, "topic-val", "group-val", "function-val")
+			if tt.name == "reaggregate_set" {
+				mb.RecordSlimfaaskafkaBindingOwnedDataPoint(ts, 3, "topic-val-2", "group-val-2", "function-val-2")
+			}
 			defaultMetricsCount++
 			allMetricsCount++
 			mb.RecordSlimfaaskafkaBindingStatusDataPoint(ts, 1, "topic-val", "group-val", "function-val", AttributeStatusError)
@@ -193,6 +200,7 @@ func TestMetricsBuilder(t *testing.T) {
 			res := rb.Emit()
 			metrics := mb.Emit(WithResource(res))
 			if tt.name == "reaggregate_set" {
+				assert.Empty(t, mb.metricSlimfaaskafkaBindingOwned.aggDataPoints)
 				assert.Empty(t, mb.metricSlimfaaskafkaBindingStatus.aggDataPoints)
 				assert.Empty(t, mb.metricSlimfaaskafkaConsumedMessages.aggDataPoints)
 				assert.Empty(t, mb.metricSlimfaaskafkaDesiredReplicas.aggDataPoints)
@@ -236,6 +244,56 @@ func TestMetricsBuilder(t *testing.T) {
 			validatedMetrics := make(map[string]bool)
 			for _, mi := range allMetricsList {
 				switch mi.Name() {
+				case "slimfaaskafka.binding_owned":
+					if tt.name != "reaggregate_set" {
+						assert.False(t, validatedMetrics["slimfaaskafka.binding_owned"], "Found a duplicate in the metrics slice: slimfaaskafka.binding_owned")
+						validatedMetrics["slimfaaskafka.binding_owned"] = true
+						assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+						assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+						assert.Equal(t, "1 when this replica wakes the binding's function (it owns the binding in its coordination group), 0 when another replica does. Emitted only with coordination, decided after the scrape's reads.", mi.Description())
+						assert.Equal(t, "{bindings}", mi.Unit())
+						dp := mi.Gauge().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+						assert.Equal(t, int64(1), dp.IntValue())
+						topicAttrVal, ok := dp.Attributes().Get("topic")
+						assert.True(t, ok)
+						assert.Equal(t, "topic-val", topicAttrVal.Str())
+						groupAttrVal, ok := dp.Attributes().Get("group")
+						assert.True(t, ok)
+						assert.Equal(t, "group-val", groupAttrVal.Str())
+						functionAttrVal, ok := dp.Attributes().Get("function")
+						assert.True(t, ok)
+						assert.Equal(t, "function-val", functionAttrVal.Str())
+					} else {
+						assert.False(t, validatedMetrics["slimfaaskafka.binding_owned"], "Found a duplicate in the metrics slice: slimfaaskafka.binding_owned")
+						validatedMetrics["slimfaaskafka.binding_owned"] = true
+						assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+						assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+						assert.Equal(t, "1 when this replica wakes the binding's function (it owns the binding in its coordination group), 0 when another replica does. Emitted only with coordination, decided after the scrape's reads.", mi.Description())
+						assert.Equal(t, "{bindings}", mi.Unit())
+						dp := mi.Gauge().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+						switch aggMap["slimfaaskafka.binding_owned"] {
+						case "sum":
+							assert.Equal(t, int64(4), dp.IntValue())
+						case "avg":
+							assert.Equal(t, int64(2), dp.IntValue())
+						case "min":
+							assert.Equal(t, int64(1), dp.IntValue())
+						case "max":
+							assert.Equal(t, int64(3), dp.IntValue())
+						}
+						_, ok := dp.Attributes().Get("topic")
+						assert.False(t, ok)
+						_, ok = dp.Attributes().Get("group")
+						assert.False(t, ok)
+						_, ok = dp.Attributes().Get("function")
+						assert.False(t, ok)
+					}
 				case "slimfaaskafka.binding_status":
 					if tt.name != "reaggregate_set" {
 						assert.False(t, validatedMetrics["slimfaaskafka.binding_status"], "Found a duplicate in the metrics slice: slimfaaskafka.binding_status")

@@ -118,6 +118,19 @@ func (tp *testProcessor) lookup(r int, id bindingID) *binding {
 type point struct {
 	topic, group, function string
 	pending, consumed      *int64
+	// owned is the receiver's binding_owned point, for coordinated replicas.
+	owned *int64
+}
+
+// ownedBy returns p with a binding_owned point: 1 when this replica owns
+// the binding, 0 when another one does.
+func (p point) ownedBy(thisReplica bool) point {
+	var v int64
+	if thisReplica {
+		v = 1
+	}
+	p.owned = &v
+	return p
 }
 
 func pendingPoint(topic, group, function string, pending int64) point {
@@ -147,7 +160,21 @@ func batch(resources ...[]point) pmetric.Metrics {
 		sum := consumed.SetEmptySum()
 		sum.SetIsMonotonic(true)
 		sum.SetAggregationTemporality(pmetric.AggregationTemporalityCumulative)
+		var owned pmetric.Gauge
+		hasOwned := false
 		for _, p := range points {
+			if p.owned != nil {
+				if !hasOwned {
+					hasOwned = true
+					m := sm.Metrics().AppendEmpty()
+					m.SetName(schema.MetricsInfo.SlimfaaskafkaBindingOwned.Name)
+					owned = m.SetEmptyGauge()
+				}
+				dp := owned.DataPoints().AppendEmpty()
+				setBindingAttributes(dp.Attributes(), p.topic, p.group, p.function)
+				dp.SetTimestamp(ts)
+				dp.SetIntValue(*p.owned)
+			}
 			if p.pending != nil {
 				dp := gauge.DataPoints().AppendEmpty()
 				setBindingAttributes(dp.Attributes(), p.topic, p.group, p.function)
@@ -263,6 +290,7 @@ var (
 	inFlight = logged(outcomeInFlight, actionNone)
 	called   = logged(outcomeWake, actionCalled)
 	dryRun   = logged(outcomeWake, actionDryRun)
+	mirrored = logged(outcomeWake, actionMirrored)
 )
 
 // decisions returns each logged decision, in order.

@@ -30,6 +30,7 @@ type batchView struct {
 	observation
 	pendingTime  pcommon.Timestamp
 	consumedTime pcommon.Timestamp
+	ownedTime    pcommon.Timestamp
 	// lastResource is the index of the last ResourceMetrics that listed the
 	// binding, to list each binding once per resource.
 	lastResource int
@@ -105,6 +106,8 @@ func (t *bindingTable) collect(md pmetric.Metrics, now time.Time) {
 					t.addPoints(in, metric.Sum().DataPoints(), setConsumed)
 				case metric.Name() == schema.MetricsInfo.SlimfaaskafkaBindingStatus.Name && metric.Type() == pmetric.MetricTypeGauge:
 					t.addStatuses(in, metric.Gauge().DataPoints())
+				case metric.Name() == schema.MetricsInfo.SlimfaaskafkaBindingOwned.Name && metric.Type() == pmetric.MetricTypeGauge:
+					t.addPoints(in, metric.Gauge().DataPoints(), setOwned)
 				}
 			}
 		}
@@ -159,6 +162,18 @@ func setConsumed(v *batchView, value int64, ts pcommon.Timestamp) {
 		return
 	}
 	v.consumed, v.hasConsumed, v.consumedTime = value, true, ts
+}
+
+// setOwned keeps the latest ownership point: 0 means another replica wakes
+// the binding.
+func setOwned(v *batchView, value int64, ts pcommon.Timestamp) {
+	if v.ownedTime != 0 && ts < v.ownedTime {
+		return
+	}
+	v.owner, v.ownedTime = ownerElsewhere, ts
+	if value == 1 {
+		v.owner = ownerHere
+	}
 }
 
 func (t *bindingTable) addPoints(in resourceInput, points pmetric.NumberDataPointSlice, set func(*batchView, int64, pcommon.Timestamp)) {

@@ -170,9 +170,12 @@ const (
 	actionDryRun
 	// actionNotRunning: the processor is not started or shut down.
 	actionNotRunning
+	// actionMirrored: another replica owns the binding; its cooldown was
+	// started here as the owner's success starts it, without a call.
+	actionMirrored
 )
 
-var actionNames = [...]string{actionNone: "none", actionCalled: "called", actionDryRun: "dry_run", actionNotRunning: "not_running"}
+var actionNames = [...]string{actionNone: "none", actionCalled: "called", actionDryRun: "dry_run", actionNotRunning: "not_running", actionMirrored: "mirrored_for_owner"}
 
 func (a wakeAction) String() string { return actionNames[a] }
 
@@ -184,7 +187,12 @@ func (p *wakeProcessor) decide(b *binding, now time.Time) {
 	var d decision
 	b.state, d = evaluate(rules, b.state, p.bindings.functions.state(key.function), obs, now)
 	action := actionNone
-	if d.outcome == outcomeWake {
+	switch {
+	case d.outcome == outcomeWake && obs.owner == ownerElsewhere:
+		// The owner decides the same on the same input and calls.
+		p.applyAttempt(b, d.reason, rules, attemptResult{kind: attemptMirrored}, now)
+		action = actionMirrored
+	case d.outcome == outcomeWake:
 		action = p.startWake(b, d.reason, rules, now)
 	}
 	if ce := p.logger.Check(zapcore.DebugLevel, "Wake decision"); ce != nil {

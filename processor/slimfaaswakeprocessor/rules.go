@@ -20,7 +20,23 @@ type observation struct {
 	hasPending  bool
 	consumed    int64
 	hasConsumed bool
+	// owner is what the batch's binding_owned point says.
+	owner owner
 }
+
+// owner is who wakes a binding, as the receiver's binding_owned point says.
+type owner int
+
+const (
+	// ownerUnsaid: no point. Without coordination this replica wakes every
+	// binding; with it, a replica that knows of no owner (joining, fenced)
+	// says nothing, and nobody here wakes the binding.
+	ownerUnsaid owner = iota
+	// ownerHere: binding_owned 1, this replica wakes the binding.
+	ownerHere
+	// ownerElsewhere: binding_owned 0, another replica wakes it.
+	ownerElsewhere
+)
 
 // bindingState is what the rules remember about a binding between batches.
 type bindingState struct {
@@ -33,6 +49,9 @@ type bindingState struct {
 	// cooldownEnd is when the binding may be woken again after a success.
 	// Zero means never woken.
 	cooldownEnd time.Time
+	// coordinated is set once a batch said who owns the binding: from then
+	// on a batch that says nothing means the owner is unknown.
+	coordinated bool
 }
 
 // functionState is what the rules remember about a function, shared by all
@@ -65,7 +84,12 @@ const (
 	outcomeFunctionHeld
 	// outcomeInFlight: a wake of the function is already running.
 	outcomeInFlight
-	// outcomeWake: the function is to be woken now.
+	// outcomeOwnerUnknown: the binding is due, but the receiver's replica
+	// knows of no owner (it is joining its group, or fenced): neither a
+	// wake nor a mirrored one.
+	outcomeOwnerUnknown
+	// outcomeWake: the function is to be woken now, by this replica or,
+	// when another one owns the binding, mirrored.
 	outcomeWake
 )
 
@@ -74,6 +98,7 @@ var outcomeNames = [...]string{
 	outcomeCooldown:     "cooldown",
 	outcomeFunctionHeld: "function_held",
 	outcomeInFlight:     "function_wake_in_flight",
+	outcomeOwnerUnknown: "owner_unknown",
 	outcomeWake:         "wake",
 }
 
@@ -108,6 +133,10 @@ func evaluate(rules WakeRules, prev bindingState, function functionState, obs ob
 		next.hasConsumed = true
 	}
 
+	if obs.owner != ownerUnsaid {
+		next.coordinated = true
+	}
+
 	pending := obs.hasPending && obs.pending >= rules.MinPendingMessages
 	active := rules.ActivityKeepAlive > 0 && !next.lastActivity.IsZero() &&
 		now.Sub(next.lastActivity) <= rules.ActivityKeepAlive
@@ -131,6 +160,8 @@ func evaluate(rules WakeRules, prev bindingState, function functionState, obs ob
 		d.outcome = outcomeFunctionHeld
 	case function.inFlight:
 		d.outcome = outcomeInFlight
+	case next.coordinated && obs.owner == ownerUnsaid:
+		d.outcome = outcomeOwnerUnknown
 	default:
 		d.outcome = outcomeWake
 	}
@@ -151,6 +182,11 @@ const (
 	attemptThrottled
 	// attemptFailed: any other status, a timeout or a connection error.
 	attemptFailed
+	// attemptMirrored: another replica owns the binding and makes this
+	// call; this one starts the cooldown the owner's success starts, so that
+	// if the binding moves here it is not woken again within it. Nothing is
+	// called and nothing is counted.
+	attemptMirrored
 )
 
 type attemptResult struct {
@@ -184,6 +220,9 @@ func afterAttempt(rules WakeRules, state bindingState, heldUntil time.Time, res 
 	case attemptSucceeded, attemptDryRun:
 		state.cooldownEnd = now.Add(rules.Cooldown)
 		return state, heldUntil, attemptCounts{wakeups: 1}
+	case attemptMirrored:
+		state.cooldownEnd = now.Add(rules.Cooldown)
+		return state, heldUntil, attemptCounts{}
 	case attemptRejected:
 		heldUntil = hold(rules.Cooldown)
 	case attemptThrottled:

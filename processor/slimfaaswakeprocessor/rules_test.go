@@ -271,3 +271,17 @@ func TestHoldOnFunctionStopsEveryBindingOfItRule(t *testing.T) {
 	_, d := evaluate(rules, bindingState{}, functions["f"], observation{pending: 5, hasPending: true}, heldUntil)
 	assert.Equal(t, outcomeWake, d.outcome, "once the hold ends")
 }
+
+// A mirrored wake starts the cooldown as a success does, holds nothing and
+// counts nothing.
+func TestMirroredWakeStartsTheCooldownOnly(t *testing.T) {
+	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	rules := WakeRules{Cooldown: 30 * time.Second}
+	held := now.Add(time.Minute)
+	state, heldUntil, counts := afterAttempt(rules, bindingState{}, held, attemptResult{kind: attemptMirrored}, now)
+	assert.Equal(t, now.Add(30*time.Second), state.cooldownEnd)
+	assert.Equal(t, held, heldUntil)
+	assert.Equal(t, attemptCounts{}, counts)
+	succeeded, _, _ := afterAttempt(rules, bindingState{}, held, attemptResult{kind: attemptSucceeded}, now)
+	assert.Equal(t, succeeded, state, "the same state as the owner's success")
+}

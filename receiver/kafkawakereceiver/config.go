@@ -169,6 +169,7 @@ func (cfg *Config) Validate() error {
 	errs = append(errs, cfg.Health.validate()...)
 	if cfg.Coordination.HasValue() {
 		errs = append(errs, cfg.Coordination.Get().validate()...)
+		errs = append(errs, validateCoordinationGroup(cfg.Coordination.Get().Group, cfg.Bindings)...)
 	}
 	errs = append(errs, cfg.Watch.validate()...)
 	return errors.Join(errs...)
@@ -246,6 +247,11 @@ type CoordinationConfig struct {
 	SessionTimeout time.Duration `mapstructure:"session_timeout"`
 	// HeartbeatInterval is how often a replica confirms it is alive.
 	HeartbeatInterval time.Duration `mapstructure:"heartbeat_interval"`
+	// Report says which bindings a replica observes and exports: every
+	// binding (ReportAll, the default; empty means it too) or only those it
+	// owns (ReportOwned). A replica wakes only the bindings it owns either
+	// way.
+	Report ReportScope `mapstructure:"report"`
 
 	// prevent unkeyed literal initialization
 	_ struct{}
@@ -264,6 +270,38 @@ func (c *CoordinationConfig) validate() []error {
 	// heartbeat or two before that.
 	if c.HeartbeatInterval <= 0 || c.HeartbeatInterval > c.SessionTimeout/3 {
 		errs = append(errs, fmt.Errorf("coordination.heartbeat_interval: must be positive and at most a third of session_timeout (%s), got %s", c.SessionTimeout/3, c.HeartbeatInterval))
+	}
+	switch c.Report {
+	case "", ReportAll, ReportOwned:
+	default:
+		errs = append(errs, fmt.Errorf("coordination.report: must be %q or %q, got %q", ReportAll, ReportOwned, c.Report))
+	}
+	return errs
+}
+
+// ReportScope says which bindings a coordinated replica observes and exports.
+type ReportScope string
+
+const (
+	// ReportAll: every replica observes and exports every binding, so any
+	// one of them answers for all; only the owner wakes.
+	ReportAll ReportScope = "all"
+	// ReportOwned: a replica observes and exports only the bindings it owns.
+	ReportOwned ReportScope = "owned"
+)
+
+// reportsAll reports whether the replicas observe every binding.
+func (c *CoordinationConfig) reportsAll() bool { return c.Report != ReportOwned }
+
+// validateCoordinationGroup refuses a coordination group that is also a
+// bound consumer group: the replicas would join it with their own protocol
+// type and Kafka would then refuse the function's consumers.
+func validateCoordinationGroup(group string, bindings []BindingConfig) []error {
+	var errs []error
+	for i, b := range bindings {
+		if b.ConsumerGroup == group {
+			errs = append(errs, fmt.Errorf("coordination.group: %q is also bindings[%d].consumer_group; joining it would lock the function's consumers out of their own group: give coordination.group a name no consumer uses", group, i))
+		}
 	}
 	return errs
 }

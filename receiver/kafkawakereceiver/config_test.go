@@ -72,7 +72,7 @@ func TestLoadConfig(t *testing.T) {
 	replicas := createDefaultConfig().(*Config)
 	replicas.Brokers = defaults.Brokers
 	replicas.Bindings = defaults.Bindings
-	replicas.Coordination = configoptional.Some(CoordinationConfig{Group: "kafkawake-replicas", SessionTimeout: 10 * time.Second, HeartbeatInterval: time.Second})
+	replicas.Coordination = configoptional.Some(CoordinationConfig{Group: "kafkawake-replicas", SessionTimeout: 10 * time.Second, HeartbeatInterval: time.Second, Report: ReportAll})
 
 	tests := []struct {
 		id   component.ID
@@ -203,6 +203,14 @@ func TestValidateNamesTheField(t *testing.T) {
 		{"session_timeout above the brokers' maximum", func(c *Config) { c.Coordination = coordinationBlock("r", 301*time.Second, time.Second) }, "coordination.session_timeout: must be between 6s and 5m0s"},
 		{"heartbeat_interval too long", func(c *Config) { c.Coordination = coordinationBlock("r", 6*time.Second, 3*time.Second) }, "coordination.heartbeat_interval: must be positive and at most a third of session_timeout (2s), got 3s"},
 		{"zero heartbeat_interval", func(c *Config) { c.Coordination = coordinationBlock("r", 6*time.Second, 0) }, "coordination.heartbeat_interval: must be positive"},
+		{"unknown report", func(c *Config) {
+			c.Coordination = coordinationBlock("r", 6*time.Second, time.Second)
+			c.Coordination.Get().Report = "some"
+		}, `coordination.report: must be "all" or "owned", got "some"`},
+		{"coordination group is a bound consumer group", func(c *Config) {
+			c.Bindings = append(c.Bindings, BindingConfig{Topic: "t2", ConsumerGroup: "r", Function: "f2"})
+			c.Coordination = coordinationBlock("r", 6*time.Second, time.Second)
+		}, `coordination.group: "r" is also bindings[1].consumer_group`},
 		{"unknown protocol_version", func(c *Config) { c.ProtocolVersion = "0.7.x" }, `invalid protocol version: "0.7.x"`},
 		{"zero dial_timeout", func(c *Config) { c.DialTimeout = 0 }, "dial_timeout (0s) must be positive"},
 		{"zero conn_idle_timeout", func(c *Config) { c.ConnIdleTimeout = 0 }, "conn_idle_timeout (0s) must be positive"},

@@ -55,6 +55,7 @@ func createDefaultConfig() component.Config {
 		Coordination: configoptional.Default(CoordinationConfig{
 			SessionTimeout:    defaultSessionTimeout,
 			HeartbeatInterval: defaultHeartbeatInterval,
+			Report:            ReportAll,
 		}),
 		PendingAge:      PendingAgeConfig{Method: PendingAgeEstimate},
 		Watch:           defaultWatchConfig(),

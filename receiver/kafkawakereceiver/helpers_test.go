@@ -15,6 +15,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/component/componenttest"
+	"go.opentelemetry.io/collector/config/configoptional"
 	"go.opentelemetry.io/collector/pdata/pmetric"
 	"go.opentelemetry.io/collector/receiver/receivertest"
 	"go.uber.org/zap"
@@ -340,6 +341,44 @@ func secondsBefore(now time.Time, n int, last int) []time.Time {
 		out[i] = now.Add(time.Duration(last+n-1-i) * -time.Second)
 	}
 	return out
+}
+
+// startThreePendingBindings starts a scraper of three bindings f0, f1, f2 of
+// one topic of ten messages, each group committed at 2.
+func startThreePendingBindings(t *testing.T) (*kafkatest.Cluster, *kafkaScraper, *testclock.Clock) {
+	t.Helper()
+	c := kafkatest.New(t, kfake.SeedTopics(1, "orders"))
+	c.Produce("orders", 0, 10)
+	bindings := numberedBindings(3)
+	for _, b := range bindings {
+		c.Commit(b.ConsumerGroup, "orders", 0, 2)
+	}
+	s, clock := startScraper(t, c.Kfake.ListenAddrs(), OffsetResetEarliest, bindings...)
+	return c, s, clock
+}
+
+// numberedBindings returns n bindings of topic orders, binding i with group
+// gi and function fi.
+func numberedBindings(n int) []BindingConfig {
+	bindings := make([]BindingConfig, n)
+	for i := range bindings {
+		bindings[i] = BindingConfig{Topic: "orders", ConsumerGroup: fmt.Sprintf("g%d", i), Function: fmt.Sprintf("f%d", i)}
+	}
+	return bindings
+}
+
+// startCoordinatedScraper starts a scraper that joins the coordination
+// group "replicas" of c with a 6 s session; the caller shuts it down.
+func startCoordinatedScraper(t *testing.T, c *kafkatest.Cluster, bindings []BindingConfig, report ReportScope) *kafkaScraper {
+	t.Helper()
+	cfg := createDefaultConfig().(*Config)
+	cfg.Brokers = c.Kfake.ListenAddrs()
+	cfg.Bindings = bindings
+	cfg.Coordination = configoptional.Some(CoordinationConfig{Group: "replicas", SessionTimeout: 6 * time.Second, HeartbeatInterval: 500 * time.Millisecond, Report: report})
+	require.NoError(t, cfg.Validate())
+	s := newKafkaScraper(cfg, receivertest.NewNopSettings(metadata.Type))
+	require.NoError(t, s.start(context.Background(), componenttest.NewNopHost()))
+	return s
 }
 
 // settableOwner is an assignment the test changes between scrapes.

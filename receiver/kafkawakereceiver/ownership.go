@@ -74,30 +74,71 @@ func (s *kafkaScraper) signalShareChanged() {
 	}
 }
 
+// ownedNow tells, per binding, whether this replica owns it at this moment,
+// and whether it knows: a replica that has not joined the group yet, or is
+// fenced, knows of no owner, and then owns nothing. flags is nil without
+// coordination, where this replica owns every binding. The report asks
+// after the reads, so a scrape that outlived the fence does not report its
+// bindings as owned and no wake follows from it. Callers hold s.mu.
+func (s *kafkaScraper) ownedNow() (flags []bool, known bool) {
+	if s.owner == nil {
+		return nil, true
+	}
+	_, owned := s.owner.Owned()
+	flags = make([]bool, len(s.memories))
+	for _, i := range owned {
+		flags[i] = true
+	}
+	return flags, owned != nil
+}
+
+// joined reports whether this replica has an assignment, confirmed or
+// fenced: without one (before its first join, or evicted and rejoining) it
+// reports nothing, not even with report: all, so that no binding looks
+// unowned to the processor while the group forms. Callers hold s.mu.
+func (s *kafkaScraper) joined() bool {
+	if s.owner == nil {
+		return true
+	}
+	generation, _ := s.owner.Owned()
+	return generation > 0
+}
+
 // refreshShare brings the memories up to this replica's current share and
-// returns the bindings it owns, and those of them new to it. A binding that
-// moves in or out starts over with a fresh memory, so its first observation
-// here is a baseline. Callers hold s.mu.
-func (s *kafkaScraper) refreshShare() (owned, movedIn []int) {
+// returns the bindings it observes, and those new to its share. With
+// report: owned a binding that moves in or out starts over with a fresh
+// memory, so its first observation here is a baseline; with report: all
+// every binding was already observed here, so its memory, and with it its
+// consumption and activity history, carries over. Callers hold s.mu.
+func (s *kafkaScraper) refreshShare() (observed, movedIn []int) {
 	if s.owner == nil {
 		return s.allBindings, nil
 	}
-	_, owned = s.owner.Owned()
-	inShare := make([]bool, len(s.memories))
-	for _, i := range owned {
-		inShare[i] = true
-	}
+	all := s.observeAll
+	inShare, _ := s.ownedNow()
 	changed := false
+	var owned []int
 	for i := range s.memories {
+		if inShare[i] {
+			owned = append(owned, i)
+		}
 		if s.memories[i].inShare == inShare[i] {
 			continue
 		}
 		changed = true
-		s.memories[i] = newBindingMemory(s.cfg, i)
+		if !all {
+			s.memories[i] = newBindingMemory(s.cfg, i)
+		}
 		s.memories[i].inShare = inShare[i]
 		if inShare[i] {
 			movedIn = append(movedIn, i)
 		}
+	}
+	if all {
+		if !s.joined() {
+			return nil, nil
+		}
+		return s.allBindings, movedIn
 	}
 	if changed {
 		s.setReadScope(owned)
@@ -115,18 +156,21 @@ func (s *kafkaScraper) movedInBindings() []int {
 	return movedIn
 }
 
-// earlyReportable keeps, of the given bindings, those this replica owns now
-// and observed at its last scrape: a binding another replica took over since
-// is not reported, even before the next scrape stops watching it. Callers
-// hold s.mu.
+// earlyReportable keeps, of the given bindings, those this replica
+// reports: with report: all every one of them; with report: owned those it
+// owns now and observed at its last scrape, so a binding another replica
+// took over since is not reported, even before the next scrape stops
+// watching it. Whether a reported binding is woken is decided at the
+// report, as for a scrape. Callers hold s.mu.
 func (s *kafkaScraper) earlyReportable(bindings []int) []int {
-	if s.owner == nil {
+	if s.observeAll {
+		if !s.joined() {
+			return nil
+		}
 		return bindings
 	}
-	_, owned := s.owner.Owned()
-	ownedNow := make([]bool, len(s.memories))
-	for _, i := range owned {
-		ownedNow[i] = true
-	}
-	return slices.DeleteFunc(slices.Clone(bindings), func(i int) bool { return !ownedNow[i] || !s.memories[i].inShare })
+	ownedNow, _ := s.ownedNow()
+	return slices.DeleteFunc(slices.Clone(bindings), func(i int) bool {
+		return (ownedNow != nil && !ownedNow[i]) || !s.memories[i].inShare
+	})
 }

@@ -16,7 +16,8 @@ import (
 // BenchmarkSharedScrape measures one replica's steady-state scrape when
 // 3,000 bindings (200 topics of 12 partitions on 3 brokers) are observed by
 // one replica alone, and by one of three replicas sharing them with the
-// leader's assignment. It reports the Kafka requests per scrape and the
+// leader's assignment, reporting every binding (report: all) or only its
+// share (report: owned). It reports the Kafka requests per scrape and the
 // bindings the replica observes.
 func BenchmarkSharedScrape(b *testing.B) {
 	const brokers, topics, partitions, bindings = 3, 200, 12, 3000
@@ -26,17 +27,24 @@ func BenchmarkSharedScrape(b *testing.B) {
 	defer c.Close()
 	configured := seedWorkload(b, c, topics, bindings)
 
-	for _, replicas := range []int{1, 3} {
-		b.Run(fmt.Sprintf("replicas=%d", replicas), func(b *testing.B) {
+	for _, run := range []struct {
+		replicas int
+		report   ReportScope
+	}{{1, ReportAll}, {3, ReportOwned}, {3, ReportAll}} {
+		b.Run(fmt.Sprintf("replicas=%d/report=%s", run.replicas, run.report), func(b *testing.B) {
 			cfg := createDefaultConfig().(*Config)
 			cfg.Brokers = c.ListenAddrs()
 			cfg.Bindings = configured
 			require.NoError(b, cfg.Validate())
 			s := newKafkaScraper(cfg, receivertest.NewNopSettings(metadata.Type))
-			share := shareOfFirstReplica(configured, replicas)
-			s.owner = &settableOwner{indexes: share}
+			share := shareOfFirstReplica(configured, run.replicas)
+			s.owner, s.observeAll = &settableOwner{indexes: share}, run.report == ReportAll
 			benchmarkScrapes(b, c, s)
-			b.ReportMetric(float64(len(share)), "bindings/replica")
+			observed := len(share)
+			if s.observeAll {
+				observed = len(configured)
+			}
+			b.ReportMetric(float64(observed), "bindings/replica")
 		})
 	}
 }

@@ -23,18 +23,9 @@ import (
 )
 
 func TestScrapeObservesOnlyTheOwnedBindings(t *testing.T) {
-	c := kafkatest.New(t, kfake.SeedTopics(1, "orders"))
-	c.Produce("orders", 0, 10)
-	for _, g := range []string{"g0", "g1", "g2"} {
-		c.Commit(g, "orders", 0, 2)
-	}
-	s, clock := startScraper(t, c.Kfake.ListenAddrs(), OffsetResetEarliest,
-		BindingConfig{Topic: "orders", ConsumerGroup: "g0", Function: "f0"},
-		BindingConfig{Topic: "orders", ConsumerGroup: "g1", Function: "f1"},
-		BindingConfig{Topic: "orders", ConsumerGroup: "g2", Function: "f2"},
-	)
+	c, s, clock := startThreePendingBindings(t)
 	owner := &settableOwner{}
-	s.owner = owner
+	s.owner, s.observeAll = owner, false
 
 	md, err := s.scrape(c.Ctx())
 	require.NoError(t, err)
@@ -84,20 +75,8 @@ func TestScrapeObservesOnlyTheOwnedBindings(t *testing.T) {
 func TestReceiversInOneCoordinationGroupSplitTheBindings(t *testing.T) {
 	c := kafkatest.New(t, kfake.SeedTopics(1, "orders"))
 	c.Produce("orders", 0, 3)
-	var bindings []BindingConfig
-	for i := range 12 {
-		bindings = append(bindings, BindingConfig{Topic: "orders", ConsumerGroup: fmt.Sprintf("g%d", i), Function: fmt.Sprintf("f%d", i)})
-	}
-	start := func() *kafkaScraper {
-		cfg := createDefaultConfig().(*Config)
-		cfg.Brokers = c.Kfake.ListenAddrs()
-		cfg.Bindings = bindings
-		cfg.Coordination = configoptional.Some(CoordinationConfig{Group: "replicas", SessionTimeout: 6 * time.Second, HeartbeatInterval: 500 * time.Millisecond})
-		require.NoError(t, cfg.Validate())
-		s := newKafkaScraper(cfg, receivertest.NewNopSettings(metadata.Type))
-		require.NoError(t, s.start(context.Background(), componenttest.NewNopHost()))
-		return s
-	}
+	bindings := numberedBindings(12)
+	start := func() *kafkaScraper { return startCoordinatedScraper(t, c, bindings, ReportOwned) }
 	functions := func(s *kafkaScraper) map[string]bool {
 		md, err := s.scrape(c.Ctx())
 		require.NoError(t, err)
@@ -137,7 +116,7 @@ func TestAnotherReplicasBindingKeepsTheTopicsPendingAge(t *testing.T) {
 	)
 	owner := &settableOwner{}
 	owner.set(0)
-	s.owner = owner
+	s.owner, s.observeAll = owner, false
 
 	_, err := s.scrape(c.Ctx())
 	require.NoError(t, err)
@@ -168,7 +147,7 @@ func TestMovedInBindingsAreReportedBeforeTheNextScrape(t *testing.T) {
 		cfg.Brokers = c.Kfake.ListenAddrs()
 		cfg.CollectionInterval = time.Minute
 		cfg.Bindings = bindings
-		cfg.Coordination = configoptional.Some(CoordinationConfig{Group: "replicas", SessionTimeout: 6 * time.Second, HeartbeatInterval: 500 * time.Millisecond})
+		cfg.Coordination = configoptional.Some(CoordinationConfig{Group: "replicas", SessionTimeout: 6 * time.Second, HeartbeatInterval: 500 * time.Millisecond, Report: ReportOwned})
 		require.NoError(t, cfg.Validate())
 		sink := new(consumertest.MetricsSink)
 		rcv, err := createMetricsReceiver(context.Background(), receivertest.NewNopSettings(metadata.Type), cfg, sink)

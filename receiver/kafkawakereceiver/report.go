@@ -52,6 +52,7 @@ func (s *kafkaScraper) report(now time.Time, snapshot kafkaread.Snapshot, reads 
 	mb := s.out.mb
 	var errs scrapererror.ScrapeErrors
 	allRead := true
+	owned, known := s.ownedNow()
 	for n, r := range reads {
 		if n > 0 && n%bindingsPerEmit == 0 {
 			mb.EmitForResource(schema.WithResource(s.out.resource))
@@ -72,6 +73,9 @@ func (s *kafkaScraper) report(now time.Time, snapshot kafkaread.Snapshot, reads 
 			mem.sight = watch.SightOf(s.observations, b.Topic, snapshot, r.Partitions, r.result.Pending)
 		}
 		mb.RecordSlimfaaskafkaPendingMessagesDataPoint(ts, r.result.Pending, b.Topic, b.ConsumerGroup, b.Function)
+		if owned != nil && known {
+			mb.RecordSlimfaaskafkaBindingOwnedDataPoint(ts, boolToInt(owned[r.index]), b.Topic, b.ConsumerGroup, b.Function)
+		}
 		mb.RecordSlimfaaskafkaConsumedMessagesDataPoint(ts, r.result.Consumed, b.Topic, b.ConsumerGroup, b.Function)
 		if !r.result.LastActivity.IsZero() {
 			mb.RecordSlimfaaskafkaLastActivityTimestampDataPoint(ts, unixSeconds(r.result.LastActivity), b.Topic, b.ConsumerGroup, b.Function)
@@ -269,4 +273,11 @@ func mergeIntoFirstResource(md pmetric.Metrics) {
 
 func unixSeconds(t time.Time) float64 {
 	return float64(t.UnixNano()) / float64(time.Second)
+}
+
+func boolToInt(b bool) int64 {
+	if b {
+		return 1
+	}
+	return 0
 }

@@ -41,8 +41,11 @@ type kafkaScraper struct {
 	// allBindings lists every binding index.
 	allBindings []int
 	// scope is what a scrape reads: the topics and groups of the bindings
-	// this replica owns.
+	// this replica observes.
 	scope readScope
+	// observeAll is set when this replica observes every binding: without
+	// coordination, or with coordination.report: all.
+	observeAll bool
 	// observations counts observations, to order the watch's sights.
 	observations uint64
 	// groupKinds is the kind each group was last described as; describing
@@ -82,7 +85,8 @@ func newKafkaScraper(cfg *Config, set receiver.Settings) *kafkaScraper {
 			cfg.Metrics.SlimfaaskafkaStalledPartitions.Enabled,
 	}
 	// With coordination a replica owns nothing until the group assigns it
-	// bindings; each one it is assigned then moves in.
+	// bindings; each one it is assigned then moves in. With report: all it
+	// observes every binding from the start all the same.
 	coordinated := cfg.Coordination.HasValue()
 	s.policies = make([]*scaling.Policy, len(cfg.Bindings))
 	for i := range cfg.Bindings {
@@ -96,7 +100,9 @@ func newKafkaScraper(cfg *Config, set receiver.Settings) *kafkaScraper {
 	}
 	if coordinated {
 		s.shareChanged = make(chan struct{}, 1)
-	} else {
+	}
+	s.observeAll = !coordinated || cfg.Coordination.Get().reportsAll()
+	if s.observeAll {
 		s.setReadScope(s.allBindings)
 	}
 	return s
@@ -157,16 +163,17 @@ func (s *kafkaScraper) shutdown(context.Context) error {
 	return nil
 }
 
-// scrape observes every binding this replica owns.
+// scrape observes every binding this replica observes: all of them, or with
+// report: owned those it owns.
 func (s *kafkaScraper) scrape(ctx context.Context) (pmetric.Metrics, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	owned, _ := s.refreshShare()
-	if len(owned) == 0 {
+	observed, _ := s.refreshShare()
+	if len(observed) == 0 {
 		s.updateWatch()
 		return pmetric.NewMetrics(), nil
 	}
-	md, _, err := s.observe(ctx, owned, s.scope)
+	md, _, err := s.observe(ctx, observed, s.scope)
 	return md, err
 }
 

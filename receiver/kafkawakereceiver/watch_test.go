@@ -442,7 +442,7 @@ func TestWatchReportsOnlyTheBindingsThisReplicaOwns(t *testing.T) {
 			{Topic: "mine", ConsumerGroup: "g", Function: "mine"},
 			{Topic: "theirs", ConsumerGroup: "g", Function: "theirs"},
 		}
-	}, func(s *kafkaScraper) { s.owner = owner })
+	}, func(s *kafkaScraper) { s.owner, s.observeAll = owner, false })
 	w.waitWatched(append(partitionsOf("mine", 1), partitionsOf("theirs", 1)...)...)
 
 	// Another replica takes "theirs" over; the next scrape has not run yet,

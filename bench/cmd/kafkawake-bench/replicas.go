@@ -86,8 +86,8 @@ func (r *report) writeReplicas(w func(string, ...any)) {
 		w("| The same at the default heartbeat_interval 1 s | %s |\n\n", f2(f.requestsPerMemberPerSecond*f.heartbeat.Seconds()))
 	}
 	if len(shared) > 0 {
-		w("`BenchmarkSharedScrape` (receiver/kafkawakereceiver/coordination_bench_test.go): one replica's steady-state scrape of 3,000 bindings (200 topics × 12 partitions, 3 brokers, kfake in the same process) alone, and as one of three replicas with the leader's assignment.\n\n")
-		w("| Replicas | GOMAXPROCS | Bindings per replica | ms/scrape | Requests/scrape | Allocs/scrape (with kfake) |\n|---:|---:|---:|---:|---:|---:|\n")
+		w("`BenchmarkSharedScrape` (receiver/kafkawakereceiver/ownership_bench_test.go): one replica's steady-state scrape of 3,000 bindings (200 topics × 12 partitions, 3 brokers, kfake in the same process) alone, and as one of three replicas with the leader's assignment, observing every binding (`report: all`, the default) or only its share (`report: owned`). The Kafka requests per scrape are the same: reading is batched per broker and coordinator, so observing every binding costs CPU and allocations, not requests.\n\n")
+		w("| Replicas / report | GOMAXPROCS | Bindings observed | ms/scrape | Requests/scrape | Allocs/scrape (with kfake) |\n|---|---:|---:|---:|---:|---:|\n")
 		for _, g := range shared {
 			w("| %s | %d | %s | %s | %s | %s |\n", strings.TrimPrefix(g.name, "BenchmarkSharedScrape/replicas="), g.procs, thousands(g.values["bindings/replica"]),
 				f1(g.values["ns/op"]/1e6), f1(g.values["requests/scrape"]), thousands(g.values["allocs/op"]))

@@ -118,6 +118,11 @@ func (m *Membership) Run(ctx context.Context) {
 }
 
 func (m *Membership) joinAndSync(ctx context.Context) error {
+	if m.memberID == "" {
+		if err := m.refuseForeignGroup(ctx); err != nil {
+			return err
+		}
+	}
 	join := kmsg.NewPtrJoinGroupRequest()
 	join.Group = m.cfg.Group
 	join.SessionTimeoutMillis = int32(m.cfg.SessionTimeout.Milliseconds())
@@ -180,6 +185,35 @@ func (m *Membership) joinAndSync(ctx context.Context) error {
 	}
 	slices.Sort(indexes)
 	m.setShare(share{generation: joined.Generation, indexes: indexes, confirmedAt: sent}, "the group rebalanced")
+	return nil
+}
+
+// errForeignGroup marks a coordination group that something else (a
+// consumer) already uses: joining it would lock that something out.
+var errForeignGroup = errors.New("the coordination group is in use with another protocol type")
+
+// refuseForeignGroup checks, before this member joins as a new member, that
+// the group is unknown or already a kafkawake group: Kafka fixes a group's
+// protocol type with its first member, so joining a consumer group while
+// it has no member would refuse its consumers until the replicas leave.
+func (m *Membership) refuseForeignGroup(ctx context.Context) error {
+	req := kmsg.NewPtrDescribeGroupsRequest()
+	req.Groups = []string{m.cfg.Group}
+	resp, err := req.RequestWith(ctx, m.client)
+	if err != nil {
+		return fmt.Errorf("describing coordination group %q before joining it: %w", m.cfg.Group, err)
+	}
+	for _, g := range resp.Groups {
+		err := kerr.ErrorForCode(g.ErrorCode)
+		switch {
+		case errors.Is(err, kerr.GroupIDNotFound):
+		case err != nil:
+			return fmt.Errorf("describing coordination group %q before joining it: %w%s", m.cfg.Group, err, hint(err))
+		case g.ProtocolType != "" && g.ProtocolType != ProtocolType:
+			return fmt.Errorf("%w: group %q has protocol type %q (state %s, %d members), so this replica does not join it; rename coordination.group to a name no consumer uses",
+				errForeignGroup, m.cfg.Group, g.ProtocolType, g.State, len(g.Members))
+		}
+	}
 	return nil
 }
 

@@ -52,6 +52,34 @@ func newGroupCluster(t *testing.T) *testGroupCluster {
 	return &testGroupCluster{t: t, cluster: cluster}
 }
 
+// joinAsConsumer sends the JoinGroup of a consumer (protocol type
+// "consumer") to the test group, as a new member, and returns the answer.
+func (c *testGroupCluster) joinAsConsumer(t *testing.T) *kmsg.JoinGroupResponse {
+	t.Helper()
+	client, err := kgo.NewClient(kgo.SeedBrokers(c.cluster.ListenAddrs()...), kgo.DisableClientMetrics())
+	require.NoError(t, err)
+	defer client.Close()
+	join := kmsg.NewPtrJoinGroupRequest()
+	join.Group = testGroup
+	join.SessionTimeoutMillis = int32(waitLimit.Milliseconds())
+	join.RebalanceTimeoutMillis = join.SessionTimeoutMillis
+	join.ProtocolType = "consumer"
+	protocol := kmsg.NewJoinGroupRequestProtocol()
+	protocol.Name = "range"
+	join.Protocols = append(join.Protocols, protocol)
+	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
+	defer cancel()
+	resp, err := join.RequestWith(ctx, client)
+	require.NoError(t, err)
+	if resp.ErrorCode == kerr.MemberIDRequired.Code {
+		// Kafka hands out the member id on a first join.
+		join.MemberID = resp.MemberID
+		resp, err = join.RequestWith(ctx, client)
+		require.NoError(t, err)
+	}
+	return resp
+}
+
 // testMember is one replica: its own client, membership and logs.
 type testMember struct {
 	name       string
@@ -261,22 +289,7 @@ func TestAConsumerCannotJoinTheCoordinationGroup(t *testing.T) {
 	a := c.start("member-a", testKeys(5))
 	requireSplit(t, []*testMember{a}, 5)
 
-	client, err := kgo.NewClient(kgo.SeedBrokers(c.cluster.ListenAddrs()...), kgo.DisableClientMetrics())
-	require.NoError(t, err)
-	defer client.Close()
-	join := kmsg.NewPtrJoinGroupRequest()
-	join.Group = testGroup
-	join.MemberID = "consumer"
-	join.SessionTimeoutMillis = int32(testSession.Milliseconds())
-	join.RebalanceTimeoutMillis = join.SessionTimeoutMillis
-	join.ProtocolType = "consumer"
-	protocol := kmsg.NewJoinGroupRequestProtocol()
-	protocol.Name = "range"
-	join.Protocols = append(join.Protocols, protocol)
-	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
-	defer cancel()
-	resp, err := join.RequestWith(ctx, client)
-	require.NoError(t, err)
+	resp := c.joinAsConsumer(t)
 	assert.Equal(t, kerr.InconsistentGroupProtocol.Code, resp.ErrorCode)
 }
 
@@ -331,4 +344,26 @@ func TestAMemberDeniedTheGroupOwnsNothingAndSaysWhatToGrant(t *testing.T) {
 
 	denied.Remove()
 	requireSplit(t, []*testMember{a}, 5)
+}
+
+// A coordination group that a consumer already uses is never joined: the
+// consumer keeps its group, and the member says what to rename.
+func TestAMemberNeverJoinsAGroupAConsumerUses(t *testing.T) {
+	t.Parallel()
+	c := newGroupCluster(t)
+	resp := c.joinAsConsumer(t)
+	require.Zero(t, resp.ErrorCode, "the consumer is in its group")
+
+	joins := c.cluster.Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.JoinGroup}, Group: testGroup, Observe: true, Count: -1})
+	describes := c.cluster.Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.DescribeGroups}, Observe: true, Count: -1})
+	a := c.start("member-a", testKeys(5))
+	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
+	defer cancel()
+	require.NoError(t, describes.Wait(ctx, 2), "the member checks again every heartbeat interval")
+	assert.Zero(t, joins.Hits(), "the member never joins the consumer's group")
+	assert.Nil(t, a.owned())
+	warnings := a.logs.FilterMessageSnippet("Cannot reach the coordination group").All()
+	require.Len(t, warnings, 1)
+	assert.Contains(t, warnings[0].ContextMap()["error"], `group "kafkawake-replicas" has protocol type "consumer"`)
+	assert.Contains(t, warnings[0].ContextMap()["error"], "rename coordination.group")
 }
