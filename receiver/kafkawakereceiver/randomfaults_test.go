@@ -76,8 +76,8 @@ type faultyCluster struct {
 	// acknowledges records between scrapes.
 	shareGroups  []string
 	shareWorkers map[string]*kafkatest.ShareConsumer
-	produced   map[offset.TopicPartition]int64
-	logStarts  map[offset.TopicPartition]int64
+	produced     map[offset.TopicPartition]int64
+	logStarts    map[offset.TopicPartition]int64
 	// adm reads the expected values; its metadata is short-lived so that
 	// moved leaders are learnt at once.
 	adm *kadm.Client
