@@ -232,3 +232,37 @@ func TestUnreadableShareResetIsAnError(t *testing.T) {
 	assert.ErrorContains(t, err, "grant DescribeConfigs on the group")
 	assert.False(t, pointsByFunction(t, md).has(pendingName, "worker"))
 }
+
+// The watch sees the first message of an idle queue as it does a consumer
+// group's: an early report, between scrapes.
+func TestWatchReportsAnIdleShareGroupAtOnce(t *testing.T) {
+	c := kafkatest.New(t, kfake.SeedTopics(2, "jobs"))
+	c.SetShareReset("queue", "earliest")
+	w := startWatchedReceiver(t, func(cfg *Config) {
+		cfg.Brokers = c.Kfake.ListenAddrs()
+		cfg.Bindings = []BindingConfig{{Topic: "jobs", ShareGroup: "queue", Function: "worker"}}
+	})
+	require.Equal(t, int64(0), pointsByFunction(t, w.sink.AllMetrics()[0]).intValue(t, pendingName, "worker"))
+	w.waitWatched(partitionsOf("jobs", 2)...)
+
+	c.Produce("jobs", 1, 1)
+	assert.Equal(t, int64(1), w.waitReports(2).intValue(t, pendingName, "worker"))
+}
+
+// The pending age of a share group dates its oldest record not yet
+// acknowledged: the one at the share-partition start offset.
+func TestShareGroupPendingAgeDatesTheOldestUnacknowledgedRecord(t *testing.T) {
+	c := kafkatest.New(t, kfake.SeedTopics(1, "jobs"))
+	c.SetShareReset("queue", "earliest")
+	s, clock := startScraperWith(t, func(cfg *Config) {
+		cfg.Brokers = c.Kfake.ListenAddrs()
+		cfg.PendingAge.Method = PendingAgeFetch
+		cfg.Bindings = []BindingConfig{{Topic: "jobs", ShareGroup: "queue", Function: "worker"}}
+	})
+	c.ProduceAt("jobs", 0, secondsBefore(clock.Now(), 6, 100)...) // offsets 0..5, 105 s to 100 s old
+	assert.InDelta(t, 105, scrapeOK(t, c, s).seconds(t, "worker"), 1e-6, "never initialised, earliest: the first retained record")
+
+	worker := c.JoinShareGroup("queue", "jobs", 2)
+	worker.Ack(kgo.AckAccept, worker.Acquire(2)[:2]...)
+	assert.InDelta(t, 103, scrapeOK(t, c, s).seconds(t, "worker"), 1e-6, "offsets 0 and 1 acknowledged: offset 2 is the oldest waiting")
+}
