@@ -83,11 +83,24 @@ image:
 $(DEVSTACK): FORCE
 	$(GO) build -o $@ ./cmd/devstack
 
+# DEMO=queue runs a function of three workers draining one partition through
+# a share group (a queue) instead of one consumer-group member.
+DEMO ?=
+ifeq ($(DEMO),queue)
+RUN_FLAGS  := -share-group demo-queue -workers 3 -partitions 1
+RUN_CONFIG := examples/local/queue.yaml
+else ifeq ($(DEMO),)
+RUN_FLAGS  :=
+RUN_CONFIG := examples/local/config.yaml
+else
+$(error DEMO must be empty or queue, got $(DEMO))
+endif
+
 run: build $(DEVSTACK)
 	@echo "Starting the local stack (Kafka, SlimFaas and a demo function) and the collector; Ctrl-C stops both."
-	@$(DEVSTACK) -metrics-url http://127.0.0.1:9464/metrics & devstack=$$!; \
+	@$(DEVSTACK) $(RUN_FLAGS) -metrics-url http://127.0.0.1:9464/metrics & devstack=$$!; \
 	trap 'kill $$devstack 2>/dev/null; wait $$devstack' EXIT; \
-	$(COLLECTOR) --config examples/local/config.yaml
+	$(COLLECTOR) --config $(RUN_CONFIG)
 
 # Installs the test peers with apt when they are missing and we are root.
 deps:

@@ -10,7 +10,7 @@ import (
 // topic is seeded rather than auto-created, as a real cluster with auto
 // creation off would need it.
 func startCluster(cfg config) (*kfake.Cluster, error) {
-	return kfake.NewCluster(
+	c, err := kfake.NewCluster(
 		kfake.NumBrokers(1),
 		// kfake picks 127.0.0.1 and a port itself; listening on the
 		// configured address instead keeps the flag's host and lets
@@ -20,4 +20,10 @@ func startCluster(cfg config) (*kfake.Cluster, error) {
 		}),
 		kfake.SeedTopics(int32(cfg.Partitions), cfg.Topic),
 	)
+	if err == nil && cfg.ShareGroup != "" {
+		// The first wake comes after the first burst: a share group
+		// starting at latest would never see it.
+		c.SetGroupConfigs(cfg.ShareGroup, map[string]string{"share.auto.offset.reset": "earliest"})
+	}
+	return c, err
 }

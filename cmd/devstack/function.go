@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"time"
 
@@ -16,8 +17,8 @@ import (
 const maxRecordsPerPoll = 10
 
 // function is the consumer SlimFaas scales: zero instances until a wake,
-// then one group member that works through the topic and exits after
-// IdleTimeout with nothing to read.
+// then Workers members of its group that work through the topic and exit
+// after IdleTimeout with nothing to read.
 type function struct {
 	cfg       config
 	kafkaAddr string
@@ -28,7 +29,7 @@ type function struct {
 	cancel context.CancelFunc
 
 	mu        sync.Mutex
-	running   bool
+	running   int // instances not stopped yet
 	instances sync.WaitGroup
 }
 
@@ -37,47 +38,63 @@ func newFunction(cfg config, kafkaAddr string, log *console) *function {
 	return &function{cfg: cfg, kafkaAddr: kafkaAddr, log: log, ctx: ctx, cancel: cancel}
 }
 
-// wake starts an instance unless one is running, and reports whether it did.
+// wake starts Workers instances unless some are running, and reports
+// whether it did.
 func (f *function) wake() bool {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if f.running {
+	if f.running > 0 {
 		return false
 	}
-	f.running = true
-	f.instances.Go(f.serve)
+	f.running = f.cfg.Workers
+	for worker := range f.cfg.Workers {
+		f.instances.Go(func() { f.serve(worker) })
+	}
 	return true
 }
 
 func (f *function) isRunning() bool {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return f.running
+	return f.running > 0
 }
 
-// serve is one instance's life, from the wake to scaling to zero.
-func (f *function) serve() {
-	client, err := kgo.NewClient(
+// consumerOptions make an instance a member of the function's group: a
+// share-group member acknowledges records one by one, a consumer-group
+// member commits offsets.
+func (f *function) consumerOptions(worker int) []kgo.Opt {
+	opts := []kgo.Opt{
 		kgo.SeedBrokers(f.kafkaAddr),
-		kgo.ClientID(f.cfg.Function),
-		kgo.ConsumerGroup(f.cfg.Group),
+		kgo.ClientID(fmt.Sprintf("%s-%d", f.cfg.Function, worker)),
 		kgo.ConsumeTopics(f.cfg.Topic),
+		kgo.DisableClientMetrics(),
+	}
+	if f.cfg.ShareGroup != "" {
+		return append(opts, kgo.ShareGroup(f.cfg.ShareGroup),
+			kgo.ShareMaxRecords(maxRecordsPerPoll), kgo.ShareMaxRecordsStrict())
+	}
+	return append(opts,
+		kgo.ConsumerGroup(f.cfg.Group),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
 		// Committing only what was processed is what moves the group's
 		// offsets, and so the lag the collector reads, message by message.
-		kgo.DisableAutoCommit(),
-		kgo.DisableClientMetrics(),
-	)
+		kgo.DisableAutoCommit())
+}
+
+// serve is one instance's life, from the wake to scaling to zero.
+func (f *function) serve(worker int) {
+	name := fmt.Sprintf("%s/%d", f.cfg.Function, worker)
+	client, err := kgo.NewClient(f.consumerOptions(worker)...)
 	if err != nil {
 		f.markStopped()
-		f.log.printf("function", "cannot start: %v", err)
+		f.log.printf("function", "%s cannot start: %v", name, err)
 		return
 	}
 	defer client.Close()
 	// Marked stopped before the client leaves the group, so a wake that
 	// arrives meanwhile starts a new instance instead of being ignored.
 	defer f.markStopped()
-	f.log.printf("function", "%s started, consuming %s as group %s", f.cfg.Function, f.cfg.Topic, f.cfg.Group)
+	f.log.printf("function", "%s started, consuming %s (%s)", name, f.cfg.Topic, f.cfg.groupName())
 
 	processed := 0
 	lastWork := time.Now()
@@ -86,7 +103,7 @@ func (f *function) serve() {
 		fetches := client.PollRecords(pollCtx, maxRecordsPerPoll)
 		cancel()
 		if f.ctx.Err() != nil {
-			f.log.printf("function", "stopped with the stack after processing %d messages", processed)
+			f.log.printf("function", "%s stopped with the stack after processing %d messages", name, processed)
 			return
 		}
 		fetches.EachError(func(topic string, partition int32, err error) {
@@ -98,8 +115,8 @@ func (f *function) serve() {
 		records := fetches.Records()
 		if len(records) == 0 {
 			if time.Since(lastWork) >= f.cfg.IdleTimeout {
-				f.log.printf("function", "nothing to read for %s, scaling to zero after processing %d messages",
-					f.cfg.IdleTimeout, processed)
+				f.log.printf("function", "%s: nothing to read for %s, scaling to zero after processing %d messages",
+					name, f.cfg.IdleTimeout, processed)
 				return
 			}
 			continue
@@ -107,10 +124,10 @@ func (f *function) serve() {
 
 		done := f.process(records)
 		processed += len(done)
-		if err := f.commit(client, done); err != nil {
-			f.log.printf("function", "processed %d messages but committing failed: %v", len(done), err)
+		if err := f.settle(client, records, done); err != nil {
+			f.log.printf("function", "%s processed %d messages but settling them failed: %v", name, len(done), err)
 		} else {
-			f.log.printf("function", "processed and committed %d messages (%d since start)", len(done), processed)
+			f.log.printf("function", "%s processed and %s %d messages (%d since start)", name, f.settledVerb(), len(done), processed)
 		}
 		lastWork = time.Now()
 	}
@@ -127,21 +144,40 @@ func (f *function) process(records []*kgo.Record) []*kgo.Record {
 	return records
 }
 
-// commit still runs when the stack is closing, so the committed offsets match
-// what was processed; the cluster outlives every instance.
-func (f *function) commit(client *kgo.Client, records []*kgo.Record) error {
-	if len(records) == 0 {
-		return nil
-	}
+// settle commits what was processed (a consumer group), or acknowledges it
+// and releases the rest to the other workers (a share group). It still runs
+// when the stack is closing, so the group's offsets match what was
+// processed; the cluster outlives every instance.
+func (f *function) settle(client *kgo.Client, polled, done []*kgo.Record) error {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(f.ctx), 5*time.Second)
 	defer cancel()
-	return client.CommitRecords(ctx, records...)
+	if f.cfg.ShareGroup == "" {
+		if len(done) == 0 {
+			return nil
+		}
+		return client.CommitRecords(ctx, done...)
+	}
+	for i, r := range polled {
+		if i < len(done) {
+			r.Ack(kgo.AckAccept)
+		} else {
+			r.Ack(kgo.AckRelease)
+		}
+	}
+	return client.FlushAcks(ctx)
+}
+
+func (f *function) settledVerb() string {
+	if f.cfg.ShareGroup != "" {
+		return "acknowledged"
+	}
+	return "committed"
 }
 
 func (f *function) markStopped() {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.running = false
+	f.running--
 }
 
 // close stops every instance; the stack has stopped taking wakes by then.

@@ -2,7 +2,10 @@
 // 127.0.0.1, so `make run` can show the whole kafkawake loop without
 // installing either: messages arrive, the collector sees them pending and
 // calls the wake endpoint, the woken function consumes and commits, and it
-// scales back to zero once there is nothing left to read.
+// scales back to zero once there is nothing left to read. With -share-group
+// the function consumes a queue (a Kafka share group): a wake starts
+// -workers instances that acquire and acknowledge records of the same
+// partitions.
 package main
 
 import (
@@ -23,6 +26,8 @@ func main() {
 	flag.StringVar(&cfg.WakeAddr, "wake-addr", "127.0.0.1:18080", "listen address of the fake SlimFaas wake API")
 	flag.StringVar(&cfg.Function, "function", "demo-consumer", "the one function name the wake API knows")
 	flag.StringVar(&cfg.Group, "group", "demo-group", "consumer group of the function")
+	flag.StringVar(&cfg.ShareGroup, "share-group", "", "share group (a queue) the function's workers consume through instead of the consumer group")
+	flag.IntVar(&cfg.Workers, "workers", 1, "instances a wake starts: with -share-group they all drain the same partitions")
 	flag.DurationVar(&cfg.StartDelay, "start-delay", 5*time.Second, "wait before the first burst of messages")
 	flag.IntVar(&cfg.Burst, "burst", 30, "messages per burst (0 produces nothing)")
 	flag.DurationVar(&cfg.BurstEvery, "burst-every", 45*time.Second, "time between bursts (0 produces a single burst)")

@@ -22,6 +22,8 @@ type config struct {
 	WakeAddr     string
 	Function     string
 	Group        string
+	ShareGroup   string
+	Workers      int
 	StartDelay   time.Duration
 	Burst        int
 	BurstEvery   time.Duration
@@ -29,10 +31,22 @@ type config struct {
 	IdleTimeout  time.Duration
 }
 
+// groupName says which group the function consumes through.
+func (c config) groupName() string {
+	if c.ShareGroup != "" {
+		return fmt.Sprintf("share group %s, %d workers per wake", c.ShareGroup, c.Workers)
+	}
+	return "group " + c.Group
+}
+
 func (c config) validate() error {
 	switch {
 	case c.Topic == "", c.Function == "", c.Group == "":
 		return errors.New("topic, function and group must not be empty")
+	case c.Workers < 1:
+		return errors.New("workers must be at least 1")
+	case c.Workers > 1 && c.ShareGroup == "":
+		return errors.New("several workers need -share-group: a consumer group gives each partition to one member only")
 	case c.Partitions < 1:
 		return errors.New("partitions must be at least 1")
 	case c.Burst < 0:
@@ -89,8 +103,8 @@ func startStack(cfg config, out io.Writer) (*stack, error) {
 			s.log.printf("slimfaas", "wake API stopped: %v", err)
 		}
 	})
-	s.log.printf("slimfaas", "wake API on http://%s/wake-function/{functionName}; %s is scaled to zero (group %s)",
-		s.wakeAddr, cfg.Function, cfg.Group)
+	s.log.printf("slimfaas", "wake API on http://%s/wake-function/{functionName}; %s is scaled to zero (%s)",
+		s.wakeAddr, cfg.Function, cfg.groupName())
 
 	if s.producer, err = startProducer(cfg, s.kafkaAddr(), s.log, bursts); err != nil {
 		s.close()

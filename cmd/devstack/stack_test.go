@@ -30,6 +30,7 @@ func testConfig() config {
 		WakeAddr:     "127.0.0.1:0",
 		Function:     "test-consumer",
 		Group:        "test-group",
+		Workers:      1,
 		ProcessDelay: time.Millisecond,
 		IdleTimeout:  time.Minute,
 	}
@@ -134,6 +135,40 @@ func TestFunctionScalesToZeroWhenIdleAndWakesAgain(t *testing.T) {
 		return err == nil && total == 5
 	}, eventually, 20*time.Millisecond)
 	require.Eventually(t, func() bool { return !s.function.isRunning() }, eventually, 20*time.Millisecond)
+}
+
+// TestQueueWorkersDrainOnePartition: with a share group, a wake starts
+// three workers on a one-partition topic, and together they acknowledge
+// everything produced, including the burst produced before the wake.
+func TestQueueWorkersDrainOnePartition(t *testing.T) {
+	cfg := testConfig()
+	cfg.Partitions, cfg.ShareGroup, cfg.Workers, cfg.Burst = 1, "test-queue", 3, 30
+	s, admin := startTestStack(t, cfg)
+	ctx := t.Context()
+	require.Eventually(t, func() bool {
+		total, err := endOffsetTotal(ctx, admin, cfg.Topic)
+		return err == nil && total == 30
+	}, eventually, 20*time.Millisecond)
+
+	require.Equal(t, http.StatusNoContent, sendWake(t, http.MethodPost, s.wakeURL(cfg.Function)))
+	require.Eventually(t, func() bool {
+		described, err := admin.DescribeShareGroupOffsets(ctx, cfg.ShareGroup)
+		if err != nil || described[cfg.ShareGroup].Err != nil {
+			return false
+		}
+		o, ok := described[cfg.ShareGroup].Offsets.Lookup(cfg.Topic, 0)
+		return ok && o.StartOffset == 30 && o.Lag == 0
+	}, eventually, 20*time.Millisecond, "the workers acknowledge every record")
+	members, err := admin.DescribeShareGroups(ctx, cfg.ShareGroup)
+	require.NoError(t, err)
+	require.Len(t, members[cfg.ShareGroup].Members, 3, "three workers share the one partition")
+}
+
+func TestSeveralWorkersNeedAShareGroup(t *testing.T) {
+	cfg := testConfig()
+	cfg.Workers = 2
+	_, err := startStack(cfg, t.Output())
+	require.ErrorContains(t, err, "several workers need -share-group")
 }
 
 func produce(t *testing.T, s *stack, topic string, n int) {

@@ -67,6 +67,8 @@ func (cfg collectorConfig) YAML() []byte {
 	w.line(2, "# SlimFaasKafka counted all of a partition's messages when the group had")
 	w.line(2, "# no commit; use latest if the function's consumer starts at the end.")
 	w.line(2, "offset_reset: earliest")
+	w.line(2, "# A function whose consumer reads through a Kafka share group (a queue,")
+	w.line(2, "# Kafka >= 4.2) is bound with share_group: instead of consumer_group:.")
 	w.line(2, "bindings:")
 	for _, b := range cfg.Bindings {
 		w.line(3, "# %s", b.Source)

@@ -91,3 +91,60 @@ func (c *Cluster) Commit(group, topic string, partition int32, at int64) {
 func AllowACL(resource kmsg.ACLResourceType, name string, op kmsg.ACLOperation) kfake.ACL {
 	return kfake.ACL{Resource: resource, Name: name, Pattern: kmsg.ACLResourcePatternTypeLiteral, Operation: op, Allow: true}
 }
+
+// ShareConsumer is a franz-go share-group consumer (KIP-932) of one topic:
+// a member of the share group while it is open.
+type ShareConsumer struct {
+	c      *Cluster
+	Client *kgo.Client
+}
+
+// JoinShareGroup opens a share consumer of topic in group that takes at
+// most maxRecords records per poll. It is closed when the test ends.
+func (c *Cluster) JoinShareGroup(group, topic string, maxRecords int32) *ShareConsumer {
+	c.T.Helper()
+	client, err := kgo.NewClient(append(c.ClientOpts,
+		kgo.ShareGroup(group), kgo.ConsumeTopics(topic),
+		kgo.ShareMaxRecords(maxRecords), kgo.ShareMaxRecordsStrict(),
+		kgo.FetchMaxWait(100*time.Millisecond))...)
+	require.NoError(c.T, err)
+	c.T.Cleanup(client.Close)
+	return &ShareConsumer{c: c, Client: client}
+}
+
+// Acquire polls until it holds at least n records, and returns those of
+// the last poll: acquired, not acknowledged. A poll acknowledges (accepts)
+// what the previous one returned and was not acknowledged, as franz-go does.
+func (s *ShareConsumer) Acquire(n int) []*kgo.Record {
+	s.c.T.Helper()
+	ctx := s.c.Ctx()
+	var records []*kgo.Record
+	for len(records) < n {
+		fetches := s.Client.PollFetches(ctx)
+		require.NoError(s.c.T, ctx.Err(), "acquiring %d records: %d so far", n, len(records))
+		fetches.EachError(func(topic string, partition int32, err error) {
+			require.NoError(s.c.T, err, "share fetch of partition %d of %s", partition, topic)
+		})
+		records = append(records, fetches.Records()...)
+	}
+	return records
+}
+
+// Ack acknowledges records with status and waits until the broker has them.
+func (s *ShareConsumer) Ack(status kgo.AckStatus, records ...*kgo.Record) {
+	s.c.T.Helper()
+	for _, r := range records {
+		r.Ack(status)
+	}
+	require.NoError(s.c.T, s.Client.FlushAcks(s.c.Ctx()))
+}
+
+// Leave closes the consumer: unacknowledged records are released and the
+// member leaves, so the group is empty but keeps its share-partitions.
+func (s *ShareConsumer) Leave() { s.Client.Close() }
+
+// SetShareReset sets a share group's share.auto.offset.reset; it applies to
+// the partitions the group initialises afterwards.
+func (c *Cluster) SetShareReset(group, value string) {
+	c.Kfake.SetGroupConfigs(group, map[string]string{"share.auto.offset.reset": value})
+}

@@ -20,6 +20,14 @@ func BenchmarkScrape(b *testing.B) {
 	benchmarkScrape(b, func(*Config) {})
 }
 
+// BenchmarkScrapeWithShareBindings is BenchmarkScrape with every third
+// binding reading through a share group: the requests per scrape grow by
+// one DescribeShareGroupOffsets and one ShareGroupDescribe per coordinator,
+// not per binding.
+func BenchmarkScrapeWithShareBindings(b *testing.B) {
+	benchmarkScrape(b, func(cfg *Config) { cfg.Bindings = withShareBindings(cfg.Bindings) })
+}
+
 // benchmarkScrape runs BenchmarkScrape's workload on a configuration that
 // configure adjusts.
 func benchmarkScrape(b *testing.B, configure func(*Config)) map[string]int64 {

@@ -114,12 +114,15 @@ func (cfg *Config) Unmarshal(conf *confmap.Conf) error {
 	return conf.Unmarshal(cfg)
 }
 
-// BindingConfig ties a topic and the consumer group that reads it to the
-// SlimFaas function that runs that consumer.
+// BindingConfig ties a topic and the group that reads it, a consumer group
+// or a share group, to the SlimFaas function that runs that consumer.
 type BindingConfig struct {
 	Topic         string `mapstructure:"topic"`
 	ConsumerGroup string `mapstructure:"consumer_group"`
-	Function      string `mapstructure:"function"`
+	// ShareGroup names a share group (a queue, KIP-932) instead of a
+	// consumer group: exactly one of the two is set.
+	ShareGroup string `mapstructure:"share_group"`
+	Function   string `mapstructure:"function"`
 	// Scaling overrides the receiver's scaling keys for this binding.
 	Scaling *ScalingOverride `mapstructure:"scaling"`
 
@@ -128,7 +131,26 @@ type BindingConfig struct {
 }
 
 func (b BindingConfig) String() string {
-	return fmt.Sprintf("topic %q, consumer_group %q, function %q", b.Topic, b.ConsumerGroup, b.Function)
+	return fmt.Sprintf("topic %q, %s %q, function %q", b.Topic, b.groupKey(), b.Group(), b.Function)
+}
+
+// Group is the binding's group, consumer or share group: the metrics'
+// group attribute.
+func (b BindingConfig) Group() string {
+	if b.IsShare() {
+		return b.ShareGroup
+	}
+	return b.ConsumerGroup
+}
+
+// IsShare tells whether the binding reads through a share group.
+func (b BindingConfig) IsShare() bool { return b.ShareGroup != "" }
+
+func (b BindingConfig) groupKey() string {
+	if b.IsShare() {
+		return "share_group"
+	}
+	return "consumer_group"
 }
 
 // Validate checks the configuration; every error names the offending field.
@@ -205,13 +227,32 @@ func validateBindings(bindings []BindingConfig) []error {
 	var errs []error
 	type identity struct{ topic, group, function string }
 	firstIndex := make(map[identity]int, len(bindings))
+	// groupKinds remembers, per group name, the first binding that used it
+	// and whether as a share group: one name is one group in Kafka.
+	type groupUse struct {
+		index int
+		share bool
+	}
+	groupKinds := map[string]groupUse{}
 	for i, b := range bindings {
 		fields := []struct{ name, value string }{
-			{"topic", b.Topic}, {"consumer_group", b.ConsumerGroup}, {"function", b.Function},
+			{"topic", b.Topic}, {"function", b.Function},
 		}
 		for _, f := range fields {
 			if strings.TrimSpace(f.value) == "" {
 				errs = append(errs, fmt.Errorf("bindings[%d].%s: must not be empty", i, f.name))
+			}
+		}
+		switch {
+		case b.ConsumerGroup != "" && b.ShareGroup != "":
+			errs = append(errs, fmt.Errorf("bindings[%d]: sets both consumer_group and share_group; a binding reads through exactly one group: keep the one its function's consumer uses", i))
+		case strings.TrimSpace(b.Group()) == "":
+			errs = append(errs, fmt.Errorf("bindings[%d]: needs consumer_group (a consumer group) or share_group (a share group, Kafka 4.2 or later)", i))
+		default:
+			if first, ok := groupKinds[b.Group()]; ok && first.share != b.IsShare() {
+				errs = append(errs, fmt.Errorf("bindings[%d].%s: %q is bindings[%d]'s %s; a group is either a consumer group or a share group", i, b.groupKey(), b.Group(), first.index, bindings[first.index].groupKey()))
+			} else if !ok {
+				groupKinds[b.Group()] = groupUse{i, b.IsShare()}
 			}
 		}
 		if strings.TrimSpace(b.Function) != "" {
@@ -219,7 +260,7 @@ func validateBindings(bindings []BindingConfig) []error {
 				errs = append(errs, fmt.Errorf("bindings[%d].function: %w", i, err))
 			}
 		}
-		id := identity{b.Topic, b.ConsumerGroup, b.Function}
+		id := identity{b.Topic, b.Group(), b.Function}
 		if first, dup := firstIndex[id]; dup {
 			errs = append(errs, fmt.Errorf("bindings[%d]: duplicates bindings[%d] (%s)", i, first, b))
 			continue
@@ -299,8 +340,8 @@ func (c *CoordinationConfig) reportsAll() bool { return c.Report != ReportOwned 
 func validateCoordinationGroup(group string, bindings []BindingConfig) []error {
 	var errs []error
 	for i, b := range bindings {
-		if b.ConsumerGroup == group {
-			errs = append(errs, fmt.Errorf("coordination.group: %q is also bindings[%d].consumer_group; joining it would lock the function's consumers out of their own group: give coordination.group a name no consumer uses", group, i))
+		if b.Group() == group {
+			errs = append(errs, fmt.Errorf("coordination.group: %q is also bindings[%d].%s; joining it would lock the function's consumers out of their own group: give coordination.group a name no consumer uses", group, i, b.groupKey()))
 		}
 	}
 	return errs

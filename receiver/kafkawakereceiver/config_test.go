@@ -38,6 +38,7 @@ func TestLoadConfig(t *testing.T) {
 	custom.Bindings = []BindingConfig{
 		{Topic: "orders", ConsumerGroup: "orders-group", Function: "processorders"},
 		{Topic: "orders", ConsumerGroup: "audit-group", Function: "audit", Scaling: &ScalingOverride{TargetPendingPerReplica: ptr[int64](500), Cap: ptr(scaling.CapNone)}},
+		{Topic: "thumbnails", ShareGroup: "thumbnails-queue", Function: "thumbnailer"},
 	}
 	connection := createDefaultConfig().(*Config)
 	connection.Brokers = []string{"b-1.msk.example:9098"}
@@ -174,7 +175,11 @@ func TestValidateNamesTheField(t *testing.T) {
 		{"blank broker", func(c *Config) { c.Brokers = []string{"kafka:9092", " "} }, "brokers[1]: must not be empty"},
 		{"no bindings", func(c *Config) { c.Bindings = nil }, "bindings: must list at least one binding"},
 		{"binding without topic", func(c *Config) { c.Bindings[0].Topic = "" }, "bindings[0].topic: must not be empty"},
-		{"binding without group", func(c *Config) { c.Bindings[0].ConsumerGroup = "" }, "bindings[0].consumer_group: must not be empty"},
+		{"binding without group", func(c *Config) { c.Bindings[0].ConsumerGroup = "" }, "bindings[0]: needs consumer_group (a consumer group) or share_group"},
+		{"binding with both groups", func(c *Config) { c.Bindings[0].ShareGroup = "queue" }, "bindings[0]: sets both consumer_group and share_group"},
+		{"one name as a consumer group and a share group", func(c *Config) {
+			c.Bindings = append(c.Bindings, BindingConfig{Topic: "other", ShareGroup: c.Bindings[0].ConsumerGroup, Function: "fn"})
+		}, `bindings[1].share_group: "g" is bindings[0]'s consumer_group`},
 		{"binding without function", func(c *Config) { c.Bindings[0].Function = " " }, "bindings[0].function: must not be empty"},
 		{"duplicate binding", func(c *Config) { c.Bindings = append(c.Bindings, c.Bindings[0]) }, "bindings[1]: duplicates bindings[0]"},
 		{"zero timeout", func(c *Config) { c.Timeout = 0 }, "timeout: must be positive"},
@@ -211,6 +216,10 @@ func TestValidateNamesTheField(t *testing.T) {
 			c.Bindings = append(c.Bindings, BindingConfig{Topic: "t2", ConsumerGroup: "r", Function: "f2"})
 			c.Coordination = coordinationBlock("r", 6*time.Second, time.Second)
 		}, `coordination.group: "r" is also bindings[1].consumer_group`},
+		{"coordination group is a bound share group", func(c *Config) {
+			c.Bindings = append(c.Bindings, BindingConfig{Topic: "t2", ShareGroup: "r", Function: "f2"})
+			c.Coordination = coordinationBlock("r", 6*time.Second, time.Second)
+		}, `coordination.group: "r" is also bindings[1].share_group`},
 		{"unknown protocol_version", func(c *Config) { c.ProtocolVersion = "0.7.x" }, `invalid protocol version: "0.7.x"`},
 		{"zero dial_timeout", func(c *Config) { c.DialTimeout = 0 }, "dial_timeout (0s) must be positive"},
 		{"zero conn_idle_timeout", func(c *Config) { c.ConnIdleTimeout = 0 }, "conn_idle_timeout (0s) must be positive"},

@@ -7,6 +7,7 @@ import (
 	"github.com/kafkawake/kafkawake/receiver/kafkawakereceiver/internal/production"
 	"github.com/kafkawake/kafkawake/receiver/kafkawakereceiver/internal/rates"
 	"github.com/kafkawake/kafkawake/receiver/kafkawakereceiver/internal/residue"
+	"github.com/kafkawake/kafkawake/receiver/kafkawakereceiver/internal/sharereset"
 	"github.com/kafkawake/kafkawake/receiver/kafkawakereceiver/internal/watch"
 )
 
@@ -39,12 +40,18 @@ type bindingMemory struct {
 	// members is why the group's members are unknown, logged once per
 	// change.
 	members logchange.Text
+	// shareReset is, for a share-group binding, the group's
+	// share.auto.offset.reset; nil for a consumer-group binding.
+	shareReset *sharereset.Memory
 }
 
 func newBindingMemory(cfg *Config, binding int) bindingMemory {
 	m := bindingMemory{lag: lag.NewState(), rates: rates.New(cfg.scalingFor(binding).window(cfg.CollectionInterval))}
 	if cfg.readCommitted() {
 		m.residue = residue.NewMemory()
+	}
+	if cfg.Bindings[binding].IsShare() {
+		m.shareReset = &sharereset.Memory{}
 	}
 	return m
 }

@@ -32,7 +32,7 @@ const (
 
 // faultTally counts, over every seed, what the property was checked on, so
 // that the test fails if its faults never bit or nothing was compared.
-type faultTally struct{ compared, absent atomic.Int64 }
+type faultTally struct{ compared, shareCompared, absent atomic.Int64 }
 
 // TestPendingUnderRandomFaultsIsExactOrAbsent runs scrapes while random
 // brokers and coordinators stall, partitions lose their leader and requests
@@ -55,8 +55,9 @@ func TestPendingUnderRandomFaultsIsExactOrAbsent(t *testing.T) {
 			}
 		})
 	}
-	t.Logf("%d pending points compared, %d absent with an error naming the binding", tally.compared.Load(), tally.absent.Load())
+	t.Logf("%d pending points compared (%d of share groups), %d absent with an error naming the binding", tally.compared.Load(), tally.shareCompared.Load(), tally.absent.Load())
 	assert.Positive(t, tally.compared.Load(), "no pending point was ever compared")
+	assert.Positive(t, tally.shareCompared.Load(), "no share group's pending point was ever compared")
 	if *faultSeed == 0 {
 		assert.Positive(t, tally.absent.Load(), "the faults never took a binding dark")
 	}
@@ -71,8 +72,12 @@ type faultyCluster struct {
 	topics     map[string]int32 // partitions per topic
 	topicNames []string         // sorted, so that a seed replays the same draws
 	groups     []string
-	produced   map[offset.TopicPartition]int64
-	logStarts  map[offset.TopicPartition]int64
+	// shareGroups reset to earliest; each has a worker that acquires and
+	// acknowledges records between scrapes.
+	shareGroups  []string
+	shareWorkers map[string]*kafkatest.ShareConsumer
+	produced     map[offset.TopicPartition]int64
+	logStarts    map[offset.TopicPartition]int64
 	// adm reads the expected values; its metadata is short-lived so that
 	// moved leaders are learnt at once.
 	adm *kadm.Client
@@ -95,6 +100,15 @@ func newFaultyCluster(t *testing.T, rng *rand.Rand) *faultyCluster {
 		groups:     []string{"g1", "g2", "g3", "g4"},
 		produced:   map[offset.TopicPartition]int64{},
 		logStarts:  map[offset.TopicPartition]int64{},
+
+		shareGroups:  []string{"s1", "s2"},
+		shareWorkers: map[string]*kafkatest.ShareConsumer{},
+	}
+	for i, g := range c.shareGroups {
+		c.SetShareReset(g, "earliest")
+		// Each share group reads two topics; its worker reads one of them,
+		// so the other stays uninitialised.
+		c.shareWorkers[g] = c.JoinShareGroup(g, c.topicNames[i], 5)
 	}
 	client, err := kgo.NewClient(append(c.ClientOpts, kgo.MetadataMinAge(10*time.Millisecond), kgo.MetadataMaxAge(time.Second))...)
 	require.NoError(t, err)
@@ -129,12 +143,38 @@ func (c *faultyCluster) change() {
 			c.changeOffsets(offset.TopicPartition{Topic: topic, Partition: p})
 		}
 	}
+	for _, g := range c.shareGroups {
+		c.work(c.shareWorkers[g])
+	}
 	if c.rng.IntN(3) == 0 {
 		c.Kfake.ShufflePartitionLeaders()
 	}
 	if c.rng.IntN(4) == 0 {
 		c.Kfake.RehashCoordinators()
 	}
+}
+
+// work has a share worker take records now and then and settle each at
+// random: accepted, released, rejected or left acquired. The next poll
+// accepts what was left acquired, as franz-go does.
+func (c *faultyCluster) work(worker *kafkatest.ShareConsumer) {
+	if c.rng.IntN(2) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(c.Ctx(), 300*time.Millisecond)
+	defer cancel()
+	records := worker.Client.PollFetches(ctx).Records()
+	for _, r := range records {
+		switch c.rng.IntN(4) {
+		case 0:
+			r.Ack(kgo.AckAccept)
+		case 1:
+			r.Ack(kgo.AckRelease)
+		case 2:
+			r.Ack(kgo.AckReject)
+		}
+	}
+	require.NoError(c.T, worker.Client.FlushAcks(c.Ctx()))
 }
 
 // changeOffsets may delete records of a partition and move the groups'
@@ -158,7 +198,7 @@ func (c *faultyCluster) changeOffsets(tp offset.TopicPartition) {
 func (c *faultyCluster) injectFaults() []string {
 	var faults []string
 	if c.rng.IntN(3) == 0 {
-		key := []kmsg.Key{kmsg.ListOffsets, kmsg.OffsetFetch, kmsg.Metadata}[c.rng.IntN(3)]
+		key := []kmsg.Key{kmsg.ListOffsets, kmsg.OffsetFetch, kmsg.Metadata, kmsg.DescribeShareGroupOffsets}[c.rng.IntN(4)]
 		node := c.rng.Int32N(faultBrokers)
 		c.roundStall = stallRequests(c.T, c.Kfake, key, node, nil)
 		faults = append(faults, fmt.Sprintf("%s stalls on broker %d", key.Name(), node))
@@ -215,6 +255,9 @@ func (c *faultyCluster) expectedPending(bindings []BindingConfig) map[string]int
 	}
 	want := map[string]int64{}
 	for _, b := range bindings {
+		if b.IsShare() {
+			continue
+		}
 		commits, err := c.adm.FetchOffsets(c.Ctx(), b.ConsumerGroup)
 		if !errors.Is(err, kerr.GroupIDNotFound) {
 			require.NoError(t, err)
@@ -232,6 +275,11 @@ func (c *faultyCluster) expectedPending(bindings []BindingConfig) map[string]int
 		}
 		want[b.Function] = pending
 	}
+	for _, b := range bindings {
+		if b.IsShare() {
+			want[b.Function] = shareTruth(t, c.adm, c.Ctx(), b.ShareGroup, b.Topic)
+		}
+	}
 	return want
 }
 
@@ -242,6 +290,8 @@ func runRandomFaults(t *testing.T, rng *rand.Rand, tally *faultTally) {
 		for _, group := range []string{c.groups[i], c.groups[(i+1)%len(c.groups)]} {
 			bindings = append(bindings, BindingConfig{Topic: topic, ConsumerGroup: group, Function: topic + "-" + group})
 		}
+		share := c.shareGroups[i%len(c.shareGroups)]
+		bindings = append(bindings, BindingConfig{Topic: topic, ShareGroup: share, Function: topic + "-" + share})
 	}
 	s, _ := startScraper(t, c.Kfake.ListenAddrs(), OffsetResetEarliest, bindings...)
 
@@ -263,6 +313,9 @@ func runRandomFaults(t *testing.T, rng *rand.Rand, tally *faultTally) {
 				continue
 			}
 			tally.compared.Add(1)
+			if b.IsShare() {
+				tally.shareCompared.Add(1)
+			}
 			assert.Equal(t, want[b.Function], pts.intValue(t, pendingName, b.Function), "round %d (%v): pending of %s", round, faults, b)
 		}
 	}

@@ -72,32 +72,32 @@ func (s *kafkaScraper) report(now time.Time, snapshot kafkaread.Snapshot, reads 
 		if s.watcher != nil {
 			mem.sight = watch.SightOf(s.observations, b.Topic, snapshot, r.Partitions, r.result.Pending)
 		}
-		mb.RecordSlimfaaskafkaPendingMessagesDataPoint(ts, r.result.Pending, b.Topic, b.ConsumerGroup, b.Function)
+		mb.RecordSlimfaaskafkaPendingMessagesDataPoint(ts, r.result.Pending, b.Topic, b.Group(), b.Function)
 		if owned != nil && known {
-			mb.RecordSlimfaaskafkaBindingOwnedDataPoint(ts, boolToInt(owned[r.index]), b.Topic, b.ConsumerGroup, b.Function)
+			mb.RecordSlimfaaskafkaBindingOwnedDataPoint(ts, boolToInt(owned[r.index]), b.Topic, b.Group(), b.Function)
 		}
-		mb.RecordSlimfaaskafkaConsumedMessagesDataPoint(ts, r.result.Consumed, b.Topic, b.ConsumerGroup, b.Function)
+		mb.RecordSlimfaaskafkaConsumedMessagesDataPoint(ts, r.result.Consumed, b.Topic, b.Group(), b.Function)
 		if !r.result.LastActivity.IsZero() {
-			mb.RecordSlimfaaskafkaLastActivityTimestampDataPoint(ts, unixSeconds(r.result.LastActivity), b.Topic, b.ConsumerGroup, b.Function)
+			mb.RecordSlimfaaskafkaLastActivityTimestampDataPoint(ts, unixSeconds(r.result.LastActivity), b.Topic, b.Group(), b.Function)
 		}
 		if s.out.perPartition {
 			for _, pr := range r.result.Ranges {
-				mb.RecordSlimfaaskafkaPartitionPendingMessagesDataPoint(ts, pr.Len(), b.Topic, b.ConsumerGroup, b.Function, int64(pr.Partition))
+				mb.RecordSlimfaaskafkaPartitionPendingMessagesDataPoint(ts, pr.Pending, b.Topic, b.Group(), b.Function, int64(pr.Partition))
 			}
 		}
 		if r.age.Known {
-			mb.RecordSlimfaaskafkaPendingAgeDataPoint(ts, r.age.Seconds, b.Topic, b.ConsumerGroup, b.Function)
+			mb.RecordSlimfaaskafkaPendingAgeDataPoint(ts, r.age.Seconds, b.Topic, b.Group(), b.Function)
 		}
-		mb.RecordSlimfaaskafkaProducedMessagesDataPoint(ts, r.produced, b.Topic, b.ConsumerGroup, b.Function)
-		mb.RecordSlimfaaskafkaPartitionsDataPoint(ts, int64(len(r.Partitions)), b.Topic, b.ConsumerGroup, b.Function)
-		mb.RecordSlimfaaskafkaPartitionsPendingDataPoint(ts, int64(r.result.PartitionsPending), b.Topic, b.ConsumerGroup, b.Function)
+		mb.RecordSlimfaaskafkaProducedMessagesDataPoint(ts, r.produced, b.Topic, b.Group(), b.Function)
+		mb.RecordSlimfaaskafkaPartitionsDataPoint(ts, int64(len(r.Partitions)), b.Topic, b.Group(), b.Function)
+		mb.RecordSlimfaaskafkaPartitionsPendingDataPoint(ts, int64(r.result.PartitionsPending), b.Topic, b.Group(), b.Function)
 		if policy := s.policies[r.index]; policy != nil {
-			backlog := scaling.Backlog{Pending: r.result.Pending, Partitions: len(r.Partitions), PartitionsPending: r.result.PartitionsPending}
-			mb.RecordSlimfaaskafkaDesiredReplicasDataPoint(ts, scaling.DesiredReplicas(backlog, *policy), b.Topic, b.ConsumerGroup, b.Function)
+			backlog := scaling.Backlog{Pending: r.result.Pending, Partitions: len(r.Partitions), PartitionsPending: r.result.PartitionsPending, Queue: b.IsShare()}
+			mb.RecordSlimfaaskafkaDesiredReplicasDataPoint(ts, scaling.DesiredReplicas(backlog, *policy), b.Topic, b.Group(), b.Function)
 		}
 		change, ok := mem.rates.Over()
 		if seconds, known := scaling.DrainTime(r.result.Pending, change, ok); known {
-			mb.RecordSlimfaaskafkaDrainTimeDataPoint(ts, seconds, b.Topic, b.ConsumerGroup, b.Function)
+			mb.RecordSlimfaaskafkaDrainTimeDataPoint(ts, seconds, b.Topic, b.Group(), b.Function)
 		}
 		s.reportHealth(now, ts, b, mem, &r, change, ok)
 	}
@@ -116,7 +116,7 @@ func (s *kafkaScraper) reportHealth(now time.Time, ts pcommon.Timestamp, b Bindi
 		s.logMembers(b, mem, r.members.Err)
 	}
 	if membersKnown {
-		mb.RecordSlimfaaskafkaGroupMembersDataPoint(ts, int64(members), b.Topic, b.ConsumerGroup, b.Function)
+		mb.RecordSlimfaaskafkaGroupMembersDataPoint(ts, int64(members), b.Topic, b.Group(), b.Function)
 	}
 	stalled := 0
 	if r.CommitsErr == nil {
@@ -124,8 +124,8 @@ func (s *kafkaScraper) reportHealth(now time.Time, ts pcommon.Timestamp, b Bindi
 		_, found := mem.losses.Observe(r.listed)
 		s.logLosses(b, found)
 	}
-	mb.RecordSlimfaaskafkaLostMessagesDataPoint(ts, mem.losses.Total(), b.Topic, b.ConsumerGroup, b.Function)
-	mb.RecordSlimfaaskafkaStalledPartitionsDataPoint(ts, int64(stalled), b.Topic, b.ConsumerGroup, b.Function)
+	mb.RecordSlimfaaskafkaLostMessagesDataPoint(ts, mem.losses.Total(), b.Topic, b.Group(), b.Function)
+	mb.RecordSlimfaaskafkaStalledPartitionsDataPoint(ts, int64(stalled), b.Topic, b.Group(), b.Function)
 	s.recordStatus(ts, b, health.StatusOf(health.Figures{
 		Read: true, Pending: r.result.Pending, StalledPartitions: stalled,
 		Members: members, MembersKnown: membersKnown, Window: window, WindowKnown: windowKnown,
@@ -140,14 +140,14 @@ func (s *kafkaScraper) recordStatus(ts pcommon.Timestamp, b BindingConfig, statu
 		if st == status {
 			value = 1
 		}
-		s.out.mb.RecordSlimfaaskafkaBindingStatusDataPoint(ts, value, b.Topic, b.ConsumerGroup, b.Function, schema.MapAttributeStatus[st.String()])
+		s.out.mb.RecordSlimfaaskafkaBindingStatusDataPoint(ts, value, b.Topic, b.Group(), b.Function, schema.MapAttributeStatus[st.String()])
 	}
 }
 
 // logLosses logs each new loss once, with its partition and count.
 func (s *kafkaScraper) logLosses(b BindingConfig, losses []health.Loss) {
 	for _, l := range losses {
-		fields := []zap.Field{zap.String("topic", b.Topic), zap.String("group", b.ConsumerGroup), zap.String("function", b.Function),
+		fields := []zap.Field{zap.String("topic", b.Topic), zap.String("group", b.Group()), zap.String("function", b.Function),
 			zap.Int32("partition", l.Partition), zap.Int64("messages", l.Messages)}
 		if l.Baseline {
 			s.logger.Info("Retention had deleted messages the group never read before this binding was first observed; they are not counted as lost", fields...)
@@ -167,7 +167,7 @@ func (s *kafkaScraper) logMembers(b BindingConfig, mem *bindingMemory, err error
 	if !mem.members.Changed(text) {
 		return
 	}
-	fields := []zap.Field{zap.String("topic", b.Topic), zap.String("group", b.ConsumerGroup), zap.String("function", b.Function)}
+	fields := []zap.Field{zap.String("topic", b.Topic), zap.String("group", b.Group()), zap.String("function", b.Function)}
 	if err != nil {
 		s.logger.Warn("The group's members are unknown: its status is decided from its consumption alone, and it has no group_members point", append(fields, zap.Error(err))...)
 		return
@@ -200,7 +200,7 @@ func (s *kafkaScraper) logStatus(b BindingConfig, mem *bindingMemory, err, commi
 	if !mem.status.Changed(text) {
 		return
 	}
-	fields := []zap.Field{zap.String("topic", b.Topic), zap.String("group", b.ConsumerGroup), zap.String("function", b.Function)}
+	fields := []zap.Field{zap.String("topic", b.Topic), zap.String("group", b.Group()), zap.String("function", b.Function)}
 	switch {
 	case err != nil:
 		s.logger.Warn("Cannot read the binding's offsets; no pending value is reported for it until this clears", append(fields, zap.Error(err))...)
@@ -221,7 +221,7 @@ func (s *kafkaScraper) logOutOfRange(b BindingConfig, mem *bindingMemory, partit
 	if !mem.outOfRange.Changed(text) {
 		return
 	}
-	fields := []zap.Field{zap.String("topic", b.Topic), zap.String("group", b.ConsumerGroup), zap.String("function", b.Function)}
+	fields := []zap.Field{zap.String("topic", b.Topic), zap.String("group", b.Group()), zap.String("function", b.Function)}
 	if text == "" {
 		s.logger.Info("The group's committed offsets are within their partitions again", fields...)
 		return

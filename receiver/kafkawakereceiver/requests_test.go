@@ -10,11 +10,12 @@ import (
 
 func TestRequestsPerScrapeDoNotGrowWithBindingsOrPartitions(t *testing.T) {
 	const brokers = 3
-	// 3 × brokers + 3 for the offsets, and one describe per group
-	// coordinator per group API in use for the members: the committed
-	// groups here are classic groups without members, and the others do not
-	// exist, so both APIs are asked.
-	budget := int64(3*brokers + 3 + 2*brokers)
+	// 3 × brokers + 3 for the offsets, one DescribeShareGroupOffsets per
+	// share-group coordinator, and one describe per group coordinator per
+	// group API in use for the members: the committed groups here are
+	// classic groups without members, the others do not exist, so both
+	// APIs are asked, and the share groups are described with theirs.
+	budget := int64(3*brokers + 3 + brokers + 3*brokers)
 	tests := []struct {
 		name                         string
 		topics, partitions, bindings int
@@ -27,7 +28,7 @@ func TestRequestsPerScrapeDoNotGrowWithBindingsOrPartitions(t *testing.T) {
 			c, err := kfake.NewCluster(kfake.NumBrokers(brokers), kfake.SeedTopics(int32(tt.partitions), topicNames(tt.topics)...))
 			require.NoError(t, err)
 			defer c.Close()
-			bindings := seedWorkload(t, c, tt.topics, tt.bindings)
+			bindings := withShareBindings(seedWorkload(t, c, tt.topics, tt.bindings))
 			s, _ := startScraperWith(t, func(cfg *Config) {
 				cfg.Brokers = c.ListenAddrs()
 				cfg.Bindings = bindings
@@ -50,9 +51,23 @@ func TestRequestsPerScrapeDoNotGrowWithBindingsOrPartitions(t *testing.T) {
 			assert.LessOrEqual(t, counts["ConsumerGroupDescribe"], int64(scrapes*brokers))
 			assert.LessOrEqual(t, counts["ListOffsets"], int64(scrapes*2*brokers))
 			assert.LessOrEqual(t, counts["OffsetFetch"], int64(scrapes*brokers))
+			assert.LessOrEqual(t, counts["DescribeShareGroupOffsets"], int64(scrapes*brokers))
+			assert.Positive(t, counts["DescribeShareGroupOffsets"], "the share bindings were read")
+			assert.LessOrEqual(t, counts["ShareGroupDescribe"], int64(scrapes*brokers))
+			assert.Zero(t, counts["DescribeConfigs"], "share.auto.offset.reset is read at most once a minute")
 			assert.LessOrEqual(t, counts["Metadata"], int64(scrapes), "one Metadata request per scrape keeps partitions fresh")
 		})
 	}
+}
+
+// withShareBindings turns every third binding into a share-group binding.
+func withShareBindings(bindings []BindingConfig) []BindingConfig {
+	for i := range bindings {
+		if i%3 == 1 {
+			bindings[i].ShareGroup, bindings[i].ConsumerGroup = "share-"+bindings[i].ConsumerGroup, ""
+		}
+	}
+	return bindings
 }
 
 // With every metric that needs the groups' members off, no group is

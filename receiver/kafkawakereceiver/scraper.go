@@ -2,6 +2,7 @@ package kafkawakereceiver // import "github.com/kafkawake/kafkawake/receiver/kaf
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"time"
 
@@ -69,8 +70,9 @@ type kafkaScraper struct {
 
 // readScope is the topics and groups an observation reads, once each.
 type readScope struct {
-	topics []string
-	groups []string
+	topics      []string
+	groups      []string
+	shareGroups []string
 }
 
 func newKafkaScraper(cfg *Config, set receiver.Settings) *kafkaScraper {
@@ -95,6 +97,10 @@ func newKafkaScraper(cfg *Config, set receiver.Settings) *kafkaScraper {
 			s.policies[i] = &p
 		}
 		s.memories[i] = newBindingMemory(cfg, i)
+		if b := cfg.Bindings[i]; b.IsShare() {
+			// A binding says what its group is; describes need not learn it.
+			s.groupKinds[b.Group()] = kafkaread.KindShare
+		}
 		s.memories[i].inShare = !coordinated
 		s.allBindings = append(s.allBindings, i)
 	}
@@ -125,9 +131,14 @@ func scopeOf(bindings []BindingConfig, indexes []int) readScope {
 			seenTopics[b.Topic] = true
 			scope.topics = append(scope.topics, b.Topic)
 		}
-		if !seenGroups[b.ConsumerGroup] {
-			seenGroups[b.ConsumerGroup] = true
-			scope.groups = append(scope.groups, b.ConsumerGroup)
+		if seenGroups[b.Group()] {
+			continue
+		}
+		seenGroups[b.Group()] = true
+		if b.IsShare() {
+			scope.shareGroups = append(scope.shareGroups, b.Group())
+		} else {
+			scope.groups = append(scope.groups, b.Group())
 		}
 	}
 	return scope
@@ -220,22 +231,26 @@ func (s *kafkaScraper) observe(ctx context.Context, indexes []int, scope readSco
 	var members map[string]kafkaread.GroupMembers
 	var wg sync.WaitGroup
 	if s.wantMembers {
-		kinds := make(map[string]kafkaread.GroupKind, len(scope.groups))
-		for _, g := range scope.groups {
+		kinds := make(map[string]kafkaread.GroupKind, len(scope.groups)+len(scope.shareGroups))
+		for _, g := range slices.Concat(scope.groups, scope.shareGroups) {
 			kinds[g] = s.groupKinds[g]
 		}
 		wg.Go(func() { members = s.reader.Members(ctx, kinds) })
 	}
-	snapshot := s.reader.Read(ctx, scope.topics, scope.groups)
+	s.refreshShareResets(ctx, now, indexes)
+	snapshot := s.reader.Read(ctx, kafkaread.Query{
+		Topics: scope.topics, Groups: scope.groups, ShareGroups: scope.shareGroups,
+		Since: s.sinceQueries(now, indexes),
+	})
 	wg.Wait()
 	for g, m := range members {
 		if m.Err == nil {
 			s.groupKinds[g] = m.Kind
 		}
 	}
-	reads := s.readBindings(snapshot, indexes)
+	reads := s.readBindings(now, snapshot, indexes)
 	for n := range reads {
-		reads[n].members, reads[n].membersRead = members[s.cfg.Bindings[reads[n].index].ConsumerGroup], members != nil
+		reads[n].members, reads[n].membersRead = members[s.cfg.Bindings[reads[n].index].Group()], members != nil
 	}
 	s.settle(ctx, snapshot.Layout, reads)
 	s.compute(now, snapshot, reads)
@@ -244,12 +259,16 @@ func (s *kafkaScraper) observe(ctx context.Context, indexes []int, scope readSco
 }
 
 // readBindings assembles each binding's offsets from the snapshot.
-func (s *kafkaScraper) readBindings(snapshot kafkaread.Snapshot, indexes []int) []bindingRead {
+func (s *kafkaScraper) readBindings(now time.Time, snapshot kafkaread.Snapshot, indexes []int) []bindingRead {
 	reads := make([]bindingRead, len(indexes))
 	for n, i := range indexes {
 		b := s.cfg.Bindings[i]
 		reads[n].index = i
-		reads[n].BindingRead, reads[n].err = snapshot.Binding(b.Topic, b.ConsumerGroup)
+		if b.IsShare() {
+			reads[n].BindingRead, reads[n].err = s.readShareBinding(now, snapshot, i)
+		} else {
+			reads[n].BindingRead, reads[n].err = snapshot.Binding(b.Topic, b.Group())
+		}
 		reads[n].listed = reads[n].Partitions
 	}
 	return reads
@@ -265,7 +284,9 @@ func (s *kafkaScraper) settle(ctx context.Context, layout kafkaread.Layout, read
 	var settled []residue.Binding
 	var at []int
 	for n, r := range reads {
-		if r.err == nil && r.CommitsErr == nil {
+		// A share group's lag is the broker's count of records to
+		// acknowledge, which the share group's own isolation already set.
+		if r.err == nil && r.CommitsErr == nil && !s.cfg.Bindings[r.index].IsShare() {
 			settled = append(settled, residue.Binding{Topic: s.cfg.Bindings[r.index].Topic, Memory: s.memories[r.index].residue, Partitions: r.Partitions})
 			at = append(at, n)
 		}
@@ -288,7 +309,7 @@ func (s *kafkaScraper) compute(now time.Time, snapshot kafkaread.Snapshot, reads
 		case r.CommitsErr != nil:
 			r.result = mem.lag.ObserveProduced(r.Partitions)
 		default:
-			r.result = mem.lag.Observe(now, r.Partitions, s.cfg.lagReset())
+			r.result = mem.lag.Observe(now, r.Partitions, s.resetOf(r.index))
 		}
 		r.produced = mem.produced.Observe(snapshot.TopicID(s.cfg.Bindings[r.index].Topic), r.listed)
 		mem.rates.Add(now, r.produced, r.result.Consumed)

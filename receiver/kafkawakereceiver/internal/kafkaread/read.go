@@ -33,6 +33,29 @@ type Snapshot struct {
 	partitionErrs map[offset.TopicPartition]error
 	ends, starts  map[offset.TopicPartition]int64
 	groups        map[string]groupOffsets
+	shares        map[string]shareOffsets
+	// since holds, per timestamp asked for, the first offset of each
+	// partition at or after it.
+	since map[int64]listedOffsets
+}
+
+// Query is what one observation reads.
+type Query struct {
+	Topics []string
+	// Groups are consumer groups, read with OffsetFetch; ShareGroups are
+	// share groups, read with DescribeShareGroupOffsets.
+	Groups, ShareGroups []string
+	// Since lists the timestamps (Unix milliseconds) whose first offsets
+	// are needed on every partition of the topics, for the share groups
+	// that reset by_duration.
+	Since []TopicsSince
+}
+
+// TopicsSince asks for the first offset at or after Millis on every
+// partition of Topics.
+type TopicsSince struct {
+	Millis int64
+	Topics []string
 }
 
 // groupOffsets is what one group's coordinator answered.
@@ -74,18 +97,21 @@ func NewReader(client *kgo.Client, readCommitted, usesSASL bool) *Reader {
 // price is that a commit made while the scrape runs may be read after the
 // end offset it went past; that partition then counts 0 instead of the few
 // messages produced meanwhile, for one scrape, while its consumer is awake.
-func (r *Reader) Read(ctx context.Context, topics, groups []string) Snapshot {
+func (r *Reader) Read(ctx context.Context, q Query) Snapshot {
 	var groupReads map[string]groupOffsets
+	var shareReads map[string]shareOffsets
 	var wg sync.WaitGroup
-	wg.Go(func() { groupReads = r.readGroups(ctx, groups) })
-	c := r.readPartitions(ctx, topics)
+	wg.Go(func() { groupReads = r.readGroups(ctx, q.Groups) })
+	wg.Go(func() { shareReads = r.readShareGroups(ctx, q.ShareGroups) })
+	c := r.readPartitions(ctx, q.Topics, q.Since)
 	wg.Wait()
-	c.groups = groupReads
+	c.groups, c.shares = groupReads, shareReads
 	return c
 }
 
-func (r *Reader) readPartitions(ctx context.Context, topics []string) Snapshot {
+func (r *Reader) readPartitions(ctx context.Context, topics []string, since []TopicsSince) Snapshot {
 	c := Snapshot{
+		since:         map[int64]listedOffsets{},
 		topicErrs:     map[string]error{},
 		partitionErrs: map[offset.TopicPartition]error{},
 		ends:          map[offset.TopicPartition]int64{},
@@ -122,7 +148,20 @@ func (r *Reader) readPartitions(ctx context.Context, topics []string) Snapshot {
 	var wg sync.WaitGroup
 	wg.Go(func() { ends = r.listOffsets(ctx, listable, latestOffset, endIsolation, "end offset") })
 	wg.Go(func() { starts = r.listOffsets(ctx, listable, earliestOffset, 0, "log start offset") })
+	sinceLists := make([]listedOffsets, len(since))
+	for i, ts := range since {
+		sinceLists[i] = listedOffsets{what: "first offset after a time"}
+		if len(partitionsOf(listable, ts.Topics)) == 0 {
+			continue
+		}
+		wg.Go(func() {
+			sinceLists[i] = r.listOffsets(ctx, partitionsOf(listable, ts.Topics), ts.Millis, 0, "first offset after "+time.UnixMilli(ts.Millis).UTC().Format(time.RFC3339))
+		})
+	}
 	wg.Wait()
+	for i, ts := range since {
+		c.since[ts.Millis] = sinceLists[i]
+	}
 	for _, tp := range listable {
 		end, endErr := ends.get(tp)
 		start, startErr := starts.get(tp)
@@ -133,6 +172,17 @@ func (r *Reader) readPartitions(ctx context.Context, topics []string) Snapshot {
 		c.ends[tp], c.starts[tp] = end, start
 	}
 	return c
+}
+
+// partitionsOf keeps the partitions of the given topics.
+func partitionsOf(partitions []offset.TopicPartition, topics []string) []offset.TopicPartition {
+	var out []offset.TopicPartition
+	for _, tp := range partitions {
+		if slices.Contains(topics, tp.Topic) {
+			out = append(out, tp)
+		}
+	}
+	return out
 }
 
 // Layout is where the watched topics' partitions live, as the metadata
@@ -448,6 +498,17 @@ func (c Snapshot) Binding(topic, group string) (BindingRead, error) {
 		}
 		partitions[p] = offset.Partition{HighWatermark: c.ends[tp], LogStart: c.starts[tp], Committed: committed}
 	}
+	read, err := bindingOf(topic, partitions, failed)
+	if err != nil {
+		return BindingRead{}, err
+	}
+	read.CommitsErr = g.unauthorized
+	return read, nil
+}
+
+// bindingOf is a binding's read when no partition failed, and otherwise an
+// error naming the first that did and why.
+func bindingOf(topic string, partitions map[int32]offset.Partition, failed []error) (BindingRead, error) {
 	switch {
 	case len(failed) == 1:
 		return BindingRead{}, failed[0]
@@ -456,7 +517,7 @@ func (c Snapshot) Binding(topic, group string) (BindingRead, error) {
 	case len(partitions) == 0:
 		return BindingRead{}, fmt.Errorf("topic %q: no partitions in the metadata", topic)
 	}
-	return BindingRead{Partitions: partitions, CommitsErr: g.unauthorized}, nil
+	return BindingRead{Partitions: partitions}, nil
 }
 
 // End is the end offset this snapshot listed for a partition it read.

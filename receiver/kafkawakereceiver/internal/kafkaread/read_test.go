@@ -144,3 +144,14 @@ func TestLayoutOfMetadata(t *testing.T) {
 	assert.Len(t, l.leaderless, 2)
 	assert.ErrorContains(t, l.topicErrs["missing"], `topic "missing" does not exist`)
 }
+
+// Brokers before Kafka 4.2 answer DescribeShareGroupOffsets v0, without
+// the lag: an error that says which version is needed, never a count.
+func TestShareOffsetsWithoutLagAreAnError(t *testing.T) {
+	g := kmsg.NewDescribeShareGroupOffsetsResponseGroup()
+	g.GroupID = "queue"
+	got := shareOffsetsOf(g, 0, "broker 1 (k:9092)")
+	require.Error(t, got.err)
+	assert.ErrorContains(t, got.err, "Kafka 4.2 or later")
+	assert.NoError(t, shareOffsetsOf(g, 1, "broker 1 (k:9092)").err)
+}

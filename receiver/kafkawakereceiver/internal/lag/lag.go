@@ -22,6 +22,9 @@ const (
 	// FromLatest starts at the high watermark of the partition's first sight
 	// without a commit: only messages produced since count.
 	FromLatest
+	// FromTimestamp starts at the partition's TimestampStart: the messages
+	// newer than a share group's by_duration count.
+	FromTimestamp
 )
 
 // Result is a binding's lag in one observation.
@@ -84,11 +87,20 @@ func (s *State) Observe(now time.Time, partitions map[int32]offset.Partition, re
 			s.outOfRange = append(s.outOfRange, p)
 		}
 		r := s.pendingRange(p, o, reset)
-		pending += r.Len()
-		if !r.Empty() {
+		count := r.Len()
+		if o.Share && o.Committed != offset.NoCommit {
+			count = o.Unacknowledged
+			if count == 0 {
+				// Everything past the start offset is acknowledged: nothing
+				// waits, whatever the offsets say.
+				r.From = r.To
+			}
+		}
+		pending += count
+		if count > 0 {
 			partitionsPending++
 		}
-		s.ranges = append(s.ranges, offset.PartitionRange{Partition: p, Range: r})
+		s.ranges = append(s.ranges, offset.PartitionRange{Partition: p, Range: r, Pending: count})
 		if o.Committed == offset.NoCommit {
 			position[p] = r.From
 			continue
@@ -141,8 +153,11 @@ func (s *State) pendingRange(p int32, o offset.Partition, reset Reset) offset.Ra
 // start reading: the log start under earliest, and under latest the high
 // watermark when the partition was first seen without a commit.
 func (s *State) startPosition(p int32, o offset.Partition, reset Reset) int64 {
-	if reset == FromEarliest {
+	switch reset {
+	case FromEarliest:
 		return o.LogStart
+	case FromTimestamp:
+		return o.TimestampStart
 	}
 	baseline, ok := s.latestBaseline[p]
 	if !ok || o.HighWatermark < baseline {

@@ -216,3 +216,76 @@ func TestObserveSequences(t *testing.T) {
 func po(highWatermark, logStart, committed int64) offset.Partition {
 	return offset.Partition{HighWatermark: highWatermark, LogStart: logStart, Committed: committed}
 }
+
+// share is a share group's partition: start offset spso (NoCommit when not
+// initialised) and the broker's count of unacknowledged records.
+func share(hw, ls, spso, unacknowledged int64) offset.Partition {
+	return offset.Partition{HighWatermark: hw, LogStart: ls, Committed: spso, Share: true, Unacknowledged: unacknowledged}
+}
+
+func TestShareGroupPendingIsTheBrokersUnacknowledgedCount(t *testing.T) {
+	s := NewState()
+	// Records 40..99 are past the start offset, but 20 of them are already
+	// acknowledged: 40 wait, acquired ones included.
+	res := s.Observe(time.Time{}, parts(share(100, 0, 40, 40), share(50, 0, 50, 0)), FromLatest)
+	assert.Equal(t, int64(40), res.Pending)
+	assert.Equal(t, 1, res.PartitionsPending)
+	require.Len(t, res.Ranges, 2)
+	assert.Equal(t, offset.PartitionRange{Partition: 0, Range: offset.Range{From: 40, To: 100}, Pending: 40}, res.Ranges[0], "the oldest unacknowledged record is at the start offset")
+	assert.True(t, res.Ranges[1].Empty(), "nothing unacknowledged: no range to date")
+	assert.Zero(t, res.Ranges[1].Pending)
+
+	// Every record past the start offset acknowledged but the start offset
+	// not moved yet: nothing waits.
+	res = s.Observe(time.Time{}, parts(share(100, 0, 40, 0), share(50, 0, 50, 0)), FromLatest)
+	assert.Zero(t, res.Pending)
+	assert.Zero(t, res.PartitionsPending)
+	assert.True(t, res.Ranges[0].Empty())
+}
+
+func TestShareGroupConsumptionIsTheStartOffsetsGrowth(t *testing.T) {
+	t0 := time.Unix(1000, 0)
+	s := NewState()
+	res := s.Observe(t0, parts(share(100, 0, 40, 60)), FromLatest)
+	assert.Zero(t, res.Consumed, "first sight is a baseline")
+	res = s.Observe(t0.Add(time.Second), parts(share(100, 0, 70, 30)), FromLatest)
+	assert.Equal(t, int64(30), res.Consumed)
+	assert.Equal(t, t0.Add(time.Second), res.LastActivity)
+	// Acknowledgements past the start offset lower the lag but are not
+	// consumption until the start offset moves: the two reads are taken at
+	// different moments, so only the offset is trusted.
+	res = s.Observe(t0.Add(2*time.Second), parts(share(100, 0, 70, 10)), FromLatest)
+	assert.Equal(t, int64(30), res.Consumed)
+	assert.Equal(t, int64(10), res.Pending)
+	assert.Equal(t, t0.Add(time.Second), res.LastActivity)
+}
+
+func TestShareGroupUninitialisedPartitionsFollowTheGroupsReset(t *testing.T) {
+	t0 := time.Unix(1000, 0)
+	uninitialised := func(hw, ls, since int64) offset.Partition {
+		p := share(hw, ls, offset.NoCommit, 0)
+		p.TimestampStart = since
+		return p
+	}
+	t.Run("earliest counts every retained record", func(t *testing.T) {
+		res := NewState().Observe(t0, parts(uninitialised(100, 10, 0)), FromEarliest)
+		assert.Equal(t, int64(90), res.Pending)
+	})
+	t.Run("latest counts from the first sight", func(t *testing.T) {
+		s := NewState()
+		assert.Zero(t, s.Observe(t0, parts(uninitialised(100, 10, 0)), FromLatest).Pending)
+		assert.Equal(t, int64(5), s.Observe(t0, parts(uninitialised(105, 10, 0)), FromLatest).Pending)
+	})
+	t.Run("by_duration counts from the first record newer than the duration", func(t *testing.T) {
+		s := NewState()
+		assert.Equal(t, int64(30), s.Observe(t0, parts(uninitialised(100, 10, 70)), FromTimestamp).Pending)
+		assert.Equal(t, int64(90), s.Observe(t0, parts(uninitialised(100, 10, 0)), FromTimestamp).Pending, "never before the log start")
+	})
+	t.Run("the first member's start offset counts consumption from where the group started", func(t *testing.T) {
+		s := NewState()
+		s.Observe(t0, parts(uninitialised(100, 0, 0)), FromEarliest)
+		res := s.Observe(t0.Add(time.Second), parts(share(100, 0, 30, 70)), FromEarliest)
+		assert.Equal(t, int64(30), res.Consumed)
+		assert.Equal(t, int64(70), res.Pending)
+	})
+}

@@ -15,7 +15,19 @@ type TopicPartition struct {
 type Partition struct {
 	HighWatermark int64
 	LogStart      int64
-	Committed     int64 // NoCommit when the group never committed on the partition
+	// Committed is where the group stands: a consumer group's committed
+	// offset, or a share group's share-partition start offset (the first
+	// record not yet acknowledged). NoCommit when the group has none.
+	Committed int64
+	// Share marks a share group's partition: what it still has to read is
+	// Unacknowledged, the broker's count, not the distance to the end,
+	// because records past the start offset may already be acknowledged.
+	Share          bool
+	Unacknowledged int64
+	// TimestampStart is, for a share group that resets by_duration, the
+	// first offset newer than the duration: where the group would start on a
+	// partition it has not initialised. It is read for no other group.
+	TimestampStart int64
 }
 
 // Range is the half-open range [From, To) of a partition.
@@ -31,6 +43,9 @@ func (r Range) Len() int64 { return max(0, r.To-r.From) }
 type PartitionRange struct {
 	Partition int32
 	Range
+	// Pending is the number of messages the partition counts: the range's
+	// length, or a share group's unacknowledged records within it.
+	Pending int64
 }
 
 // CommittedRange is what a group with a commit on the partition still has to
