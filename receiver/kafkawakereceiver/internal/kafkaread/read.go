@@ -470,15 +470,35 @@ type BindingRead struct {
 // smaller pending value that looks valid, so it is an error naming the
 // first partition that failed and why.
 func (c Snapshot) Binding(topic, group string) (BindingRead, error) {
+	g, ok := c.groups[group]
+	groupErr := g.err
+	if !ok {
+		groupErr = fmt.Errorf("no committed-offsets answer for group %q", group)
+	}
+	read, err := c.assemble(topic, groupErr, func(tp offset.TopicPartition, o offset.Partition) (offset.Partition, error) {
+		if commit, ok := g.committed[tp]; ok {
+			o.Committed = commit.at
+			return o, commit.err
+		}
+		return o, nil
+	})
+	if err != nil {
+		return BindingRead{}, err
+	}
+	read.CommitsErr = g.unauthorized
+	return read, nil
+}
+
+// assemble builds a binding's read of topic: each partition as listed,
+// without a position, completed by the group's answer for it. The topic's
+// error, then the group's, fail the whole binding; a partition that was not
+// read, or that the group's answer fails, fails it too.
+func (c Snapshot) assemble(topic string, groupErr error, complete func(offset.TopicPartition, offset.Partition) (offset.Partition, error)) (BindingRead, error) {
 	if err := c.topicErrs[topic]; err != nil {
 		return BindingRead{}, err
 	}
-	g, ok := c.groups[group]
-	if !ok {
-		return BindingRead{}, fmt.Errorf("no committed-offsets answer for group %q", group)
-	}
-	if g.err != nil {
-		return BindingRead{}, g.err
+	if groupErr != nil {
+		return BindingRead{}, groupErr
 	}
 	partitions := make(map[int32]offset.Partition, len(c.Layout.partitions[topic]))
 	var failed []error
@@ -488,22 +508,14 @@ func (c Snapshot) Binding(topic, group string) (BindingRead, error) {
 			failed = append(failed, err)
 			continue
 		}
-		committed := offset.NoCommit
-		if commit, ok := g.committed[tp]; ok {
-			if commit.err != nil {
-				failed = append(failed, commit.err)
-				continue
-			}
-			committed = commit.at
+		o, err := complete(tp, offset.Partition{HighWatermark: c.ends[tp], LogStart: c.starts[tp], Committed: offset.NoCommit})
+		if err != nil {
+			failed = append(failed, err)
+			continue
 		}
-		partitions[p] = offset.Partition{HighWatermark: c.ends[tp], LogStart: c.starts[tp], Committed: committed}
+		partitions[p] = o
 	}
-	read, err := bindingOf(topic, partitions, failed)
-	if err != nil {
-		return BindingRead{}, err
-	}
-	read.CommitsErr = g.unauthorized
-	return read, nil
+	return bindingOf(topic, partitions, failed)
 }
 
 // bindingOf is a binding's read when no partition failed, and otherwise an

@@ -159,50 +159,33 @@ func shareResetOf(res kmsg.DescribeConfigsResponseResource) ShareReset {
 // must have been read, as for a consumer group; a lag the broker cannot
 // tell (-1) on an initialised partition is an error, never a count.
 func (c Snapshot) ShareBinding(topic, group string, sinceMillis int64) (BindingRead, error) {
-	if err := c.topicErrs[topic]; err != nil {
-		return BindingRead{}, err
-	}
 	g, ok := c.shares[group]
+	groupErr := g.err
 	if !ok {
-		return BindingRead{}, fmt.Errorf("no share-group offsets answer for share group %q", group)
+		groupErr = fmt.Errorf("no share-group offsets answer for share group %q", group)
 	}
-	if g.err != nil {
-		return BindingRead{}, g.err
-	}
-	partitions := make(map[int32]offset.Partition, len(c.Layout.partitions[topic]))
-	var failed []error
-	for _, p := range c.Layout.partitions[topic] {
-		tp := offset.TopicPartition{Topic: topic, Partition: p}
-		if err := c.partitionErrs[tp]; err != nil {
-			failed = append(failed, err)
-			continue
-		}
-		o := offset.Partition{HighWatermark: c.ends[tp], LogStart: c.starts[tp], Committed: offset.NoCommit, Share: true}
+	return c.assemble(topic, groupErr, func(tp offset.TopicPartition, o offset.Partition) (offset.Partition, error) {
+		o.Share = true
 		// A failed partition carries a zero start, so it takes this branch.
 		if sp, ok := g.partitions[tp]; ok && sp.start >= 0 {
 			switch {
 			case sp.err != nil:
-				failed = append(failed, sp.err)
-				continue
+				return o, sp.err
 			case sp.lag < 0:
-				failed = append(failed, fmt.Errorf("share-partition %d of topic %q in share group %q: the broker could not tell its lag (-1); it is read again at the next scrape", p, topic, group))
-				continue
+				return o, fmt.Errorf("share-partition %d of topic %q in share group %q: the broker could not tell its lag (-1); it is read again at the next scrape", tp.Partition, topic, group)
 			}
 			o.Committed, o.Unacknowledged = sp.start, sp.lag
+			return o, nil
 		}
-		if sinceMillis >= 0 && o.Committed == offset.NoCommit {
-			since, err := c.since[sinceMillis].get(tp)
-			if err != nil {
-				failed = append(failed, err)
-				continue
-			}
-			// No record is newer than the duration: the group would start
-			// at the end.
-			o.TimestampStart = cmpOffset(since, o.HighWatermark)
+		if sinceMillis < 0 {
+			return o, nil
 		}
-		partitions[p] = o
-	}
-	return bindingOf(topic, partitions, failed)
+		since, err := c.since[sinceMillis].get(tp)
+		// No record is newer than the duration: the group would start at
+		// the end.
+		o.TimestampStart = cmpOffset(since, o.HighWatermark)
+		return o, err
+	})
 }
 
 func cmpOffset(found, end int64) int64 {
