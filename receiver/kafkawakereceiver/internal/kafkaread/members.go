@@ -141,12 +141,12 @@ func (r *Reader) describeClassic(ctx context.Context, groups []string) map[strin
 	for _, shard := range r.client.RequestSharded(ctx, req) {
 		if shard.Err != nil {
 			for _, g := range shard.Req.(*kmsg.DescribeGroupsRequest).Groups {
-				out[g] = groupAnswer{err: describeError(g, "DescribeGroups", describeCoordinator(shard.Meta), r.explain(shard.Err))}
+				out[g] = groupAnswer{err: describeError(g, "DescribeGroups", shard.Meta, r.explain(shard.Err))}
 			}
 			continue
 		}
 		for _, g := range shard.Resp.(*kmsg.DescribeGroupsResponse).Groups {
-			out[g.Group] = answerOf(g.Group, "DescribeGroups", describeCoordinator(shard.Meta), g.ErrorCode, g.State, len(g.Members))
+			out[g.Group] = answerOf(g.Group, "DescribeGroups", shard.Meta, g.ErrorCode, g.State, len(g.Members))
 		}
 	}
 	return out
@@ -162,12 +162,12 @@ func (r *Reader) describeConsumer(ctx context.Context, groups []string) map[stri
 	for _, shard := range r.client.RequestSharded(ctx, req) {
 		if shard.Err != nil {
 			for _, g := range shard.Req.(*kmsg.ConsumerGroupDescribeRequest).Groups {
-				out[g] = groupAnswer{err: describeError(g, "ConsumerGroupDescribe", describeCoordinator(shard.Meta), r.explain(shard.Err))}
+				out[g] = groupAnswer{err: describeError(g, "ConsumerGroupDescribe", shard.Meta, r.explain(shard.Err))}
 			}
 			continue
 		}
 		for _, g := range shard.Resp.(*kmsg.ConsumerGroupDescribeResponse).Groups {
-			out[g.Group] = answerOf(g.Group, "ConsumerGroupDescribe", describeCoordinator(shard.Meta), g.ErrorCode, g.State, len(g.Members))
+			out[g.Group] = answerOf(g.Group, "ConsumerGroupDescribe", shard.Meta, g.ErrorCode, g.State, len(g.Members))
 		}
 	}
 	return out
@@ -183,12 +183,12 @@ func (r *Reader) describeShare(ctx context.Context, groups []string) map[string]
 	for _, shard := range r.client.RequestSharded(ctx, req) {
 		if shard.Err != nil {
 			for _, g := range shard.Req.(*kmsg.ShareGroupDescribeRequest).GroupIDs {
-				out[g] = groupAnswer{err: describeError(g, "ShareGroupDescribe", describeCoordinator(shard.Meta), r.explain(shard.Err))}
+				out[g] = groupAnswer{err: describeError(g, "ShareGroupDescribe", shard.Meta, r.explain(shard.Err))}
 			}
 			continue
 		}
 		for _, g := range shard.Resp.(*kmsg.ShareGroupDescribeResponse).Groups {
-			out[g.GroupID] = answerOf(g.GroupID, "ShareGroupDescribe", describeCoordinator(shard.Meta), g.ErrorCode, g.GroupState, len(g.Members))
+			out[g.GroupID] = answerOf(g.GroupID, "ShareGroupDescribe", shard.Meta, g.ErrorCode, g.GroupState, len(g.Members))
 		}
 	}
 	return out
@@ -196,7 +196,7 @@ func (r *Reader) describeShare(ctx context.Context, groups []string) map[string]
 
 // answerOf reads one group of a describe: a group that does not exist
 // (GROUP_ID_NOT_FOUND, or Dead) is an answer, not an error.
-func answerOf(group, api, coordinator string, code int16, state string, members int) groupAnswer {
+func answerOf(group, api string, coordinator kgo.BrokerMetadata, code int16, state string, members int) groupAnswer {
 	err := kerr.ErrorForCode(code)
 	switch {
 	case errors.Is(err, kerr.GroupIDNotFound):
@@ -209,11 +209,13 @@ func answerOf(group, api, coordinator string, code int16, state string, members 
 	return groupAnswer{exists: true, members: members}
 }
 
-func describeError(group, api, coordinator string, err error) error {
+// describeError names the coordinator only when it is needed: the name is a
+// formatted string, and describes answer for every group of every scrape.
+func describeError(group, api string, coordinator kgo.BrokerMetadata, err error) error {
 	if errors.Is(err, kerr.GroupAuthorizationFailed) {
 		return fmt.Errorf("describing group %q is not authorized, so its members are unknown (grant Describe on the group): %w", group, err)
 	}
-	return fmt.Errorf("describing group %q (%s) on coordinator %s: %w", group, api, coordinator, err)
+	return fmt.Errorf("describing group %q (%s) on coordinator %s: %w", group, api, describeCoordinator(coordinator), err)
 }
 
 // describeCoordinator names the group coordinator a request went to.

@@ -6,6 +6,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
 )
 
 func TestAGroupsKindIsLearntFromItsAnswers(t *testing.T) {
@@ -39,11 +40,12 @@ func TestAKnownKindIsLearntAgainWhenItsAPIStopsAnswering(t *testing.T) {
 }
 
 func TestADescribeAnswer(t *testing.T) {
-	assert.Equal(t, groupAnswer{}, answerOf("g", "DescribeGroups", "broker 1", kerr.GroupIDNotFound.Code, "", 0))
-	assert.Equal(t, groupAnswer{}, answerOf("g", "DescribeGroups", "broker 1", 0, "Dead", 0))
-	assert.Equal(t, groupAnswer{exists: true, members: 2}, answerOf("g", "DescribeGroups", "broker 1", 0, "Stable", 2))
-	denied := answerOf("g", "ConsumerGroupDescribe", "broker 1", kerr.GroupAuthorizationFailed.Code, "", 0)
+	broker1 := kgo.BrokerMetadata{NodeID: 1, Host: "k1", Port: 9092}
+	assert.Equal(t, groupAnswer{}, answerOf("g", "DescribeGroups", broker1, kerr.GroupIDNotFound.Code, "", 0))
+	assert.Equal(t, groupAnswer{}, answerOf("g", "DescribeGroups", broker1, 0, "Dead", 0))
+	assert.Equal(t, groupAnswer{exists: true, members: 2}, answerOf("g", "DescribeGroups", broker1, 0, "Stable", 2))
+	denied := answerOf("g", "ConsumerGroupDescribe", broker1, kerr.GroupAuthorizationFailed.Code, "", 0)
 	assert.ErrorContains(t, denied.err, "grant Describe on the group")
-	other := answerOf("g", "ConsumerGroupDescribe", "broker 1 (k1:9092)", kerr.CoordinatorLoadInProgress.Code, "", 0)
+	other := answerOf("g", "ConsumerGroupDescribe", broker1, kerr.CoordinatorLoadInProgress.Code, "", 0)
 	assert.ErrorContains(t, other.err, `describing group "g" (ConsumerGroupDescribe) on coordinator broker 1 (k1:9092)`)
 }
