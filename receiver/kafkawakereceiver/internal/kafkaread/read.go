@@ -125,7 +125,7 @@ func (r *Reader) readPartitions(ctx context.Context, topics []string, since []To
 		return c
 	}
 	c.Layout = layout
-	var listable []offset.TopicPartition
+	listable := make([]offset.TopicPartition, 0, len(layout.leaders))
 	for _, t := range topics {
 		if err := layout.topicErrs[t]; err != nil {
 			c.topicErrs[t] = err
@@ -162,6 +162,7 @@ func (r *Reader) readPartitions(ctx context.Context, topics []string, since []To
 	for i, ts := range since {
 		c.since[ts.Millis] = sinceLists[i]
 	}
+	c.ends, c.starts = make(map[offset.TopicPartition]int64, len(listable)), make(map[offset.TopicPartition]int64, len(listable))
 	for _, tp := range listable {
 		end, endErr := ends.get(tp)
 		start, startErr := starts.get(tp)
@@ -172,6 +173,16 @@ func (r *Reader) readPartitions(ctx context.Context, topics []string, since []To
 		c.ends[tp], c.starts[tp] = end, start
 	}
 	return c
+}
+
+// runLength counts the partitions of topic at the start of the list: the
+// reader lists a topic's partitions together, so this is all of them.
+func runLength(partitions []offset.TopicPartition, topic string) int {
+	n := 0
+	for n < len(partitions) && partitions[n].Topic == topic {
+		n++
+	}
+	return n
 }
 
 // partitionsOf keeps the partitions of the given topics.
@@ -241,11 +252,15 @@ func (r *Reader) readLayout(ctx context.Context, topics []string) (Layout, error
 // are missing or not authorized, and partitions without a leader, carry
 // their own error so that the others are still read.
 func layoutOf(resp *kmsg.MetadataResponse) Layout {
+	partitionCount := 0
+	for _, t := range resp.Topics {
+		partitionCount += len(t.Partitions)
+	}
 	l := Layout{
-		partitions: map[string][]int32{},
-		leaders:    map[offset.TopicPartition]int32{},
-		ids:        map[string][16]byte{},
-		names:      map[[16]byte]string{},
+		partitions: make(map[string][]int32, len(resp.Topics)),
+		leaders:    make(map[offset.TopicPartition]int32, partitionCount),
+		ids:        make(map[string][16]byte, len(resp.Topics)),
+		names:      make(map[[16]byte]string, len(resp.Topics)),
 		topicErrs:  map[string]error{},
 		leaderless: map[offset.TopicPartition]error{},
 	}
@@ -260,6 +275,7 @@ func layoutOf(resp *kmsg.MetadataResponse) Layout {
 		}
 		l.ids[topic] = t.TopicID
 		l.names[t.TopicID] = topic
+		l.partitions[topic] = make([]int32, 0, len(t.Partitions))
 		for _, p := range t.Partitions {
 			tp := offset.TopicPartition{Topic: topic, Partition: p.Partition}
 			l.partitions[topic] = append(l.partitions[topic], p.Partition)
@@ -322,13 +338,14 @@ func (r *Reader) listOffsets(ctx context.Context, partitions []offset.TopicParti
 	req.ReplicaID = -1
 	req.IsolationLevel = isolation
 	byTopic := map[string]int{}
-	for _, tp := range partitions {
+	for k, tp := range partitions {
 		i, ok := byTopic[tp.Topic]
 		if !ok {
 			i = len(req.Topics)
 			byTopic[tp.Topic] = i
 			rt := kmsg.NewListOffsetsRequestTopic()
 			rt.Topic = tp.Topic
+			rt.Partitions = make([]kmsg.ListOffsetsRequestTopicPartition, 0, runLength(partitions[k:], tp.Topic))
 			req.Topics = append(req.Topics, rt)
 		}
 		rp := kmsg.NewListOffsetsRequestTopicPartition()
@@ -338,7 +355,7 @@ func (r *Reader) listOffsets(ctx context.Context, partitions []offset.TopicParti
 		req.Topics[i].Partitions = append(req.Topics[i].Partitions, rp)
 	}
 
-	out := listedOffsets{what: what, offsets: map[offset.TopicPartition]int64{}, errs: map[offset.TopicPartition]error{}}
+	out := listedOffsets{what: what, offsets: make(map[offset.TopicPartition]int64, len(partitions)), errs: map[offset.TopicPartition]error{}}
 	for _, shard := range r.client.RequestSharded(ctx, req) {
 		if shard.Err != nil {
 			for _, t := range shard.Req.(*kmsg.ListOffsetsRequest).Topics {
