@@ -60,7 +60,7 @@ func TestInvalidConfigsAreRejectedAtStartup(t *testing.T) {
 		{"blank broker", func(c map[string]any) { receiverOf(c)["brokers"] = []any{"kafka:9092", ""} }, "brokers[1]: must not be empty"},
 		{"no bindings", func(c map[string]any) { receiverOf(c)["bindings"] = []any{} }, "bindings: must list at least one binding"},
 		{"binding without topic", func(c map[string]any) { delete(bindingOf(c), "topic") }, "bindings[0].topic: must not be empty"},
-		{"binding without consumer group", func(c map[string]any) { bindingOf(c)["consumer_group"] = " " }, "bindings[0].consumer_group: must not be empty"},
+		{"binding without consumer group", func(c map[string]any) { bindingOf(c)["consumer_group"] = " " }, "bindings[0]: needs consumer_group (a consumer group) or share_group"},
 		{"binding without function", func(c map[string]any) { delete(bindingOf(c), "function") }, "bindings[0].function: must not be empty"},
 		{"duplicate binding", func(c map[string]any) {
 			receiverOf(c)["bindings"] = append(receiverOf(c)["bindings"].([]any), bindingOf(c))
