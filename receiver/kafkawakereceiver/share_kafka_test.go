@@ -184,6 +184,9 @@ func TestShareGroupErrorsAreNeverCounts(t *testing.T) {
 // coordinates.
 func TestSlowShareCoordinatorDelaysOnlyItsGroups(t *testing.T) {
 	c := kafkatest.New(t, kfake.SeedTopics(1, "jobs"))
+	// The partition's leader is another broker: a stalled request holds the
+	// ones behind it on the same connection.
+	placePartitions(t, c.Kfake, "jobs", 2)
 	c.Produce("jobs", 0, 4)
 	slow := groupCoordinatedBy(t, c.Kfake, "slow", 0)
 	fine := groupCoordinatedBy(t, c.Kfake, "fine", 1)
