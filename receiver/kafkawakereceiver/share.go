@@ -16,8 +16,10 @@ import (
 // a minute per group.
 func (s *kafkaScraper) refreshShareResets(ctx context.Context, now time.Time, indexes []int) {
 	var due []string
+	seen := map[string]bool{}
 	for _, i := range indexes {
-		if m := s.memories[i].shareReset; m != nil && m.Due(now) && !slices.Contains(due, s.cfg.Bindings[i].Group()) {
+		if m := s.memories[i].shareReset; m != nil && m.Due(now) && !seen[s.cfg.Bindings[i].Group()] {
+			seen[s.cfg.Bindings[i].Group()] = true
 			due = append(due, s.cfg.Bindings[i].Group())
 		}
 	}
