@@ -39,19 +39,27 @@ func (s *kafkaScraper) refreshShareResets(ctx context.Context, now time.Time, in
 // offsets newer than their durations: one query per distinct duration.
 func (s *kafkaScraper) sinceQueries(now time.Time, indexes []int) []kafkaread.TopicsSince {
 	var out []kafkaread.TopicsSince
+	type query struct {
+		millis int64
+		topic  string
+	}
+	asked := map[query]bool{}
 	for _, i := range indexes {
 		millis, ok := s.sinceMillis(now, i)
 		if !ok {
 			continue
 		}
+		topic := s.cfg.Bindings[i].Topic
+		if asked[query{millis, topic}] {
+			continue
+		}
+		asked[query{millis, topic}] = true
 		at := slices.IndexFunc(out, func(q kafkaread.TopicsSince) bool { return q.Millis == millis })
 		if at < 0 {
 			out = append(out, kafkaread.TopicsSince{Millis: millis})
 			at = len(out) - 1
 		}
-		if topic := s.cfg.Bindings[i].Topic; !slices.Contains(out[at].Topics, topic) {
-			out[at].Topics = append(out[at].Topics, topic)
-		}
+		out[at].Topics = append(out[at].Topics, topic)
 	}
 	return out
 }
