@@ -151,11 +151,12 @@ func (r *Reader) readPartitions(ctx context.Context, topics []string, since []To
 	sinceLists := make([]listedOffsets, len(since))
 	for i, ts := range since {
 		sinceLists[i] = listedOffsets{what: "first offset after a time"}
-		if len(partitionsOf(listable, ts.Topics)) == 0 {
+		asked := partitionsOf(listable, ts.Topics)
+		if len(asked) == 0 {
 			continue
 		}
 		wg.Go(func() {
-			sinceLists[i] = r.listOffsets(ctx, partitionsOf(listable, ts.Topics), ts.Millis, 0, "first offset after "+time.UnixMilli(ts.Millis).UTC().Format(time.RFC3339))
+			sinceLists[i] = r.listOffsets(ctx, asked, ts.Millis, 0, "first offset after "+time.UnixMilli(ts.Millis).UTC().Format(time.RFC3339))
 		})
 	}
 	wg.Wait()
@@ -187,9 +188,13 @@ func runLength(partitions []offset.TopicPartition, topic string) int {
 
 // partitionsOf keeps the partitions of the given topics.
 func partitionsOf(partitions []offset.TopicPartition, topics []string) []offset.TopicPartition {
+	wanted := make(map[string]bool, len(topics))
+	for _, t := range topics {
+		wanted[t] = true
+	}
 	var out []offset.TopicPartition
 	for _, tp := range partitions {
-		if slices.Contains(topics, tp.Topic) {
+		if wanted[tp.Topic] {
 			out = append(out, tp)
 		}
 	}
