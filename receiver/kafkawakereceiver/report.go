@@ -18,16 +18,11 @@ import (
 	"github.com/kafkawake/kafkawake/receiver/kafkawakereceiver/internal/watch"
 )
 
-// bindingsPerEmit bounds the points the generated metrics builder holds at
-// once: it compares every new point with all the points recorded since its
-// last emit, which is quadratic in the number of bindings (0.8 s for 5,000).
-const bindingsPerEmit = 32
-
 // reporter turns observations into metric points.
 type reporter struct {
-	mb *schema.MetricsBuilder
-	// resource is every observation's resource: kafka.cluster.alias when set.
-	resource     pcommon.Resource
+	// points is the schema every observation's points follow; its resource
+	// carries kafka.cluster.alias when set.
+	points       *pointSchema
 	perPartition bool
 }
 
@@ -37,8 +32,7 @@ func newReporter(cfg *Config, set receiver.Settings) *reporter {
 		rb.SetKafkaClusterAlias(cfg.ClusterAlias)
 	}
 	return &reporter{
-		mb:           schema.NewMetricsBuilder(cfg.MetricsBuilderConfig, set),
-		resource:     rb.Emit(),
+		points:       newPointSchema(schema.NewMetricsBuilder(cfg.MetricsBuilderConfig, set), rb.Emit()),
 		perPartition: cfg.Metrics.SlimfaaskafkaPartitionPendingMessages.Enabled,
 	}
 }
@@ -49,15 +43,13 @@ func newReporter(cfg *Config, set receiver.Settings) *reporter {
 // of the others.
 func (s *kafkaScraper) report(now time.Time, snapshot kafkaread.Snapshot, reads []bindingRead) (pmetric.Metrics, bool, error) {
 	ts := pcommon.NewTimestampFromTime(now)
-	mb := s.out.mb
+	w := s.out.points.newPointWriter(len(reads))
 	var errs scrapererror.ScrapeErrors
 	allRead := true
 	owned, known := s.ownedNow()
-	for n, r := range reads {
-		if n > 0 && n%bindingsPerEmit == 0 {
-			mb.EmitForResource(schema.WithResource(s.out.resource))
-		}
+	for _, r := range reads {
 		b := s.cfg.Bindings[r.index]
+		at := b.attributes()
 		mem := &s.memories[r.index]
 		s.logStatus(b, mem, r.err, r.CommitsErr)
 		s.logOutOfRange(b, mem, r.result.OutOfRange)
@@ -66,57 +58,56 @@ func (s *kafkaScraper) report(now time.Time, snapshot kafkaread.Snapshot, reads 
 			mem.sight = watch.Sight{}
 			allRead = false
 			errs.AddPartial(1, fmt.Errorf("binding %s: %w", b, r.err))
-			s.recordStatus(ts, b, health.Error)
+			recordStatus(w, ts, at, health.Error)
 			continue
 		}
 		if s.watcher != nil {
 			mem.sight = watch.SightOf(s.observations, b.Topic, snapshot, r.Partitions, r.result.Pending)
 		}
-		mb.RecordSlimfaaskafkaPendingMessagesDataPoint(ts, r.result.Pending, b.Topic, b.Group(), b.Function)
+		w.int(pendingMessages, ts, r.result.Pending, at)
 		if owned != nil && known {
-			mb.RecordSlimfaaskafkaBindingOwnedDataPoint(ts, boolToInt(owned[r.index]), b.Topic, b.Group(), b.Function)
+			w.int(bindingOwned, ts, boolToInt(owned[r.index]), at)
 		}
-		mb.RecordSlimfaaskafkaConsumedMessagesDataPoint(ts, r.result.Consumed, b.Topic, b.Group(), b.Function)
+		w.int(consumedMessages, ts, r.result.Consumed, at)
 		if !r.result.LastActivity.IsZero() {
-			mb.RecordSlimfaaskafkaLastActivityTimestampDataPoint(ts, unixSeconds(r.result.LastActivity), b.Topic, b.Group(), b.Function)
+			w.double(lastActivityTimestamp, ts, unixSeconds(r.result.LastActivity), at)
 		}
 		if s.out.perPartition {
 			for _, pr := range r.result.Ranges {
-				mb.RecordSlimfaaskafkaPartitionPendingMessagesDataPoint(ts, pr.Pending, b.Topic, b.Group(), b.Function, int64(pr.Partition))
+				w.int(partitionPendingMessages, ts, pr.Pending, at.inPartition(pr.Partition))
 			}
 		}
 		if r.age.Known {
-			mb.RecordSlimfaaskafkaPendingAgeDataPoint(ts, r.age.Seconds, b.Topic, b.Group(), b.Function)
+			w.double(pendingAge, ts, r.age.Seconds, at)
 		}
-		mb.RecordSlimfaaskafkaProducedMessagesDataPoint(ts, r.produced, b.Topic, b.Group(), b.Function)
-		mb.RecordSlimfaaskafkaPartitionsDataPoint(ts, int64(len(r.Partitions)), b.Topic, b.Group(), b.Function)
-		mb.RecordSlimfaaskafkaPartitionsPendingDataPoint(ts, int64(r.result.PartitionsPending), b.Topic, b.Group(), b.Function)
+		w.int(producedMessages, ts, r.produced, at)
+		w.int(partitions, ts, int64(len(r.Partitions)), at)
+		w.int(partitionsPending, ts, int64(r.result.PartitionsPending), at)
 		if policy := s.policies[r.index]; policy != nil {
 			backlog := scaling.Backlog{Pending: r.result.Pending, Partitions: len(r.Partitions), PartitionsPending: r.result.PartitionsPending, Queue: b.IsShare()}
-			mb.RecordSlimfaaskafkaDesiredReplicasDataPoint(ts, scaling.DesiredReplicas(backlog, *policy), b.Topic, b.Group(), b.Function)
+			w.int(desiredReplicas, ts, scaling.DesiredReplicas(backlog, *policy), at)
 		}
 		change, ok := mem.rates.Over()
 		if seconds, known := scaling.DrainTime(r.result.Pending, change, ok); known {
-			mb.RecordSlimfaaskafkaDrainTimeDataPoint(ts, seconds, b.Topic, b.Group(), b.Function)
+			w.double(drainTime, ts, seconds, at)
 		}
-		s.reportHealth(now, ts, b, mem, &r, change, ok)
+		s.reportHealth(w, now, ts, b, mem, &r, change, ok)
 	}
 	s.updateWatch()
-	md := mb.Emit(schema.WithResource(s.out.resource))
-	mergeIntoFirstResource(md)
+	md := w.emit()
 	return md, allRead, errs.Combine()
 }
 
 // reportHealth records the binding's members, lost messages, stalled
 // partitions and status, and logs the losses and the members' problems.
-func (s *kafkaScraper) reportHealth(now time.Time, ts pcommon.Timestamp, b BindingConfig, mem *bindingMemory, r *bindingRead, window rates.Change, windowKnown bool) {
-	mb := s.out.mb
+func (s *kafkaScraper) reportHealth(w *pointWriter, now time.Time, ts pcommon.Timestamp, b BindingConfig, mem *bindingMemory, r *bindingRead, window rates.Change, windowKnown bool) {
+	at := b.attributes()
 	members, membersKnown := r.members.Members, r.membersRead && r.members.Err == nil
 	if r.membersRead {
 		s.logMembers(b, mem, r.members.Err)
 	}
 	if membersKnown {
-		mb.RecordSlimfaaskafkaGroupMembersDataPoint(ts, int64(members), b.Topic, b.Group(), b.Function)
+		w.int(groupMembers, ts, int64(members), at)
 	}
 	stalled := 0
 	if r.CommitsErr == nil {
@@ -124,9 +115,9 @@ func (s *kafkaScraper) reportHealth(now time.Time, ts pcommon.Timestamp, b Bindi
 		_, found := mem.losses.Observe(r.listed)
 		s.logLosses(b, found)
 	}
-	mb.RecordSlimfaaskafkaLostMessagesDataPoint(ts, mem.losses.Total(), b.Topic, b.Group(), b.Function)
-	mb.RecordSlimfaaskafkaStalledPartitionsDataPoint(ts, int64(stalled), b.Topic, b.Group(), b.Function)
-	s.recordStatus(ts, b, health.StatusOf(health.Figures{
+	w.int(lostMessages, ts, mem.losses.Total(), at)
+	w.int(stalledPartitions, ts, int64(stalled), at)
+	recordStatus(w, ts, at, health.StatusOf(health.Figures{
 		Read: true, Pending: r.result.Pending, StalledPartitions: stalled,
 		Members: members, MembersKnown: membersKnown, Window: window, WindowKnown: windowKnown,
 	}))
@@ -134,13 +125,14 @@ func (s *kafkaScraper) reportHealth(now time.Time, ts pcommon.Timestamp, b Bindi
 
 // recordStatus records the binding's status set: 1 for status, 0 for the
 // others, so that two statuses are never 1 at once.
-func (s *kafkaScraper) recordStatus(ts pcommon.Timestamp, b BindingConfig, status health.Status) {
+func recordStatus(w *pointWriter, ts pcommon.Timestamp, at pointAttributes, status health.Status) {
 	for _, st := range health.Statuses {
 		value := int64(0)
 		if st == status {
 			value = 1
 		}
-		s.out.mb.RecordSlimfaaskafkaBindingStatusDataPoint(ts, value, b.Topic, b.Group(), b.Function, schema.MapAttributeStatus[st.String()])
+		at.status = st.String()
+		w.int(bindingStatus, ts, value, at)
 	}
 }
 
@@ -228,47 +220,6 @@ func (s *kafkaScraper) logOutOfRange(b BindingConfig, mem *bindingMemory, partit
 	}
 	s.logger.Warn("The group's committed offset is beyond the end of these partitions (topic re-created under the same name, or offset set by hand): its consumer will reset by its offset reset, so they count as if it had no commit, by offset_reset",
 		append(fields, zap.Int32s("partitions", partitions), zap.String("offset_reset", string(s.cfg.OffsetReset)))...)
-}
-
-// mergeIntoFirstResource gathers the points of every ResourceMetrics of md
-// into the first one, so that an observation is one resource with one point
-// per binding. The builder emitted one ResourceMetrics per chunk of
-// bindings, all with the same resource and scope.
-func mergeIntoFirstResource(md pmetric.Metrics) {
-	rms := md.ResourceMetrics()
-	if rms.Len() < 2 {
-		return
-	}
-	target := rms.At(0).ScopeMetrics().At(0).Metrics()
-	byName := make(map[string]pmetric.Metric, target.Len())
-	for _, m := range target.All() {
-		byName[m.Name()] = m
-	}
-	for i := 1; i < rms.Len(); i++ {
-		metrics := rms.At(i).ScopeMetrics().At(0).Metrics()
-		for j := 0; j < metrics.Len(); j++ {
-			m := metrics.At(j)
-			existing, ok := byName[m.Name()]
-			if !ok {
-				existing = target.AppendEmpty()
-				m.MoveTo(existing)
-				byName[existing.Name()] = existing
-				continue
-			}
-			switch m.Type() {
-			case pmetric.MetricTypeGauge:
-				m.Gauge().DataPoints().MoveAndAppendTo(existing.Gauge().DataPoints())
-			case pmetric.MetricTypeSum:
-				m.Sum().DataPoints().MoveAndAppendTo(existing.Sum().DataPoints())
-			}
-		}
-	}
-	first := true
-	rms.RemoveIf(func(pmetric.ResourceMetrics) bool {
-		keep := first
-		first = false
-		return !keep
-	})
 }
 
 func unixSeconds(t time.Time) float64 {

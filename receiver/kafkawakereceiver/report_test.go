@@ -51,7 +51,7 @@ func TestPerPartitionPendingIsOptional(t *testing.T) {
 }
 
 func TestManyBindingsAreOneResourceWithOnePointEach(t *testing.T) {
-	const topics, bindings = 7, 3*bindingsPerEmit + 5
+	const topics, bindings = 7, 101
 	names := make([]string, topics)
 	for i := range names {
 		names[i] = fmt.Sprintf("t%d", i)
@@ -79,7 +79,7 @@ func TestManyBindingsAreOneResourceWithOnePointEach(t *testing.T) {
 
 func TestClusterAliasIsAResourceAttribute(t *testing.T) {
 	c := kafkatest.New(t, kfake.SeedTopics(1, "orders"))
-	bindings := make([]BindingConfig, bindingsPerEmit+1) // two emits merged into one resource
+	bindings := make([]BindingConfig, 33)
 	for i := range bindings {
 		bindings[i] = BindingConfig{Topic: "orders", ConsumerGroup: fmt.Sprintf("g%d", i), Function: fmt.Sprintf("f%d", i)}
 	}
