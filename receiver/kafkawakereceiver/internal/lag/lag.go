@@ -52,6 +52,9 @@ type State struct {
 	// latest).
 	prevPosition   map[int32]int64
 	latestBaseline map[int32]int64 // high watermark when a partition was first seen without a commit
+	// spare is the positions map of the observation before the previous
+	// one, reused for the next.
+	spare map[int32]int64
 	consumed       int64
 	lastActivity   time.Time
 
@@ -77,7 +80,13 @@ func NewState() *State {
 func (s *State) Observe(now time.Time, partitions map[int32]offset.Partition, reset Reset) Result {
 	var pending, consumedDelta int64
 	partitionsPending := 0
-	position := make(map[int32]int64, len(partitions))
+	// The previous observation's spare map holds this one's positions, so a
+	// steady binding allocates nothing here.
+	position := s.spare
+	if position == nil {
+		position = make(map[int32]int64, len(partitions))
+	}
+	clear(position)
 	s.ranges, s.outOfRange = s.ranges[:0], s.outOfRange[:0]
 	for p, o := range partitions {
 		if beyondEnd(o) {
@@ -122,7 +131,7 @@ func (s *State) Observe(now time.Time, partitions map[int32]offset.Partition, re
 			delete(s.latestBaseline, p)
 		}
 	}
-	s.prevPosition = position
+	s.prevPosition, s.spare = position, s.prevPosition
 	s.prevEnds = nil
 	if consumedDelta > 0 {
 		s.consumed += consumedDelta
