@@ -74,6 +74,15 @@ func committedTotal(ctx context.Context, admin *kadm.Client, group string) (int6
 	return total, offsets.Error()
 }
 
+// waitProduced waits until the topic's partitions hold n records in all.
+func waitProduced(t *testing.T, admin *kadm.Client, topic string, n int64) {
+	t.Helper()
+	require.Eventually(t, func() bool {
+		total, err := endOffsetTotal(t.Context(), admin, topic)
+		return err == nil && total == n
+	}, eventually, 20*time.Millisecond)
+}
+
 func endOffsetTotal(ctx context.Context, admin *kadm.Client, topic string) (int64, error) {
 	offsets, err := admin.ListEndOffsets(ctx, topic)
 	if err != nil {
@@ -98,10 +107,7 @@ func TestWakeStartsFunctionThatCommitsEverythingProduced(t *testing.T) {
 	s, admin := startTestStack(t, cfg)
 	ctx := t.Context()
 
-	require.Eventually(t, func() bool {
-		total, err := endOffsetTotal(ctx, admin, cfg.Topic)
-		return err == nil && total == 30
-	}, eventually, 20*time.Millisecond)
+	waitProduced(t, admin, cfg.Topic, 30)
 	require.False(t, s.function.isRunning(), "messages alone must not start the function")
 	_, err := committedTotal(ctx, admin, cfg.Group)
 	require.ErrorIs(t, err, kerr.GroupIDNotFound, "nothing may have joined the group before the wake")
@@ -145,10 +151,7 @@ func TestQueueWorkersDrainOnePartition(t *testing.T) {
 	cfg.Partitions, cfg.ShareGroup, cfg.Workers, cfg.Burst = 1, "test-queue", 3, 30
 	s, admin := startTestStack(t, cfg)
 	ctx := t.Context()
-	require.Eventually(t, func() bool {
-		total, err := endOffsetTotal(ctx, admin, cfg.Topic)
-		return err == nil && total == 30
-	}, eventually, 20*time.Millisecond)
+	waitProduced(t, admin, cfg.Topic, 30)
 
 	require.Equal(t, http.StatusNoContent, sendWake(t, http.MethodPost, s.wakeURL(cfg.Function)))
 	require.Eventually(t, func() bool {
