@@ -71,8 +71,8 @@ func New(client kmsg.Requestor, cfg Config, logger *zap.Logger, now func() time.
 		cfg.LeaveTimeout = cfg.SessionTimeout
 	}
 	m := &Membership{
-		client:  client,
-		cfg:     cfg,
+		client:     client,
+		cfg:        cfg,
 		configured: make([]Binding, len(cfg.Bindings)),
 		indexOf:    make(map[BindingID]int, len(cfg.Bindings)),
 		logger:     logger.With(zap.String("coordination_group", cfg.Group)),
