@@ -377,3 +377,101 @@ func TestFirstWakeAfterATakeover(t *testing.T) {
 		})
 	}
 }
+
+// A function read by two consumer groups is owned, with both its bindings,
+// by one replica: only that replica calls SlimFaas for it, and the wakes
+// SlimFaas receives are the owner's wakeups_total, the other's being 0.
+func TestAFunctionWithSeveralBindingsIsWokenByOneReplica(t *testing.T) {
+	const functions = 6
+	cluster := newOrdersCluster(t, 3, 1)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	wakes := slimfaastest.New(t)
+	var bindings strings.Builder
+	for i := range functions {
+		fmt.Fprintf(&bindings, "      - {topic: orders, consumer_group: billing%d, function: f%d}\n", i, i)
+		fmt.Fprintf(&bindings, "      - {topic: orders, consumer_group: audit%d, function: f%d}\n", i, i)
+	}
+	receiverKeys := fmt.Sprintf(`
+    collection_interval: %s
+    coordination:
+      group: kafkawake-replicas
+      session_timeout: %s
+      heartbeat_interval: %s`, replicaInterval, replicaSession, replicaHeartbeat)
+	start := func(name string) *replica {
+		port := freePort(t)
+		config := collectorConfigWith(cluster.ListenAddrs(), wakes.URL, port, receiverKeys, "", strings.TrimSuffix(bindings.String(), "\n"))
+		return &replica{name: name, Collector: startCollector(t, config, port)}
+	}
+	replicas := []*replica{start("a"), start("b")}
+
+	// ownerships counts, per function and replica, the function's bindings
+	// that replica owns.
+	ownerships := func() map[string]map[string]int {
+		out := map[string]map[string]int{}
+		for _, r := range replicas {
+			samples, err := r.Scrape(ctx)
+			if err != nil {
+				return nil
+			}
+			for _, s := range samples {
+				if s.Name == "slimfaaskafka_binding_owned" && s.Value == 1 {
+					fn := s.Labels["function"]
+					if out[fn] == nil {
+						out[fn] = map[string]int{}
+					}
+					out[fn][r.name]++
+				}
+			}
+		}
+		return out
+	}
+	var owner map[string]string
+	require.EventuallyWithT(t, func(c *assert.CollectT) {
+		got := ownerships()
+		owner = map[string]string{}
+		for fn, byReplica := range got {
+			if assert.Len(c, byReplica, 1, "%s owned by %v", fn, byReplica) {
+				for name, n := range byReplica {
+					assert.Equal(c, 2, n, "both bindings of %s owned by %s", fn, name)
+					owner[fn] = name
+				}
+			}
+		}
+		assert.Len(c, owner, functions)
+		assert.Len(c, slices.Compact(slices.Sorted(maps.Values(owner))), 2, "both replicas own functions")
+	}, time.Minute, 100*time.Millisecond)
+	t.Logf("owners: %v", owner)
+
+	producer, err := kgo.NewClient(kgo.SeedBrokers(cluster.ListenAddrs()...), kgo.DisableClientMetrics())
+	require.NoError(t, err)
+	defer producer.Close()
+	require.NoError(t, producer.ProduceSync(ctx, &kgo.Record{Topic: "orders", Value: []byte("order")}).FirstErr())
+	require.Eventually(t, func() bool { return len(wakes.Wakes()) == functions }, time.Minute, 100*time.Millisecond)
+	time.Sleep(4 * replicaInterval)
+
+	counted := map[string]map[string]float64{} // function → replica → wakeups_total
+	for _, r := range replicas {
+		samples, err := r.Scrape(ctx)
+		require.NoError(t, err)
+		for _, s := range samples {
+			if s.Name == "slimfaaskafka_wakeups_total" {
+				fn := s.Labels["function"]
+				if counted[fn] == nil {
+					counted[fn] = map[string]float64{}
+				}
+				counted[fn][r.name] += s.Value
+			}
+		}
+	}
+	t.Logf("wakes: %v", wakes.Wakes())
+	for fn, n := range wakes.Wakes() {
+		for _, r := range replicas {
+			if r.name == owner[fn] {
+				assert.Equal(t, float64(n), counted[fn][r.name], "%s: SlimFaas's wakes are its owner's", fn)
+			} else {
+				assert.Zero(t, counted[fn][r.name], "%s: %s does not own it and woke it", fn, r.name)
+			}
+		}
+	}
+}
