@@ -42,6 +42,12 @@ type replica struct {
 }
 
 func replicaConfig(brokers []string, wakeURL string, metricsPort int) string {
+	return replicaConfigWith(brokers, wakeURL, metricsPort, "all", time.Hour)
+}
+
+// replicaConfigWith is replicaConfig with coordination.report and the
+// processor's cooldown.
+func replicaConfigWith(brokers []string, wakeURL string, metricsPort int, report string, cooldown time.Duration) string {
 	var bindings strings.Builder
 	for i := range replicaFunctions {
 		fmt.Fprintf(&bindings, "      - {topic: orders, consumer_group: g%d, function: f%d}\n", i, i)
@@ -51,9 +57,11 @@ func replicaConfig(brokers []string, wakeURL string, metricsPort int) string {
     coordination:
       group: kafkawake-replicas
       session_timeout: %s
-      heartbeat_interval: %s`, replicaInterval, replicaSession, replicaHeartbeat)
-	return collectorConfigWith(brokers, wakeURL, metricsPort, receiverKeys, `
+      heartbeat_interval: %s
+      report: %s`, replicaInterval, replicaSession, replicaHeartbeat, report)
+	config := collectorConfigWith(brokers, wakeURL, metricsPort, receiverKeys, `
     metric_expiration: 2s`, strings.TrimSuffix(bindings.String(), "\n"))
+	return strings.Replace(config, "cooldown: 1h", "cooldown: "+cooldown.String(), 1)
 }
 
 // exported returns the functions the replica owns, by their
@@ -306,4 +314,164 @@ func TestReplicasShareTheBindingsAndTakeOver(t *testing.T) {
 		split = after
 	}
 	requireEveryBindingThrough(ctx, t, roundRobin(t, live...), len(live), 1)
+}
+
+// firstWakesAfter waits until every one of fns was woken after since, and
+// returns how long after since the last of those first wakes came.
+func firstWakesAfter(t *testing.T, wakes *slimfaastest.Server, fns []string, since time.Time, limit time.Duration) time.Duration {
+	t.Helper()
+	var latest time.Duration
+	require.Eventually(t, func() bool {
+		first := map[string]time.Duration{}
+		for _, call := range wakes.Calls() {
+			if call.At.After(since) && slices.Contains(fns, call.Function) {
+				if _, seen := first[call.Function]; !seen {
+					first[call.Function] = call.At.Sub(since)
+				}
+			}
+		}
+		if len(first) < len(fns) {
+			return false
+		}
+		latest = slices.Max(slices.Collect(maps.Values(first)))
+		return true
+	}, limit, 20*time.Millisecond, "not every function of the replica that left was woken by the survivor")
+	return latest
+}
+
+// With a cooldown of 0 every owner wakes its pending functions at each
+// observation, so the first wake of a moved function after its owner
+// leaves times the takeover all the way to SlimFaas. Both report modes are
+// timed, after SIGKILL and after SIGTERM: with report: all the survivor
+// already observes the moved bindings; with report: owned it reads them
+// first.
+func TestFirstWakeAfterATakeover(t *testing.T) {
+	for _, report := range []string{"all", "owned"} {
+		t.Run(report, func(t *testing.T) {
+			cluster := newOrdersCluster(t, 3, 1)
+			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+			defer cancel()
+			wakes := slimfaastest.New(t)
+			start := func(name string) *replica {
+				port := freePort(t)
+				return &replica{name: name, Collector: startCollector(t, replicaConfigWith(cluster.ListenAddrs(), wakes.URL, port, report, 0), port)}
+			}
+			producer, err := kgo.NewClient(kgo.SeedBrokers(cluster.ListenAddrs()...), kgo.DisableClientMetrics())
+			require.NoError(t, err)
+			defer producer.Close()
+			require.NoError(t, producer.ProduceSync(ctx, &kgo.Record{Topic: "orders", Value: []byte("order")}).FirstErr())
+
+			a, b := start("a"), start("b")
+			split := waitForSplit(ctx, t, []*replica{a, b}, time.Minute)
+			killed := time.Now()
+			b.Kill()
+			took := firstWakesAfter(t, wakes, ownedBy(split, "b"), killed, replicaSession+replicaInterval+slack)
+			t.Logf("first wake after SIGKILL with report: %s: %s (session_timeout %s, collection_interval %s)", report, took.Round(10*time.Millisecond), replicaSession, replicaInterval)
+
+			b = start("b")
+			split = waitForSplit(ctx, t, []*replica{a, b}, time.Minute)
+			stopped := time.Now()
+			require.NoError(t, b.Stop(15*time.Second))
+			took = firstWakesAfter(t, wakes, ownedBy(split, "b"), stopped, 2*replicaInterval+slack)
+			t.Logf("first wake after SIGTERM with report: %s: %s (heartbeat_interval %s, collection_interval %s)", report, took.Round(10*time.Millisecond), replicaHeartbeat, replicaInterval)
+		})
+	}
+}
+
+// A function read by two consumer groups is owned, with both its bindings,
+// by one replica: only that replica calls SlimFaas for it, and the wakes
+// SlimFaas receives are the owner's wakeups_total, the other's being 0.
+func TestAFunctionWithSeveralBindingsIsWokenByOneReplica(t *testing.T) {
+	const functions = 6
+	cluster := newOrdersCluster(t, 3, 1)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	wakes := slimfaastest.New(t)
+	var bindings strings.Builder
+	for i := range functions {
+		fmt.Fprintf(&bindings, "      - {topic: orders, consumer_group: billing%d, function: f%d}\n", i, i)
+		fmt.Fprintf(&bindings, "      - {topic: orders, consumer_group: audit%d, function: f%d}\n", i, i)
+	}
+	receiverKeys := fmt.Sprintf(`
+    collection_interval: %s
+    coordination:
+      group: kafkawake-replicas
+      session_timeout: %s
+      heartbeat_interval: %s`, replicaInterval, replicaSession, replicaHeartbeat)
+	start := func(name string) *replica {
+		port := freePort(t)
+		config := collectorConfigWith(cluster.ListenAddrs(), wakes.URL, port, receiverKeys, "", strings.TrimSuffix(bindings.String(), "\n"))
+		return &replica{name: name, Collector: startCollector(t, config, port)}
+	}
+	replicas := []*replica{start("a"), start("b")}
+
+	// ownerships counts, per function and replica, the function's bindings
+	// that replica owns.
+	ownerships := func() map[string]map[string]int {
+		out := map[string]map[string]int{}
+		for _, r := range replicas {
+			samples, err := r.Scrape(ctx)
+			if err != nil {
+				return nil
+			}
+			for _, s := range samples {
+				if s.Name == "slimfaaskafka_binding_owned" && s.Value == 1 {
+					fn := s.Labels["function"]
+					if out[fn] == nil {
+						out[fn] = map[string]int{}
+					}
+					out[fn][r.name]++
+				}
+			}
+		}
+		return out
+	}
+	var owner map[string]string
+	require.EventuallyWithT(t, func(c *assert.CollectT) {
+		got := ownerships()
+		owner = map[string]string{}
+		for fn, byReplica := range got {
+			if assert.Len(c, byReplica, 1, "%s owned by %v", fn, byReplica) {
+				for name, n := range byReplica {
+					assert.Equal(c, 2, n, "both bindings of %s owned by %s", fn, name)
+					owner[fn] = name
+				}
+			}
+		}
+		assert.Len(c, owner, functions)
+		assert.Len(c, slices.Compact(slices.Sorted(maps.Values(owner))), 2, "both replicas own functions")
+	}, time.Minute, 100*time.Millisecond)
+	t.Logf("owners: %v", owner)
+
+	producer, err := kgo.NewClient(kgo.SeedBrokers(cluster.ListenAddrs()...), kgo.DisableClientMetrics())
+	require.NoError(t, err)
+	defer producer.Close()
+	require.NoError(t, producer.ProduceSync(ctx, &kgo.Record{Topic: "orders", Value: []byte("order")}).FirstErr())
+	require.Eventually(t, func() bool { return len(wakes.Wakes()) == functions }, time.Minute, 100*time.Millisecond)
+	time.Sleep(4 * replicaInterval)
+
+	counted := map[string]map[string]float64{} // function → replica → wakeups_total
+	for _, r := range replicas {
+		samples, err := r.Scrape(ctx)
+		require.NoError(t, err)
+		for _, s := range samples {
+			if s.Name == "slimfaaskafka_wakeups_total" {
+				fn := s.Labels["function"]
+				if counted[fn] == nil {
+					counted[fn] = map[string]float64{}
+				}
+				counted[fn][r.name] += s.Value
+			}
+		}
+	}
+	t.Logf("wakes: %v", wakes.Wakes())
+	for fn, n := range wakes.Wakes() {
+		for _, r := range replicas {
+			if r.name == owner[fn] {
+				assert.Equal(t, float64(n), counted[fn][r.name], "%s: SlimFaas's wakes are its owner's", fn)
+			} else {
+				assert.Zero(t, counted[fn][r.name], "%s: %s does not own it and woke it", fn, r.name)
+			}
+		}
+	}
 }

@@ -31,15 +31,15 @@ func (s *kafkaScraper) startCoordination(client *kgo.Client) {
 		return
 	}
 	c := s.cfg.Coordination.Get()
-	keys := make([]string, len(s.cfg.Bindings))
+	keys := make([]coordination.BindingKey, len(s.cfg.Bindings))
 	for i, b := range s.cfg.Bindings {
-		keys[i] = b.String()
+		keys[i] = coordination.BindingKey{Binding: b.String(), Function: b.Function}
 	}
 	membership := coordination.New(client, coordination.Config{
 		Group:             c.Group,
 		SessionTimeout:    c.SessionTimeout,
 		HeartbeatInterval: c.HeartbeatInterval,
-		Keys:              keys,
+		Bindings:          keys,
 		Changed:           s.signalShareChanged,
 		LeaveTimeout:      s.cfg.ShutdownTimeout,
 	}, s.logger, s.now)

@@ -52,11 +52,11 @@ func BenchmarkSharedScrape(b *testing.B) {
 // shareOfFirstReplica is what the group's leader assigns to the first of
 // `replicas` members all configured with bindings.
 func shareOfFirstReplica(bindings []BindingConfig, replicas int) []int {
-	ids := make([]coordination.BindingID, len(bindings))
+	ids := make([]coordination.Binding, len(bindings))
 	indexOf := map[coordination.BindingID]int{}
 	for i, b := range bindings {
-		ids[i] = coordination.IDOf(b.String())
-		indexOf[ids[i]] = i
+		ids[i] = coordination.Binding{ID: coordination.IDOf(b.String()), Function: coordination.FunctionIDOf(b.Function)}
+		indexOf[ids[i].ID] = i
 	}
 	members := make([]coordination.MemberBindings, replicas)
 	for i := range members {

@@ -230,3 +230,72 @@ func TestShutdownWithAnUnansweringCoordinatorIsBounded(t *testing.T) {
 	assert.Less(t, took, 5*time.Second, "bounded by shutdown_timeout, not the session timeout")
 	assert.Equal(t, 1, logs.FilterMessageSnippet("the leave was skipped").Len())
 }
+
+// A function read from two topics and two groups has one owner: two
+// replicas never both own bindings of it, so one of them wakes it.
+func TestReplicasOwnAFunctionWithAllItsBindings(t *testing.T) {
+	c := kafkatest.New(t, kfake.SeedTopics(1, "orders", "refunds"))
+	c.Produce("orders", 0, 3)
+	c.Produce("refunds", 0, 2)
+	bindings := numberedBindings(8)
+	bindings = append(bindings,
+		BindingConfig{Topic: "orders", ConsumerGroup: "billing", Function: "billing"},
+		BindingConfig{Topic: "refunds", ConsumerGroup: "billing", Function: "billing"},
+		BindingConfig{Topic: "refunds", ConsumerGroup: "billing-audit", Function: "billing"},
+	)
+	billing := []int{8, 9, 10}
+	a := startCoordinatedScraper(t, c, bindings, ReportAll)
+	b := startCoordinatedScraper(t, c, bindings, ReportAll)
+	t.Cleanup(func() {
+		require.NoError(t, a.shutdown(context.Background()))
+		require.NoError(t, b.shutdown(context.Background()))
+	})
+	owned := func(s *kafkaScraper) map[int]bool {
+		_, indexes := s.owner.Owned()
+		out := map[int]bool{}
+		for _, i := range indexes {
+			out[i] = true
+		}
+		return out
+	}
+	require.EventuallyWithT(t, func(ct *assert.CollectT) {
+		oa, ob := owned(a), owned(b)
+		assert.Len(ct, oa, len(bindings)-len(ob), "every binding has one owner")
+		assert.NotEmpty(ct, oa)
+		assert.NotEmpty(ct, ob)
+		for i := range bindings {
+			assert.NotEqual(ct, oa[i], ob[i], "binding %d owned by exactly one replica", i)
+		}
+	}, 20*time.Second, 50*time.Millisecond)
+	oa := owned(a)
+	for _, i := range billing {
+		assert.Equal(t, oa[billing[0]], oa[i], "binding %d of billing owned by the same replica as its others", i)
+	}
+
+	// What each replica reports says the same: billing's three bindings
+	// are owned by one of them.
+	for _, s := range []*kafkaScraper{a, b} {
+		md, err := s.scrape(c.Ctx())
+		require.NoError(t, err)
+		var flags []int64
+		for _, rm := range md.ResourceMetrics().All() {
+			for _, sm := range rm.ScopeMetrics().All() {
+				for _, m := range sm.Metrics().All() {
+					if m.Name() != ownedName {
+						continue
+					}
+					for _, dp := range m.Gauge().DataPoints().All() {
+						if fn, _ := dp.Attributes().Get("function"); fn.Str() == "billing" {
+							flags = append(flags, dp.IntValue())
+						}
+					}
+				}
+			}
+		}
+		want := int64(0)
+		if owned(s)[billing[0]] {
+			want = 1
+		}
+		assert.Equal(t, []int64{want, want, want}, flags)
+	}
+}

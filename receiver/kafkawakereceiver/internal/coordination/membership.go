@@ -17,8 +17,6 @@ import (
 // the group apart from consumer groups: Kafka refuses a consumer joining it.
 const ProtocolType = "kafkawake"
 
-const protocolName = "v1"
-
 // namesLogged bounds the binding names in one assignment log line.
 const namesLogged = 10
 
@@ -27,9 +25,8 @@ type Config struct {
 	Group             string
 	SessionTimeout    time.Duration
 	HeartbeatInterval time.Duration
-	// Keys identify the configured bindings, in the receiver's order; every
-	// replica must derive the same key for the same binding.
-	Keys []string
+	// Bindings are the configured bindings, in the receiver's order.
+	Bindings []BindingKey
 	// Changed, when set, is called after the bindings this member owns
 	// change, from the membership's goroutine: it must not block.
 	Changed func()
@@ -39,18 +36,27 @@ type Config struct {
 	LeaveTimeout time.Duration
 }
 
+// BindingKey names a configured binding and its function; every replica
+// must derive the same names for the same binding.
+type BindingKey struct {
+	Binding  string
+	Function string
+}
+
 // Membership keeps one member in the group and tells which of the
 // configured bindings it owns.
 type Membership struct {
-	client  kmsg.Requestor
-	cfg     Config
-	ids     []BindingID
-	indexOf map[BindingID]int
-	logger  *zap.Logger
-	now     func() time.Time
+	client     kmsg.Requestor
+	cfg        Config
+	configured []Binding
+	indexOf    map[BindingID]int
+	logger     *zap.Logger
+	now        func() time.Time
 
-	// memberID is only used by Run's goroutine.
+	// memberID and protocol, the group's protocol at the last join, are
+	// only used by Run's goroutine.
 	memberID string
+	protocol string
 
 	mu            sync.Mutex
 	share         share
@@ -65,16 +71,16 @@ func New(client kmsg.Requestor, cfg Config, logger *zap.Logger, now func() time.
 		cfg.LeaveTimeout = cfg.SessionTimeout
 	}
 	m := &Membership{
-		client:  client,
-		cfg:     cfg,
-		ids:     make([]BindingID, len(cfg.Keys)),
-		indexOf: make(map[BindingID]int, len(cfg.Keys)),
-		logger:  logger.With(zap.String("coordination_group", cfg.Group)),
-		now:     now,
+		client:     client,
+		cfg:        cfg,
+		configured: make([]Binding, len(cfg.Bindings)),
+		indexOf:    make(map[BindingID]int, len(cfg.Bindings)),
+		logger:     logger.With(zap.String("coordination_group", cfg.Group)),
+		now:        now,
 	}
-	for i, key := range cfg.Keys {
-		id := IDOf(key)
-		m.ids[i], m.indexOf[id] = id, i
+	for i, key := range cfg.Bindings {
+		b := Binding{ID: IDOf(key.Binding), Function: FunctionIDOf(key.Function)}
+		m.configured[i], m.indexOf[b.ID] = b, i
 	}
 	return m
 }
@@ -130,10 +136,7 @@ func (m *Membership) joinAndSync(ctx context.Context) error {
 	// at their next heartbeat.
 	join.RebalanceTimeoutMillis = int32(m.cfg.SessionTimeout.Milliseconds())
 	join.ProtocolType = ProtocolType
-	protocol := kmsg.NewJoinGroupRequestProtocol()
-	protocol.Name = protocolName
-	protocol.Metadata = encodeBindings(m.ids)
-	join.Protocols = append(join.Protocols, protocol)
+	join.Protocols = m.protocols()
 
 	var joined *kmsg.JoinGroupResponse
 	for attempt := 0; ; attempt++ {
@@ -155,6 +158,7 @@ func (m *Membership) joinAndSync(ctx context.Context) error {
 		break
 	}
 	m.memberID = joined.MemberID
+	m.noteProtocol(joined)
 
 	sync := kmsg.NewPtrSyncGroupRequest()
 	sync.Group = m.cfg.Group
@@ -186,6 +190,50 @@ func (m *Membership) joinAndSync(ctx context.Context) error {
 	slices.Sort(indexes)
 	m.setShare(share{generation: joined.Generation, indexes: indexes, confirmedAt: sent}, "the group rebalanced")
 	return nil
+}
+
+// protocols offers the group both ways to share the bindings, whole
+// functions first.
+func (m *Membership) protocols() []kmsg.JoinGroupRequestProtocol {
+	ids := make([]BindingID, len(m.configured))
+	for i, b := range m.configured {
+		ids[i] = b.ID
+	}
+	functions := kmsg.NewJoinGroupRequestProtocol()
+	functions.Name = functionsProtocol
+	functions.Metadata = encodeFunctionBindings(m.configured)
+	bindings := kmsg.NewJoinGroupRequestProtocol()
+	bindings.Name = bindingsProtocol
+	bindings.Metadata = encodeBindings(ids)
+	return []kmsg.JoinGroupRequestProtocol{functions, bindings}
+}
+
+// noteProtocol logs when the group starts or stops sharing bindings one by
+// one: Kafka picks that protocol only while a replica of an older kafkawake
+// is a member, and then two replicas may wake one function through two of
+// its bindings.
+func (m *Membership) noteProtocol(joined *kmsg.JoinGroupResponse) {
+	protocol := groupProtocol(joined)
+	if protocol == m.protocol {
+		return
+	}
+	switch {
+	case protocol == bindingsProtocol:
+		m.logger.Warn("A replica of an older kafkawake is in the coordination group, so bindings are owned one by one, not by function: two replicas may wake a function that has several bindings until every replica runs this version",
+			zap.Int32("generation", joined.Generation))
+	case m.protocol == bindingsProtocol:
+		m.logger.Info("Every replica of the coordination group runs this version: each function is owned by one replica again",
+			zap.Int32("generation", joined.Generation))
+	}
+	m.protocol = protocol
+}
+
+// groupProtocol is the protocol Kafka picked for the generation.
+func groupProtocol(joined *kmsg.JoinGroupResponse) string {
+	if joined.Protocol == nil {
+		return ""
+	}
+	return *joined.Protocol
 }
 
 // errForeignGroup marks a coordination group that something else (a
@@ -221,12 +269,12 @@ func (m *Membership) refuseForeignGroup(ctx context.Context) error {
 func (m *Membership) assign(joined *kmsg.JoinGroupResponse) []kmsg.SyncGroupRequestGroupAssignment {
 	members := make([]MemberBindings, 0, len(joined.Members))
 	for _, jm := range joined.Members {
-		ids, err := decodeBindings(jm.ProtocolMetadata)
+		bindings, err := decodeMetadata(groupProtocol(joined), jm.ProtocolMetadata)
 		if err != nil {
 			m.logger.Error("A replica's join metadata is unreadable; it gets no binding",
 				zap.String("member_id", jm.MemberID), zap.Error(err))
 		}
-		members = append(members, MemberBindings{MemberID: jm.MemberID, Bindings: ids})
+		members = append(members, MemberBindings{MemberID: jm.MemberID, Bindings: bindings})
 	}
 	assignment, mismatches := Assign(members)
 	for _, mm := range mismatches {
@@ -390,7 +438,7 @@ func (m *Membership) names(indexes []int) []string {
 			names = append(names, fmt.Sprintf("and %d more", len(indexes)-namesLogged))
 			break
 		}
-		names = append(names, m.cfg.Keys[i])
+		names = append(names, m.cfg.Bindings[i].Binding)
 	}
 	return names
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -31,10 +32,21 @@ const (
 	pollEvery = 20 * time.Millisecond
 )
 
-func testKeys(n int) []string {
-	keys := make([]string, n)
+// testKeys names n bindings, each waking a function of its own.
+func testKeys(n int) []BindingKey {
+	keys := make([]BindingKey, n)
 	for i := range keys {
-		keys[i] = fmt.Sprintf("binding-%d", i)
+		keys[i] = BindingKey{Binding: fmt.Sprintf("binding-%d", i), Function: fmt.Sprintf("function-%d", i)}
+	}
+	return keys
+}
+
+// sharedFunctionKeys names n bindings, perFunction of them waking each
+// function.
+func sharedFunctionKeys(n, perFunction int) []BindingKey {
+	keys := make([]BindingKey, n)
+	for i := range keys {
+		keys[i] = BindingKey{Binding: fmt.Sprintf("binding-%d", i), Function: fmt.Sprintf("function-%d", i/perFunction)}
 	}
 	return keys
 }
@@ -89,12 +101,19 @@ type testMember struct {
 }
 
 // start runs a member whose client id, and so member id prefix, is name.
-func (c *testGroupCluster) start(name string, keys []string) *testMember {
+func (c *testGroupCluster) start(name string, keys []BindingKey) *testMember {
+	c.t.Helper()
+	return c.startOver(name, keys, func(client *kgo.Client) kmsg.Requestor { return client })
+}
+
+// startOver runs a member whose requests go through the requestor that wrap
+// makes of its client.
+func (c *testGroupCluster) startOver(name string, keys []BindingKey, wrap func(*kgo.Client) kmsg.Requestor) *testMember {
 	c.t.Helper()
 	client, err := kgo.NewClient(kgo.SeedBrokers(c.cluster.ListenAddrs()...), kgo.ClientID(name), kgo.DisableClientMetrics())
 	require.NoError(c.t, err)
 	core, logs := observer.New(zapcore.InfoLevel)
-	m := New(client, Config{Group: testGroup, SessionTimeout: testSession, HeartbeatInterval: testHeartbeat, Keys: keys}, zap.New(core), time.Now)
+	m := New(wrap(client), Config{Group: testGroup, SessionTimeout: testSession, HeartbeatInterval: testHeartbeat, Bindings: keys}, zap.New(core), time.Now)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
@@ -366,4 +385,67 @@ func TestAMemberNeverJoinsAGroupAConsumerUses(t *testing.T) {
 	require.Len(t, warnings, 1)
 	assert.Contains(t, warnings[0].ContextMap()["error"], `group "kafkawake-replicas" has protocol type "consumer"`)
 	assert.Contains(t, warnings[0].ContextMap()["error"], "rename coordination.group")
+}
+
+// olderReplica joins offering only the bindings protocol, as a kafkawake
+// from before functions were the unit of ownership does.
+type olderReplica struct{ *kgo.Client }
+
+func (r olderReplica) Request(ctx context.Context, req kmsg.Request) (kmsg.Response, error) {
+	if join, ok := req.(*kmsg.JoinGroupRequest); ok {
+		join.Protocols = slices.DeleteFunc(slices.Clone(join.Protocols), func(p kmsg.JoinGroupRequestProtocol) bool {
+			return p.Name != bindingsProtocol
+		})
+	}
+	return r.Client.Request(ctx, req)
+}
+
+// functionSplit checks that every function's bindings have one owner among
+// the members.
+func functionSplit(members []*testMember, keys []BindingKey) error {
+	if err := split(members, len(keys)); err != nil {
+		return err
+	}
+	owner := map[string]string{}
+	for _, m := range members {
+		for _, i := range m.owned() {
+			f := keys[i].Function
+			if prev, seen := owner[f]; seen && prev != m.name {
+				return fmt.Errorf("%s owned by %s and %s", f, prev, m.name)
+			}
+			owner[f] = m.name
+		}
+	}
+	return nil
+}
+
+func TestAllBindingsOfAFunctionHaveOneOwner(t *testing.T) {
+	t.Parallel()
+	c := newGroupCluster(t)
+	keys := sharedFunctionKeys(60, 3)
+	members := []*testMember{c.start("member-a", keys), c.start("member-b", keys), c.start("member-c", keys)}
+	require.EventuallyWithT(t, func(c *assert.CollectT) {
+		assert.NoError(c, functionSplit(members, keys))
+	}, waitLimit, pollEvery)
+}
+
+// While a replica of an older kafkawake is a member, the group shares
+// bindings one by one, and says so; once it is gone, functions again.
+func TestAGroupWithAnOlderReplicaFallsBackToBindingsAndSaysSo(t *testing.T) {
+	t.Parallel()
+	c := newGroupCluster(t)
+	keys := sharedFunctionKeys(40, 2)
+	a := c.start("member-a", keys)
+	older := c.startOver("member-older", keys, func(client *kgo.Client) kmsg.Requestor { return olderReplica{client} })
+	requireSplit(t, []*testMember{a, older}, len(keys))
+	require.EventuallyWithT(t, func(c *assert.CollectT) {
+		assert.NotEmpty(c, a.logs.FilterMessageSnippet("A replica of an older kafkawake is in the coordination group").All())
+	}, waitLimit, pollEvery)
+
+	b := c.start("member-b", keys)
+	older.stop()
+	require.EventuallyWithT(t, func(c *assert.CollectT) {
+		assert.NoError(c, functionSplit([]*testMember{a, b}, keys))
+		assert.NotEmpty(c, a.logs.FilterMessageSnippet("each function is owned by one replica again").All())
+	}, waitLimit, pollEvery)
 }
