@@ -77,10 +77,16 @@ func (s *replicaSetup) produce(n int) {
 // every binding, with an hour of cooldown.
 func (s *replicaSetup) start(t *testing.T, name string) *pipeline {
 	t.Helper()
+	return s.startReporting(t, name, kafkawakereceiver.ReportAll)
+}
+
+// startReporting runs one replica that reports as report says.
+func (s *replicaSetup) startReporting(t *testing.T, name string, report kafkawakereceiver.ReportScope) *pipeline {
+	t.Helper()
 	rcfg := receiverConfig(s.k.Kfake.ListenAddrs(), s.bindings...)
 	rcfg.ClientID = name
 	rcfg.Coordination = configoptional.Some(kafkawakereceiver.CoordinationConfig{
-		Group: "replicas", SessionTimeout: replicaSession, HeartbeatInterval: 500 * time.Millisecond, Report: kafkawakereceiver.ReportAll,
+		Group: "replicas", SessionTimeout: replicaSession, HeartbeatInterval: 500 * time.Millisecond, Report: report,
 	})
 	return startPipeline(t, rcfg, processorConfig(s.sf.URL))
 }
@@ -183,4 +189,25 @@ func TestASlowCoordinatorNeverDoublesAWake(t *testing.T) {
 	a.waitBatches(t, 4)
 	b.waitBatches(t, 4)
 	s.requireWakesEach(t, 1)
+}
+
+// Messages that arrive as a replica leaves are not lost: the other replica
+// observed the leaving one's bindings and mirrored the wakes it expected it
+// to make, but the leaving replica made none, so once the bindings move, the
+// new owner wakes each function, once, with either report scope.
+func TestFunctionsPendingAsTheirOwnerLeavesAreWoken(t *testing.T) {
+	for _, report := range []kafkawakereceiver.ReportScope{kafkawakereceiver.ReportAll, kafkawakereceiver.ReportOwned} {
+		t.Run(string(report), func(t *testing.T) {
+			s := newReplicaSetup(t)
+			a, b := s.startReporting(t, "replica-a", report), s.startReporting(t, "replica-b", report)
+			s.waitOwned(t, a, func(n int) bool { return n > 0 && n < replicaFunctions }, "a owns part of the bindings")
+			s.waitOwned(t, b, func(n int) bool { return n > 0 && n < replicaFunctions }, "b owns part of the bindings")
+
+			a.stop()
+			s.produce(1)
+			s.waitWakes(t, replicaFunctions)
+			b.waitBatches(t, b.batches()+4)
+			s.requireWakesEach(t, 1)
+		})
+	}
 }

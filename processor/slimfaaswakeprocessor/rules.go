@@ -49,6 +49,9 @@ type bindingState struct {
 	// cooldownEnd is when the binding may be woken again after a success.
 	// Zero means never woken.
 	cooldownEnd time.Time
+	// mirroredAt is set when the cooldown mirrors another replica's wake
+	// (started at that time) rather than this replica's own success.
+	mirroredAt time.Time
 	// coordinated is set once a batch said who owns the binding: from then
 	// on a batch that says nothing means the owner is unknown.
 	coordinated bool
@@ -138,6 +141,14 @@ func evaluate(rules WakeRules, prev bindingState, function functionState, obs ob
 	}
 
 	pending := obs.hasPending && obs.pending >= rules.MinPendingMessages
+	if obs.owner == ownerHere && !next.mirroredAt.IsZero() && pending && !next.lastActivity.After(next.mirroredAt) {
+		// The binding moved here during a cooldown mirrored for its former
+		// owner, and nothing was consumed since: no sign that the wake
+		// happened (the owner may have left or died before it). A
+		// duplicate wake of a starting function is harmless; a lost one
+		// leaves messages waiting for a whole cooldown.
+		next.cooldownEnd, next.mirroredAt = time.Time{}, time.Time{}
+	}
 	active := rules.ActivityKeepAlive > 0 && !next.lastActivity.IsZero() &&
 		now.Sub(next.lastActivity) <= rules.ActivityKeepAlive
 	switch {
@@ -218,10 +229,10 @@ func afterAttempt(rules WakeRules, state bindingState, heldUntil time.Time, res 
 	}
 	switch res.kind {
 	case attemptSucceeded, attemptDryRun:
-		state.cooldownEnd = now.Add(rules.Cooldown)
+		state.cooldownEnd, state.mirroredAt = now.Add(rules.Cooldown), time.Time{}
 		return state, heldUntil, attemptCounts{wakeups: 1}
 	case attemptMirrored:
-		state.cooldownEnd = now.Add(rules.Cooldown)
+		state.cooldownEnd, state.mirroredAt = now.Add(rules.Cooldown), now
 		return state, heldUntil, attemptCounts{}
 	case attemptRejected:
 		heldUntil = hold(rules.Cooldown)

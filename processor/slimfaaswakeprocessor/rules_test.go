@@ -283,5 +283,32 @@ func TestMirroredWakeStartsTheCooldownOnly(t *testing.T) {
 	assert.Equal(t, held, heldUntil)
 	assert.Equal(t, attemptCounts{}, counts)
 	succeeded, _, _ := afterAttempt(rules, bindingState{}, held, attemptResult{kind: attemptSucceeded}, now)
-	assert.Equal(t, succeeded, state, "the same state as the owner's success")
+	assert.Equal(t, succeeded.cooldownEnd, state.cooldownEnd, "the same cooldown as the owner's success")
+	assert.Equal(t, now, state.mirroredAt, "remembered as a mirror")
+	assert.True(t, succeeded.mirroredAt.IsZero())
+}
+
+// A binding that moves here during a mirrored cooldown is woken if nothing
+// was consumed since the mirror: the former owner may have left or died
+// before its wake. Once consumption shows the wake happened, the cooldown
+// holds.
+func TestAMirroredCooldownHoldsOnlyWhenTheWakeShowed(t *testing.T) {
+	t0 := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	rules := WakeRules{Cooldown: time.Hour, MinPendingMessages: 1, MinConsumedDelta: 1, ActivityKeepAlive: time.Minute}
+	pendingHere := observation{pending: 5, hasPending: true, consumed: 10, hasConsumed: true, owner: ownerHere}
+	elsewhere := pendingHere
+	elsewhere.owner = ownerElsewhere
+
+	state, d := evaluate(rules, bindingState{}, functionState{}, elsewhere, t0)
+	assert.Equal(t, outcomeWake, d.outcome)
+	state, _, _ = afterAttempt(rules, state, time.Time{}, attemptResult{kind: attemptMirrored}, t0)
+
+	_, d = evaluate(rules, state, functionState{}, pendingHere, t0.Add(time.Second))
+	assert.Equal(t, outcomeWake, d.outcome, "moved here, still pending, nothing consumed: the wake is due")
+
+	consumed := pendingHere
+	consumed.owner, consumed.consumed = ownerElsewhere, 12
+	state, _ = evaluate(rules, state, functionState{}, consumed, t0.Add(time.Second))
+	_, d = evaluate(rules, state, functionState{}, pendingHere, t0.Add(2*time.Second))
+	assert.Equal(t, outcomeCooldown, d.outcome, "the function consumed after the owner's wake: no second wake")
 }

@@ -54,9 +54,9 @@ type State struct {
 	latestBaseline map[int32]int64 // high watermark when a partition was first seen without a commit
 	// spare is the positions map of the observation before the previous
 	// one, reused for the next.
-	spare map[int32]int64
-	consumed       int64
-	lastActivity   time.Time
+	spare        map[int32]int64
+	consumed     int64
+	lastActivity time.Time
 
 	// prevEnds holds the end offsets of the previous observation while the
 	// group's commits are unreadable; nil outside that mode.
