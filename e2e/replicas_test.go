@@ -18,6 +18,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/kafkawake/kafkawake/internal/collectortest"
@@ -168,6 +169,31 @@ func ownedBy(split map[string]string, name string) []string {
 	return fns
 }
 
+// consumeOneOnWake makes each woken function fN commit offset 1 of its
+// group gN, as a function that read one message would.
+func consumeOneOnWake(t *testing.T, wakes *slimfaastest.Server, adm *kadm.Client) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case call := <-wakes.Received():
+				group := "g" + strings.TrimPrefix(call.Function, "f")
+				var offsets kadm.Offsets
+				offsets.Add(kadm.Offset{Topic: "orders", Partition: 0, At: 1, LeaderEpoch: -1})
+				_, _ = adm.CommitOffsets(ctx, group, offsets)
+			}
+		}
+	}()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+	})
+}
+
 // movedBetween lists the functions whose owner differs between two splits.
 func movedBetween(before, after map[string]string) []string {
 	var fns []string
@@ -254,15 +280,18 @@ func TestReplicasShareTheBindingsAndTakeOver(t *testing.T) {
 	service := roundRobin(t, a, b, c)
 	requireEveryBindingThrough(ctx, t, service, 3, 0)
 
-	// One message makes every binding pending: each owner wakes its own.
+	// Two messages make every binding pending: each owner wakes its own,
+	// and the woken function reads one of them and stays there, so the
+	// truth is one pending message per binding, and every replica has seen
+	// the consumption that shows the wake happened.
 	producer, err := kgo.NewClient(kgo.SeedBrokers(cluster.ListenAddrs()...), kgo.DisableClientMetrics())
 	require.NoError(t, err)
 	defer producer.Close()
-	require.NoError(t, producer.ProduceSync(ctx, &kgo.Record{Topic: "orders", Value: []byte("order")}).FirstErr())
+	consumeOneOnWake(t, wakes, kadm.NewClient(producer))
+	require.NoError(t, producer.ProduceSync(ctx, &kgo.Record{Topic: "orders", Value: []byte("order")}, &kgo.Record{Topic: "orders", Value: []byte("order")}).FirstErr())
 	all := slices.Sorted(maps.Keys(split))
 	require.Eventually(t, func() bool { return len(wakes.Wakes()) == replicaFunctions }, time.Minute, 100*time.Millisecond)
 	time.Sleep(4 * replicaInterval)
-	// Nothing consumes: the truth is one pending message per binding.
 	requireEveryBindingThrough(ctx, t, service, 3, 1)
 	ledger := wakeLedger{}
 	ledger.checkMovedWakes(t, wakes.Wakes(), map[string]string{}, split, []string{"a", "b", "c"}, "three replicas")

@@ -141,10 +141,12 @@ func evaluate(rules WakeRules, prev bindingState, function functionState, obs ob
 	}
 
 	pending := obs.hasPending && obs.pending >= rules.MinPendingMessages
-	if obs.owner == ownerHere && !next.mirroredAt.IsZero() && pending && !next.lastActivity.After(next.mirroredAt) {
+	if obs.owner == ownerHere && !next.mirroredAt.IsZero() && pending && next.lastActivity.Before(next.mirroredAt) {
 		// The binding moved here during a cooldown mirrored for its former
-		// owner, and nothing was consumed since: no sign that the wake
-		// happened (the owner may have left or died before it). A
+		// owner, and nothing was consumed since (consumption seen with the
+		// mirror counts: the owner woke on that same observation): no sign
+		// that the wake happened, and the owner may have left or died
+		// before it. A
 		// duplicate wake of a starting function is harmless; a lost one
 		// leaves messages waiting for a whole cooldown.
 		next.cooldownEnd, next.mirroredAt = time.Time{}, time.Time{}
