@@ -80,8 +80,8 @@ func benchmarkProcessMetrics(b *testing.B, withLastActivity bool) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	var out pmetric.Metrics
-	// batchAllocs sums the allocations of the measured calls only: the input
-	// of each batch is built with the timer, and this count, stopped.
+	// batchAllocs sums the allocations of the measured calls only; it is read
+	// with the timer stopped, like the building of each batch's input.
 	var batchAllocs uint64
 	var before, after runtime.MemStats
 	for round := 1; round <= b.N; round++ {
