@@ -172,25 +172,10 @@ func ownedBy(split map[string]string, name string) []string {
 // consumeOneOnWake makes each woken function fN commit offset 1 of its
 // group gN, as a function that read one message would.
 func consumeOneOnWake(t *testing.T, wakes *slimfaastest.Server, adm *kadm.Client) {
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case call := <-wakes.Received():
-				group := "g" + strings.TrimPrefix(call.Function, "f")
-				var offsets kadm.Offsets
-				offsets.Add(kadm.Offset{Topic: "orders", Partition: 0, At: 1, LeaderEpoch: -1})
-				_, _ = adm.CommitOffsets(ctx, group, offsets)
-			}
-		}
-	}()
-	t.Cleanup(func() {
-		cancel()
-		<-done
+	wakes.OnEachCall(t, func(call slimfaastest.Call) {
+		var offsets kadm.Offsets
+		offsets.Add(kadm.Offset{Topic: "orders", Partition: 0, At: 1, LeaderEpoch: -1})
+		_, _ = adm.CommitOffsets(context.Background(), "g"+strings.TrimPrefix(call.Function, "f"), offsets)
 	})
 }
 

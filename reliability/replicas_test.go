@@ -1,7 +1,6 @@
 package reliability
 
 import (
-	"context"
 	"fmt"
 	"strings"
 	"sync/atomic"
@@ -45,24 +44,10 @@ func newReplicaSetup(t *testing.T) *replicaSetup {
 	for i := range replicaFunctions {
 		s.bindings = append(s.bindings, kafkawakereceiver.BindingConfig{Topic: "orders", ConsumerGroup: fmt.Sprintf("g-%d", i), Function: fmt.Sprintf("f-%d", i)})
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case call := <-s.sf.Received():
-				if group, ok := strings.CutPrefix(call.Function, "f-"); ok {
-					s.k.Commit("g-"+group, "orders", 0, s.produced.Load())
-				}
-			}
+	s.sf.OnEachCall(t, func(call slimfaastest.Call) {
+		if group, ok := strings.CutPrefix(call.Function, "f-"); ok {
+			s.k.Commit("g-"+group, "orders", 0, s.produced.Load())
 		}
-	}()
-	t.Cleanup(func() {
-		cancel()
-		<-done
 	})
 	return s
 }

@@ -4,6 +4,7 @@ package slimfaastest // import "github.com/kafkawake/kafkawake/internal/slimfaas
 
 import (
 	"bufio"
+	"context"
 	"io"
 	"net"
 	"net/http"
@@ -117,6 +118,28 @@ func (s *Server) Calls() []Call {
 // Received delivers each answered request, for tests that wait for the next
 // one; it holds the latest 1,024 not yet read.
 func (s *Server) Received() <-chan Call { return s.received }
+
+// OnEachCall runs handle for every request answered from now on, in
+// arrival order, until the test ends: a woken function's work, for example.
+func (s *Server) OnEachCall(t testing.TB, handle func(Call)) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case call := <-s.received:
+				handle(call)
+			}
+		}
+	}()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+	})
+}
 
 // CallsFor counts the wake calls of function.
 func (s *Server) CallsFor(function string) int {
