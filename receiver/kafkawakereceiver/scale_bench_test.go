@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"math/rand/v2"
 	"os"
 	"os/exec"
 	"runtime"
@@ -31,6 +32,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -48,6 +50,9 @@ const (
 	benchOutEnv     = "KAFKAWAKE_BENCH_OUT"          // JSON-lines result file
 	benchQuickEnv   = "KAFKAWAKE_BENCH_QUICK"        // "1": fewer scrapes and repetitions
 	benchProfileEnv = "KAFKAWAKE_BENCH_PROFILE"      // "brokers,partitions,bindings" to profile
+	benchScaleEnv   = "KAFKAWAKE_BENCH_SCALE"        // "brokers,topics,partitions,bindings" of the envelope test
+	benchHeapEnv    = "KAFKAWAKE_BENCH_HEAP"         // where the envelope test writes the heap profile of the scraper's state
+	benchCPUEnv     = "KAFKAWAKE_BENCH_CPU"          // where the envelope test writes the CPU profile of its scrapes
 
 	// benchMaxTopics caps the topics of a cluster: bindings share topics
 	// beyond it (binding i reads topic i mod min(bindings, 200)).
@@ -75,6 +80,13 @@ type ScrapeResult struct {
 	Allocs     float64          `json:"allocs"`   // heap allocations per check
 	AllocKB    float64          `json:"alloc_kb"` // heap bytes allocated per check, KiB
 	Pending    int64            `json:"pending"`  // Σ pending over bindings, to cross-check both readers
+
+	// Set by the envelope test only.
+	StateKB      float64 `json:"state_kb,omitempty"`      // live heap the scraper keeps between scrapes, KiB
+	Series       int     `json:"series,omitempty"`        // data points in one scrape
+	Checked      int     `json:"checked,omitempty"`       // random bindings compared with kadm
+	CheckSeed    uint64  `json:"check_seed,omitempty"`    // the seed that picked them
+	SetupSeconds float64 `json:"setup_seconds,omitempty"` // seeding the cluster and the first scrapes
 }
 
 // TestBenchKafkaServer is the child process: a kfake cluster that counts the
@@ -217,6 +229,13 @@ func (s *benchServer) stop(t *testing.T) {
 // has every even group commit offset 2 on all partitions of its topic.
 func seedBenchCluster(t *testing.T, addrs []string, topics int) {
 	t.Helper()
+	seedBenchGroups(t, addrs, topics, benchMaxGroups)
+}
+
+// seedBenchGroups writes 4 records on every partition and has every even
+// group of `groups` commit offset 2 on all partitions of its topic.
+func seedBenchGroups(t *testing.T, addrs []string, topics, groups int) {
+	t.Helper()
 	client, err := kgo.NewClient(kgo.SeedBrokers(addrs...), kgo.DisableClientMetrics(),
 		kgo.RecordPartitioner(kgo.ManualPartitioner()), kgo.ProducerLinger(0))
 	require.NoError(t, err)
@@ -225,12 +244,12 @@ func seedBenchCluster(t *testing.T, addrs []string, topics int) {
 	adm := kadm.NewClient(client)
 	details := fillEveryPartition(t, client)
 
-	groups := make(chan int)
+	work := make(chan int)
 	var wg sync.WaitGroup
 	errs := make(chan error, 8)
 	for range 8 {
 		wg.Go(func() {
-			for i := range groups {
+			for i := range work {
 				topic := benchTopic(i, topics)
 				var offsets kadm.Offsets
 				for p := range details[topic].Partitions {
@@ -243,10 +262,10 @@ func seedBenchCluster(t *testing.T, addrs []string, topics int) {
 			}
 		})
 	}
-	for i := 0; i < benchMaxGroups; i += 2 {
-		groups <- i
+	for i := 0; i < groups; i += 2 {
+		work <- i
 	}
-	close(groups)
+	close(work)
 	wg.Wait()
 	close(errs)
 	require.NoError(t, <-errs)
@@ -257,11 +276,16 @@ func benchGroup(binding int) string         { return fmt.Sprintf("group-%04d", b
 
 func benchBindings(n int) ([]BindingConfig, int) {
 	topics := min(n, benchMaxTopics)
+	return benchBindingsOver(n, topics), topics
+}
+
+// benchBindingsOver binds group-i to topic i mod topics, for i < n.
+func benchBindingsOver(n, topics int) []BindingConfig {
 	out := make([]BindingConfig, n)
 	for i := range out {
 		out[i] = BindingConfig{Topic: benchTopic(i, topics), ConsumerGroup: benchGroup(i), Function: fmt.Sprintf("fn-%04d", i)}
 	}
-	return out, topics
+	return out
 }
 
 // measure runs check at least minChecks times and for at least minTime (at
@@ -556,4 +580,121 @@ func TestBenchScrapeProfile(t *testing.T) {
 		scrapeOnce(t, s)
 	}
 	pprof.StopCPUProfile()
+}
+
+// TestBenchScale measures the scale envelope, one configuration given by
+// KAFKAWAKE_BENCH_SCALE ("brokers,topics,partitions,bindings"; binding i
+// reads topic i mod topics with its own group, every even group committed):
+// requests, wall and CPU time and allocations per scrape, the live heap the
+// scraper keeps between scrapes, and the points of one scrape. It then
+// checks the pending value of 20 bindings, picked with a printed seed
+// (KAFKAWAKE_BENCH_SEED replays one), against kadm's reading of the same
+// cluster. The result is appended to KAFKAWAKE_BENCH_OUT.
+func TestBenchScale(t *testing.T) {
+	spec, outPath := os.Getenv(benchScaleEnv), os.Getenv(benchOutEnv)
+	if spec == "" || outPath == "" {
+		t.Skip("run by bench/cmd/kafkawake-bench")
+	}
+	var brokers, topics, partitions, n int
+	_, err := fmt.Sscanf(spec, "%d,%d,%d,%d", &brokers, &topics, &partitions, &n)
+	require.NoError(t, err)
+	seed := uint64(time.Now().UnixNano())
+	if s := os.Getenv("KAFKAWAKE_BENCH_SEED"); s != "" {
+		seed, err = strconv.ParseUint(s, 10, 64)
+		require.NoError(t, err)
+	}
+	t.Logf("seed %d (KAFKAWAKE_BENCH_SEED=%d replays the bindings checked against kadm)", seed, seed)
+
+	setup := time.Now()
+	srv := startBenchServer(t, brokers, partitions, topics)
+	seedBenchGroups(t, srv.addrs, topics, n)
+	bindings := benchBindingsOver(n, topics)
+
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	s := newBenchScraper(t, srv.addrs, bindings)
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	setupSeconds := time.Since(setup).Seconds()
+	if path := os.Getenv(benchHeapEnv); path != "" {
+		writeProfile(t, path, pprof.WriteHeapProfile)
+	}
+
+	minScrapes, maxScrapes, minTime := 10, 100, 10*time.Second
+	if os.Getenv(benchQuickEnv) == "1" {
+		minScrapes, maxScrapes, minTime = 3, 20, 2*time.Second
+	}
+	counts := srv.counts(t)
+	if path := os.Getenv(benchCPUEnv); path != "" {
+		f, err := os.Create(path)
+		require.NoError(t, err)
+		defer f.Close()
+		require.NoError(t, pprof.StartCPUProfile(f))
+	}
+	m, pending := measure(t, minScrapes, maxScrapes, minTime, func() int64 { return scrapeOnce(t, s) })
+	pprof.StopCPUProfile()
+	r := m.result("scale", "envelope", brokers, partitions, topics, n, 0, counts, srv.counts(t), pending)
+	r.StateKB = float64(int64(after.HeapAlloc)-int64(before.HeapAlloc)) / 1024
+	r.SetupSeconds = setupSeconds
+
+	md, err := s.scrape(t.Context())
+	require.NoError(t, err)
+	r.Series = md.DataPointCount()
+	got := pointsByFunction(t, md)
+	rng := rand.New(rand.NewPCG(seed, 0))
+	client, err := kgo.NewClient(kgo.SeedBrokers(srv.addrs...), kgo.DisableClientMetrics())
+	require.NoError(t, err)
+	defer client.Close()
+	adm := kadm.NewClient(client)
+	for range 20 {
+		b := bindings[rng.IntN(len(bindings))]
+		assert.Equal(t, benchTruth(t, adm, b), got.intValue(t, pendingName, b.Function),
+			"pending of binding %s (seed %d)", b, seed)
+		r.Checked++
+	}
+	r.CheckSeed = seed
+
+	f, err := os.OpenFile(outPath, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
+	require.NoError(t, err)
+	defer f.Close()
+	require.NoError(t, json.NewEncoder(f).Encode(r))
+	t.Logf("%d bindings over %d topics × %d partitions on %d brokers: setup %.0f s, %d scrapes, %.1f requests/scrape %v, p50 %.1f ms, p99 %.1f ms, cpu %.1f ms, %.0f allocs, state %.1f MiB, %d points",
+		n, topics, partitions, brokers, setupSeconds, r.Checks, r.requestsPerScrape(), r.Requests, r.P50MS, r.P99MS, r.CPUMS, r.Allocs, r.StateKB/1024, r.Series)
+}
+
+func writeProfile(t *testing.T, path string, write func(io.Writer) error) {
+	t.Helper()
+	f, err := os.Create(path)
+	require.NoError(t, err)
+	defer f.Close()
+	require.NoError(t, write(f))
+}
+
+func (r ScrapeResult) requestsPerScrape() float64 { return float64(r.TotalReqs) / float64(r.Checks) }
+
+// benchTruth is a binding's pending value read with kadm alone: Σ over its
+// topic's partitions of end − commit, or end − start without a commit (the
+// receiver's default offset_reset, earliest).
+func benchTruth(t *testing.T, adm *kadm.Client, b BindingConfig) int64 {
+	t.Helper()
+	ctx := t.Context()
+	ends, err := adm.ListEndOffsets(ctx, b.Topic)
+	require.NoError(t, errors.Join(err, ends.Error()))
+	starts, err := adm.ListStartOffsets(ctx, b.Topic)
+	require.NoError(t, errors.Join(err, starts.Error()))
+	commits, err := adm.FetchOffsets(ctx, b.ConsumerGroup)
+	if !errors.Is(err, kerr.GroupIDNotFound) {
+		require.NoError(t, err)
+	}
+	var pending int64
+	for p, end := range ends[b.Topic] {
+		start := starts[b.Topic][p].Offset
+		if c, ok := commits.Lookup(b.Topic, p); ok && c.At >= 0 && c.At <= end.Offset {
+			pending += end.Offset - max(c.At, start)
+		} else {
+			pending += end.Offset - start
+		}
+	}
+	return pending
 }

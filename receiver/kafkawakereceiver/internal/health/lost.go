@@ -9,7 +9,7 @@ import "github.com/kafkawake/kafkawake/receiver/kafkawakereceiver/internal/offse
 type Losses struct {
 	// accounted is, per partition seen, the offset below which every loss
 	// was counted or taken as the baseline.
-	accounted map[int32]int64
+	accounted offset.Table
 	total     int64
 }
 
@@ -28,11 +28,9 @@ type Loss struct {
 // observation found. A group without a commit on a partition loses nothing
 // there: it has no position yet.
 func (l *Losses) Observe(partitions map[int32]offset.Partition) (total int64, found []Loss) {
-	if l.accounted == nil {
-		l.accounted = make(map[int32]int64, len(partitions))
-	}
+	l.accounted.Grow(len(partitions))
 	for p, o := range partitions {
-		accounted, seen := l.accounted[p]
+		accounted, seen := l.accounted.Get(p)
 		if seen && o.LogStart < accounted {
 			// The log starts over (topic re-created): so do its losses.
 			accounted = o.LogStart
@@ -51,13 +49,9 @@ func (l *Losses) Observe(partitions map[int32]offset.Partition) (total int64, fo
 				found = append(found, Loss{Partition: p, Messages: n})
 			}
 		}
-		l.accounted[p] = max(accounted, o.LogStart)
+		l.accounted.Set(p, max(accounted, o.LogStart))
 	}
-	for p := range l.accounted {
-		if _, ok := partitions[p]; !ok {
-			delete(l.accounted, p)
-		}
-	}
+	l.accounted.Retain(partitions)
 	return l.total, found
 }
 

@@ -46,21 +46,21 @@ type Result struct {
 // reads: an observation in which a partition could not be read leaves it
 // untouched.
 type State struct {
-	// prevPosition is, per partition seen at the previous observation, where
+	// position is, per partition seen at the previous observation, where
 	// the group stood: its commit, or the first offset a group without a
 	// commit would read (the log start under earliest, the baseline under
-	// latest).
-	prevPosition   map[int32]int64
-	latestBaseline map[int32]int64 // high watermark when a partition was first seen without a commit
-	// spare is the positions map of the observation before the previous
-	// one, reused for the next.
-	spare        map[int32]int64
-	consumed     int64
-	lastActivity time.Time
+	// latest). An observation replaces each partition's entry after reading
+	// it, so one table serves both observations and a steady binding
+	// allocates nothing.
+	position       offset.Table
+	latestBaseline offset.Table // high watermark when a partition was first seen without a commit
+	consumed       int64
+	lastActivity   time.Time
 
 	// prevEnds holds the end offsets of the previous observation while the
-	// group's commits are unreadable; nil outside that mode.
-	prevEnds map[int32]int64
+	// group's commits are unreadable (producedMode).
+	prevEnds     offset.Table
+	producedMode bool
 
 	ranges     []offset.PartitionRange
 	outOfRange []int32
@@ -69,10 +69,7 @@ type State struct {
 // NewState returns the state of a binding not observed yet: its first
 // observation is a baseline.
 func NewState() *State {
-	return &State{
-		prevPosition:   map[int32]int64{},
-		latestBaseline: map[int32]int64{},
-	}
+	return &State{}
 }
 
 // Observe applies the lag and consumption rules to one observation's
@@ -80,14 +77,10 @@ func NewState() *State {
 func (s *State) Observe(now time.Time, partitions map[int32]offset.Partition, reset Reset) Result {
 	var pending, consumedDelta int64
 	partitionsPending := 0
-	// The previous observation's spare map holds this one's positions, so a
-	// steady binding allocates nothing here.
-	position := s.spare
-	if position == nil {
-		position = make(map[int32]int64, len(partitions))
-	}
-	clear(position)
-	s.ranges, s.outOfRange = s.ranges[:0], s.outOfRange[:0]
+	s.position.Grow(len(partitions))
+	// Exactly one range per partition: append's doubling would keep room
+	// for 128 ranges behind each binding of 100 partitions.
+	s.ranges, s.outOfRange = slices.Grow(s.ranges[:0], len(partitions)), s.outOfRange[:0]
 	for p, o := range partitions {
 		if beyondEnd(o) {
 			// The consumer finds its offset out of range and resets: the
@@ -111,28 +104,25 @@ func (s *State) Observe(now time.Time, partitions map[int32]offset.Partition, re
 		}
 		s.ranges = append(s.ranges, offset.PartitionRange{Partition: p, Range: r, Pending: count})
 		if o.Committed == offset.NoCommit {
-			position[p] = r.From
+			s.position.Set(p, r.From)
 			continue
 		}
 		// A partition seen for the first time is a baseline. One seen before
 		// counts from where the group stood then, its first commit included;
 		// a rewind is not consumption, only forward moves count.
-		if prev, ok := s.prevPosition[p]; ok {
+		if prev, ok := s.position.Get(p); ok {
 			consumedDelta += max(0, o.Committed-prev)
 		}
-		position[p] = o.Committed
+		s.position.Set(p, o.Committed)
 	}
 	slices.SortFunc(s.ranges, func(a, b offset.PartitionRange) int { return cmp.Compare(a.Partition, b.Partition) })
 	slices.Sort(s.outOfRange)
 	// Partitions absent from a complete read (a topic re-created with fewer
 	// partitions) lose their baselines too, so they start fresh.
-	for p := range s.latestBaseline {
-		if _, ok := partitions[p]; !ok {
-			delete(s.latestBaseline, p)
-		}
-	}
-	s.prevPosition, s.spare = position, s.prevPosition
-	s.prevEnds = nil
+	s.latestBaseline.Retain(partitions)
+	s.position.Retain(partitions)
+	s.prevEnds.Clear()
+	s.producedMode = false
 	if consumedDelta > 0 {
 		s.consumed += consumedDelta
 		s.lastActivity = now
@@ -152,7 +142,7 @@ func beyondEnd(o offset.Partition) bool {
 // partition; its start is the first pending offset.
 func (s *State) pendingRange(p int32, o offset.Partition, reset Reset) offset.Range {
 	if o.Committed != offset.NoCommit {
-		delete(s.latestBaseline, p)
+		s.latestBaseline.Delete(p)
 		return offset.CommittedRange(o)
 	}
 	return offset.Range{From: max(s.startPosition(p, o, reset), o.LogStart), To: o.HighWatermark}
@@ -168,12 +158,12 @@ func (s *State) startPosition(p int32, o offset.Partition, reset Reset) int64 {
 	case FromTimestamp:
 		return o.TimestampStart
 	}
-	baseline, ok := s.latestBaseline[p]
+	baseline, ok := s.latestBaseline.Get(p)
 	if !ok || o.HighWatermark < baseline {
 		// First sight, or the partition was truncated or re-created: the
 		// group would start from the end, so only what arrives from now counts.
 		baseline = o.HighWatermark
-		s.latestBaseline[p] = baseline
+		s.latestBaseline.Set(p, baseline)
 	}
 	return baseline
 }
@@ -188,15 +178,19 @@ func (s *State) startPosition(p int32, o offset.Partition, reset Reset) int64 {
 func (s *State) ObserveProduced(partitions map[int32]offset.Partition) Result {
 	var pending int64
 	partitionsPending := 0
-	ends := make(map[int32]int64, len(partitions))
+	if !s.producedMode {
+		s.prevEnds.Clear()
+	}
+	s.prevEnds.Grow(len(partitions))
 	for p, o := range partitions {
-		ends[p] = o.HighWatermark
-		if prev, ok := s.prevEnds[p]; ok && o.HighWatermark > prev {
+		if prev, ok := s.prevEnds.Get(p); ok && o.HighWatermark > prev {
 			pending += o.HighWatermark - prev
 			partitionsPending++
 		}
+		s.prevEnds.Set(p, o.HighWatermark)
 	}
-	s.prevEnds = ends
-	clear(s.prevPosition)
+	s.prevEnds.Retain(partitions)
+	s.producedMode = true
+	s.position.Clear()
 	return Result{Pending: pending, PartitionsPending: partitionsPending, Consumed: s.consumed, LastActivity: s.lastActivity}
 }

@@ -33,10 +33,14 @@ func pendingAge(now time.Time, pending []offset.PartitionRange, producedAt func(
 	return oldest.Seconds(), true
 }
 
-// topicWatermarks are the tables of one topic's partitions.
+// topicWatermarks are the tables of one topic's partitions, indexed by
+// partition number; a partition without a table has an empty one.
 type topicWatermarks struct {
 	id         [16]byte
-	partitions map[int32]*watermarkTable
+	partitions []watermarkTable
+	// observedAt is when the topic was last observed (Unix nanoseconds):
+	// the bindings that share the topic observe it once per scrape.
+	observedAt int64
 }
 
 // watermarkHistory keeps a table per partition of the watched topics, shared
@@ -55,23 +59,25 @@ func newWatermarkHistory() *watermarkHistory {
 func (h *watermarkHistory) observe(now time.Time, topic string, id [16]byte, partitions map[int32]offset.Partition) {
 	tw := h.topics[topic]
 	if tw == nil || tw.id != id {
-		tw = &topicWatermarks{id: id, partitions: make(map[int32]*watermarkTable, len(partitions))}
+		tw = &topicWatermarks{id: id, partitions: make([]watermarkTable, len(partitions))}
 		h.topics[topic] = tw
 	}
-	for p, o := range partitions {
-		table := tw.partitions[p]
-		if table == nil {
-			table = &watermarkTable{}
-			tw.partitions[p] = table
-		}
-		table.add(o.HighWatermark, now)
+	if tw.observedAt == now.UnixNano() {
+		return
 	}
-	if len(tw.partitions) == len(partitions) {
-		return // every table is a partition just read
+	tw.observedAt = now.UnixNano()
+	for p, o := range partitions {
+		if p < 0 {
+			continue
+		}
+		for int(p) >= len(tw.partitions) {
+			tw.partitions = append(tw.partitions, watermarkTable{})
+		}
+		tw.partitions[p].add(o.HighWatermark, now)
 	}
 	for p := range tw.partitions {
-		if _, ok := partitions[p]; !ok {
-			delete(tw.partitions, p)
+		if _, ok := partitions[int32(p)]; !ok {
+			tw.partitions[p] = watermarkTable{}
 		}
 	}
 }
@@ -83,11 +89,10 @@ func (h *watermarkHistory) producedAt(topic string, partition int32, offset int6
 	if tw == nil {
 		return time.Time{}, false
 	}
-	table := tw.partitions[partition]
-	if table == nil {
+	if partition < 0 || int(partition) >= len(tw.partitions) {
 		return time.Time{}, false
 	}
-	return table.producedAt(offset)
+	return tw.partitions[partition].producedAt(offset)
 }
 
 // Ager owns the pending age of every binding: the high watermark history

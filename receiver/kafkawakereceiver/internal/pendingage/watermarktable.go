@@ -40,7 +40,10 @@ func (t *watermarkTable) add(hw int64, at time.Time) {
 	p := watermarkPoint{offset: hw, at: at.UnixNano()}
 	n := t.len()
 	if n == 0 {
-		t.points = append(make([]watermarkPoint, 0, watermarkTableSize), p)
+		// The table grows as points come: a partition without new messages
+		// keeps two points for ever, so reserving the full size up front
+		// would cost 1 KiB for each idle partition.
+		t.points = append(t.points, p)
 		return
 	}
 	last := t.at(n - 1)

@@ -10,10 +10,10 @@ import "github.com/kafkawake/kafkawake/receiver/kafkawakereceiver/internal/offse
 type Counter struct {
 	started bool
 	topicID [16]byte
-	// ends are the previous observation's high watermarks; spare is the
-	// map the next one fills, so that observations allocate nothing.
-	ends, spare map[int32]int64
-	total       int64
+	// ends are the previous observation's high watermarks; an observation
+	// replaces each partition's entry after reading it.
+	ends  offset.Table
+	total int64
 }
 
 // Observe adds one observation of the topic's partitions and returns the
@@ -27,14 +27,10 @@ type Counter struct {
 // The log start never counts: DeleteRecords deletes, it does not produce.
 func (c *Counter) Observe(topicID [16]byte, partitions map[int32]offset.Partition) int64 {
 	recreated := c.started && topicID != c.topicID
-	ends := c.spare
-	if ends == nil {
-		ends = make(map[int32]int64, len(partitions))
-	}
-	clear(ends)
+	c.ends.Grow(len(partitions))
 	for p, o := range partitions {
-		ends[p] = o.HighWatermark
-		prev, seen := c.ends[p]
+		prev, seen := c.ends.Get(p)
+		c.ends.Set(p, o.HighWatermark)
 		switch {
 		case !c.started:
 		case !seen || recreated:
@@ -43,6 +39,7 @@ func (c *Counter) Observe(topicID [16]byte, partitions map[int32]offset.Partitio
 			c.total += max(0, o.HighWatermark-prev)
 		}
 	}
-	c.started, c.topicID, c.ends, c.spare = true, topicID, ends, c.ends
+	c.ends.Retain(partitions)
+	c.started, c.topicID = true, topicID
 	return c.total
 }
