@@ -25,15 +25,14 @@ import (
 )
 
 // Snapshot is everything one scrape read from Kafka, for all bindings.
-// A partition is either in ends and starts or has an entry in
-// partitionErrs; a group has an entry in groups.
+// A topic either has an error in topicErrs or is listed; a group has an
+// entry in groups.
 type Snapshot struct {
-	Layout        Layout
-	topicErrs     map[string]error // topics that cannot be read at all
-	partitionErrs map[offset.TopicPartition]error
-	ends, starts  map[offset.TopicPartition]int64
-	groups        map[string]groupOffsets
-	shares        map[string]shareOffsets
+	Layout    Layout
+	topicErrs map[string]error // topics that cannot be read at all
+	listed    map[string]*listedTopic
+	groups    map[string]groupOffsets
+	shares    map[string]shareOffsets
 	// since holds, per timestamp asked for, the first offset of each
 	// partition at or after it.
 	since map[int64]listedOffsets
@@ -58,9 +57,48 @@ type TopicsSince struct {
 	Topics []string
 }
 
+// listedTopic is what one scrape listed for one topic's partitions, in the
+// layout's order. A topic is read by many bindings (10 per topic in the
+// benchmark of 10,000 bindings), so its offsets sit in flat slices that each
+// binding walks, without a map lookup per partition.
+type listedTopic struct {
+	partitions   []int32 // sorted
+	ends, starts []int64
+	errs         []error // nil while every partition was listed
+}
+
+func newListedTopic(partitions []int32) *listedTopic {
+	return &listedTopic{partitions: partitions, ends: make([]int64, len(partitions)), starts: make([]int64, len(partitions))}
+}
+
+// fail marks the i-th partition as not read, for err.
+func (t *listedTopic) fail(i int, err error) {
+	if t.errs == nil {
+		t.errs = make([]error, len(t.partitions))
+	}
+	t.errs[i] = err
+}
+
+func (t *listedTopic) err(i int) error {
+	if t.errs == nil {
+		return nil
+	}
+	return t.errs[i]
+}
+
+// index is the position of partition p in the topic's list.
+func (t *listedTopic) index(p int32) (int, bool) {
+	if int(p) < len(t.partitions) && p >= 0 && t.partitions[p] == p {
+		return int(p), true // partitions are numbered densely from 0
+	}
+	return slices.BinarySearch(t.partitions, p)
+}
+
 // groupOffsets is what one group's coordinator answered.
 type groupOffsets struct {
-	committed map[offset.TopicPartition]committedOffset
+	// committed holds, per topic, the group's answer for each partition,
+	// indexed by partition number.
+	committed map[string][]committedOffset
 	// err is set when the group's offsets could not be read at all.
 	err error
 	// unauthorized is set when the collector may not describe the group.
@@ -68,8 +106,9 @@ type groupOffsets struct {
 }
 
 type committedOffset struct {
-	at  int64 // -1 when the group has no commit on the partition
-	err error
+	answered bool  // false for a partition the answer did not list
+	at       int64 // -1 when the group has no commit on the partition
+	err      error
 }
 
 // Reader reads topics and groups with batched requests: one Metadata
@@ -111,11 +150,9 @@ func (r *Reader) Read(ctx context.Context, q Query) Snapshot {
 
 func (r *Reader) readPartitions(ctx context.Context, topics []string, since []TopicsSince) Snapshot {
 	c := Snapshot{
-		since:         map[int64]listedOffsets{},
-		topicErrs:     map[string]error{},
-		partitionErrs: map[offset.TopicPartition]error{},
-		ends:          map[offset.TopicPartition]int64{},
-		starts:        map[offset.TopicPartition]int64{},
+		since:     map[int64]listedOffsets{},
+		topicErrs: map[string]error{},
+		listed:    make(map[string]*listedTopic, len(topics)),
 	}
 	layout, err := r.readLayout(ctx, topics)
 	if err != nil {
@@ -131,10 +168,12 @@ func (r *Reader) readPartitions(ctx context.Context, topics []string, since []To
 			c.topicErrs[t] = err
 			continue
 		}
-		for _, p := range layout.partitions[t] {
+		lt := newListedTopic(layout.partitions[t])
+		c.listed[t] = lt
+		for i, p := range lt.partitions {
 			tp := offset.TopicPartition{Topic: t, Partition: p}
 			if err := layout.leaderless[tp]; err != nil {
-				c.partitionErrs[tp] = err
+				lt.fail(i, err)
 				continue
 			}
 			listable = append(listable, tp)
@@ -163,15 +202,20 @@ func (r *Reader) readPartitions(ctx context.Context, topics []string, since []To
 	for i, ts := range since {
 		c.since[ts.Millis] = sinceLists[i]
 	}
-	c.ends, c.starts = make(map[offset.TopicPartition]int64, len(listable)), make(map[offset.TopicPartition]int64, len(listable))
-	for _, tp := range listable {
-		end, endErr := ends.get(tp)
-		start, startErr := starts.get(tp)
-		if err := cmp.Or(endErr, startErr); err != nil {
-			c.partitionErrs[tp] = err
-			continue
+	for t, lt := range c.listed {
+		for i, p := range lt.partitions {
+			if lt.err(i) != nil {
+				continue
+			}
+			tp := offset.TopicPartition{Topic: t, Partition: p}
+			end, endErr := ends.get(tp)
+			start, startErr := starts.get(tp)
+			if err := cmp.Or(endErr, startErr); err != nil {
+				lt.fail(i, err)
+				continue
+			}
+			lt.ends[i], lt.starts[i] = end, start
 		}
-		c.ends[tp], c.starts[tp] = end, start
 	}
 	return c
 }
@@ -430,16 +474,23 @@ func groupOffsetsOf(g kmsg.OffsetFetchResponseGroup, coordinator string) groupOf
 	if err := kerr.ErrorForCode(g.ErrorCode); err != nil {
 		return groupFailure(g.Group, coordinator, err)
 	}
-	committed := map[offset.TopicPartition]committedOffset{}
+	committed := make(map[string][]committedOffset, len(g.Topics))
 	for _, t := range g.Topics {
+		byPartition := committed[t.Topic]
 		for _, p := range t.Partitions {
-			tp := offset.TopicPartition{Topic: t.Topic, Partition: p.Partition}
-			if err := kerr.ErrorForCode(p.ErrorCode); err != nil {
-				committed[tp] = committedOffset{err: fmt.Errorf("committed offset of group %q on partition %d of topic %q (coordinator %s): %w", g.Group, p.Partition, t.Topic, coordinator, err)}
+			if p.Partition < 0 {
 				continue
 			}
-			committed[tp] = committedOffset{at: max(p.Offset, offset.NoCommit)}
+			for int(p.Partition) >= len(byPartition) {
+				byPartition = append(byPartition, committedOffset{})
+			}
+			if err := kerr.ErrorForCode(p.ErrorCode); err != nil {
+				byPartition[p.Partition] = committedOffset{answered: true, err: fmt.Errorf("committed offset of group %q on partition %d of topic %q (coordinator %s): %w", g.Group, p.Partition, t.Topic, coordinator, err)}
+				continue
+			}
+			byPartition[p.Partition] = committedOffset{answered: true, at: max(p.Offset, offset.NoCommit)}
 		}
+		committed[t.Topic] = byPartition
 	}
 	return groupOffsets{committed: committed}
 }
@@ -497,10 +548,11 @@ func (c Snapshot) Binding(topic, group string) (BindingRead, error) {
 	if !ok {
 		groupErr = fmt.Errorf("no committed-offsets answer for group %q", group)
 	}
-	read, err := c.assemble(topic, groupErr, func(tp offset.TopicPartition, o offset.Partition) (offset.Partition, error) {
-		if commit, ok := g.committed[tp]; ok {
-			o.Committed = commit.at
-			return o, commit.err
+	commits := g.committed[topic]
+	read, err := c.assemble(topic, groupErr, func(p int32, o offset.Partition) (offset.Partition, error) {
+		if int(p) < len(commits) && commits[p].answered {
+			o.Committed = commits[p].at
+			return o, commits[p].err
 		}
 		return o, nil
 	})
@@ -515,22 +567,25 @@ func (c Snapshot) Binding(topic, group string) (BindingRead, error) {
 // without a position, completed by the group's answer for it. The topic's
 // error, then the group's, fail the whole binding; a partition that was not
 // read, or that the group's answer fails, fails it too.
-func (c Snapshot) assemble(topic string, groupErr error, complete func(offset.TopicPartition, offset.Partition) (offset.Partition, error)) (BindingRead, error) {
+func (c Snapshot) assemble(topic string, groupErr error, complete func(int32, offset.Partition) (offset.Partition, error)) (BindingRead, error) {
 	if err := c.topicErrs[topic]; err != nil {
 		return BindingRead{}, err
 	}
 	if groupErr != nil {
 		return BindingRead{}, groupErr
 	}
-	partitions := make(map[int32]offset.Partition, len(c.Layout.partitions[topic]))
+	lt := c.listed[topic]
+	if lt == nil {
+		return bindingOf(topic, nil, nil)
+	}
+	partitions := make(map[int32]offset.Partition, len(lt.partitions))
 	var failed []error
-	for _, p := range c.Layout.partitions[topic] {
-		tp := offset.TopicPartition{Topic: topic, Partition: p}
-		if err := c.partitionErrs[tp]; err != nil {
+	for i, p := range lt.partitions {
+		if err := lt.err(i); err != nil {
 			failed = append(failed, err)
 			continue
 		}
-		o, err := complete(tp, offset.Partition{HighWatermark: c.ends[tp], LogStart: c.starts[tp], Committed: offset.NoCommit})
+		o, err := complete(p, offset.Partition{HighWatermark: lt.ends[i], LogStart: lt.starts[i], Committed: offset.NoCommit})
 		if err != nil {
 			failed = append(failed, err)
 			continue
@@ -555,7 +610,14 @@ func bindingOf(topic string, partitions map[int32]offset.Partition, failed []err
 }
 
 // End is the end offset this snapshot listed for a partition it read.
-func (c Snapshot) End(tp offset.TopicPartition) int64 { return c.ends[tp] }
+func (c Snapshot) End(tp offset.TopicPartition) int64 {
+	if lt := c.listed[tp.Topic]; lt != nil {
+		if i, ok := lt.index(tp.Partition); ok {
+			return lt.ends[i]
+		}
+	}
+	return 0
+}
 
 // TopicID is the topic's ID in the snapshot's layout.
 func (c Snapshot) TopicID(topic string) [16]byte { return c.Layout.TopicID(topic) }

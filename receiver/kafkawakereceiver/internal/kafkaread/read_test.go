@@ -16,18 +16,18 @@ import (
 // given end and start offsets, and the given groups' answers.
 func readTopic(topic string, ends, starts []int64, groups map[string]groupOffsets) Snapshot {
 	c := Snapshot{
-		Layout:        Layout{partitions: map[string][]int32{}},
-		topicErrs:     map[string]error{},
-		partitionErrs: map[offset.TopicPartition]error{},
-		ends:          map[offset.TopicPartition]int64{},
-		starts:        map[offset.TopicPartition]int64{},
-		groups:        groups,
+		Layout:    Layout{partitions: map[string][]int32{}},
+		topicErrs: map[string]error{},
+		listed:    map[string]*listedTopic{},
+		groups:    groups,
 	}
 	for p := range ends {
-		tp := offset.TopicPartition{Topic: topic, Partition: int32(p)}
 		c.Layout.partitions[topic] = append(c.Layout.partitions[topic], int32(p))
-		c.ends[tp], c.starts[tp] = ends[p], starts[p]
 	}
+	lt := newListedTopic(c.Layout.partitions[topic])
+	copy(lt.ends, ends)
+	copy(lt.starts, starts)
+	c.listed[topic] = lt
 	return c
 }
 
@@ -93,13 +93,13 @@ func TestOffsetsOfNeverHidesAnError(t *testing.T) {
 		}), `reading committed offsets of group "g" from coordinator broker 2 (k2:9092)`},
 		{"one partition of three not read", func() Snapshot {
 			c := readTopic("orders", []int64{10, 10, 10}, []int64{0, 0, 0}, committed)
-			c.partitionErrs[offset.TopicPartition{Topic: "orders", Partition: 2}] = errors.New("listing the end offset on broker 3 (k3:9092): context deadline exceeded")
+			c.listed["orders"].fail(2, errors.New("listing the end offset on broker 3 (k3:9092): context deadline exceeded"))
 			return c
 		}(), "listing the end offset on broker 3 (k3:9092)"},
 		{"two partitions of three not read", func() Snapshot {
 			c := readTopic("orders", []int64{10, 10, 10}, []int64{0, 0, 0}, committed)
-			c.partitionErrs[offset.TopicPartition{Topic: "orders", Partition: 0}] = errors.New("partition 0 has no leader")
-			c.partitionErrs[offset.TopicPartition{Topic: "orders", Partition: 1}] = errors.New("partition 1 has no leader")
+			c.listed["orders"].fail(0, errors.New("partition 0 has no leader"))
+			c.listed["orders"].fail(1, errors.New("partition 1 has no leader"))
 			return c
 		}(), "partition 0 has no leader (and 1 more of the topic's partitions could not be read)"},
 		{"no partitions", readTopic("orders", nil, nil, committed), `topic "orders": no partitions in the metadata`},
@@ -154,4 +154,40 @@ func TestShareOffsetsWithoutLagAreAnError(t *testing.T) {
 	require.Error(t, got.err)
 	assert.ErrorContains(t, got.err, "Kafka 4.2 or later")
 	assert.NoError(t, shareOffsetsOf(g, 1, "broker 1 (k:9092)").err)
+}
+
+func TestListedTopicFindsPartitionsByNumber(t *testing.T) {
+	dense := newListedTopic([]int32{0, 1, 2})
+	i, ok := dense.index(2)
+	assert.True(t, ok)
+	assert.Equal(t, 2, i)
+	_, ok = dense.index(3)
+	assert.False(t, ok)
+	_, ok = dense.index(-1)
+	assert.False(t, ok)
+
+	// A layout missing a partition (a metadata answer that skipped one):
+	// positions and numbers differ.
+	sparse := newListedTopic([]int32{0, 2, 5})
+	i, ok = sparse.index(5)
+	assert.True(t, ok)
+	assert.Equal(t, 2, i)
+	_, ok = sparse.index(1)
+	assert.False(t, ok)
+}
+
+func TestCommitsOfPartitionsTheAnswerSkipped(t *testing.T) {
+	// The answer lists partitions 0 and 2 only: partition 1 has no commit,
+	// and a partition beyond the answer has none either.
+	g := groupOffsetsOf(offsetFetchGroup("g", 0, fetchedPartition(2, 7, 0), fetchedPartition(0, 3, 0)), "broker 1 (k1:9092)")
+	c := readTopic("orders", []int64{10, 10, 10, 10}, []int64{0, 0, 0, 0}, map[string]groupOffsets{"g": g})
+	got, err := c.Binding("orders", "g")
+	require.NoError(t, err)
+	assert.Equal(t, map[int32]offset.Partition{
+		0: {HighWatermark: 10, Committed: 3},
+		1: {HighWatermark: 10, Committed: offset.NoCommit},
+		2: {HighWatermark: 10, Committed: 7},
+		3: {HighWatermark: 10, Committed: offset.NoCommit},
+	}, got.Partitions)
+	assert.Equal(t, int64(10), c.End(offset.TopicPartition{Topic: "orders", Partition: 3}))
 }

@@ -164,7 +164,8 @@ func (c Snapshot) ShareBinding(topic, group string, sinceMillis int64) (BindingR
 	if !ok {
 		groupErr = fmt.Errorf("no share-group offsets answer for share group %q", group)
 	}
-	return c.assemble(topic, groupErr, func(tp offset.TopicPartition, o offset.Partition) (offset.Partition, error) {
+	return c.assemble(topic, groupErr, func(p int32, o offset.Partition) (offset.Partition, error) {
+		tp := offset.TopicPartition{Topic: topic, Partition: p}
 		o.Share = true
 		// A failed partition carries a zero start, so it takes this branch.
 		if sp, ok := g.partitions[tp]; ok && sp.start >= 0 {
