@@ -76,7 +76,9 @@ type ScrapeResult struct {
 	P50MS      float64          `json:"p50_ms"`
 	P99MS      float64          `json:"p99_ms"`
 	MeanMS     float64          `json:"mean_ms"`
-	CPUMS      float64          `json:"cpu_ms"`   // user+system CPU of this process per check
+	CPUMS      float64          `json:"cpu_ms"` // user+system CPU of this process per check
+	CPUP50MS   float64          `json:"cpu_p50_ms"`
+	CPUP99MS   float64          `json:"cpu_p99_ms"`
 	Allocs     float64          `json:"allocs"`   // heap allocations per check
 	AllocKB    float64          `json:"alloc_kb"` // heap bytes allocated per check, KiB
 	Pending    int64            `json:"pending"`  // Σ pending over bindings, to cross-check both readers
@@ -292,6 +294,7 @@ func benchBindingsOver(n, topics int) []BindingConfig {
 // most maxChecks times) and measures each run.
 type measurement struct {
 	durations []time.Duration
+	cpus      []time.Duration // each run's CPU time
 	cpu       time.Duration
 	mallocs   uint64
 	bytes     uint64
@@ -307,9 +310,10 @@ func measure(t *testing.T, minChecks, maxChecks int, minTime time.Duration, chec
 	start := time.Now()
 	var pending int64
 	for i := 0; i < maxChecks && (i < minChecks || time.Since(start) < minTime); i++ {
-		t0 := time.Now()
+		t0, c0 := time.Now(), processCPU(t)
 		pending = check()
 		m.durations = append(m.durations, time.Since(t0))
+		m.cpus = append(m.cpus, processCPU(t)-c0)
 	}
 	m.cpu = processCPU(t) - cpu0
 	runtime.ReadMemStats(&ms1)
@@ -341,12 +345,15 @@ func (m measurement) result(kind, set string, brokers, partitions, topics, bindi
 	for _, d := range sorted {
 		sum += d
 	}
+	cpus := slices.Clone(m.cpus)
+	slices.Sort(cpus)
 	r := ScrapeResult{
 		Kind: kind, Set: set, Brokers: brokers, Partitions: partitions, Topics: topics, Bindings: bindings,
 		LatencyMS: int(latency.Milliseconds()), Checks: n, Requests: map[string]int64{},
 		P50MS: percentile(sorted, 0.50), P99MS: percentile(sorted, 0.99),
-		MeanMS:  float64(sum) / float64(n) / float64(time.Millisecond),
-		CPUMS:   float64(m.cpu) / float64(n) / float64(time.Millisecond),
+		MeanMS:   float64(sum) / float64(n) / float64(time.Millisecond),
+		CPUMS:    float64(m.cpu) / float64(n) / float64(time.Millisecond),
+		CPUP50MS: percentile(cpus, 0.50), CPUP99MS: percentile(cpus, 0.99),
 		Allocs:  float64(m.mallocs) / float64(n),
 		AllocKB: float64(m.bytes) / float64(n) / 1024,
 		Pending: pending,

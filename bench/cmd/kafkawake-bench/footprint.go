@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
@@ -14,50 +15,82 @@ import (
 	"github.com/kafkawake/kafkawake/internal/collectortest"
 )
 
+// topology is a footprint run's cluster and bindings: binding i reads topic
+// i mod topics with its own group, and every even group committed offset 2
+// on all the partitions of its topic, which hold 4 records each.
+type topology struct {
+	brokers, topics, partitions, bindings int
+	interval                              time.Duration
+}
+
+// The footprint runs: the 1,000 bindings every earlier figure compares with,
+// and ten times as many bindings over 1,000 topics of 100 partitions each
+// (100,000 partitions, 10,000 groups) at 5 s.
+var footprints = []topology{
+	{brokers: 3, topics: 200, partitions: 12, bindings: 1000, interval: 2 * time.Second},
+	{brokers: 3, topics: 1000, partitions: 100, bindings: 10000, interval: 5 * time.Second},
+}
+
 // footprintResult is the collector's memory and CPU over a bounded run.
 type footprintResult struct {
-	bindings, topics, partitions, brokers int
-	duration                              time.Duration
-	samples                               int
-	rssStartKB, rssPeakKB, rssEndKB       int64
-	rssMedianKB                           int64
-	wakesBeforePeak                       int     // wake POSTs in the 10 s up to the peak RSS sample
-	gcs                                   int     // garbage collections during the run (gctrace)
-	maxLiveMB, maxGoalMB                  int     // the Go heap after GC and the heap goal, at most
-	cpuSeconds                            float64 // user + system over the measured window
-	cpuPercent                            float64 // of one core, averaged over the window
-	maxWindowPercent                      float64 // the busiest 10 s window
-	wakes                                 int     // wake POSTs the endpoint answered (204)
-	wakeConns                             int64   // TCP connections opened to the endpoint
-	exposition                            int     // Prometheus scrapes of the exporter during the run
+	topology
+	duration                        time.Duration
+	samples                         int
+	rssStartKB, rssPeakKB, rssEndKB int64
+	rssMedianKB                     int64
+	wakesBeforePeak                 int     // wake POSTs in the 10 s up to the peak RSS sample
+	gcs                             int     // garbage collections during the run (gctrace)
+	maxLiveMB, maxGoalMB            int     // the Go heap after GC and the heap goal, at most
+	cpuSeconds                      float64 // user + system over the measured window
+	cpuPercent                      float64 // of one core, averaged over the window
+	maxWindowPercent                float64 // the busiest 10 s window
+	wakes                           int     // wake POSTs the endpoint answered (204)
+	wakeConns                       int64   // TCP connections opened to the endpoint
+	exposition                      int     // Prometheus scrapes of the exporter during the run
+	series                          int     // samples in the exporter's last answer
+	expositionBytes                 int     // the size of its last answer
+	expositionTimes                 []time.Duration
+	requests                        map[string]int64 // Kafka requests by API over the measured window
+	heap                            heapAttribution
+}
+
+// scrapes is how many collection intervals the measured window held.
+func (f footprintResult) scrapes() float64 { return f.duration.Seconds() / f.interval.Seconds() }
+
+// cpuPerScrape is the collector's CPU time per collection interval: the
+// scrape, the processor, the exporter and the runtime.
+func (f footprintResult) cpuPerScrape() time.Duration {
+	return time.Duration(f.cpuSeconds / f.scrapes() * float64(time.Second))
 }
 
 // clockTicks is USER_HZ, the unit of utime and stime in /proc/<pid>/stat;
 // it is 100 on every Linux architecture Go supports.
 const clockTicks = 100
 
-// runFootprint runs the built collector with 1,000 bindings at 2 s and
-// samples its RSS and CPU time once a second.
-func runFootprint(ctx context.Context, o options) (footprintResult, error) {
-	const brokers, topicCount, partitions, bindingCount = 3, 200, 12, 1000
-	res := footprintResult{bindings: bindingCount, topics: topicCount, partitions: partitions, brokers: brokers}
-	topics := make([]string, topicCount)
+// runFootprint runs the built collector on a topology and samples its RSS
+// and CPU time once a second, the Kafka requests it sends, and what its
+// Prometheus exporter serves; at the end it takes a heap profile through
+// the pprof extension and attributes the live heap by component.
+func runFootprint(ctx context.Context, o options, t topology) (footprintResult, error) {
+	res := footprintResult{topology: t}
+	topics := make([]string, t.topics)
 	for i := range topics {
 		topics[i] = fmt.Sprintf("topic-%03d", i)
 	}
-	bindings := make([]binding, bindingCount)
+	bindings := make([]binding, t.bindings)
 	commits := map[string]string{}
 	for i := range bindings {
-		bindings[i] = binding{topic: topics[i%topicCount], group: fmt.Sprintf("group-%04d", i), function: fmt.Sprintf("fn-%04d", i)}
+		bindings[i] = binding{topic: topics[i%t.topics], group: fmt.Sprintf("group-%04d", i), function: fmt.Sprintf("fn-%04d", i)}
 		if i%2 == 0 {
 			commits[bindings[i].group] = bindings[i].topic
 		}
 	}
-	cluster, err := newCluster(brokers, partitions, topics)
+	cluster, err := newCluster(t.brokers, t.partitions, topics)
 	if err != nil {
 		return res, err
 	}
 	defer cluster.Close()
+	requests := countRequests(cluster)
 	producer, err := newProducer(cluster)
 	if err != nil {
 		return res, err
@@ -73,17 +106,23 @@ func runFootprint(ctx context.Context, o options) (footprintResult, error) {
 	if err != nil {
 		return res, err
 	}
-	col, err := collectortest.Start(o.collector, o.workDir, collectorConfig(cluster.ListenAddrs(), 2*time.Second, endpoint.srv.URL, "30s", port, bindings), port,
-		"GODEBUG=gctrace=1") // one line per GC on stderr: heap sizes without a profiler in the binary
+	pprofPort, err := childprocess.FreePort()
+	if err != nil {
+		return res, err
+	}
+	config := withPprof(collectorConfig(cluster.ListenAddrs(), t.interval, endpoint.srv.URL, "30s", port, bindings), pprofPort)
+	col, err := collectortest.Start(o.collector, o.workDir, config, port,
+		"GODEBUG=gctrace=1") // one line per GC on stderr: the live heap after each
 	if err != nil {
 		return res, err
 	}
 	defer func() { _ = col.Stop(collectorGrace) }()
-	if err := col.WaitExposing(ctx, "slimfaaskafka_wakeups_total", time.Minute); err != nil {
+	if err := col.WaitExposing(ctx, "slimfaaskafka_wakeups_total", 3*time.Minute); err != nil {
 		return res, err
 	}
 	pid := col.Pid()
 	gcBefore := len(gcTrace.FindAllString(col.Output(), -1))
+	requestsBefore := requests.snapshot()
 
 	type sample struct {
 		at    time.Time
@@ -122,10 +161,22 @@ func runFootprint(ctx context.Context, o options) (footprintResult, error) {
 		}
 		// Read the exporter every 15 s, as a Prometheus server would.
 		if len(samples)%15 == 0 {
-			if _, err := col.Scrape(ctx); err == nil {
+			start := time.Now()
+			if text, err := col.ScrapeText(ctx); err == nil {
+				res.expositionTimes = append(res.expositionTimes, time.Since(start))
 				res.exposition++
+				res.expositionBytes, res.series = len(text), countSamples(text)
 			}
 		}
+	}
+	res.requests = requests.since(requestsBefore)
+	if o.profiles != "" {
+		if err := keepCPUProfile(ctx, pprofPort, filepath.Join(o.profiles, fmt.Sprintf("cpu-%d.pprof", t.bindings))); err != nil {
+			return res, err
+		}
+	}
+	if res.heap, err = attributeHeap(ctx, pprofPort, o.profiles, t.bindings); err != nil {
+		return res, err
 	}
 	first, last := samples[0], samples[len(samples)-1]
 	res.samples = len(samples)
@@ -163,6 +214,24 @@ func runFootprint(ctx context.Context, o options) (footprintResult, error) {
 		res.maxLiveMB, res.maxGoalMB = max(res.maxLiveMB, live), max(res.maxGoalMB, goal)
 	}
 	return res, col.Stop(collectorGrace)
+}
+
+// withPprof adds the pprof extension on port to a collector config.
+func withPprof(config string, port int) string {
+	config = strings.Replace(config, "service:\n", fmt.Sprintf("extensions:\n  pprof:\n    endpoint: 127.0.0.1:%d\nservice:\n  extensions: [pprof]\n", port), 1)
+	return config
+}
+
+// countSamples counts the samples of a Prometheus text exposition: its
+// lines that are neither comments nor blank.
+func countSamples(text string) int {
+	n := 0
+	for _, line := range strings.Split(text, "\n") {
+		if line != "" && !strings.HasPrefix(line, "#") {
+			n++
+		}
+	}
+	return n
 }
 
 // gcTrace matches the heap part of a GODEBUG=gctrace=1 line:

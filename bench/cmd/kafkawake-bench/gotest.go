@@ -83,9 +83,17 @@ type scrapeResult struct {
 	P99MS      float64          `json:"p99_ms"`
 	MeanMS     float64          `json:"mean_ms"`
 	CPUMS      float64          `json:"cpu_ms"`
+	CPUP50MS   float64          `json:"cpu_p50_ms"`
+	CPUP99MS   float64          `json:"cpu_p99_ms"`
 	Allocs     float64          `json:"allocs"`
 	AllocKB    float64          `json:"alloc_kb"`
 	Pending    int64            `json:"pending"`
+
+	StateKB      float64 `json:"state_kb"`
+	Series       int     `json:"series"`
+	Checked      int     `json:"checked"`
+	CheckSeed    uint64  `json:"check_seed"`
+	SetupSeconds float64 `json:"setup_seconds"`
 }
 
 func (r scrapeResult) requestsPerCheck() float64 { return float64(r.TotalReqs) / float64(r.Checks) }
@@ -116,6 +124,27 @@ func runScrapeMatrix(ctx context.Context, o options) ([]scrapeResult, error) {
 		res = append(res, r)
 	}
 	return res, nil
+}
+
+// runScaleTest runs the receiver's envelope test on a topology: scrapes in
+// process, with kfake in a child process, and 20 random bindings checked
+// against kadm.
+func runScaleTest(ctx context.Context, o options, t topology) (scrapeResult, error) {
+	path := filepath.Join(o.workDir, fmt.Sprintf("scale-%d.jsonl", t.bindings))
+	env := []string{"KAFKAWAKE_BENCH_OUT=" + path, fmt.Sprintf("KAFKAWAKE_BENCH_SCALE=%d,%d,%d,%d", t.brokers, t.topics, t.partitions, t.bindings)}
+	if o.quick {
+		env = append(env, "KAFKAWAKE_BENCH_QUICK=1")
+	}
+	if _, err := goCommand(ctx, env, "test", "-tags", "bench", "-run", "^TestBenchScale$", "-count", "1", "-timeout", "20m", "-v",
+		"./receiver/kafkawakereceiver/"); err != nil {
+		return scrapeResult{}, err
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return scrapeResult{}, err
+	}
+	var r scrapeResult
+	return r, json.Unmarshal(data, &r)
 }
 
 // profileScrape profiles steady-state scrapes of one configuration and

@@ -30,6 +30,7 @@ type options struct {
 	trials    int
 	skip      map[string]bool
 	workDir   string
+	profiles  string // where the collector's profiles of the footprint runs are kept, if set
 }
 
 func main() {
@@ -40,6 +41,7 @@ func main() {
 	flag.StringVar(&o.collector, "collector", "bin/otelcol-kafkawake", "the built collector binary")
 	flag.DurationVar(&o.footprint, "footprint", 0, "how long the footprint run lasts (default 3m, 30s with -quick)")
 	flag.IntVar(&o.trials, "trials", 0, "wake trials per collection interval (default 60, 20 with -quick)")
+	flag.StringVar(&o.profiles, "profiles", "", "a directory to keep the collector's CPU and heap profiles of the footprint runs in")
 	flag.StringVar(&skip, "skip", "", "comma-separated parts to leave out of the report: gobench,scrape,wake,watch,keda,footprint,replicas")
 	flag.Parse()
 	o.skip = map[string]bool{}
@@ -100,6 +102,9 @@ func run(o options) error {
 		if o.collector, err = filepath.Abs(o.collector); err != nil {
 			return err
 		}
+		if st, err := os.Stat(o.collector); err == nil {
+			r.binaryMiB = float64(st.Size()) / (1 << 20)
+		}
 	}
 	if !o.skip["wake"] {
 		for _, interval := range []time.Duration{2 * time.Second, 500 * time.Millisecond} {
@@ -124,9 +129,18 @@ func run(o options) error {
 		}
 	}
 	if !o.skip["footprint"] {
-		log.Printf("footprint: 1,000 bindings at 2s for %s", o.footprint)
-		if r.footprint, err = runFootprint(ctx, o); err != nil {
-			return err
+		for _, t := range footprints {
+			log.Printf("envelope: %d bindings over %d topics × %d partitions, scrapes in process", t.bindings, t.topics, t.partitions)
+			scale, err := runScaleTest(ctx, o, t)
+			if err != nil {
+				return err
+			}
+			log.Printf("footprint: the collector with %d bindings at %s for %s", t.bindings, t.interval, o.footprint)
+			f, err := runFootprint(ctx, o, t)
+			if err != nil {
+				return err
+			}
+			r.envelopes = append(r.envelopes, envelope{scale: scale, footprint: f})
 		}
 	}
 	if !o.skip["replicas"] {

@@ -1,0 +1,180 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+
+	pprof "github.com/google/pprof/profile"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// requestCounter counts the requests a kfake cluster receives, by API.
+type requestCounter struct {
+	mu     sync.Mutex
+	counts map[string]int64
+}
+
+// countRequests installs an observe-only control on the cluster.
+func countRequests(c *kfake.Cluster) *requestCounter {
+	rc := &requestCounter{counts: map[string]int64{}}
+	c.Control(func(req kmsg.Request) (kmsg.Response, error, bool) {
+		c.KeepControl()
+		rc.mu.Lock()
+		rc.counts[kmsg.NameForKey(req.Key())]++
+		rc.mu.Unlock()
+		return nil, nil, false
+	})
+	return rc
+}
+
+func (rc *requestCounter) snapshot() map[string]int64 {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	out := make(map[string]int64, len(rc.counts))
+	for k, v := range rc.counts {
+		out[k] = v
+	}
+	return out
+}
+
+// since is the requests counted after before was taken.
+func (rc *requestCounter) since(before map[string]int64) map[string]int64 {
+	out := map[string]int64{}
+	for k, v := range rc.snapshot() {
+		if d := v - before[k]; d > 0 {
+			out[k] = d
+		}
+	}
+	return out
+}
+
+// heapAttribution is a heap profile's in-use bytes by component.
+type heapAttribution struct {
+	total  int64
+	byPart map[string]int64
+}
+
+// heapParts name the components a live heap is attributed to, in the order
+// a sample's stack is tested: the first part one of whose packages is on
+// the stack takes the sample. The exporters and the processor come before
+// pdata because they keep their own pdata copies; pdata allocated under
+// none of them is the receiver's output on its way through the pipeline.
+var heapParts = []struct {
+	name, why string
+	packages  []string
+}{
+	{"Prometheus exporter", "the exporter's copy of every series and its registry", []string{"prometheusexporter", "github.com/prometheus/"}},
+	{"kedascaler exporter", "the selections and streams KEDA opened", []string{"kedascalerexporter"}},
+	{"processor state", "the wake decisions' memory per binding, and its counter points", []string{"slimfaaswakeprocessor"}},
+	{"pdata in flight", "metrics between the receiver and the exporters", []string{"go.opentelemetry.io/collector/pdata"}},
+	{"Kafka client (franz-go)", "metadata cache, connections and buffers", []string{"github.com/twmb/franz-go"}},
+	{"receiver state", "the memory per binding: positions, history, tables", []string{"kafkawakereceiver"}},
+	{"collector and runtime", "the service, its telemetry, goroutine stacks", nil},
+}
+
+// attributeHeap reads the heap profile of a collector's pprof extension
+// (after a garbage collection) and attributes its in-use bytes. With dir
+// set, the profile is kept there.
+func attributeHeap(ctx context.Context, port int, dir string, bindings int) (heapAttribution, error) {
+	data, err := getProfile(ctx, port, "heap?gc=1")
+	if err != nil {
+		return heapAttribution{}, err
+	}
+	if dir != "" {
+		if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("heap-%d.pprof", bindings)), data, 0o644); err != nil {
+			return heapAttribution{}, err
+		}
+	}
+	prof, err := pprof.ParseData(data)
+	if err != nil {
+		return heapAttribution{}, fmt.Errorf("heap profile: %w", err)
+	}
+	return attribute(prof)
+}
+
+// keepCPUProfile writes 10 s of the collector's CPU profile to path.
+func keepCPUProfile(ctx context.Context, port int, path string) error {
+	data, err := getProfile(ctx, port, "profile?seconds=10")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, data, 0o644)
+}
+
+func getProfile(ctx context.Context, port int, what string) ([]byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, fmt.Sprintf("http://127.0.0.1:%d/debug/pprof/%s", port, what), http.NoBody)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("profile %s: %w", what, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("profile %s: %s", what, resp.Status)
+	}
+	return io.ReadAll(resp.Body)
+}
+
+func attribute(prof *pprof.Profile) (heapAttribution, error) {
+	index := -1
+	for i, st := range prof.SampleType {
+		if st.Type == "inuse_space" {
+			index = i
+		}
+	}
+	if index < 0 {
+		return heapAttribution{}, fmt.Errorf("heap profile without inuse_space")
+	}
+	h := heapAttribution{byPart: map[string]int64{}}
+	for _, s := range prof.Sample {
+		v := s.Value[index]
+		h.total += v
+		h.byPart[partOf(s)] += v
+	}
+	return h, nil
+}
+
+func partOf(s *pprof.Sample) string {
+	for _, part := range heapParts {
+		if part.packages == nil {
+			return part.name
+		}
+		for _, loc := range s.Location {
+			for _, line := range loc.Line {
+				if line.Function == nil {
+					continue
+				}
+				path := packageOf(line.Function.Name)
+				for _, pkg := range part.packages {
+					if strings.Contains(path, pkg) {
+						return part.name
+					}
+				}
+			}
+		}
+	}
+	return heapParts[len(heapParts)-1].name
+}
+
+// packageOf is the import path of a function's package, from its symbol
+// name. The type parameters of a generic function's shape are cut first:
+// they name other packages ("…Controller[…pdata/pmetric.Metrics…]").
+func packageOf(function string) string {
+	if i := strings.IndexByte(function, '['); i >= 0 {
+		function = function[:i]
+	}
+	slash := strings.LastIndexByte(function, '/') + 1
+	if dot := strings.IndexByte(function[slash:], '.'); dot >= 0 {
+		return function[:slash+dot]
+	}
+	return function
+}
