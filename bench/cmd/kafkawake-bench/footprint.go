@@ -21,6 +21,42 @@ import (
 type topology struct {
 	brokers, topics, partitions, bindings int
 	interval                              time.Duration
+	// lean turns off every receiver metric that neither the wake nor the
+	// scaling needs, as the README's sizing advice does for large installs.
+	lean bool
+}
+
+// leanDisabled are the receiver metrics a lean run turns off. Pending,
+// consumption, status, ownership and desired replicas stay on.
+var leanDisabled = []string{
+	"slimfaaskafka.produced_messages", "slimfaaskafka.lost_messages", "slimfaaskafka.partitions",
+	"slimfaaskafka.partitions_pending", "slimfaaskafka.stalled_partitions", "slimfaaskafka.group_members",
+	"slimfaaskafka.drain_time", "slimfaaskafka.last_activity_timestamp", "slimfaaskafka.pending_age",
+}
+
+// name says which run a topology is, in logs, files and tables.
+func (t topology) name() string {
+	if t.lean {
+		return fmt.Sprintf("%s, lean metrics", thousands(float64(t.bindings)))
+	}
+	return thousands(float64(t.bindings))
+}
+
+func (t topology) file() string {
+	if t.lean {
+		return fmt.Sprintf("%d-lean", t.bindings)
+	}
+	return fmt.Sprint(t.bindings)
+}
+
+// withLeanMetrics turns off the metrics of leanDisabled in a config.
+func withLeanMetrics(config string) string {
+	var b strings.Builder
+	b.WriteString("    metrics:\n")
+	for _, m := range leanDisabled {
+		fmt.Fprintf(&b, "      %s: {enabled: false}\n", m)
+	}
+	return strings.Replace(config, "    bindings:\n", b.String()+"    bindings:\n", 1)
 }
 
 // The footprint runs: the 1,000 bindings every earlier figure compares with,
@@ -29,6 +65,7 @@ type topology struct {
 var footprints = []topology{
 	{brokers: 3, topics: 200, partitions: 12, bindings: 1000, interval: 2 * time.Second},
 	{brokers: 3, topics: 1000, partitions: 100, bindings: 10000, interval: 5 * time.Second},
+	{brokers: 3, topics: 1000, partitions: 100, bindings: 10000, interval: 5 * time.Second, lean: true},
 }
 
 // footprintResult is the collector's memory and CPU over a bounded run.
@@ -111,6 +148,9 @@ func runFootprint(ctx context.Context, o options, t topology) (footprintResult, 
 		return res, err
 	}
 	config := withPprof(collectorConfig(cluster.ListenAddrs(), t.interval, endpoint.srv.URL, "30s", port, bindings), pprofPort)
+	if t.lean {
+		config = withLeanMetrics(config)
+	}
 	col, err := collectortest.Start(o.collector, o.workDir, config, port,
 		"GODEBUG=gctrace=1") // one line per GC on stderr: the live heap after each
 	if err != nil {
@@ -171,11 +211,11 @@ func runFootprint(ctx context.Context, o options, t topology) (footprintResult, 
 	}
 	res.requests = requests.since(requestsBefore)
 	if o.profiles != "" {
-		if err := keepCPUProfile(ctx, pprofPort, filepath.Join(o.profiles, fmt.Sprintf("cpu-%d.pprof", t.bindings))); err != nil {
+		if err := keepCPUProfile(ctx, pprofPort, filepath.Join(o.profiles, "cpu-"+t.file()+".pprof")); err != nil {
 			return res, err
 		}
 	}
-	if res.heap, err = attributeHeap(ctx, pprofPort, o.profiles, t.bindings); err != nil {
+	if res.heap, err = attributeHeap(ctx, pprofPort, t.interval, o.profiles, t.file()); err != nil {
 		return res, err
 	}
 	first, last := samples[0], samples[len(samples)-1]

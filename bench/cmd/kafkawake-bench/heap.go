@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"time"
 
 	pprof "github.com/google/pprof/profile"
 	"github.com/twmb/franz-go/pkg/kfake"
@@ -63,40 +64,65 @@ type heapAttribution struct {
 
 // heapParts name the components a live heap is attributed to, in the order
 // a sample's stack is tested: the first part one of whose packages is on
-// the stack takes the sample. The exporters and the processor come before
-// pdata because they keep their own pdata copies; pdata allocated under
-// none of them is the receiver's output on its way through the pipeline.
+// the stack takes the sample. The exporters come before pdata because they
+// keep their own copies of the points; pdata allocated under none of them
+// (the receiver's points and the processor's counters) is in flight
+// through the pipeline.
 var heapParts = []struct {
 	name, why string
 	packages  []string
 }{
 	{"Prometheus exporter", "the exporter's copy of every series and its registry", []string{"prometheusexporter", "github.com/prometheus/"}},
 	{"kedascaler exporter", "the selections and streams KEDA opened", []string{"kedascalerexporter"}},
-	{"processor state", "the wake decisions' memory per binding, and its counter points", []string{"slimfaaswakeprocessor"}},
-	{"pdata in flight", "metrics between the receiver and the exporters", []string{"go.opentelemetry.io/collector/pdata"}},
-	{"Kafka client (franz-go)", "metadata cache, connections and buffers", []string{"github.com/twmb/franz-go"}},
-	{"receiver state", "the memory per binding: positions, history, tables", []string{"kafkawakereceiver"}},
+	{"pdata in flight", "the receiver's points and the processor's counters on their way through the pipeline", []string{"go.opentelemetry.io/collector/pdata"}},
+	{"processor state", "the wake decisions' memory per binding and function", []string{"slimfaaswakeprocessor"}},
+	{"Kafka client (franz-go)", "metadata cache, connections, decoded answers", []string{"github.com/twmb/franz-go"}},
+	{"receiver state", "the memory per binding (positions, histories, tables) and a scrape's assembly", []string{"kafkawakereceiver"}},
 	{"collector and runtime", "the service, its telemetry, goroutine stacks", nil},
 }
 
-// attributeHeap reads the heap profile of a collector's pprof extension
-// (after a garbage collection) and attributes its in-use bytes. With dir
-// set, the profile is kept there.
-func attributeHeap(ctx context.Context, port int, dir string, bindings int) (heapAttribution, error) {
-	data, err := getProfile(ctx, port, "heap?gc=1")
-	if err != nil {
-		return heapAttribution{}, err
-	}
-	if dir != "" {
-		if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("heap-%d.pprof", bindings)), data, 0o644); err != nil {
-			return heapAttribution{}, err
+// heapProfiles is how many heap profiles attributeHeap averages: a
+// profile is a moment, and a moment may fall inside a scrape or between
+// two.
+const heapProfiles = 3
+
+// attributeHeap reads heap profiles of a collector's pprof extension, each
+// after a garbage collection, spread over a collection interval, and
+// averages their attributions. With dir set, the last profile is kept
+// there.
+func attributeHeap(ctx context.Context, port int, interval time.Duration, dir, name string) (heapAttribution, error) {
+	sum := heapAttribution{byPart: map[string]int64{}}
+	for i := range heapProfiles {
+		if i > 0 {
+			select {
+			case <-time.After(interval / heapProfiles):
+			case <-ctx.Done():
+				return sum, ctx.Err()
+			}
+		}
+		data, err := getProfile(ctx, port, "heap?gc=1")
+		if err != nil {
+			return sum, err
+		}
+		if dir != "" {
+			if err := os.WriteFile(filepath.Join(dir, "heap-"+name+".pprof"), data, 0o644); err != nil {
+				return sum, err
+			}
+		}
+		prof, err := pprof.ParseData(data)
+		if err != nil {
+			return sum, fmt.Errorf("heap profile: %w", err)
+		}
+		h, err := attribute(prof)
+		if err != nil {
+			return sum, err
+		}
+		sum.total += h.total / heapProfiles
+		for part, v := range h.byPart {
+			sum.byPart[part] += v / heapProfiles
 		}
 	}
-	prof, err := pprof.ParseData(data)
-	if err != nil {
-		return heapAttribution{}, fmt.Errorf("heap profile: %w", err)
-	}
-	return attribute(prof)
+	return sum, nil
 }
 
 // keepCPUProfile writes 10 s of the collector's CPU profile to path.

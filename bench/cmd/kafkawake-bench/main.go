@@ -130,12 +130,14 @@ func run(o options) error {
 	}
 	if !o.skip["footprint"] {
 		for _, t := range footprints {
-			log.Printf("envelope: %d bindings over %d topics × %d partitions, scrapes in process", t.bindings, t.topics, t.partitions)
-			scale, err := runScaleTest(ctx, o, t)
-			if err != nil {
-				return err
+			var scale scrapeResult
+			if !t.lean {
+				log.Printf("envelope: %d bindings over %d topics × %d partitions, scrapes in process", t.bindings, t.topics, t.partitions)
+				if scale, err = runScaleTest(ctx, o, t); err != nil {
+					return err
+				}
 			}
-			log.Printf("footprint: the collector with %d bindings at %s for %s", t.bindings, t.interval, o.footprint)
+			log.Printf("footprint: the collector with %s bindings at %s for %s", t.name(), t.interval, o.footprint)
 			f, err := runFootprint(ctx, o, t)
 			if err != nil {
 				return err

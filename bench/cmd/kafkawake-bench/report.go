@@ -268,6 +268,10 @@ func (r *report) writeSummary(w func(string, ...any)) {
 	r.writeKedaSummary(w)
 	for _, e := range r.envelopes {
 		sc, f := e.scale, e.footprint
+		if f.lean {
+			w("| Same with the lean metric set: collector RSS ≤ 256 MiB | peak %.1f MiB | %s |\n", mib(f.rssPeakKB), verdict(mib(f.rssPeakKB) <= targetLargeRSSMiB))
+			continue
+		}
 		if f.bindings == targetBindings {
 			w("| Scrape CPU ≤ 10 ms p50, 1,000 bindings × 12 partitions on 3 brokers (in process) | p50 %s ms, p99 %s ms | %s |\n", f1(sc.CPUP50MS), f1(sc.CPUP99MS), verdict(sc.CPUP50MS <= targetScrapeCPUMS))
 			w("| ≤ 10,000 allocations per scrape, same | %s | %s |\n", thousands(sc.Allocs), verdict(sc.Allocs <= targetScrapeAllocs))
@@ -379,7 +383,7 @@ func (r *report) writeWake(w func(string, ...any)) {
 
 func (r *report) envelopeOf(bindings int) (envelope, bool) {
 	for _, e := range r.envelopes {
-		if e.footprint.bindings == bindings {
+		if e.footprint.bindings == bindings && !e.footprint.lean {
 			return e, true
 		}
 	}
@@ -394,13 +398,16 @@ func (r *report) writeFootprint(w func(string, ...any)) {
 	}
 	w("## 4. The scale envelope: scrape cost and collector footprint\n\n")
 	w("Two topologies, each on 3 kfake brokers with 4 records on every partition: **1,000 bindings** over 200 topics × 12 partitions (the topology of section 1, so the figures compare with earlier runs) collected every 2 s, and **10,000 bindings** over 1,000 topics × 100 partitions (100,000 partitions, 10,000 groups) collected every 5 s. ")
-	w("Binding *i* reads topic *i* mod topics with its own group; every even group committed offset 2 on all the partitions of its topic, odd groups never committed. Every default metric is on.\n\n")
+	w("Binding *i* reads topic *i* mod topics with its own group; every even group committed offset 2 on all the partitions of its topic, odd groups never committed. Every default metric is on, except in the run marked *lean*, which turns off %s: what neither the wake nor the scaling reads.\n\n", "`"+strings.Join(leanDisabled, "`, `")+"`")
 	w("**Scrapes in process.** `TestBenchScale` (receiver/kafkawakereceiver/scale_bench_test.go, build tag `bench`) scrapes back to back as section 1 does, with kfake in a child process, and measures each scrape's wall time and the process's CPU time (`getrusage`) around it. ")
 	w("*State* is the live heap the started scraper keeps between scrapes (heap after GC, before and after the scraper's start and warm-up scrapes). The test then compares the pending value of 20 bindings picked with a printed seed against kadm's reading of the same cluster (`KAFKAWAKE_BENCH_SEED` replays them).\n\n")
 	w("| Bindings | Partitions read | Scrapes | Requests/scrape | Requests by API | Wall p50 ms | Wall p99 ms | CPU p50 ms | CPU p99 ms | Allocs/scrape | KiB/scrape | State MiB | Points/scrape | Checked against kadm |\n")
 	w("|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---|\n")
 	for _, e := range r.envelopes {
 		s := e.scale
+		if s.Checks == 0 {
+			continue
+		}
 		w("| %s | %s | %d | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %d equal (seed %d) |\n", thousands(float64(s.Bindings)), thousands(float64(s.Topics*s.Partitions)), s.Checks,
 			f1(s.requestsPerCheck()), requestKeys(s.Requests, s.Checks), f1(s.P50MS), f1(s.P99MS), f1(s.CPUP50MS), f1(s.CPUP99MS),
 			thousands(s.Allocs), thousands(s.AllocKB), f1(s.StateKB/1024), thousands(float64(s.Series)), s.Checked, s.CheckSeed)
@@ -426,13 +433,13 @@ func (r *report) writeFootprint(w func(string, ...any)) {
 			p50, worst = times[(len(times)-1)/2], times[len(times)-1]
 		}
 		w("| %s | %s | %.1f MiB | %.1f MiB | %.1f MiB | %d MB | %.2f %% | %.2f %% | %s ms | %s | %s | %s KiB | %s / %s ms | %s |\n",
-			thousands(float64(f.bindings)), f.interval, mib(f.rssStartKB), mib(f.rssMedianKB), mib(f.rssPeakKB), f.maxLiveMB, f.cpuPercent, f.maxWindowPercent,
+			f.name(), f.interval, mib(f.rssStartKB), mib(f.rssMedianKB), mib(f.rssPeakKB), f.maxLiveMB, f.cpuPercent, f.maxWindowPercent,
 			thousands(float64(f.cpuPerScrape().Milliseconds())), f1(float64(total)/f.scrapes()), thousands(float64(f.series)), thousands(float64(f.expositionBytes)/1024), ms(p50), ms(worst), thousands(float64(f.wakes)))
 	}
-	w("\n**Memory by component.** At the end of each run the harness reads a heap profile from the pprof extension (`/debug/pprof/heap?gc=1`, so after a collection) and gives each sample's in-use bytes to the first component found on its allocation stack, in the order of the table: the exporters and the processor keep their own copies of pdata, so they come before pdata; pdata allocated under none of them is in flight between the receiver and the exporters.\n\n")
+	w("\n**Memory by component.** At the end of each run the harness reads %d heap profiles from the pprof extension (`/debug/pprof/heap?gc=1`, so each after a collection), spread over one collection interval, and averages them. Each sample's in-use bytes go to the first component found on its allocation stack, in the order of the table: the exporters keep their own copies of the points, so they come before pdata; pdata allocated under none of them is in flight through the pipeline. A profile is a moment: one taken during a scrape also holds that scrape's decoded answers and assembly.\n\n", heapProfiles)
 	w("| Component | What it holds |")
 	for _, e := range r.envelopes {
-		w(" %s bindings |", thousands(float64(e.footprint.bindings)))
+		w(" %s bindings |", e.footprint.name())
 	}
 	w("\n|---|---|")
 	for range r.envelopes {
@@ -454,7 +461,7 @@ func (r *report) writeFootprint(w func(string, ...any)) {
 	w("\n\n")
 	for _, e := range r.envelopes {
 		f := e.footprint
-		if f.bindings != targetBindings {
+		if f.bindings != targetBindings || f.lean {
 			continue
 		}
 		w("Targets at 1,000 bindings: RSS ≤ 64 MiB (%s), CPU ≤ 5 %% of one core (%s). ", verdict(mib(f.rssPeakKB) <= targetRSSMiB), verdict(f.cpuPercent <= targetCPUPercent))

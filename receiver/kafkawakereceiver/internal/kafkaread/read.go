@@ -418,8 +418,8 @@ func (r *Reader) listOffsets(ctx context.Context, partitions []offset.TopicParti
 		for _, t := range shard.Resp.(*kmsg.ListOffsetsResponse).Topics {
 			for _, p := range t.Partitions {
 				tp := offset.TopicPartition{Topic: t.Topic, Partition: p.Partition}
-				if err := kerr.ErrorForCode(p.ErrorCode); err != nil {
-					out.errs[tp] = partitionListError(tp, what, shard.Meta, err)
+				if p.ErrorCode != 0 {
+					out.errs[tp] = partitionListError(tp, what, shard.Meta, kerr.ErrorForCode(p.ErrorCode))
 					continue
 				}
 				out.offsets[tp] = p.Offset
@@ -484,7 +484,8 @@ func groupOffsetsOf(g kmsg.OffsetFetchResponseGroup, coordinator string) groupOf
 			for int(p.Partition) >= len(byPartition) {
 				byPartition = append(byPartition, committedOffset{})
 			}
-			if err := kerr.ErrorForCode(p.ErrorCode); err != nil {
+			if p.ErrorCode != 0 {
+				err := kerr.ErrorForCode(p.ErrorCode)
 				byPartition[p.Partition] = committedOffset{answered: true, err: fmt.Errorf("committed offset of group %q on partition %d of topic %q (coordinator %s): %w", g.Group, p.Partition, t.Topic, coordinator, err)}
 				continue
 			}

@@ -79,8 +79,21 @@ func (s *State) Observe(now time.Time, partitions map[int32]offset.Partition, re
 	partitionsPending := 0
 	s.position.Grow(len(partitions))
 	// Exactly one range per partition: append's doubling would keep room
-	// for 128 ranges behind each binding of 100 partitions.
-	s.ranges, s.outOfRange = slices.Grow(s.ranges[:0], len(partitions)), s.outOfRange[:0]
+	// for 128 ranges behind each binding of 100 partitions. Partitions are
+	// numbered densely from 0, so each range goes to its own index and the
+	// ranges come out sorted without a sort.
+	n := len(partitions)
+	dense := true
+	for p := range partitions {
+		if p < 0 || int(p) >= n {
+			dense = false
+			break
+		}
+	}
+	s.ranges, s.outOfRange = slices.Grow(s.ranges[:0], n), s.outOfRange[:0]
+	if dense {
+		s.ranges = s.ranges[:n]
+	}
 	for p, o := range partitions {
 		if beyondEnd(o) {
 			// The consumer finds its offset out of range and resets: the
@@ -102,7 +115,11 @@ func (s *State) Observe(now time.Time, partitions map[int32]offset.Partition, re
 		if count > 0 {
 			partitionsPending++
 		}
-		s.ranges = append(s.ranges, offset.PartitionRange{Partition: p, Range: r, Pending: count})
+		if pr := (offset.PartitionRange{Partition: p, Range: r, Pending: count}); dense {
+			s.ranges[p] = pr
+		} else {
+			s.ranges = append(s.ranges, pr)
+		}
 		if o.Committed == offset.NoCommit {
 			s.position.Set(p, r.From)
 			continue
@@ -115,7 +132,9 @@ func (s *State) Observe(now time.Time, partitions map[int32]offset.Partition, re
 		}
 		s.position.Set(p, o.Committed)
 	}
-	slices.SortFunc(s.ranges, func(a, b offset.PartitionRange) int { return cmp.Compare(a.Partition, b.Partition) })
+	if !dense {
+		slices.SortFunc(s.ranges, func(a, b offset.PartitionRange) int { return cmp.Compare(a.Partition, b.Partition) })
+	}
 	slices.Sort(s.outOfRange)
 	// Partitions absent from a complete read (a topic re-created with fewer
 	// partitions) lose their baselines too, so they start fresh.

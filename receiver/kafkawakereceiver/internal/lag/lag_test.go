@@ -289,3 +289,24 @@ func TestShareGroupUninitialisedPartitionsFollowTheGroupsReset(t *testing.T) {
 		assert.Equal(t, int64(70), res.Pending)
 	})
 }
+
+func TestRangesComeSortedByPartition(t *testing.T) {
+	at := func(end int64) offset.Partition {
+		return offset.Partition{HighWatermark: end, Committed: offset.NoCommit}
+	}
+	for name, partitions := range map[string]map[int32]offset.Partition{
+		"numbered from 0":       {2: at(30), 0: at(10), 1: at(20)},
+		"with a gap in numbers": {7: at(70), 0: at(10), 3: at(30)},
+	} {
+		t.Run(name, func(t *testing.T) {
+			res := NewState().Observe(time.Time{}, partitions, FromEarliest)
+			require.Len(t, res.Ranges, len(partitions))
+			for i, r := range res.Ranges {
+				assert.Equal(t, partitions[r.Partition].HighWatermark, r.Range.To, "range %d belongs to partition %d", i, r.Partition)
+				if i > 0 {
+					assert.Less(t, res.Ranges[i-1].Partition, r.Partition)
+				}
+			}
+		})
+	}
+}

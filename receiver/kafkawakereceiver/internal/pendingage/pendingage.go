@@ -85,7 +85,12 @@ func (h *watermarkHistory) observe(now time.Time, topic string, id [16]byte, par
 // producedAt estimates when the record at offset of a topic's partition was
 // produced.
 func (h *watermarkHistory) producedAt(topic string, partition int32, offset int64) (time.Time, bool) {
-	tw := h.topics[topic]
+	return h.topics[topic].producedAt(partition, offset)
+}
+
+// producedAt estimates when the record at offset of one of the topic's
+// partitions was produced; a topic never observed (nil) dates nothing.
+func (tw *topicWatermarks) producedAt(partition int32, offset int64) (time.Time, bool) {
 	if tw == nil {
 		return time.Time{}, false
 	}
@@ -147,13 +152,16 @@ func (a *Ager) Ages(ctx context.Context, now time.Time, layout kafkaread.Layout,
 		if !b.Aged {
 			continue
 		}
+		history := a.history.topics[b.Topic] // once per binding, not per partition
 		ages[i].Seconds, ages[i].Known = pendingAge(now, b.Ranges, func(p int32, r offset.Range) (time.Time, bool) {
 			// A record is exact only for the offset it was fetched from and
 			// only if it is pending; anything else is estimated.
-			if rec, ok := fetched[offset.TopicPartition{Topic: b.Topic, Partition: p}]; ok && rec.requested == r.From && rec.offset < r.To {
-				return rec.timestamp, true
+			if fetched != nil {
+				if rec, ok := fetched[offset.TopicPartition{Topic: b.Topic, Partition: p}]; ok && rec.requested == r.From && rec.offset < r.To {
+					return rec.timestamp, true
+				}
 			}
-			return a.history.producedAt(b.Topic, p, r.From)
+			return history.producedAt(p, r.From)
 		})
 	}
 	return ages
