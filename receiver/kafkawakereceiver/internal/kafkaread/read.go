@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"slices"
 	"strconv"
@@ -203,13 +204,14 @@ func (r *Reader) readPartitions(ctx context.Context, topics []string, since []To
 		c.since[ts.Millis] = sinceLists[i]
 	}
 	for t, lt := range c.listed {
+		topicEnds, topicStarts := ends.offsets[t], starts.offsets[t]
 		for i, p := range lt.partitions {
 			if lt.err(i) != nil {
 				continue
 			}
 			tp := offset.TopicPartition{Topic: t, Partition: p}
-			end, endErr := ends.get(tp)
-			start, startErr := starts.get(tp)
+			end, endErr := ends.lookup(topicEnds, tp)
+			start, startErr := starts.lookup(topicStarts, tp)
 			if err := cmp.Or(endErr, startErr); err != nil {
 				lt.fail(i, err)
 				continue
@@ -363,20 +365,32 @@ const (
 
 // listedOffsets is one ListOffsets pass: an offset or an error per partition.
 type listedOffsets struct {
-	what    string
-	offsets map[offset.TopicPartition]int64
+	what string
+	// offsets holds, per topic, the offset of each partition by partition
+	// number; notListed where none came back.
+	offsets map[string][]int64
 	errs    map[offset.TopicPartition]error
 }
 
+// notListed marks a partition a ListOffsets answer did not cover.
+const notListed = math.MinInt64
+
 func (l listedOffsets) get(tp offset.TopicPartition) (int64, error) {
-	if err := l.errs[tp]; err != nil {
-		return 0, err
+	return l.lookup(l.offsets[tp.Topic], tp)
+}
+
+// lookup reads tp in its topic's offsets, byPartition: a topic's
+// partitions are looked up together, with one map lookup for the topic.
+func (l listedOffsets) lookup(byPartition []int64, tp offset.TopicPartition) (int64, error) {
+	if len(l.errs) > 0 {
+		if err := l.errs[tp]; err != nil {
+			return 0, err
+		}
 	}
-	o, ok := l.offsets[tp]
-	if !ok {
+	if tp.Partition < 0 || int(tp.Partition) >= len(byPartition) || byPartition[tp.Partition] == notListed {
 		return 0, fmt.Errorf("no %s returned for partition %d of topic %q", l.what, tp.Partition, tp.Topic)
 	}
-	return o, nil
+	return byPartition[tp.Partition], nil
 }
 
 // listOffsets sends one ListOffsets request per partition leader. A leader
@@ -386,25 +400,38 @@ func (r *Reader) listOffsets(ctx context.Context, partitions []offset.TopicParti
 	req := kmsg.NewPtrListOffsetsRequest()
 	req.ReplicaID = -1
 	req.IsolationLevel = isolation
+	out := listedOffsets{what: what, offsets: map[string][]int64{}, errs: map[offset.TopicPartition]error{}}
 	byTopic := map[string]int{}
-	for k, tp := range partitions {
-		i, ok := byTopic[tp.Topic]
+	// The reader lists a topic's partitions together: each run of one
+	// topic's partitions costs its map lookups once.
+	for k := 0; k < len(partitions); {
+		topic := partitions[k].Topic
+		run := partitions[k : k+runLength(partitions[k:], topic)]
+		k += len(run)
+		i, ok := byTopic[topic]
 		if !ok {
 			i = len(req.Topics)
-			byTopic[tp.Topic] = i
+			byTopic[topic] = i
 			rt := kmsg.NewListOffsetsRequestTopic()
-			rt.Topic = tp.Topic
-			rt.Partitions = make([]kmsg.ListOffsetsRequestTopicPartition, 0, runLength(partitions[k:], tp.Topic))
+			rt.Topic = topic
+			rt.Partitions = make([]kmsg.ListOffsetsRequestTopicPartition, 0, len(run))
 			req.Topics = append(req.Topics, rt)
 		}
-		rp := kmsg.NewListOffsetsRequestTopicPartition()
-		rp.Partition = tp.Partition
-		rp.Timestamp = timestamp
-		rp.CurrentLeaderEpoch = -1
-		req.Topics[i].Partitions = append(req.Topics[i].Partitions, rp)
+		// Room for every partition asked, each not listed until answered.
+		byPartition := slices.Grow(out.offsets[topic], len(run))
+		for _, tp := range run {
+			for int(tp.Partition) >= len(byPartition) && tp.Partition >= 0 {
+				byPartition = append(byPartition, notListed)
+			}
+			rp := kmsg.NewListOffsetsRequestTopicPartition()
+			rp.Partition = tp.Partition
+			rp.Timestamp = timestamp
+			rp.CurrentLeaderEpoch = -1
+			req.Topics[i].Partitions = append(req.Topics[i].Partitions, rp)
+		}
+		out.offsets[topic] = byPartition
 	}
 
-	out := listedOffsets{what: what, offsets: make(map[offset.TopicPartition]int64, len(partitions)), errs: map[offset.TopicPartition]error{}}
 	for _, shard := range r.client.RequestSharded(ctx, req) {
 		if shard.Err != nil {
 			for _, t := range shard.Req.(*kmsg.ListOffsetsRequest).Topics {
@@ -416,13 +443,16 @@ func (r *Reader) listOffsets(ctx context.Context, partitions []offset.TopicParti
 			continue
 		}
 		for _, t := range shard.Resp.(*kmsg.ListOffsetsResponse).Topics {
+			byPartition := out.offsets[t.Topic]
 			for _, p := range t.Partitions {
 				tp := offset.TopicPartition{Topic: t.Topic, Partition: p.Partition}
 				if p.ErrorCode != 0 {
 					out.errs[tp] = partitionListError(tp, what, shard.Meta, kerr.ErrorForCode(p.ErrorCode))
 					continue
 				}
-				out.offsets[tp] = p.Offset
+				if p.Partition >= 0 && int(p.Partition) < len(byPartition) {
+					byPartition[p.Partition] = p.Offset
+				}
 			}
 		}
 	}
