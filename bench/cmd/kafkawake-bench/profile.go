@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log"
-	"os"
 	"strconv"
 	"strings"
 )
@@ -70,11 +69,14 @@ func explainScrapeProfile(top string, bindings int) string {
 		return how
 	}
 	parts := []string{}
+	// The observation's steps, top-down: read, settle, compute, age, report.
 	for _, c := range []struct{ label, suffix string }{
-		{"reading Kafka (offsetReader.read: kadm, franz-go and response decoding)", "(*offsetReader).read"},
-		{"assembling each binding's partitions (offsetsOf)", "clusterOffsets.offsetsOf"},
-		{"pending and consumption per binding (bindingState.observe)", "(*bindingState).observe"},
-		{"the generated MetricsBuilder's recordDataPoint", ").recordDataPoint"},
+		{"reading Kafka (kafkaread: the batched requests, franz-go and response decoding)", "(*Reader).Read"},
+		{"assembling each binding's partitions from the snapshot", "Snapshot.Binding"},
+		{"settling residues", "(*kafkaScraper).settle"},
+		{"computing pending, consumption and production per binding", "(*kafkaScraper).compute"},
+		{"pending age", "(*kafkaScraper).age"},
+		{"reporting: health and the data points written into pdata", "(*kafkaScraper).report"},
 	} {
 		if v := sum(c.suffix); v > 0 {
 			parts = append(parts, fmt.Sprintf("%s %.0f %%", c.label, 100*v/scrape))
@@ -83,11 +85,6 @@ func explainScrapeProfile(top string, bindings int) string {
 	text := how + fmt.Sprintf(" Of the scrape's own CPU: %s.", strings.Join(parts, "; "))
 	if gc := sum("runtime.gcBgMarkWorker"); gc > 0 && total > 0 {
 		text += fmt.Sprintf(" The garbage collector's background marking adds %.0f %% of all samples, driven by the allocations of section 1.", 100*gc/total)
-	}
-	if record := sum(").recordDataPoint"); record/scrape >= 0.3 {
-		text += fmt.Sprintf(` **recordDataPoint dominates**: the generated code (internal/metadata/generated_metrics.go, mdatagen %s as pinned in internal/tools/go.mod) `+
-			`scans every data point already recorded for the metric and compares attribute maps before appending, so recording one point per binding is O(bindings²) per scrape. `+
-			`This is a known upstream problem (open-telemetry/opentelemetry-collector PR #15914, "use O(1) hash lookup in recordDataPoint instead of O(n) scan").`, mdatagenVersion())
 	}
 	return text
 }
@@ -105,16 +102,4 @@ func seconds(s string) (float64, bool) {
 	}
 	v, err := strconv.ParseFloat(s, 64)
 	return v * scale, err == nil
-}
-
-func mdatagenVersion() string {
-	data, err := os.ReadFile("internal/tools/go.mod")
-	if err == nil {
-		for _, line := range strings.Split(string(data), "\n") {
-			if f := strings.Fields(line); len(f) >= 2 && f[0] == "go.opentelemetry.io/collector/cmd/mdatagen" {
-				return f[1]
-			}
-		}
-	}
-	return "(version unknown)"
 }
