@@ -88,6 +88,7 @@ type footprintResult struct {
 	expositionBytes                 int     // the size of its last answer
 	expositionTimes                 []time.Duration
 	requests                        map[string]int64 // Kafka requests by API over the measured window
+	memLimit                        string           // the collector's GOMEMLIMIT, if set
 	heap                            heapAttribution
 }
 
@@ -151,8 +152,12 @@ func runFootprint(ctx context.Context, o options, t topology) (footprintResult, 
 	if t.lean {
 		config = withLeanMetrics(config)
 	}
-	col, err := collectortest.Start(o.collector, o.workDir, config, port,
-		"GODEBUG=gctrace=1") // one line per GC on stderr: the live heap after each
+	env := []string{"GODEBUG=gctrace=1"} // one line per GC on stderr: the live heap after each
+	if o.memLimit != "" {
+		env = append(env, "GOMEMLIMIT="+o.memLimit)
+		res.memLimit = o.memLimit
+	}
+	col, err := collectortest.Start(o.collector, o.workDir, config, port, env...)
 	if err != nil {
 		return res, err
 	}

@@ -31,6 +31,8 @@ type options struct {
 	skip      map[string]bool
 	workDir   string
 	profiles  string // where the collector's profiles of the footprint runs are kept, if set
+	memLimit  string // GOMEMLIMIT of the collector in the footprint runs, if set
+	only      string // the one footprint run to make, by its file name (1000, 10000, 10000-lean), if set
 }
 
 func main() {
@@ -42,6 +44,8 @@ func main() {
 	flag.DurationVar(&o.footprint, "footprint", 0, "how long the footprint run lasts (default 3m, 30s with -quick)")
 	flag.IntVar(&o.trials, "trials", 0, "wake trials per collection interval (default 60, 20 with -quick)")
 	flag.StringVar(&o.profiles, "profiles", "", "a directory to keep the collector's CPU and heap profiles of the footprint runs in")
+	flag.StringVar(&o.memLimit, "gomemlimit", "", "GOMEMLIMIT of the collector in the footprint runs (default: none)")
+	flag.StringVar(&o.only, "footprint-only", "", "make only this footprint run: 1000, 10000 or 10000-lean")
 	flag.StringVar(&skip, "skip", "", "comma-separated parts to leave out of the report: gobench,scrape,wake,watch,keda,footprint,replicas")
 	flag.Parse()
 	o.skip = map[string]bool{}
@@ -130,6 +134,9 @@ func run(o options) error {
 	}
 	if !o.skip["footprint"] {
 		for _, t := range footprints {
+			if o.only != "" && o.only != t.file() {
+				continue
+			}
 			var scale scrapeResult
 			if !t.lean {
 				log.Printf("envelope: %d bindings over %d topics × %d partitions, scrapes in process", t.bindings, t.topics, t.partitions)

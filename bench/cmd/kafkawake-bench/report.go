@@ -433,7 +433,7 @@ func (r *report) writeFootprint(w func(string, ...any)) {
 			p50, worst = times[(len(times)-1)/2], times[len(times)-1]
 		}
 		w("| %s | %s | %.1f MiB | %.1f MiB | %.1f MiB | %d MB | %.2f %% | %.2f %% | %s ms | %s | %s | %s KiB | %s / %s ms | %s |\n",
-			f.name(), f.interval, mib(f.rssStartKB), mib(f.rssMedianKB), mib(f.rssPeakKB), f.maxLiveMB, f.cpuPercent, f.maxWindowPercent,
+			f.name()+map[bool]string{true: ", GOMEMLIMIT=" + f.memLimit}[f.memLimit != ""], f.interval, mib(f.rssStartKB), mib(f.rssMedianKB), mib(f.rssPeakKB), f.maxLiveMB, f.cpuPercent, f.maxWindowPercent,
 			thousands(float64(f.cpuPerScrape().Milliseconds())), f1(float64(total)/f.scrapes()), thousands(float64(f.series)), thousands(float64(f.expositionBytes)/1024), ms(p50), ms(worst), thousands(float64(f.wakes)))
 	}
 	w("\n**Memory by component.** At the end of each run the harness reads %d heap profiles from the pprof extension (`/debug/pprof/heap?gc=1`, so each after a collection), spread over one collection interval, and averages them. Each sample's in-use bytes go to the first component found on its allocation stack, in the order of the table: the exporters keep their own copies of the points, so they come before pdata; pdata allocated under none of them is in flight through the pipeline. A profile is a moment: one taken during a scrape also holds that scrape's decoded answers and assembly.\n\n", heapProfiles)
