@@ -68,7 +68,9 @@ type report struct {
 	keda       wakeResult
 	envelopes  []envelope
 	binaryMiB  float64 // the size of the collector binary
-	replicas   replicaFigures
+	// replicasErr is set when the several-replicas run failed.
+	replicasErr error
+	replicas    replicaFigures
 
 	// CPU profiles of steady-state scrapes, by title.
 	profiles []profile
@@ -225,6 +227,9 @@ func (r *report) markdown() string {
 	r.writeFootprint(w)
 	r.writeProcessor(w)
 	r.writeReplicas(w)
+	if r.replicasErr != nil {
+		w("## Several replicas\n\nThe run failed in this report: `%s`.\n\n", strings.SplitN(r.replicasErr.Error(), "\n", 2)[0])
+	}
 	r.writeProfiles(w)
 	r.writePendingAge(w)
 	if r.gobenchRaw != "" {
