@@ -263,8 +263,7 @@ func runFootprint(ctx context.Context, o options, t topology) (footprintResult, 
 
 // withPprof adds the pprof extension on port to a collector config.
 func withPprof(config string, port int) string {
-	config = strings.Replace(config, "service:\n", fmt.Sprintf("extensions:\n  pprof:\n    endpoint: 127.0.0.1:%d\nservice:\n  extensions: [pprof]\n", port), 1)
-	return config
+	return strings.Replace(config, "service:\n", fmt.Sprintf("extensions:\n  pprof:\n    endpoint: 127.0.0.1:%d\nservice:\n  extensions: [pprof]\n", port), 1)
 }
 
 // countSamples counts the samples of a Prometheus text exposition: its

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -38,11 +39,7 @@ func countRequests(c *kfake.Cluster) *requestCounter {
 func (rc *requestCounter) snapshot() map[string]int64 {
 	rc.mu.Lock()
 	defer rc.mu.Unlock()
-	out := make(map[string]int64, len(rc.counts))
-	for k, v := range rc.counts {
-		out[k] = v
-	}
-	return out
+	return maps.Clone(rc.counts)
 }
 
 // since is the requests counted after before was taken.
