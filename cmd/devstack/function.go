@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -62,7 +63,7 @@ func (f *function) isRunning() bool {
 // consumerOptions make an instance a member of the function's group: a
 // share-group member acknowledges records one by one, a consumer-group
 // member commits offsets.
-func (f *function) consumerOptions(worker int) []kgo.Opt {
+func (f *function) consumerOptions(worker int, assigned *atomic.Int64) []kgo.Opt {
 	opts := []kgo.Opt{
 		kgo.SeedBrokers(f.kafkaAddr),
 		kgo.ClientID(fmt.Sprintf("%s-%d", f.cfg.Function, worker)),
@@ -76,6 +77,11 @@ func (f *function) consumerOptions(worker int) []kgo.Opt {
 	return append(opts,
 		kgo.ConsumerGroup(f.cfg.Group),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		// A slow join is not idleness: the idle clock restarts when the
+		// group hands this instance its partitions.
+		kgo.OnPartitionsAssigned(func(context.Context, *kgo.Client, map[string][]int32) {
+			assigned.Store(time.Now().UnixNano())
+		}),
 		// Committing only what was processed is what moves the group's
 		// offsets, and so the lag the collector reads, message by message.
 		kgo.DisableAutoCommit())
@@ -84,7 +90,8 @@ func (f *function) consumerOptions(worker int) []kgo.Opt {
 // serve is one instance's life, from the wake to scaling to zero.
 func (f *function) serve(worker int) {
 	name := fmt.Sprintf("%s/%d", f.cfg.Function, worker)
-	client, err := kgo.NewClient(f.consumerOptions(worker)...)
+	var assigned atomic.Int64
+	client, err := kgo.NewClient(f.consumerOptions(worker, &assigned)...)
 	if err != nil {
 		f.markStopped()
 		f.log.printf("function", "%s cannot start: %v", name, err)
@@ -98,8 +105,14 @@ func (f *function) serve(worker int) {
 
 	processed := 0
 	lastWork := time.Now()
+	idleSince := func() time.Time {
+		if at := time.Unix(0, assigned.Load()); at.After(lastWork) {
+			return at
+		}
+		return lastWork
+	}
 	for {
-		pollCtx, cancel := context.WithDeadline(f.ctx, lastWork.Add(f.cfg.IdleTimeout))
+		pollCtx, cancel := context.WithDeadline(f.ctx, idleSince().Add(f.cfg.IdleTimeout))
 		fetches := client.PollRecords(pollCtx, maxRecordsPerPoll)
 		cancel()
 		if f.ctx.Err() != nil {
@@ -114,7 +127,7 @@ func (f *function) serve(worker int) {
 
 		records := fetches.Records()
 		if len(records) == 0 {
-			if time.Since(lastWork) >= f.cfg.IdleTimeout {
+			if time.Since(idleSince()) >= f.cfg.IdleTimeout {
 				f.log.printf("function", "%s: nothing to read for %s, scaling to zero after processing %d messages",
 					name, f.cfg.IdleTimeout, processed)
 				return

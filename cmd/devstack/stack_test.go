@@ -125,7 +125,9 @@ func TestWakeStartsFunctionThatCommitsEverythingProduced(t *testing.T) {
 
 func TestFunctionScalesToZeroWhenIdleAndWakesAgain(t *testing.T) {
 	cfg := testConfig()
-	cfg.IdleTimeout = 300 * time.Millisecond
+	// Long enough for a fetch under -race on a loaded machine, short
+	// enough to watch it happen twice.
+	cfg.IdleTimeout = time.Second
 	s, admin := startTestStack(t, cfg)
 	ctx := t.Context()
 
