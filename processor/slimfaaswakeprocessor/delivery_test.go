@@ -2,8 +2,12 @@ package slimfaaswakeprocessor
 
 import (
 	"context"
+	"fmt"
+	"net"
 	"net/http"
+	"net/http/httptest"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -261,4 +265,40 @@ func TestHoldStopsEveryBindingOfTheFunctionOverHTTP(t *testing.T) {
 			}, decisions(tp.logs))
 		})
 	}
+}
+
+// A burst of wakes opens a connection for most calls, since each call finds
+// every kept one busy. Bounding connections to SlimFaas with
+// max_conns_per_host makes a burst queue for its connections instead: a
+// thousand wakes twice over open no more than the bound.
+func TestBoundedConnectionsCarryAWakeBurst(t *testing.T) {
+	const bound, functions = 16, 1000
+	var opened, served atomic.Int64
+	slimfaas := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		served.Add(1)
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	slimfaas.Config.ConnState = func(_ net.Conn, state http.ConnState) {
+		if state == http.StateNew {
+			opened.Add(1)
+		}
+	}
+	slimfaas.Start()
+	t.Cleanup(slimfaas.Close)
+	cfg := configFor(slimfaas.URL)
+	cfg.ClientConfig.MaxConnsPerHost = bound
+	cfg.ClientConfig.Keepalive.Get().MaxIdleConnsPerHost = bound
+	tp := newTestProcessor(t, cfg)
+
+	points := make([]point, 0, functions)
+	for i := range functions {
+		points = append(points, pendingPoint("t", "g", fmt.Sprintf("fn-%d", i), 1))
+	}
+	for range 2 {
+		tp.process(t, batch(points))
+		tp.waitForCalls(t)
+		tp.clock.Advance(time.Hour) // past every cooldown
+	}
+	assert.LessOrEqual(t, opened.Load(), int64(bound), "connections opened for %d wakes", 2*functions)
+	assert.Equal(t, int64(2*functions), served.Load(), "every wake was made")
 }
