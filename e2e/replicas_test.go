@@ -194,10 +194,10 @@ func movedBetween(before, after map[string]string) []string {
 // wakeLedger remembers, per replica, the functions whose cooldown its
 // processor holds: those it woke, and with report: all those another
 // replica woke while it was running, once it saw the function consume. The
-// woken function commits its first message on every wake, so only the first
-// wake shows as consumption: a replica started after it holds only the
-// wakes it made itself, and wakes a function that moves to it (the former
-// owner may have died before its wake, as far as it can tell).
+// woken function commits offset 1 on every wake, so only the first wake
+// moves the group: a replica started after it never sees consumption, holds
+// only the wakes it made itself, and wakes a function that moves to it (as
+// far as it can tell, the former owner may have died before its wake).
 type wakeLedger map[string]map[string]bool
 
 func (l wakeLedger) hold(replica string, fns ...string) {
