@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -52,6 +53,8 @@ type Server struct {
 	answer   Answer
 	calls    []Call
 	received chan Call
+	// connections counts the TCP connections clients opened to it.
+	connections atomic.Int64
 }
 
 // New starts a server that answers 204, as SlimFaas does for a known
@@ -65,7 +68,13 @@ func New(t testing.TB) *Server {
 func NewScripted(t testing.TB, answer Answer) *Server {
 	t.Helper()
 	s := &Server{answer: answer, received: make(chan Call, 1024)}
-	s.Server = httptest.NewServer(http.HandlerFunc(s.serve))
+	s.Server = httptest.NewUnstartedServer(http.HandlerFunc(s.serve))
+	s.Config.ConnState = func(_ net.Conn, state http.ConnState) {
+		if state == http.StateNew {
+			s.connections.Add(1)
+		}
+	}
+	s.Start()
 	t.Cleanup(s.Close)
 	return s
 }
@@ -107,6 +116,9 @@ func (s *Server) Script(answer Answer) {
 	defer s.mu.Unlock()
 	s.answer = answer
 }
+
+// Connections returns how many TCP connections clients have opened so far.
+func (s *Server) Connections() int64 { return s.connections.Load() }
 
 // Calls returns every request so far, in arrival order.
 func (s *Server) Calls() []Call {

@@ -3,11 +3,8 @@ package slimfaaswakeprocessor
 import (
 	"context"
 	"fmt"
-	"net"
 	"net/http"
-	"net/http/httptest"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -273,18 +270,7 @@ func TestHoldStopsEveryBindingOfTheFunctionOverHTTP(t *testing.T) {
 // thousand wakes twice over open no more than the bound.
 func TestBoundedConnectionsCarryAWakeBurst(t *testing.T) {
 	const bound, functions = 16, 1000
-	var opened, served atomic.Int64
-	slimfaas := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		served.Add(1)
-		w.WriteHeader(http.StatusNoContent)
-	}))
-	slimfaas.Config.ConnState = func(_ net.Conn, state http.ConnState) {
-		if state == http.StateNew {
-			opened.Add(1)
-		}
-	}
-	slimfaas.Start()
-	t.Cleanup(slimfaas.Close)
+	slimfaas := slimfaastest.New(t)
 	cfg := configFor(slimfaas.URL)
 	cfg.ClientConfig.MaxConnsPerHost = bound
 	cfg.ClientConfig.Keepalive.Get().MaxIdleConnsPerHost = bound
@@ -299,6 +285,6 @@ func TestBoundedConnectionsCarryAWakeBurst(t *testing.T) {
 		tp.waitForCalls(t)
 		tp.clock.Advance(time.Hour) // past every cooldown
 	}
-	assert.LessOrEqual(t, opened.Load(), int64(bound), "connections opened for %d wakes", 2*functions)
-	assert.Equal(t, int64(2*functions), served.Load(), "every wake was made")
+	assert.LessOrEqual(t, slimfaas.Connections(), int64(bound), "connections opened for %d wakes", 2*functions)
+	assert.Equal(t, 2*functions, slimfaas.TotalWakes(), "every wake was made")
 }

@@ -262,18 +262,7 @@ func (c *faultyCluster) expectedPending(bindings []BindingConfig) map[string]int
 		if !errors.Is(err, kerr.GroupIDNotFound) {
 			require.NoError(t, err)
 		}
-		var pending int64
-		for p := range c.topics[b.Topic] {
-			end, start := ends[b.Topic][p].Offset, starts[b.Topic][p].Offset
-			commit, ok := commits.Lookup(b.Topic, p)
-			// A commit beyond the end is reset by the consumer: no commit.
-			if ok && commit.At >= 0 && commit.At <= end {
-				pending += end - max(commit.At, start)
-			} else {
-				pending += end - start
-			}
-		}
-		want[b.Function] = pending
+		want[b.Function] = groupPendingByKadm(b.Topic, c.topics[b.Topic], ends, starts, commits)
 	}
 	for _, b := range bindings {
 		if b.IsShare() {
@@ -281,6 +270,24 @@ func (c *faultyCluster) expectedPending(bindings []BindingConfig) map[string]int
 		}
 	}
 	return want
+}
+
+// groupPendingByKadm is a consumer-group binding's pending value over the
+// first partitions of topic, from kadm's answers, as the lag rules state it
+// for a group with commits or offset_reset earliest.
+func groupPendingByKadm(topic string, partitions int32, ends, starts kadm.ListedOffsets, commits kadm.OffsetResponses) int64 {
+	var pending int64
+	for p := range partitions {
+		end, start := ends[topic][p].Offset, starts[topic][p].Offset
+		commit, ok := commits.Lookup(topic, p)
+		// A commit beyond the end is reset by the consumer: no commit.
+		if ok && commit.At >= 0 && commit.At <= end {
+			pending += end - max(commit.At, start)
+		} else {
+			pending += end - start
+		}
+	}
+	return pending
 }
 
 func runRandomFaults(t *testing.T, rng *rand.Rand, tally *faultTally) {

@@ -694,14 +694,5 @@ func benchTruth(t *testing.T, adm *kadm.Client, b BindingConfig) int64 {
 	if !errors.Is(err, kerr.GroupIDNotFound) {
 		require.NoError(t, err)
 	}
-	var pending int64
-	for p, end := range ends[b.Topic] {
-		start := starts[b.Topic][p].Offset
-		if c, ok := commits.Lookup(b.Topic, p); ok && c.At >= 0 && c.At <= end.Offset {
-			pending += end.Offset - max(c.At, start)
-		} else {
-			pending += end.Offset - start
-		}
-	}
-	return pending
+	return groupPendingByKadm(b.Topic, int32(len(ends[b.Topic])), ends, starts, commits)
 }

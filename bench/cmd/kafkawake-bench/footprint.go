@@ -3,13 +3,18 @@ package main
 import (
 	"context"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
+
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/kafkawake/kafkawake/internal/childprocess"
 	"github.com/kafkawake/kafkawake/internal/collectortest"
@@ -276,6 +281,42 @@ func countSamples(text string) int {
 		}
 	}
 	return n
+}
+
+// requestCounter counts the requests a kfake cluster receives, by API.
+type requestCounter struct {
+	mu     sync.Mutex
+	counts map[string]int64
+}
+
+// countRequests installs an observe-only control on the cluster.
+func countRequests(c *kfake.Cluster) *requestCounter {
+	rc := &requestCounter{counts: map[string]int64{}}
+	c.Control(func(req kmsg.Request) (kmsg.Response, error, bool) {
+		c.KeepControl()
+		rc.mu.Lock()
+		rc.counts[kmsg.NameForKey(req.Key())]++
+		rc.mu.Unlock()
+		return nil, nil, false
+	})
+	return rc
+}
+
+func (rc *requestCounter) snapshot() map[string]int64 {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	return maps.Clone(rc.counts)
+}
+
+// since is the requests counted after before was taken.
+func (rc *requestCounter) since(before map[string]int64) map[string]int64 {
+	out := map[string]int64{}
+	for k, v := range rc.snapshot() {
+		if d := v - before[k]; d > 0 {
+			out[k] = d
+		}
+	}
+	return out
 }
 
 // gcTrace matches the heap part of a GODEBUG=gctrace=1 line:

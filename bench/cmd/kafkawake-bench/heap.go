@@ -4,54 +4,14 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"maps"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"time"
 
 	pprof "github.com/google/pprof/profile"
-	"github.com/twmb/franz-go/pkg/kfake"
-	"github.com/twmb/franz-go/pkg/kmsg"
 )
-
-// requestCounter counts the requests a kfake cluster receives, by API.
-type requestCounter struct {
-	mu     sync.Mutex
-	counts map[string]int64
-}
-
-// countRequests installs an observe-only control on the cluster.
-func countRequests(c *kfake.Cluster) *requestCounter {
-	rc := &requestCounter{counts: map[string]int64{}}
-	c.Control(func(req kmsg.Request) (kmsg.Response, error, bool) {
-		c.KeepControl()
-		rc.mu.Lock()
-		rc.counts[kmsg.NameForKey(req.Key())]++
-		rc.mu.Unlock()
-		return nil, nil, false
-	})
-	return rc
-}
-
-func (rc *requestCounter) snapshot() map[string]int64 {
-	rc.mu.Lock()
-	defer rc.mu.Unlock()
-	return maps.Clone(rc.counts)
-}
-
-// since is the requests counted after before was taken.
-func (rc *requestCounter) since(before map[string]int64) map[string]int64 {
-	out := map[string]int64{}
-	for k, v := range rc.snapshot() {
-		if d := v - before[k]; d > 0 {
-			out[k] = d
-		}
-	}
-	return out
-}
 
 // heapAttribution is a heap profile's in-use bytes by component.
 type heapAttribution struct {

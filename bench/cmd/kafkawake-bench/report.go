@@ -433,10 +433,7 @@ func (r *report) writeFootprint(w func(string, ...any)) {
 		}
 		times := slices.Clone(f.expositionTimes)
 		slices.Sort(times)
-		var p50, worst time.Duration
-		if len(times) > 0 {
-			p50, worst = times[(len(times)-1)/2], times[len(times)-1]
-		}
+		p50, worst := quantile(times, 0.5), quantile(times, 1)
 		w("| %s | %s | %.1f MiB | %.1f MiB | %.1f MiB | %d MB | %.2f %% | %.2f %% | %s ms | %s | %s | %s KiB | %s / %s ms | %s |\n",
 			f.name()+map[bool]string{true: ", GOMEMLIMIT=" + f.memLimit}[f.memLimit != ""], f.interval, mib(f.rssStartKB), mib(f.rssMedianKB), mib(f.rssPeakKB), f.maxLiveMB, f.cpuPercent, f.maxWindowPercent,
 			thousands(float64(f.cpuPerScrape().Milliseconds())), f1(float64(total)/f.scrapes()), thousands(float64(f.series)), thousands(float64(f.expositionBytes)/1024), ms(p50), ms(worst), thousands(float64(f.wakes)))

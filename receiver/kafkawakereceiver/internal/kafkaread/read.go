@@ -11,7 +11,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"net"
 	"slices"
 	"strconv"
@@ -366,31 +365,26 @@ const (
 // listedOffsets is one ListOffsets pass: an offset or an error per partition.
 type listedOffsets struct {
 	what string
-	// offsets holds, per topic, the offset of each partition by partition
-	// number; notListed where none came back.
-	offsets map[string][]int64
+	// offsets holds, per topic, the offset of each partition that came back.
+	offsets map[string]offset.Table
 	errs    map[offset.TopicPartition]error
 }
-
-// notListed marks a partition a ListOffsets answer did not cover.
-const notListed = math.MinInt64
 
 func (l listedOffsets) get(tp offset.TopicPartition) (int64, error) {
 	return l.lookup(l.offsets[tp.Topic], tp)
 }
 
-// lookup reads tp in its topic's offsets, byPartition: a topic's
-// partitions are looked up together, with one map lookup for the topic.
-func (l listedOffsets) lookup(byPartition []int64, tp offset.TopicPartition) (int64, error) {
-	if len(l.errs) > 0 {
-		if err := l.errs[tp]; err != nil {
-			return 0, err
-		}
+// lookup reads tp in its topic's offsets, listed: a topic's partitions are
+// looked up together, with one map lookup for the topic.
+func (l listedOffsets) lookup(listed offset.Table, tp offset.TopicPartition) (int64, error) {
+	if err := l.errs[tp]; err != nil {
+		return 0, err
 	}
-	if tp.Partition < 0 || int(tp.Partition) >= len(byPartition) || byPartition[tp.Partition] == notListed {
+	o, ok := listed.Get(tp.Partition)
+	if !ok {
 		return 0, fmt.Errorf("no %s returned for partition %d of topic %q", l.what, tp.Partition, tp.Topic)
 	}
-	return byPartition[tp.Partition], nil
+	return o, nil
 }
 
 // listOffsets sends one ListOffsets request per partition leader. A leader
@@ -400,7 +394,7 @@ func (r *Reader) listOffsets(ctx context.Context, partitions []offset.TopicParti
 	req := kmsg.NewPtrListOffsetsRequest()
 	req.ReplicaID = -1
 	req.IsolationLevel = isolation
-	out := listedOffsets{what: what, offsets: map[string][]int64{}, errs: map[offset.TopicPartition]error{}}
+	out := listedOffsets{what: what, offsets: map[string]offset.Table{}, errs: map[offset.TopicPartition]error{}}
 	byTopic := map[string]int{}
 	// The reader lists a topic's partitions together: each run of one
 	// topic's partitions costs its map lookups once.
@@ -417,19 +411,19 @@ func (r *Reader) listOffsets(ctx context.Context, partitions []offset.TopicParti
 			rt.Partitions = make([]kmsg.ListOffsetsRequestTopicPartition, 0, len(run))
 			req.Topics = append(req.Topics, rt)
 		}
-		// Room for every partition asked, each not listed until answered.
-		byPartition := slices.Grow(out.offsets[topic], len(run))
+		// Room for every partition asked, so that the answers fill the
+		// topic's table without growing it.
+		listed, highest := out.offsets[topic], int32(-1)
 		for _, tp := range run {
-			for int(tp.Partition) >= len(byPartition) && tp.Partition >= 0 {
-				byPartition = append(byPartition, notListed)
-			}
+			highest = max(highest, tp.Partition)
 			rp := kmsg.NewListOffsetsRequestTopicPartition()
 			rp.Partition = tp.Partition
 			rp.Timestamp = timestamp
 			rp.CurrentLeaderEpoch = -1
 			req.Topics[i].Partitions = append(req.Topics[i].Partitions, rp)
 		}
-		out.offsets[topic] = byPartition
+		listed.Grow(int(highest) + 1)
+		out.offsets[topic] = listed
 	}
 
 	for _, shard := range r.client.RequestSharded(ctx, req) {
@@ -443,17 +437,16 @@ func (r *Reader) listOffsets(ctx context.Context, partitions []offset.TopicParti
 			continue
 		}
 		for _, t := range shard.Resp.(*kmsg.ListOffsetsResponse).Topics {
-			byPartition := out.offsets[t.Topic]
+			listed := out.offsets[t.Topic]
 			for _, p := range t.Partitions {
 				tp := offset.TopicPartition{Topic: t.Topic, Partition: p.Partition}
 				if p.ErrorCode != 0 {
 					out.errs[tp] = partitionListError(tp, what, shard.Meta, kerr.ErrorForCode(p.ErrorCode))
 					continue
 				}
-				if p.Partition >= 0 && int(p.Partition) < len(byPartition) {
-					byPartition[p.Partition] = p.Offset
-				}
+				listed.Set(p.Partition, p.Offset)
 			}
+			out.offsets[t.Topic] = listed
 		}
 	}
 	return out

@@ -66,6 +66,7 @@ func (h *watermarkHistory) observe(now time.Time, topic string, id [16]byte, par
 		return
 	}
 	tw.observedAt = now.UnixNano()
+	added := 0
 	for p, o := range partitions {
 		if p < 0 {
 			continue
@@ -74,6 +75,10 @@ func (h *watermarkHistory) observe(now time.Time, topic string, id [16]byte, par
 			tw.partitions = append(tw.partitions, watermarkTable{})
 		}
 		tw.partitions[p].add(o.HighWatermark, now)
+		added++
+	}
+	if added == len(tw.partitions) {
+		return // every table is a partition just read
 	}
 	for p := range tw.partitions {
 		if _, ok := partitions[int32(p)]; !ok {
@@ -156,10 +161,8 @@ func (a *Ager) Ages(ctx context.Context, now time.Time, layout kafkaread.Layout,
 		ages[i].Seconds, ages[i].Known = pendingAge(now, b.Ranges, func(p int32, r offset.Range) (time.Time, bool) {
 			// A record is exact only for the offset it was fetched from and
 			// only if it is pending; anything else is estimated.
-			if fetched != nil {
-				if rec, ok := fetched[offset.TopicPartition{Topic: b.Topic, Partition: p}]; ok && rec.requested == r.From && rec.offset < r.To {
-					return rec.timestamp, true
-				}
+			if rec, ok := fetched[offset.TopicPartition{Topic: b.Topic, Partition: p}]; ok && rec.requested == r.From && rec.offset < r.To {
+				return rec.timestamp, true
 			}
 			return history.producedAt(p, r.From)
 		})
