@@ -264,27 +264,49 @@ func TestHoldStopsEveryBindingOfTheFunctionOverHTTP(t *testing.T) {
 	}
 }
 
-// A burst of wakes opens a connection for most calls, since each call finds
-// every kept one busy. Bounding connections to SlimFaas with
+// A burst of wakes runs up to maxConcurrentWakes calls at once, so it opens
+// about that many connections (a few more when a call starts just before
+// another's connection is back in the pool); by default all of them are
+// kept, and the next burst dials (almost) none: with 8 kept, each burst of
+// a thousand opened about 800. Bounding connections to SlimFaas with
 // max_conns_per_host makes a burst queue for its connections instead: a
 // thousand wakes twice over open no more than the bound.
-func TestBoundedConnectionsCarryAWakeBurst(t *testing.T) {
-	const bound, functions = 16, 1000
-	slimfaas := slimfaastest.New(t)
-	cfg := configFor(slimfaas.URL)
-	cfg.ClientConfig.MaxConnsPerHost = bound
-	cfg.ClientConfig.Keepalive.Get().MaxIdleConnsPerHost = bound
-	tp := newTestProcessor(t, cfg)
+func TestWakeBurstsReuseTheirConnections(t *testing.T) {
+	const functions = 1000
+	for _, tc := range []struct {
+		name  string
+		bound int // max_conns_per_host and max_idle_conns_per_host; 0: the defaults
+		// first and again bound the connections the first and the second
+		// burst open.
+		first, again int64
+	}{
+		{name: "defaults", first: 2 * maxConcurrentWakes, again: functions / 100},
+		{name: "bounded", bound: 16, first: 16, again: 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			slimfaas := slimfaastest.New(t)
+			cfg := configFor(slimfaas.URL)
+			if tc.bound > 0 {
+				cfg.ClientConfig.MaxConnsPerHost = tc.bound
+				cfg.ClientConfig.Keepalive.Get().MaxIdleConnsPerHost = tc.bound
+			}
+			tp := newTestProcessor(t, cfg)
 
-	points := make([]point, 0, functions)
-	for i := range functions {
-		points = append(points, pendingPoint("t", "g", fmt.Sprintf("fn-%d", i), 1))
+			points := make([]point, 0, functions)
+			for i := range functions {
+				points = append(points, pendingPoint("t", "g", fmt.Sprintf("fn-%d", i), 1))
+			}
+			tp.process(t, batch(points))
+			tp.waitForCalls(t)
+			first := slimfaas.Connections()
+			tp.clock.Advance(time.Hour) // past every cooldown
+			tp.process(t, batch(points))
+			tp.waitForCalls(t)
+			again := slimfaas.Connections() - first
+
+			assert.LessOrEqual(t, first, tc.first, "connections opened by the first %d wakes", functions)
+			assert.LessOrEqual(t, again, tc.again, "connections opened by the next %d wakes", functions)
+			assert.Equal(t, 2*functions, slimfaas.TotalWakes(), "every wake was made")
+		})
 	}
-	for range 2 {
-		tp.process(t, batch(points))
-		tp.waitForCalls(t)
-		tp.clock.Advance(time.Hour) // past every cooldown
-	}
-	assert.LessOrEqual(t, slimfaas.Connections(), int64(bound), "connections opened for %d wakes", 2*functions)
-	assert.Equal(t, 2*functions, slimfaas.TotalWakes(), "every wake was made")
 }

@@ -44,11 +44,12 @@ func createDefaultConfig() component.Config {
 	client := confighttp.NewDefaultClientConfig()
 	client.Endpoint = defaultEndpoint
 	client.Timeout = defaultTimeout
-	// Keep a few connections open between wakes, so that bursts of wakes
-	// (many cooldowns ending together) reuse connections instead of opening
-	// new ones; the net/http default keeps 2.
+	// Keep the connections of a burst of wakes (many cooldowns ending
+	// together) open for the next one; net/http alone keeps 2 per host and
+	// confighttp 100 in total.
 	if keepalive := client.Keepalive.Get(); keepalive != nil {
 		keepalive.MaxIdleConnsPerHost = idleConnsPerHost
+		keepalive.MaxIdleConns = max(keepalive.MaxIdleConns, idleConnsPerHost)
 	}
 	retry := configretry.NewDefaultBackOffConfig()
 	retry.InitialInterval = defaultRetryInitialInterval

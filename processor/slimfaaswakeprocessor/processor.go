@@ -25,8 +25,10 @@ const (
 	// ones unless this many hang at once.
 	maxConcurrentWakes = 256
 	// idleConnsPerHost is how many connections to SlimFaas are kept open
-	// between wakes.
-	idleConnsPerHost = 8
+	// between wakes: as many as wake calls can run at once, so that the
+	// next burst reuses every connection the last one opened instead of
+	// dialling (and with tls, handshaking) again for most of its calls.
+	idleConnsPerHost = maxConcurrentWakes
 	// shutdownWaitLimit bounds how long Shutdown waits for cancelled calls.
 	shutdownWaitLimit = 5 * time.Second
 )

@@ -422,9 +422,9 @@ func (r *report) writeFootprint(w func(string, ...any)) {
 	f0 := r.envelopes[0].footprint
 	w("**The collector.** The built collector (pipeline kafkawake → slimfaaswake → Prometheus exporter, the pprof extension on, no `GOMEMLIMIT`) runs on an in-process kfake of the same topology; a local endpoint answers every wake with 204 and the cooldown is 30 s, so every pending binding is woken again every 30 s. ")
 	w("Once the first wake counters appear on the exporter, the harness samples `/proc/<pid>/status` VmRSS and `/proc/<pid>/stat` utime + stime once a second for %s, counts the Kafka requests kfake receives, and reads `/metrics` every 15 s as a Prometheus server would. ", f0.duration.Round(time.Second))
-	w("The collector runs with `GODEBUG=gctrace=1`, whose lines give the live heap after each GC. *CPU per interval* is the collector's CPU time over the collection intervals of the window (receiver, processor, exporter, wakes and runtime).\n\n")
-	w("| Bindings | Interval | RSS start | RSS median | RSS peak | Live heap after GC (max) | Average CPU (one core) | Busiest 10 s | CPU per interval | Kafka requests per interval | Series on /metrics | /metrics size | /metrics p50 / max | Wake POSTs |\n")
-	w("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	w("The collector runs with `GODEBUG=gctrace=1`, whose lines give the live heap after each GC. *CPU per interval* is the collector's CPU time over the collection intervals of the window (receiver, processor, exporter, wakes and runtime); *wake connections opened* are the TCP connections the collector opened to the wake endpoint over the whole run.\n\n")
+	w("| Bindings | Interval | RSS start | RSS median | RSS peak | Live heap after GC (max) | Average CPU (one core) | Busiest 10 s | CPU per interval | Kafka requests per interval | Series on /metrics | /metrics size | /metrics p50 / max | Wake POSTs | Wake connections opened |\n")
+	w("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	for _, e := range r.envelopes {
 		f := e.footprint
 		var total int64
@@ -434,9 +434,9 @@ func (r *report) writeFootprint(w func(string, ...any)) {
 		times := slices.Clone(f.expositionTimes)
 		slices.Sort(times)
 		p50, worst := quantile(times, 0.5), quantile(times, 1)
-		w("| %s | %s | %.1f MiB | %.1f MiB | %.1f MiB | %d MB | %.2f %% | %.2f %% | %s ms | %s | %s | %s KiB | %s / %s ms | %s |\n",
+		w("| %s | %s | %.1f MiB | %.1f MiB | %.1f MiB | %d MB | %.2f %% | %.2f %% | %s ms | %s | %s | %s KiB | %s / %s ms | %s | %s |\n",
 			f.name()+map[bool]string{true: ", GOMEMLIMIT=" + f.memLimit}[f.memLimit != ""], f.interval, mib(f.rssStartKB), mib(f.rssMedianKB), mib(f.rssPeakKB), f.maxLiveMB, f.cpuPercent, f.maxWindowPercent,
-			thousands(float64(f.cpuPerScrape().Milliseconds())), f1(float64(total)/f.scrapes()), thousands(float64(f.series)), thousands(float64(f.expositionBytes)/1024), ms(p50), ms(worst), thousands(float64(f.wakes)))
+			thousands(float64(f.cpuPerScrape().Milliseconds())), f1(float64(total)/f.scrapes()), thousands(float64(f.series)), thousands(float64(f.expositionBytes)/1024), ms(p50), ms(worst), thousands(float64(f.wakes)), thousands(float64(f.wakeConns)))
 	}
 	w("\n**Memory by component.** At the end of each run the harness reads %d heap profiles from the pprof extension (`/debug/pprof/heap?gc=1`, so each after a collection), spread over one collection interval, and averages them. Each sample's in-use bytes go to the first component found on its allocation stack, in the order of the table: the exporters keep their own copies of the points, so they come before pdata; pdata allocated under none of them is in flight through the pipeline. A profile is a moment: one taken during a scrape also holds that scrape's decoded answers and assembly.\n\n", heapProfiles)
 	w("| Component | What it holds |")
