@@ -29,6 +29,12 @@ type topology struct {
 	// lean turns off every receiver metric that neither the wake nor the
 	// scaling needs, as the README's sizing advice does for large installs.
 	lean bool
+	// push replaces the Prometheus exporter with the OTLP exporter, which
+	// sends every scrape to a local OTLP sink and keeps no copy of it.
+	push bool
+	// memLimit is the collector's GOMEMLIMIT in this run unless -gomemlimit
+	// sets one for every run.
+	memLimit string
 }
 
 // leanDisabled are the receiver metrics a lean run turns off. Pending,
@@ -41,18 +47,28 @@ var leanDisabled = []string{
 
 // name says which run a topology is, in logs, files and tables.
 func (t topology) name() string {
-	if t.lean {
+	switch {
+	case t.lean:
 		return fmt.Sprintf("%s, lean metrics", thousands(float64(t.bindings)))
+	case t.push:
+		return fmt.Sprintf("%s, OTLP push", thousands(float64(t.bindings)))
 	}
 	return thousands(float64(t.bindings))
 }
 
 func (t topology) file() string {
-	if t.lean {
+	switch {
+	case t.lean:
 		return fmt.Sprintf("%d-lean", t.bindings)
+	case t.push:
+		return fmt.Sprintf("%d-otlp", t.bindings)
 	}
 	return fmt.Sprint(t.bindings)
 }
+
+// standard is whether a run measures the default pipeline with every
+// default metric on, which the targets are stated for.
+func (t topology) standard() bool { return !t.lean && !t.push }
 
 // withLeanMetrics turns off the metrics of leanDisabled in a config.
 func withLeanMetrics(config string) string {
@@ -71,6 +87,8 @@ var footprints = []topology{
 	{brokers: 3, topics: 200, partitions: 12, bindings: 1000, interval: 2 * time.Second},
 	{brokers: 3, topics: 1000, partitions: 100, bindings: 10000, interval: 5 * time.Second},
 	{brokers: 3, topics: 1000, partitions: 100, bindings: 10000, interval: 5 * time.Second, lean: true},
+	// The README's advice for 10,000 bindings: push, with GOMEMLIMIT.
+	{brokers: 3, topics: 1000, partitions: 100, bindings: 10000, interval: 5 * time.Second, push: true, memLimit: "400MiB"},
 }
 
 // footprintResult is the collector's memory and CPU over a bounded run.
@@ -89,8 +107,8 @@ type footprintResult struct {
 	wakes                           int     // wake POSTs the endpoint answered (204)
 	wakeConns                       int64   // TCP connections opened to the endpoint
 	exposition                      int     // Prometheus scrapes of the exporter during the run
-	series                          int     // samples in the exporter's last answer
-	expositionBytes                 int     // the size of its last answer
+	series                          int     // samples in the exporter's last answer, or points pushed per interval
+	expositionBytes                 int     // the size of its last answer, or the encoded points pushed per interval
 	expositionTimes                 []time.Duration
 	requests                        map[string]int64 // Kafka requests by API over the measured window
 	memLimit                        string           // the collector's GOMEMLIMIT, if set
@@ -157,22 +175,41 @@ func runFootprint(ctx context.Context, o options, t topology) (footprintResult, 
 	if t.lean {
 		config = withLeanMetrics(config)
 	}
+	var sink *otlpSink
+	if t.push {
+		if sink, err = startOTLPSink(); err != nil {
+			return res, err
+		}
+		defer sink.stop()
+		config = withOTLPPush(config, sink.addr)
+	}
 	env := []string{"GODEBUG=gctrace=1"} // one line per GC on stderr: the live heap after each
-	if o.memLimit != "" {
-		env = append(env, "GOMEMLIMIT="+o.memLimit)
+	if res.memLimit = t.memLimit; o.memLimit != "" {
 		res.memLimit = o.memLimit
+	}
+	if res.memLimit != "" {
+		env = append(env, "GOMEMLIMIT="+res.memLimit)
 	}
 	col, err := collectortest.Start(o.collector, o.workDir, config, port, env...)
 	if err != nil {
 		return res, err
 	}
 	defer func() { _ = col.Stop(collectorGrace) }()
-	if err := col.WaitExposing(ctx, "slimfaaskafka_wakeups_total", 3*time.Minute); err != nil {
+	if sink != nil {
+		err = sink.waitFor(ctx, col, "slimfaaskafka.wakeups", 3*time.Minute)
+	} else {
+		err = col.WaitExposing(ctx, "slimfaaskafka_wakeups_total", 3*time.Minute)
+	}
+	if err != nil {
 		return res, err
 	}
 	pid := col.Pid()
 	gcBefore := len(gcTrace.FindAllString(col.Output(), -1))
 	requestsBefore := requests.snapshot()
+	var pushedBefore, pushedBytesBefore int
+	if sink != nil {
+		pushedBefore, pushedBytesBefore = sink.received()
+	}
 
 	type sample struct {
 		at    time.Time
@@ -210,7 +247,7 @@ func runFootprint(ctx context.Context, o options, t topology) (footprintResult, 
 			return res, err
 		}
 		// Read the exporter every 15 s, as a Prometheus server would.
-		if len(samples)%15 == 0 {
+		if sink == nil && len(samples)%15 == 0 {
 			start := time.Now()
 			if text, err := col.ScrapeText(ctx); err == nil {
 				res.expositionTimes = append(res.expositionTimes, time.Since(start))
@@ -220,6 +257,12 @@ func runFootprint(ctx context.Context, o options, t topology) (footprintResult, 
 		}
 	}
 	res.requests = requests.since(requestsBefore)
+	if sink != nil {
+		points, size := sink.received()
+		scrapes := time.Since(samples[0].at).Seconds() / t.interval.Seconds()
+		res.series = int(float64(points-pushedBefore) / scrapes)
+		res.expositionBytes = int(float64(size-pushedBytesBefore) / scrapes)
+	}
 	if o.profiles != "" {
 		if err := keepCPUProfile(ctx, pprofPort, filepath.Join(o.profiles, "cpu-"+t.file()+".pprof")); err != nil {
 			return res, err

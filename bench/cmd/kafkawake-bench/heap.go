@@ -31,6 +31,7 @@ var heapParts = []struct {
 }{
 	{"Prometheus exporter", "the exporter's copy of every series and its registry", []string{"prometheusexporter", "github.com/prometheus/"}},
 	{"kedascaler exporter", "the selections and streams KEDA opened", []string{"kedascalerexporter"}},
+	{"OTLP exporter", "the requests it encodes and sends (OTLP push run only)", []string{"otlpexporter", "google.golang.org/grpc", "google.golang.org/protobuf"}},
 	{"pdata in flight", "the receiver's points and the processor's counters on their way through the pipeline", []string{"go.opentelemetry.io/collector/pdata"}},
 	{"processor state", "the wake decisions' memory per binding and function", []string{"slimfaaswakeprocessor"}},
 	{"Kafka client (franz-go)", "metadata cache, connections, decoded answers", []string{"github.com/twmb/franz-go"}},
