@@ -4,7 +4,6 @@ import (
 	"github.com/kafkawake/kafkawake/receiver/kafkawakereceiver/internal/health"
 	"github.com/kafkawake/kafkawake/receiver/kafkawakereceiver/internal/lag"
 	"github.com/kafkawake/kafkawake/receiver/kafkawakereceiver/internal/logchange"
-	"github.com/kafkawake/kafkawake/receiver/kafkawakereceiver/internal/offset"
 	"github.com/kafkawake/kafkawake/receiver/kafkawakereceiver/internal/production"
 	"github.com/kafkawake/kafkawake/receiver/kafkawakereceiver/internal/rates"
 	"github.com/kafkawake/kafkawake/receiver/kafkawakereceiver/internal/residue"
@@ -19,10 +18,7 @@ type bindingMemory struct {
 	// inShare is set while the binding is in this replica's share: it was
 	// observed at the last scrape, or is about to be.
 	inShare bool
-	// partitions is the map the binding's reads are assembled in, refilled
-	// every scrape: nothing keeps a read's partitions past its scrape.
-	partitions map[int32]offset.Partition
-	lag        *lag.State
+	lag     *lag.State
 	// residue is nil unless isolation_level is read_committed.
 	residue *residue.Memory
 	// status is the binding's read problem, logged once per change.

@@ -267,12 +267,9 @@ func (s *kafkaScraper) readBindings(now time.Time, snapshot kafkaread.Snapshot, 
 		if b.IsShare() {
 			reads[n].BindingRead, reads[n].err = s.readShareBinding(now, snapshot, i)
 		} else {
-			reads[n].BindingRead, reads[n].err = snapshot.Binding(b.Topic, b.Group(), s.memories[i].partitions)
+			reads[n].BindingRead, reads[n].err = snapshot.Binding(b.Topic, b.Group())
 		}
 		reads[n].listed = reads[n].Partitions
-		if reads[n].Partitions != nil {
-			s.memories[i].partitions = reads[n].Partitions
-		}
 	}
 	return reads
 }

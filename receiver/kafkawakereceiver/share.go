@@ -87,7 +87,7 @@ func (s *kafkaScraper) readShareBinding(now time.Time, snapshot kafkaread.Snapsh
 	if !ok {
 		millis = -1
 	}
-	read, err := snapshot.ShareBinding(b.Topic, b.Group(), millis, s.memories[binding].partitions)
+	read, err := snapshot.ShareBinding(b.Topic, b.Group(), millis)
 	if err != nil {
 		return read, err
 	}

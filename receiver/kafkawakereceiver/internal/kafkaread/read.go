@@ -566,18 +566,14 @@ type BindingRead struct {
 // partition of the topic must have been read: a partial read would be a
 // smaller pending value that looks valid, so it is an error naming the
 // first partition that failed and why.
-//
-// into, when not nil, is cleared and becomes the read's Partitions: a
-// caller that passes the previous read's map every scrape keeps one map per
-// binding instead of making one per scrape.
-func (c Snapshot) Binding(topic, group string, into map[int32]offset.Partition) (BindingRead, error) {
+func (c Snapshot) Binding(topic, group string) (BindingRead, error) {
 	g, ok := c.groups[group]
 	groupErr := g.err
 	if !ok {
 		groupErr = fmt.Errorf("no committed-offsets answer for group %q", group)
 	}
 	commits := g.committed[topic]
-	read, err := c.assemble(topic, groupErr, into, func(p int32, o offset.Partition) (offset.Partition, error) {
+	read, err := c.assemble(topic, groupErr, func(p int32, o offset.Partition) (offset.Partition, error) {
 		if int(p) < len(commits) && commits[p].answered {
 			o.Committed = commits[p].at
 			return o, commits[p].err
@@ -591,12 +587,11 @@ func (c Snapshot) Binding(topic, group string, into map[int32]offset.Partition) 
 	return read, nil
 }
 
-// assemble builds a binding's read of topic in into (cleared; made when
-// nil): each partition as listed, without a position, completed by the
-// group's answer for it. The topic's error, then the group's, fail the
-// whole binding; a partition that was not read, or that the group's answer
-// fails, fails it too.
-func (c Snapshot) assemble(topic string, groupErr error, into map[int32]offset.Partition, complete func(int32, offset.Partition) (offset.Partition, error)) (BindingRead, error) {
+// assemble builds a binding's read of topic: each partition as listed,
+// without a position, completed by the group's answer for it. The topic's
+// error, then the group's, fail the whole binding; a partition that was not
+// read, or that the group's answer fails, fails it too.
+func (c Snapshot) assemble(topic string, groupErr error, complete func(int32, offset.Partition) (offset.Partition, error)) (BindingRead, error) {
 	if err := c.topicErrs[topic]; err != nil {
 		return BindingRead{}, err
 	}
@@ -607,11 +602,7 @@ func (c Snapshot) assemble(topic string, groupErr error, into map[int32]offset.P
 	if lt == nil {
 		return bindingOf(topic, nil, nil)
 	}
-	partitions := into
-	if partitions == nil {
-		partitions = make(map[int32]offset.Partition, len(lt.partitions))
-	}
-	clear(partitions)
+	partitions := make(map[int32]offset.Partition, len(lt.partitions))
 	var failed []error
 	for i, p := range lt.partitions {
 		if err := lt.err(i); err != nil {

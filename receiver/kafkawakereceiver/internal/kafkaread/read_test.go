@@ -2,7 +2,6 @@ package kafkaread
 
 import (
 	"errors"
-	"reflect"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -69,7 +68,7 @@ func TestNeverCommittedGroupAnswers(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			c := readTopic("orders", []int64{10, 20}, []int64{0, 5}, map[string]groupOffsets{"g": groupOffsetsOf(tt.answer, "broker 1 (k1:9092)")})
-			got, err := c.Binding("orders", "g", nil)
+			got, err := c.Binding("orders", "g")
 			require.NoError(t, err)
 			assert.NoError(t, got.CommitsErr)
 			assert.Equal(t, want, got.Partitions)
@@ -107,7 +106,7 @@ func TestOffsetsOfNeverHidesAnError(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := tt.offsets.Binding("orders", "g", nil)
+			got, err := tt.offsets.Binding("orders", "g")
 			assert.ErrorContains(t, err, tt.wantErr)
 			assert.Nil(t, got.Partitions, "no partial result next to an error")
 		})
@@ -182,7 +181,7 @@ func TestCommitsOfPartitionsTheAnswerSkipped(t *testing.T) {
 	// and a partition beyond the answer has none either.
 	g := groupOffsetsOf(offsetFetchGroup("g", 0, fetchedPartition(2, 7, 0), fetchedPartition(0, 3, 0)), "broker 1 (k1:9092)")
 	c := readTopic("orders", []int64{10, 10, 10, 10}, []int64{0, 0, 0, 0}, map[string]groupOffsets{"g": g})
-	got, err := c.Binding("orders", "g", nil)
+	got, err := c.Binding("orders", "g")
 	require.NoError(t, err)
 	assert.Equal(t, map[int32]offset.Partition{
 		0: {HighWatermark: 10, Committed: 3},
@@ -191,20 +190,4 @@ func TestCommitsOfPartitionsTheAnswerSkipped(t *testing.T) {
 		3: {HighWatermark: 10, Committed: offset.NoCommit},
 	}, got.Partitions)
 	assert.Equal(t, int64(10), c.End(offset.TopicPartition{Topic: "orders", Partition: 3}))
-}
-
-func TestABindingIsAssembledInTheMapItIsGiven(t *testing.T) {
-	g := groupOffsetsOf(offsetFetchGroup("g", 0, fetchedPartition(0, 3, 0)), "broker 1 (k1:9092)")
-	c := readTopic("orders", []int64{10, 10}, []int64{0, 0}, map[string]groupOffsets{"g": g})
-	// The previous scrape's map, with a partition the topic no longer has.
-	previous := map[int32]offset.Partition{7: {HighWatermark: 99}}
-
-	got, err := c.Binding("orders", "g", previous)
-	require.NoError(t, err)
-	want := map[int32]offset.Partition{
-		0: {HighWatermark: 10, Committed: 3},
-		1: {HighWatermark: 10, Committed: offset.NoCommit},
-	}
-	assert.Equal(t, want, got.Partitions)
-	assert.Equal(t, reflect.ValueOf(previous).Pointer(), reflect.ValueOf(got.Partitions).Pointer(), "the map given is the one filled")
 }

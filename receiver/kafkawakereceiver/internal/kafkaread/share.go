@@ -157,15 +157,14 @@ func shareResetOf(res kmsg.DescribeConfigsResponseResource) ShareReset {
 // group. A partition the group has not initialised has no start offset
 // (NoCommit); the lag rules count it by the group's reset. Every partition
 // must have been read, as for a consumer group; a lag the broker cannot
-// tell (-1) on an initialised partition is an error, never a count. into
-// is reused as for Binding.
-func (c Snapshot) ShareBinding(topic, group string, sinceMillis int64, into map[int32]offset.Partition) (BindingRead, error) {
+// tell (-1) on an initialised partition is an error, never a count.
+func (c Snapshot) ShareBinding(topic, group string, sinceMillis int64) (BindingRead, error) {
 	g, ok := c.shares[group]
 	groupErr := g.err
 	if !ok {
 		groupErr = fmt.Errorf("no share-group offsets answer for share group %q", group)
 	}
-	return c.assemble(topic, groupErr, into, func(p int32, o offset.Partition) (offset.Partition, error) {
+	return c.assemble(topic, groupErr, func(p int32, o offset.Partition) (offset.Partition, error) {
 		tp := offset.TopicPartition{Topic: topic, Partition: p}
 		o.Share = true
 		// A failed partition carries a zero start, so it takes this branch.
