@@ -106,7 +106,6 @@ type footprintResult struct {
 	maxWindowPercent                float64 // the busiest 10 s window
 	wakes                           int     // wake POSTs the endpoint answered (204)
 	wakeConns                       int64   // TCP connections opened to the endpoint
-	exposition                      int     // Prometheus scrapes of the exporter during the run
 	series                          int     // samples in the exporter's last answer, or points pushed per interval
 	expositionBytes                 int     // the size of its last answer, or the encoded points pushed per interval
 	expositionTimes                 []time.Duration
@@ -251,7 +250,6 @@ func runFootprint(ctx context.Context, o options, t topology) (footprintResult, 
 			start := time.Now()
 			if text, err := col.ScrapeText(ctx); err == nil {
 				res.expositionTimes = append(res.expositionTimes, time.Since(start))
-				res.exposition++
 				res.expositionBytes, res.series = len(text), countSamples(text)
 			}
 		}
