@@ -67,6 +67,19 @@ func (c *Collector) ScrapeText(ctx context.Context) (string, error) {
 // WaitExposing waits until the exporter serves a series named metric, that
 // is until a scrape went through the pipeline.
 func (c *Collector) WaitExposing(ctx context.Context, metric string, timeout time.Duration) error {
+	return c.WaitUntil(ctx, timeout, "expose "+metric, func() bool {
+		samples, err := c.Scrape(ctx)
+		if err != nil {
+			return false
+		}
+		_, ok := samples.Find(metric, nil)
+		return ok
+	})
+}
+
+// WaitUntil checks done every 100 ms until it holds, the collector exits
+// or timeout passes; what says what was waited for in the error.
+func (c *Collector) WaitUntil(ctx context.Context, timeout time.Duration, what string, done func() bool) error {
 	deadline := time.Now().Add(timeout)
 	for time.Now().Before(deadline) {
 		select {
@@ -76,11 +89,9 @@ func (c *Collector) WaitExposing(ctx context.Context, metric string, timeout tim
 			return ctx.Err()
 		case <-time.After(100 * time.Millisecond):
 		}
-		if samples, err := c.Scrape(ctx); err == nil {
-			if _, ok := samples.Find(metric, nil); ok {
-				return nil
-			}
+		if done() {
+			return nil
 		}
 	}
-	return fmt.Errorf("collector did not expose %s within %s:\n%s", metric, timeout, c.Output())
+	return fmt.Errorf("collector did not %s within %s:\n%s", what, timeout, c.Output())
 }

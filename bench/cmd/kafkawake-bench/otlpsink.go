@@ -70,23 +70,11 @@ func (s *otlpSink) received() (points, size int) {
 
 // waitFor waits until a push has carried the metric named name.
 func (s *otlpSink) waitFor(ctx context.Context, col *collectortest.Collector, name string, timeout time.Duration) error {
-	deadline := time.Now().Add(timeout)
-	for time.Now().Before(deadline) {
-		select {
-		case <-col.Exited():
-			return fmt.Errorf("collector exited:\n%s", col.Output())
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(100 * time.Millisecond):
-		}
+	return col.WaitUntil(ctx, timeout, "push "+name, func() bool {
 		s.mu.Lock()
-		seen := s.names[name]
-		s.mu.Unlock()
-		if seen {
-			return nil
-		}
-	}
-	return fmt.Errorf("no push carried %s within %s:\n%s", name, timeout, col.Output())
+		defer s.mu.Unlock()
+		return s.names[name]
+	})
 }
 
 func (s *otlpSink) stop() { s.server.Stop() }
