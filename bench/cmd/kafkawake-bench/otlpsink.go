@@ -16,9 +16,9 @@ import (
 	"github.com/kafkawake/kafkawake/internal/collectortest"
 )
 
-// otlpSink is an OTLP/gRPC metrics endpoint that keeps nothing but what the
-// footprint run reports of the last push: a backend that answers at once,
-// so that the collector's memory is its own.
+// otlpSink is an OTLP/gRPC metrics endpoint that keeps nothing but the
+// counts the footprint run reports: a backend that answers at once, so that
+// the collector's memory is its own.
 type otlpSink struct {
 	pmetricotlp.UnimplementedGRPCServer
 	addr   string
@@ -34,7 +34,7 @@ func startOTLPSink() (*otlpSink, error) {
 	if err != nil {
 		return nil, err
 	}
-	// A scrape of 10,000 bindings is about 30 MB encoded: the batch
+	// A scrape of 10,000 bindings is about 23 MB encoded: the batch
 	// processor splits it into requests of at most pushBatchPoints points,
 	// well under this limit (gRPC's default is 4 MiB, too small for one).
 	server := grpc.NewServer(grpc.MaxRecvMsgSize(64 << 20))
