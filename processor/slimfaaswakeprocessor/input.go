@@ -187,7 +187,7 @@ func (t *bindingTable) addPoints(in resourceInput, points pmetric.NumberDataPoin
 		if !ok {
 			continue
 		}
-		set(&t.observe(key, in).seen, value, point.Timestamp())
+		set(&t.observe(key, in, i).seen, value, point.Timestamp())
 	}
 }
 
@@ -209,7 +209,16 @@ func (t *bindingTable) addStatuses(in resourceInput, points pmetric.NumberDataPo
 
 // observe returns the binding of key, creating it on its first observation,
 // and lists it in the current batch and under the resource as needed.
-func (t *bindingTable) observe(key bindingKey, in resourceInput) *binding {
+//
+// hint is where the binding likely stands among those the resource carried
+// so far in this batch: the receiver writes every metric's points in the
+// same binding order, so the i-th point of a metric is usually the binding
+// listed i-th, found without hashing its key. A binding listed there was
+// observed in this batch already, so it is neither new nor expired.
+func (t *bindingTable) observe(key bindingKey, in resourceInput, hint int) *binding {
+	if listed := t.perResource[in.index]; hint < len(listed) && listed[hint].key == key {
+		return listed[hint]
+	}
 	b, ok := t.byKey[key]
 	if !ok || t.expired(b, in.now) {
 		b = newBinding(key, in.now)

@@ -140,3 +140,35 @@ func TestSweepFreesForgottenBindings(t *testing.T) {
 	assert.Equal(t, []int{1, 0}, []int{bindings, functions}, "only b")
 	assert.Nil(t, tp.lookup(0, a))
 }
+
+// Points of one metric that do not follow the bindings' order in the
+// batch (a metric some bindings lack) still land on their own bindings:
+// the binding at the same position is only a hint.
+func TestPointsOutOfTheBatchOrderFindTheirBindings(t *testing.T) {
+	tp := newTestProcessor(t, configFor(unreachableEndpoint))
+	tp.process(t, batch([]point{
+		pendingPoint("t", "g", "a", 0),
+		pendingPoint("t", "g", "b", 3),
+		consumedPoint("t", "g", "b", 5), // the consumed metric's first point
+		consumedPoint("t", "g", "c", 7), // listed after a and b
+	}))
+
+	for _, tc := range []struct {
+		function    string
+		hasPending  bool
+		pending     int64
+		hasConsumed bool
+		consumed    int64
+	}{
+		{function: "a", hasPending: true, pending: 0},
+		{function: "b", hasPending: true, pending: 3, hasConsumed: true, consumed: 5},
+		{function: "c", hasConsumed: true, consumed: 7},
+	} {
+		b := tp.lookup(0, bindingID{topic: "t", group: "g", function: tc.function})
+		require.NotNil(t, b, tc.function)
+		assert.Equal(t, tc.hasPending, b.seen.hasPending, "%s has pending", tc.function)
+		assert.Equal(t, tc.pending, b.seen.pending, "%s pending", tc.function)
+		assert.Equal(t, tc.hasConsumed, b.seen.hasConsumed, "%s has consumed", tc.function)
+		assert.Equal(t, tc.consumed, b.seen.consumed, "%s consumed", tc.function)
+	}
+}
