@@ -5,7 +5,6 @@ package e2e
 import (
 	"context"
 	"fmt"
-	"net"
 	"strings"
 	"sync"
 	"testing"
@@ -14,24 +13,21 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"github.com/twmb/franz-go/pkg/kgo"
-	"go.opentelemetry.io/collector/pdata/pmetric/pmetricotlp"
-	"google.golang.org/grpc"
-	_ "google.golang.org/grpc/encoding/gzip" // the OTLP exporter compresses with gzip by default
+	"go.opentelemetry.io/collector/pdata/pmetric"
 
+	"github.com/kafkawake/kafkawake/internal/collectortest"
 	"github.com/kafkawake/kafkawake/internal/slimfaastest"
 )
 
-// pushedPending is an OTLP/gRPC endpoint that keeps the last pushed
-// pending value of each function, and the largest request's points.
+// pushedPending keeps the last pushed pending value of each function, and
+// the largest request's points.
 type pushedPending struct {
-	pmetricotlp.UnimplementedGRPCServer
 	mu         sync.Mutex
 	pending    map[string]int64
 	mostPoints int
 }
 
-func (p *pushedPending) Export(_ context.Context, req pmetricotlp.ExportRequest) (pmetricotlp.ExportResponse, error) {
-	md := req.Metrics()
+func (p *pushedPending) receive(md pmetric.Metrics) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.mostPoints = max(p.mostPoints, md.DataPointCount())
@@ -49,7 +45,6 @@ func (p *pushedPending) Export(_ context.Context, req pmetricotlp.ExportRequest)
 			}
 		}
 	}
-	return pmetricotlp.NewExportResponse(), nil
 }
 
 // The README's advice near 10,000 bindings: push with the OTLP exporter,
@@ -68,56 +63,25 @@ func TestPushedWithOTLPEveryBindingArrives(t *testing.T) {
 		require.NoError(t, producer.ProduceSync(ctx, &kgo.Record{Topic: "orders", Value: []byte("order")}).FirstErr())
 	}
 
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	pushed := &pushedPending{pending: map[string]int64{}}
+	sink, err := collectortest.StartOTLPSink(pushed.receive)
 	require.NoError(t, err)
-	sink := &pushedPending{pending: map[string]int64{}}
-	server := grpc.NewServer()
-	pmetricotlp.RegisterGRPCServer(server, sink)
-	go func() { _ = server.Serve(lis) }()
-	t.Cleanup(server.Stop)
+	t.Cleanup(sink.Stop)
 
 	slimFaas := slimfaastest.New(t)
 	var list strings.Builder
 	for i := range bindings {
 		fmt.Fprintf(&list, "      - {topic: orders, consumer_group: group-%d, function: fn-%d}\n", i, i)
 	}
-	config := fmt.Sprintf(`
-receivers:
-  kafkawake:
-    brokers: [%s]
-    collection_interval: 500ms
-    bindings:
-%s
-processors:
-  slimfaaswake:
-    endpoint: %s
-    defaults:
-      cooldown: 1h
-  batch:
-    send_batch_size: %d
-    send_batch_max_size: %d
-exporters:
-  otlp_grpc:
-    endpoint: %s
-    tls:
-      insecure: true
-service:
-  telemetry:
-    metrics:
-      level: none
-  pipelines:
-    metrics:
-      receivers: [kafkawake]
-      processors: [slimfaaswake, batch]
-      exporters: [otlp_grpc]
-`, strings.Join(cluster.ListenAddrs(), ", "), list.String(), slimFaas.URL, batchPoints, batchPoints, lis.Addr())
-	col := startCollector(t, config, freePort(t))
+	metricsPort := freePort(t)
+	config := collectortest.WithOTLPPush(collectorConfig(cluster.ListenAddrs(), slimFaas.URL, metricsPort, list.String()), sink.Addr, batchPoints)
+	col := startCollector(t, config, metricsPort)
 
 	require.EventuallyWithT(t, func(c *assert.CollectT) {
-		sink.mu.Lock()
-		defer sink.mu.Unlock()
+		pushed.mu.Lock()
+		defer pushed.mu.Unlock()
 		for i := range bindings {
-			got, ok := sink.pending[fmt.Sprintf("fn-%d", i)]
+			got, ok := pushed.pending[fmt.Sprintf("fn-%d", i)]
 			if assert.True(c, ok, "no pending value pushed for fn-%d", i) {
 				assert.Equal(c, int64(7), got, "fn-%d", i)
 			}
@@ -126,7 +90,7 @@ service:
 	}, time.Minute, 200*time.Millisecond, "collector output:\n%s", col.Output())
 
 	// Unsplit, a scrape of these bindings is one request of 630 points.
-	sink.mu.Lock()
-	defer sink.mu.Unlock()
-	assert.LessOrEqual(t, sink.mostPoints, batchPoints, "points in the largest request")
+	pushed.mu.Lock()
+	defer pushed.mu.Unlock()
+	assert.LessOrEqual(t, pushed.mostPoints, batchPoints, "points in the largest request")
 }

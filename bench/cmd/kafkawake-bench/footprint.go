@@ -174,16 +174,17 @@ func runFootprint(ctx context.Context, o options, t topology) (footprintResult, 
 	if t.lean {
 		config = withLeanMetrics(config)
 	}
-	var sink *otlpSink
+	var sink *pushCounter
 	if t.push {
-		if sink, err = startOTLPSink(); err != nil {
+		if sink, err = startPushCounter(); err != nil {
 			return res, err
 		}
-		defer sink.stop()
-		config = withOTLPPush(config, sink.addr)
+		defer sink.Stop()
+		config = collectortest.WithOTLPPush(config, sink.Addr, pushBatchPoints)
 	}
 	env := []string{"GODEBUG=gctrace=1"} // one line per GC on stderr: the live heap after each
-	if res.memLimit = t.memLimit; o.memLimit != "" {
+	res.memLimit = t.memLimit
+	if o.memLimit != "" {
 		res.memLimit = o.memLimit
 	}
 	if res.memLimit != "" {
