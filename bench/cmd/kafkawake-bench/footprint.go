@@ -85,6 +85,9 @@ func withLeanMetrics(config string) string {
 // (100,000 partitions, 10,000 groups) at 5 s.
 var footprints = []topology{
 	{brokers: 3, topics: 200, partitions: 12, bindings: 1000, interval: 2 * time.Second},
+	// The same bindings pushed with OTLP under a limit near the target:
+	// what is left of the footprint without the Prometheus exporter.
+	{brokers: 3, topics: 200, partitions: 12, bindings: 1000, interval: 2 * time.Second, push: true, memLimit: "64MiB"},
 	{brokers: 3, topics: 1000, partitions: 100, bindings: 10000, interval: 5 * time.Second},
 	{brokers: 3, topics: 1000, partitions: 100, bindings: 10000, interval: 5 * time.Second, lean: true},
 	// The README's advice for 10,000 bindings: push, with GOMEMLIMIT.
@@ -112,6 +115,9 @@ type footprintResult struct {
 	requests                        map[string]int64 // Kafka requests by API over the measured window
 	memLimit                        string           // the collector's GOMEMLIMIT, if set
 	heap                            heapAttribution
+	// rssPeakAnonKB and rssPeakFileKB split the peak sample: the heap,
+	// stacks and runtime, and the pages of the binary and its mapped files.
+	rssPeakAnonKB, rssPeakFileKB int64
 }
 
 // scrapes is how many collection intervals the measured window held.
@@ -213,12 +219,12 @@ func runFootprint(ctx context.Context, o options, t topology) (footprintResult, 
 
 	type sample struct {
 		at    time.Time
-		rssKB int64
+		rss   residentKB
 		ticks int64
 	}
 	var samples []sample
 	take := func() error {
-		rss, err := rssKB(pid)
+		rss, err := readResident(pid)
 		if err != nil {
 			return err
 		}
@@ -273,13 +279,14 @@ func runFootprint(ctx context.Context, o options, t topology) (footprintResult, 
 	first, last := samples[0], samples[len(samples)-1]
 	res.samples = len(samples)
 	res.duration = last.at.Sub(first.at)
-	res.rssStartKB, res.rssEndKB = first.rssKB, last.rssKB
+	res.rssStartKB, res.rssEndKB = first.rss.total, last.rss.total
 	rss := make([]int64, len(samples))
 	var peakAt time.Time
 	for i, s := range samples {
-		rss[i] = s.rssKB
-		if s.rssKB > res.rssPeakKB {
-			res.rssPeakKB, peakAt = s.rssKB, s.at
+		rss[i] = s.rss.total
+		if s.rss.total > res.rssPeakKB {
+			res.rssPeakKB, peakAt = s.rss.total, s.at
+			res.rssPeakAnonKB, res.rssPeakFileKB = s.rss.anon, s.rss.file
 		}
 		if i >= 10 {
 			w := samples[i-10]
@@ -365,17 +372,32 @@ func (rc *requestCounter) since(before map[string]int64) map[string]int64 {
 // "…, 12->14->7 MB, 15 MB goal, …" (heap at start, at end, live after GC).
 var gcTrace = regexp.MustCompile(`\d+->\d+->(\d+) MB, (\d+) MB goal`)
 
-func rssKB(pid int) (int64, error) {
+// residentKB is a process's resident memory from /proc/<pid>/status: in
+// all (VmRSS), anonymous (RssAnon) and file-backed (RssFile).
+type residentKB struct{ total, anon, file int64 }
+
+func readResident(pid int) (residentKB, error) {
+	var r residentKB
 	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
-		return 0, err
+		return r, err
 	}
+	fields := map[string]*int64{"VmRSS:": &r.total, "RssAnon:": &r.anon, "RssFile:": &r.file}
+	found := 0
 	for _, line := range strings.Split(string(data), "\n") {
-		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
-			return strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
+		for prefix, into := range fields {
+			if rest, ok := strings.CutPrefix(line, prefix); ok {
+				if *into, err = strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64); err != nil {
+					return r, fmt.Errorf("/proc/%d/status: %s: %w", pid, prefix, err)
+				}
+				found++
+			}
 		}
 	}
-	return 0, fmt.Errorf("no VmRSS in /proc/%d/status", pid)
+	if found != len(fields) {
+		return r, fmt.Errorf("/proc/%d/status lacks one of VmRSS, RssAnon, RssFile", pid)
+	}
+	return r, nil
 }
 
 // cpuTicks is utime + stime of the process, fields 14 and 15 of

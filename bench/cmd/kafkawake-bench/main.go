@@ -32,7 +32,7 @@ type options struct {
 	workDir   string
 	profiles  string // where the collector's profiles of the footprint runs are kept, if set
 	memLimit  string // GOMEMLIMIT of the collector in the footprint runs, if set
-	only      string // the one footprint run to make, by its file name (1000, 10000, 10000-lean, 10000-otlp), if set
+	only      string // the one footprint run to make, by its file name (1000, 1000-otlp, 10000, 10000-lean, 10000-otlp), if set
 }
 
 func main() {
@@ -45,7 +45,7 @@ func main() {
 	flag.IntVar(&o.trials, "trials", 0, "wake trials per collection interval (default 60, 20 with -quick)")
 	flag.StringVar(&o.profiles, "profiles", "", "a directory to keep the collector's CPU and heap profiles of the footprint runs in")
 	flag.StringVar(&o.memLimit, "gomemlimit", "", "GOMEMLIMIT of the collector in the footprint runs (default: none)")
-	flag.StringVar(&o.only, "footprint-only", "", "make only this footprint run: 1000, 10000, 10000-lean or 10000-otlp")
+	flag.StringVar(&o.only, "footprint-only", "", "make only this footprint run: 1000, 1000-otlp, 10000, 10000-lean or 10000-otlp")
 	flag.StringVar(&skip, "skip", "", "comma-separated parts to leave out of the report: gobench,scrape,wake,watch,keda,footprint,replicas")
 	flag.Parse()
 	o.skip = map[string]bool{}
