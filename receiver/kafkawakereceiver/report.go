@@ -81,10 +81,10 @@ func (s *kafkaScraper) report(now time.Time, snapshot kafkaread.Snapshot, reads 
 			w.double(pendingAge, ts, r.age.Seconds, at)
 		}
 		w.int(producedMessages, ts, r.produced, at)
-		w.int(partitions, ts, int64(len(r.Partitions)), at)
+		w.int(partitions, ts, int64(r.Partitions.Len()), at)
 		w.int(partitionsPending, ts, int64(r.result.PartitionsPending), at)
 		if policy := s.policies[r.index]; policy != nil {
-			backlog := scaling.Backlog{Pending: r.result.Pending, Partitions: len(r.Partitions), PartitionsPending: r.result.PartitionsPending, Queue: b.IsShare()}
+			backlog := scaling.Backlog{Pending: r.result.Pending, Partitions: r.Partitions.Len(), PartitionsPending: r.result.PartitionsPending, Queue: b.IsShare()}
 			w.int(desiredReplicas, ts, scaling.DesiredReplicas(backlog, *policy), at)
 		}
 		change, ok := mem.rates.Over()

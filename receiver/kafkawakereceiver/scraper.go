@@ -211,7 +211,7 @@ type bindingRead struct {
 	err error
 	// listed are the partitions as Kafka listed them, before the residue
 	// check closed any range.
-	listed map[int32]offset.Partition
+	listed offset.Partitions
 	// result is its lag, once computed, and produced the messages produced
 	// to its topic since its first observation.
 	result   lag.Result

@@ -92,7 +92,7 @@ func (s *kafkaScraper) readShareBinding(now time.Time, snapshot kafkaread.Snapsh
 		return read, err
 	}
 	if _, resetErr := s.memories[binding].shareReset.Current(); resetErr != nil {
-		for p, o := range read.Partitions {
+		for p, o := range read.Partitions.All() {
 			if o.Committed == offset.NoCommit {
 				return kafkaread.BindingRead{}, fmt.Errorf("partition %d of topic %q is not initialised by share group %q, and where the group would start is unknown: %w", p, b.Topic, b.Group(), resetErr)
 			}

@@ -69,7 +69,7 @@ func TestLostMessagesAreCountedOnce(t *testing.T) {
 	}
 	var l Losses
 	for _, st := range steps {
-		total, found := l.Observe(st.partitions)
+		total, found := l.Observe(offset.PartitionsOf(st.partitions))
 		assert.Equal(t, st.wantTotal, total, st.name)
 		assert.ElementsMatch(t, st.wantFound, found, st.name)
 	}
@@ -77,8 +77,8 @@ func TestLostMessagesAreCountedOnce(t *testing.T) {
 
 func TestANeverCommittedGroupLosesNothing(t *testing.T) {
 	var l Losses
-	l.Observe(map[int32]offset.Partition{0: {HighWatermark: 100, LogStart: 0, Committed: offset.NoCommit}})
-	total, found := l.Observe(map[int32]offset.Partition{0: {HighWatermark: 100, LogStart: 90, Committed: offset.NoCommit}})
+	l.Observe(offset.PartitionsOf(map[int32]offset.Partition{0: {HighWatermark: 100, LogStart: 0, Committed: offset.NoCommit}}))
+	total, found := l.Observe(offset.PartitionsOf(map[int32]offset.Partition{0: {HighWatermark: 100, LogStart: 90, Committed: offset.NoCommit}}))
 	assert.Zero(t, total)
 	assert.Empty(t, found)
 }
@@ -101,7 +101,7 @@ func (ps partitionsAt) observe(s *Stalls, now time.Time, after time.Duration, me
 		}
 		ranges = append(ranges, offset.PartitionRange{Partition: p, Range: r})
 	}
-	return s.Observe(now, after, partitions, ranges, members, known)
+	return s.Observe(now, after, offset.PartitionsOf(partitions), ranges, members, known)
 }
 
 func TestStalls(t *testing.T) {

@@ -27,9 +27,9 @@ type Loss struct {
 // the messages lost since its first observation, and the losses this
 // observation found. A group without a commit on a partition loses nothing
 // there: it has no position yet.
-func (l *Losses) Observe(partitions map[int32]offset.Partition) (total int64, found []Loss) {
-	l.accounted.Grow(len(partitions))
-	for p, o := range partitions {
+func (l *Losses) Observe(partitions offset.Partitions) (total int64, found []Loss) {
+	l.accounted.Grow(partitions.Len())
+	for p, o := range partitions.All() {
 		accounted, seen := l.accounted.Get(p)
 		if seen && o.LogStart < accounted {
 			// The log starts over (topic re-created): so do its losses.

@@ -25,7 +25,7 @@ type stallClock struct {
 // its position moves; a partition without a commit counts as unmoved while
 // it stays without one. Without members (the function is asleep) or with
 // them unknown, nothing is stalled and every clock stops.
-func (s *Stalls) Observe(now time.Time, stallAfter time.Duration, partitions map[int32]offset.Partition, pending []offset.PartitionRange, members int, membersKnown bool) int {
+func (s *Stalls) Observe(now time.Time, stallAfter time.Duration, partitions offset.Partitions, pending []offset.PartitionRange, members int, membersKnown bool) int {
 	if !membersKnown || members == 0 {
 		clear(s.since)
 		return 0
@@ -39,7 +39,8 @@ func (s *Stalls) Observe(now time.Time, stallAfter time.Duration, partitions map
 			delete(s.since, r.Partition)
 			continue
 		}
-		position := partitions[r.Partition].Committed
+		read, _ := partitions.Get(r.Partition)
+		position := read.Committed
 		clock, ok := s.since[r.Partition]
 		if !ok || clock.position != position {
 			clock = stallClock{position: position, since: now}
@@ -50,7 +51,7 @@ func (s *Stalls) Observe(now time.Time, stallAfter time.Duration, partitions map
 		}
 	}
 	for p := range s.since {
-		if _, ok := partitions[p]; !ok {
+		if _, ok := partitions.Get(p); !ok {
 			delete(s.since, p)
 		}
 	}

@@ -555,7 +555,7 @@ func topicError(topic string, err error) error {
 
 // BindingRead is one binding's view of a scrape.
 type BindingRead struct {
-	Partitions map[int32]offset.Partition
+	Partitions offset.Partitions
 	// CommitsErr is set when the group's committed offsets are not
 	// authorized: partitions then carry no commits and pending falls back to
 	// the messages produced since the previous scrape.
@@ -600,9 +600,9 @@ func (c Snapshot) assemble(topic string, groupErr error, complete func(int32, of
 	}
 	lt := c.listed[topic]
 	if lt == nil {
-		return bindingOf(topic, nil, nil)
+		return bindingOf(topic, offset.Partitions{}, nil)
 	}
-	partitions := make(map[int32]offset.Partition, len(lt.partitions))
+	partitions := offset.NewPartitions(len(lt.partitions))
 	var failed []error
 	for i, p := range lt.partitions {
 		if err := lt.err(i); err != nil {
@@ -614,20 +614,20 @@ func (c Snapshot) assemble(topic string, groupErr error, complete func(int32, of
 			failed = append(failed, err)
 			continue
 		}
-		partitions[p] = o
+		partitions.Set(p, o)
 	}
 	return bindingOf(topic, partitions, failed)
 }
 
 // bindingOf is a binding's read when no partition failed, and otherwise an
 // error naming the first that did and why.
-func bindingOf(topic string, partitions map[int32]offset.Partition, failed []error) (BindingRead, error) {
+func bindingOf(topic string, partitions offset.Partitions, failed []error) (BindingRead, error) {
 	switch {
 	case len(failed) == 1:
 		return BindingRead{}, failed[0]
 	case len(failed) > 1:
 		return BindingRead{}, fmt.Errorf("%w (and %d more of the topic's partitions could not be read)", failed[0], len(failed)-1)
-	case len(partitions) == 0:
+	case partitions.Len() == 0:
 		return BindingRead{}, fmt.Errorf("topic %q: no partitions in the metadata", topic)
 	}
 	return BindingRead{Partitions: partitions}, nil

@@ -5,7 +5,6 @@
 package lag // import "github.com/kafkawake/kafkawake/receiver/kafkawakereceiver/internal/lag"
 
 import (
-	"cmp"
 	"slices"
 	"time"
 
@@ -74,27 +73,15 @@ func NewState() *State {
 
 // Observe applies the lag and consumption rules to one observation's
 // offsets.
-func (s *State) Observe(now time.Time, partitions map[int32]offset.Partition, reset Reset) Result {
+func (s *State) Observe(now time.Time, partitions offset.Partitions, reset Reset) Result {
 	var pending, consumedDelta int64
 	partitionsPending := 0
-	s.position.Grow(len(partitions))
+	s.position.Grow(partitions.Len())
 	// Exactly one range per partition: append's doubling would keep room
-	// for 128 ranges behind each binding of 100 partitions. Partitions are
-	// numbered densely from 0, so each range goes to its own index and the
-	// ranges come out sorted without a sort.
-	n := len(partitions)
-	dense := true
-	for p := range partitions {
-		if p < 0 || int(p) >= n {
-			dense = false
-			break
-		}
-	}
-	s.ranges, s.outOfRange = slices.Grow(s.ranges[:0], n), s.outOfRange[:0]
-	if dense {
-		s.ranges = s.ranges[:n]
-	}
-	for p, o := range partitions {
+	// for 128 ranges behind each binding of 100 partitions. The read lists
+	// partitions in order, so the ranges come out sorted.
+	s.ranges, s.outOfRange = slices.Grow(s.ranges[:0], partitions.Len()), s.outOfRange[:0]
+	for p, o := range partitions.All() {
 		if beyondEnd(o) {
 			// The consumer finds its offset out of range and resets: the
 			// partition counts as if the group had no commit on it.
@@ -115,11 +102,7 @@ func (s *State) Observe(now time.Time, partitions map[int32]offset.Partition, re
 		if count > 0 {
 			partitionsPending++
 		}
-		if pr := (offset.PartitionRange{Partition: p, Range: r, Pending: count}); dense {
-			s.ranges[p] = pr
-		} else {
-			s.ranges = append(s.ranges, pr)
-		}
+		s.ranges = append(s.ranges, offset.PartitionRange{Partition: p, Range: r, Pending: count})
 		if o.Committed == offset.NoCommit {
 			s.position.Set(p, r.From)
 			continue
@@ -132,10 +115,6 @@ func (s *State) Observe(now time.Time, partitions map[int32]offset.Partition, re
 		}
 		s.position.Set(p, o.Committed)
 	}
-	if !dense {
-		slices.SortFunc(s.ranges, func(a, b offset.PartitionRange) int { return cmp.Compare(a.Partition, b.Partition) })
-	}
-	slices.Sort(s.outOfRange)
 	// Partitions absent from a complete read (a topic re-created with fewer
 	// partitions) lose their baselines too, so they start fresh.
 	s.latestBaseline.Retain(partitions)
@@ -194,14 +173,14 @@ func (s *State) startPosition(p int32, o offset.Partition, reset Reset) int64 {
 // Consumption is unknown, so it neither grows nor marks activity, and
 // commits seen after the mode ends are baselines again. The result has no
 // ranges: nothing is known of where the group stands.
-func (s *State) ObserveProduced(partitions map[int32]offset.Partition) Result {
+func (s *State) ObserveProduced(partitions offset.Partitions) Result {
 	var pending int64
 	partitionsPending := 0
 	if !s.producedMode {
 		s.prevEnds.Clear()
 	}
-	s.prevEnds.Grow(len(partitions))
-	for p, o := range partitions {
+	s.prevEnds.Grow(partitions.Len())
+	for p, o := range partitions.All() {
 		if prev, ok := s.prevEnds.Get(p); ok && o.HighWatermark > prev {
 			pending += o.HighWatermark - prev
 			partitionsPending++

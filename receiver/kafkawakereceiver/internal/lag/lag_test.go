@@ -30,7 +30,7 @@ func TestPartitionPending(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			res := NewState().Observe(time.Time{}, map[int32]offset.Partition{0: tt.offsets}, tt.reset)
+			res := NewState().Observe(time.Time{}, offset.PartitionsOf(map[int32]offset.Partition{0: tt.offsets}), tt.reset)
 			require.Len(t, res.Ranges, 1)
 			got := res.Ranges[0].Range
 			assert.Equal(t, tt.want, got.Len())
@@ -44,7 +44,7 @@ func TestPartitionPending(t *testing.T) {
 func TestPendingRangeStartsAtTheLatestBaseline(t *testing.T) {
 	s := NewState()
 	var got map[int32]offset.Range
-	observe := func(partitions map[int32]offset.Partition) {
+	observe := func(partitions offset.Partitions) {
 		got = map[int32]offset.Range{}
 		for _, r := range s.Observe(time.Time{}, partitions, FromLatest).Ranges {
 			got[r.Partition] = r.Range
@@ -60,7 +60,7 @@ func TestPendingRangeStartsAtTheLatestBaseline(t *testing.T) {
 
 // step is one observation fed to a State in sequence tests.
 type step struct {
-	partitions   map[int32]offset.Partition
+	partitions   offset.Partitions
 	wantPending  int64
 	wantConsumed int64
 	wantActivity bool // whether lastActivity equals this step's time
@@ -96,12 +96,12 @@ func runSteps(t *testing.T, reset Reset, steps []step) {
 	}
 }
 
-func parts(offsets ...offset.Partition) map[int32]offset.Partition {
-	m := make(map[int32]offset.Partition, len(offsets))
+func parts(offsets ...offset.Partition) offset.Partitions {
+	ps := offset.NewPartitions(len(offsets))
 	for i, o := range offsets {
-		m[int32(i)] = o
+		ps.Set(int32(i), o)
 	}
-	return m
+	return ps
 }
 
 func TestObserveSequences(t *testing.T) {
@@ -299,7 +299,7 @@ func TestRangesComeSortedByPartition(t *testing.T) {
 		"with a gap in numbers": {7: at(70), 0: at(10), 3: at(30)},
 	} {
 		t.Run(name, func(t *testing.T) {
-			res := NewState().Observe(time.Time{}, partitions, FromEarliest)
+			res := NewState().Observe(time.Time{}, offset.PartitionsOf(partitions), FromEarliest)
 			require.Len(t, res.Ranges, len(partitions))
 			for i, r := range res.Ranges {
 				assert.Equal(t, partitions[r.Partition].HighWatermark, r.Range.To, "range %d belongs to partition %d", i, r.Partition)

@@ -62,12 +62,12 @@ func (t *Table) Clear() { t.values = t.values[:0] }
 // Retain removes the value of every partition that read does not hold: a
 // complete read of a topic is the list of its partitions, so those it lacks
 // are gone.
-func (t *Table) Retain(read map[int32]Partition) {
+func (t *Table) Retain(read Partitions) {
 	for p, v := range t.values {
 		if v == absent {
 			continue
 		}
-		if _, ok := read[int32(p)]; !ok {
+		if _, ok := read.Get(int32(p)); !ok {
 			t.values[p] = absent
 		}
 	}

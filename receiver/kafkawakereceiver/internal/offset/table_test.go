@@ -34,7 +34,7 @@ func TestTableHoldsOneValuePerPartition(t *testing.T) {
 
 	tb.Set(1, 10)
 	tb.Set(2, 20)
-	tb.Retain(map[int32]Partition{1: {}, 5: {}})
+	tb.Retain(PartitionsOf(map[int32]Partition{1: {}, 5: {}}))
 	_, ok = tb.Get(0)
 	assert.False(t, ok, "a partition absent from a complete read is gone")
 	_, ok = tb.Get(2)

@@ -22,7 +22,7 @@ func BenchmarkPendingAgeEstimate(b *testing.B) {
 	const bindings, partitions, step = 1000, 12, 10
 	aged := make([]Binding, bindings)
 	for i := range aged {
-		aged[i] = Binding{Topic: fmt.Sprintf("topic-%04d", i), Partitions: make(map[int32]offset.Partition, partitions), Aged: true}
+		aged[i] = Binding{Topic: fmt.Sprintf("topic-%04d", i), Partitions: offset.NewPartitions(partitions), Aged: true}
 	}
 	now := time.Date(2026, 11, 21, 10, 0, 0, 0, time.UTC)
 	var hw int64
@@ -33,7 +33,7 @@ func BenchmarkPendingAgeEstimate(b *testing.B) {
 			aged[i].Ranges = aged[i].Ranges[:0]
 			for p := range int32(partitions) {
 				o := offset.Partition{HighWatermark: hw, Committed: hw - 30*step}
-				aged[i].Partitions[p] = o
+				aged[i].Partitions.Set(p, o)
 				aged[i].Ranges = append(aged[i].Ranges, offset.PartitionRange{Partition: p, Range: offset.CommittedRange(o)})
 			}
 		}

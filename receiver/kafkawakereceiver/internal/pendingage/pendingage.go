@@ -56,10 +56,10 @@ func newWatermarkHistory() *watermarkHistory {
 // observe adds one read of a topic's high watermarks. A topic with a new ID
 // was deleted and re-created, so its history restarts; partitions that are
 // gone lose theirs. Reading the same topic twice at the same time is a no-op.
-func (h *watermarkHistory) observe(now time.Time, topic string, id [16]byte, partitions map[int32]offset.Partition) {
+func (h *watermarkHistory) observe(now time.Time, topic string, id [16]byte, partitions offset.Partitions) {
 	tw := h.topics[topic]
 	if tw == nil || tw.id != id {
-		tw = &topicWatermarks{id: id, partitions: make([]watermarkTable, len(partitions))}
+		tw = &topicWatermarks{id: id, partitions: make([]watermarkTable, partitions.Len())}
 		h.topics[topic] = tw
 	}
 	if tw.observedAt == now.UnixNano() {
@@ -67,7 +67,7 @@ func (h *watermarkHistory) observe(now time.Time, topic string, id [16]byte, par
 	}
 	tw.observedAt = now.UnixNano()
 	added := 0
-	for p, o := range partitions {
+	for p, o := range partitions.All() {
 		if p < 0 {
 			continue
 		}
@@ -81,7 +81,7 @@ func (h *watermarkHistory) observe(now time.Time, topic string, id [16]byte, par
 		return // every table is a partition just read
 	}
 	for p := range tw.partitions {
-		if _, ok := partitions[int32(p)]; !ok {
+		if _, ok := partitions.Get(int32(p)); !ok {
 			tw.partitions[p] = watermarkTable{}
 		}
 	}
@@ -127,7 +127,7 @@ func New(fetch, readCommitted bool, fetcher kafkaread.Fetcher, logger *zap.Logge
 type Binding struct {
 	Topic string
 	// Partitions are its offsets: their high watermarks feed the history.
-	Partitions map[int32]offset.Partition
+	Partitions offset.Partitions
 	// Ranges are its pending ranges; Aged is false when it has none that
 	// can be dated (its group's commits are unknown), and it gets no age.
 	Ranges []offset.PartitionRange

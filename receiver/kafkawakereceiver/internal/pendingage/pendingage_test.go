@@ -51,12 +51,12 @@ func TestPendingAge(t *testing.T) {
 
 func TestWatermarkHistory(t *testing.T) {
 	id := [16]byte{1}
-	hw := func(offsets ...int64) map[int32]offset.Partition {
-		m := make(map[int32]offset.Partition, len(offsets))
+	hw := func(offsets ...int64) offset.Partitions {
+		ps := offset.NewPartitions(len(offsets))
 		for p, o := range offsets {
-			m[int32(p)] = offset.Partition{HighWatermark: o, Committed: offset.NoCommit}
+			ps.Set(int32(p), offset.Partition{HighWatermark: o, Committed: offset.NoCommit})
 		}
-		return m
+		return ps
 	}
 	dated := func(h *watermarkHistory, topic string, p int32, offset int64) float64 {
 		t.Helper()

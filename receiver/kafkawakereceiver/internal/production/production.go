@@ -25,10 +25,10 @@ type Counter struct {
 //     went backwards (truncated) counts 0 and continues from there.
 //
 // The log start never counts: DeleteRecords deletes, it does not produce.
-func (c *Counter) Observe(topicID [16]byte, partitions map[int32]offset.Partition) int64 {
+func (c *Counter) Observe(topicID [16]byte, partitions offset.Partitions) int64 {
 	recreated := c.started && topicID != c.topicID
-	c.ends.Grow(len(partitions))
-	for p, o := range partitions {
+	c.ends.Grow(partitions.Len())
+	for p, o := range partitions.All() {
 		prev, seen := c.ends.Get(p)
 		c.ends.Set(p, o.HighWatermark)
 		switch {

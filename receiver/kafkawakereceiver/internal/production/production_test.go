@@ -42,6 +42,6 @@ func TestProducedMessages(t *testing.T) {
 	}
 	var c Counter
 	for _, st := range steps {
-		assert.Equal(t, st.want, c.Observe(st.id, st.partitions), st.name)
+		assert.Equal(t, st.want, c.Observe(st.id, offset.PartitionsOf(st.partitions)), st.name)
 	}
 }

@@ -56,7 +56,7 @@ type residueRange struct {
 type Binding struct {
 	Topic      string
 	Memory     *Memory
-	Partitions map[int32]offset.Partition
+	Partitions offset.Partitions
 }
 
 // Settle checks the suspect ranges of every binding at once, then closes
@@ -94,9 +94,9 @@ func Settle(ctx context.Context, fetcher kafkaread.Fetcher, layout kafkaread.Lay
 // suspects returns the committed partitions whose pending range may be made
 // only of transaction markers: non-empty, without a verdict, and either seen
 // for the first time or unchanged since the previous scrape.
-func (m *Memory) suspects(partitions map[int32]offset.Partition) map[int32]offset.Range {
+func (m *Memory) suspects(partitions offset.Partitions) map[int32]offset.Range {
 	out := map[int32]offset.Range{}
-	for p, o := range partitions {
+	for p, o := range partitions.All() {
 		if o.Committed == offset.NoCommit {
 			continue
 		}
@@ -114,20 +114,18 @@ func (m *Memory) suspects(partitions map[int32]offset.Partition) map[int32]offse
 // apply remembers this scrape's ranges, forgets the verdicts of ranges that
 // moved, and returns the partitions with every range proven empty closed at
 // its start.
-func (m *Memory) apply(partitions map[int32]offset.Partition) map[int32]offset.Partition {
+func (m *Memory) apply(partitions offset.Partitions) offset.Partitions {
 	clear(m.prevRanges)
-	out := make(map[int32]offset.Partition, len(partitions))
-	for p, o := range partitions {
-		out[p] = o
-		if o.Committed == offset.NoCommit {
-			continue
+	out := offset.NewPartitions(partitions.Len())
+	for p, o := range partitions.All() {
+		if o.Committed != offset.NoCommit {
+			r := offset.CommittedRange(o)
+			m.prevRanges[p] = r
+			if v := m.verdicts[p]; v.empty && v.Range == r {
+				o.HighWatermark = r.From
+			}
 		}
-		r := offset.CommittedRange(o)
-		m.prevRanges[p] = r
-		if v := m.verdicts[p]; v.empty && v.Range == r {
-			o.HighWatermark = r.From
-			out[p] = o
-		}
+		out.Set(p, o)
 	}
 	for p, v := range m.verdicts {
 		if m.prevRanges[p] != v.Range {

@@ -46,10 +46,14 @@ func TestReadableRecordsIn(t *testing.T) {
 
 func TestResidueMemory(t *testing.T) {
 	m := NewMemory()
-	offsets := map[int32]offset.Partition{
+	offsets := offset.PartitionsOf(map[int32]offset.Partition{
 		0: {HighWatermark: 11, LogStart: 0, Committed: 10}, // residue
 		1: {HighWatermark: 20, LogStart: 0, Committed: 20}, // consumed
 		2: {HighWatermark: 5, LogStart: 0, Committed: offset.NoCommit},
+	})
+	at := func(ps offset.Partitions, p int32) offset.Partition {
+		o, _ := ps.Get(p)
+		return o
 	}
 	assert.Equal(t, map[int32]offset.Range{0: {From: 10, To: 11}}, m.suspects(offsets), "first sight is checked")
 	assert.Equal(t, offsets, m.apply(offsets), "nothing is closed without a verdict")
@@ -57,14 +61,14 @@ func TestResidueMemory(t *testing.T) {
 
 	m.verdicts[0] = rangeVerdict{Range: offset.Range{From: 10, To: 11}, empty: true}
 	closed := m.apply(offsets)
-	assert.Equal(t, offset.Partition{HighWatermark: 10, LogStart: 0, Committed: 10}, closed[0], "a proven residue is closed")
-	assert.Equal(t, offsets[1], closed[1])
-	assert.Equal(t, offsets[2], closed[2])
+	assert.Equal(t, offset.Partition{HighWatermark: 10, LogStart: 0, Committed: 10}, at(closed, 0), "a proven residue is closed")
+	assert.Equal(t, at(offsets, 1), at(closed, 1))
+	assert.Equal(t, at(offsets, 2), at(closed, 2))
 	assert.Empty(t, m.suspects(offsets), "a proven range is not checked again")
 
 	// The partition moves on: the verdict is dropped, a live range is not
 	// checked until it holds still.
-	moved := map[int32]offset.Partition{0: {HighWatermark: 14, LogStart: 0, Committed: 10}}
+	moved := offset.PartitionsOf(map[int32]offset.Partition{0: {HighWatermark: 14, LogStart: 0, Committed: 10}})
 	assert.Empty(t, m.suspects(moved))
 	assert.Equal(t, moved, m.apply(moved))
 	assert.Empty(t, m.verdicts, "the verdict of a range that moved is forgotten")

@@ -58,9 +58,9 @@ type Listing interface {
 // SightOf records a binding's observation for the watch: idle when it was
 // read with nothing pending, with each partition's leader and end offset as
 // Kafka listed it (the residue check may have closed a range below it).
-func SightOf(seq uint64, topic string, listing Listing, partitions map[int32]offset.Partition, pending int64) Sight {
-	s := Sight{Idle: pending == 0, Seq: seq, Topic: topic, TopicID: listing.TopicID(topic), Partitions: make(map[int32]SightPartition, len(partitions))}
-	for p := range partitions {
+func SightOf(seq uint64, topic string, listing Listing, partitions offset.Partitions, pending int64) Sight {
+	s := Sight{Idle: pending == 0, Seq: seq, Topic: topic, TopicID: listing.TopicID(topic), Partitions: make(map[int32]SightPartition, partitions.Len())}
+	for p := range partitions.All() {
 		tp := offset.TopicPartition{Topic: topic, Partition: p}
 		leader, ok := listing.Leader(tp)
 		if !ok {

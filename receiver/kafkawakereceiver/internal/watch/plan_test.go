@@ -49,13 +49,13 @@ func TestSightOf(t *testing.T) {
 		ids:     map[string][16]byte{"orders": ordersID},
 		ends:    map[offset.TopicPartition]int64{{Topic: "orders", Partition: 0}: 12, {Topic: "orders", Partition: 1}: 7, {Topic: "orders", Partition: 2}: 3},
 	}
-	partitions := map[int32]offset.Partition{
+	partitions := offset.PartitionsOf(map[int32]offset.Partition{
 		// The residue check closed 10..12 (markers only) at 10: the watch
 		// polls from the listed end, 12.
 		0: {HighWatermark: 10, LogStart: 0, Committed: 10},
 		1: {HighWatermark: 7, LogStart: 7, Committed: offset.NoCommit},
 		2: {HighWatermark: 3, LogStart: 3, Committed: offset.NoCommit}, // no leader in the metadata
-	}
+	})
 	assert.Equal(t, idleOn(4, "orders", ordersID, map[int32]SightPartition{0: {1, 12}, 1: {2, 7}, 2: {-1, 3}}),
 		SightOf(4, "orders", offsets, partitions, 0))
 	busy := SightOf(4, "orders", offsets, partitions, 1)

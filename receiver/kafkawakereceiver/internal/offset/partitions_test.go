@@ -1,0 +1,56 @@
+package offset
+
+import (
+	"maps"
+	"slices"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+)
+
+func TestPartitionsKeepOrderWhateverOrderTheyAreSetIn(t *testing.T) {
+	at := func(end int64) Partition { return Partition{HighWatermark: end} }
+	for name, order := range map[string][]int32{
+		"ascending, as reads list them": {0, 1, 2, 5},
+		"descending":                    {5, 2, 1, 0},
+		"mixed":                         {2, 0, 5, 1},
+	} {
+		t.Run(name, func(t *testing.T) {
+			var ps Partitions
+			for _, p := range order {
+				ps.Set(p, at(int64(p)))
+			}
+			ps.Set(2, at(20)) // setting again replaces
+			assert.Equal(t, 4, ps.Len())
+			assert.Equal(t, []int32{0, 1, 2, 5}, slices.Collect(maps.Keys(maps.Collect(ps.All()))))
+			var walked []int32
+			for p := range ps.All() {
+				walked = append(walked, p)
+			}
+			assert.Equal(t, []int32{0, 1, 2, 5}, walked, "All yields in ascending order")
+			for p, want := range map[int32]int64{0: 0, 1: 1, 2: 20, 5: 5} {
+				got, ok := ps.Get(p)
+				assert.True(t, ok, "partition %d", p)
+				assert.Equal(t, want, got.HighWatermark, "partition %d", p)
+			}
+			for _, absent := range []int32{-1, 3, 4, 6, 100} {
+				_, ok := ps.Get(absent)
+				assert.False(t, ok, "partition %d", absent)
+			}
+		})
+	}
+}
+
+func TestPartitionsOfAMapAreSorted(t *testing.T) {
+	ps := PartitionsOf(map[int32]Partition{7: {LogStart: 7}, 0: {LogStart: 0}, 3: {LogStart: 3}})
+	var walked []int32
+	for p, o := range ps.All() {
+		assert.Equal(t, int64(p), o.LogStart)
+		walked = append(walked, p)
+	}
+	assert.Equal(t, []int32{0, 3, 7}, walked)
+	var empty Partitions
+	assert.Zero(t, empty.Len())
+	_, ok := empty.Get(0)
+	assert.False(t, ok)
+}
