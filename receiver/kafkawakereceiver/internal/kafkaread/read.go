@@ -500,12 +500,19 @@ func groupOffsetsOf(g kmsg.OffsetFetchResponseGroup, coordinator string) groupOf
 	committed := make(map[string][]committedOffset, len(g.Topics))
 	for _, t := range g.Topics {
 		byPartition := committed[t.Topic]
+		// One allocation per topic: the answer lists each partition once,
+		// numbered densely from 0.
+		highest := int32(-1)
+		for _, p := range t.Partitions {
+			highest = max(highest, p.Partition)
+		}
+		if n, had := int(highest)+1, len(byPartition); n > had {
+			byPartition = slices.Grow(byPartition, n-had)[:n]
+			clear(byPartition[had:])
+		}
 		for _, p := range t.Partitions {
 			if p.Partition < 0 {
 				continue
-			}
-			for int(p.Partition) >= len(byPartition) {
-				byPartition = append(byPartition, committedOffset{})
 			}
 			if p.ErrorCode != 0 {
 				err := kerr.ErrorForCode(p.ErrorCode)
