@@ -15,6 +15,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -123,6 +124,9 @@ type Reader struct {
 	// usesSASL turns a bare EOF from the brokers into a hint: brokers close
 	// the connection when they reject SASL credentials.
 	usesSASL bool
+	// layoutReads counts the metadata reads, so that each starts at the
+	// next broker.
+	layoutReads atomic.Uint64
 }
 
 // NewReader reads with client.
@@ -185,8 +189,8 @@ func (r *Reader) readPartitions(ctx context.Context, topics []string, since []To
 	endIsolation := IsolationCode(r.readCommitted)
 	var ends, starts listedOffsets
 	var wg sync.WaitGroup
-	wg.Go(func() { ends = r.listOffsets(ctx, listable, latestOffset, endIsolation, "end offset") })
-	wg.Go(func() { starts = r.listOffsets(ctx, listable, earliestOffset, 0, "log start offset") })
+	wg.Go(func() { ends = r.listOffsets(ctx, layout, listable, latestOffset, endIsolation, "end offset") })
+	wg.Go(func() { starts = r.listOffsets(ctx, layout, listable, earliestOffset, 0, "log start offset") })
 	sinceLists := make([]listedOffsets, len(since))
 	for i, ts := range since {
 		sinceLists[i] = listedOffsets{what: "first offset after a time"}
@@ -195,7 +199,7 @@ func (r *Reader) readPartitions(ctx context.Context, topics []string, since []To
 			continue
 		}
 		wg.Go(func() {
-			sinceLists[i] = r.listOffsets(ctx, asked, ts.Millis, 0, "first offset after "+time.UnixMilli(ts.Millis).UTC().Format(time.RFC3339))
+			sinceLists[i] = r.listOffsets(ctx, layout, asked, ts.Millis, 0, "first offset after "+time.UnixMilli(ts.Millis).UTC().Format(time.RFC3339))
 		})
 	}
 	wg.Wait()
@@ -255,20 +259,35 @@ type Layout struct {
 	names      map[[16]byte]string
 	topicErrs  map[string]error
 	leaderless map[offset.TopicPartition]error
+	// brokers names each broker of the metadata for error messages.
+	brokers map[int32]string
+}
+
+// describeBroker names a broker of the layout for error messages.
+func (l Layout) describeBroker(id int32) string {
+	if name, ok := l.brokers[id]; ok {
+		return name
+	}
+	return fmt.Sprintf("broker %d", id)
 }
 
 // metadataAttempts bounds how long one broker may hold the metadata request:
-// a broker that does not answer within its share of the scrape timeout is
-// left for the next one, so a single slow broker does not take every
-// binding dark.
+// a broker that does not answer within its share of the scrape timeout, or
+// cannot be reached, is left for the next one, so a single slow or stopped
+// broker does not take every binding dark.
 const metadataAttempts = 3
 
 // readLayout asks for the watched topics' metadata on every scrape, so that
-// added partitions and topics created after start are counted at once. The
-// answer also refreshes the client's cache, which routes the ListOffsets
-// requests that follow.
+// added partitions and topics created after start are counted at once. It
+// asks a broker directly rather than through the client, which would also
+// copy the answer into its metadata cache: the reader routes its requests by
+// the layout itself.
 func (r *Reader) readLayout(ctx context.Context, topics []string) (Layout, error) {
-	var resp *kmsg.MetadataResponse
+	brokers := r.client.DiscoveredBrokers()
+	if len(brokers) == 0 {
+		brokers = r.client.SeedBrokers()
+	}
+	first := int(r.layoutReads.Add(1))
 	var err error
 	for attempt := range metadataAttempts {
 		attemptCtx, cancel := ctx, context.CancelFunc(func() {})
@@ -283,19 +302,17 @@ func (r *Reader) readLayout(ctx context.Context, topics []string) (Layout, error
 			rt.Topic = kmsg.StringPtr(t)
 			req.Topics = append(req.Topics, rt)
 		}
-		resp, err = req.RequestWith(attemptCtx, r.client)
-		// Only a broker that ran out of its share is left for the next one;
-		// any other error would come back from every broker.
-		slow := attemptCtx.Err() != nil && ctx.Err() == nil
+		var resp kmsg.Response
+		resp, err = brokers[(first+attempt)%len(brokers)].Request(attemptCtx, req)
 		cancel()
-		if !slow {
+		if err == nil {
+			return layoutOf(resp.(*kmsg.MetadataResponse)), nil
+		}
+		if ctx.Err() != nil {
 			break
 		}
 	}
-	if err != nil {
-		return Layout{}, fmt.Errorf("reading topic metadata: %w", r.explain(err))
-	}
-	return layoutOf(resp), nil
+	return Layout{}, fmt.Errorf("reading topic metadata: %w", r.explain(err))
 }
 
 // layoutOf extracts the watched topics' partitions and leaders. Topics that
@@ -313,6 +330,10 @@ func layoutOf(resp *kmsg.MetadataResponse) Layout {
 		names:      make(map[[16]byte]string, len(resp.Topics)),
 		topicErrs:  map[string]error{},
 		leaderless: map[offset.TopicPartition]error{},
+		brokers:    make(map[int32]string, len(resp.Brokers)),
+	}
+	for _, b := range resp.Brokers {
+		l.brokers[b.NodeID] = describeBroker(kgo.BrokerMetadata{NodeID: b.NodeID, Host: b.Host, Port: b.Port})
 	}
 	for _, t := range resp.Topics {
 		if t.Topic == nil {
@@ -387,61 +408,126 @@ func (l listedOffsets) lookup(listed offset.Table, tp offset.TopicPartition) (in
 	return o, nil
 }
 
-// listOffsets sends one ListOffsets request per partition leader. A leader
-// that fails or passes the deadline fails only its own partitions, and the
-// error names it.
-func (r *Reader) listOffsets(ctx context.Context, partitions []offset.TopicPartition, timestamp int64, isolation int8, what string) listedOffsets {
-	req := kmsg.NewPtrListOffsetsRequest()
-	req.ReplicaID = -1
-	req.IsolationLevel = isolation
+// listOffsets sends one ListOffsets request per partition leader, routed
+// by the scrape's own layout: going through the client's metadata cache
+// would copy the whole metadata into it on every scrape (at 100,000
+// partitions, the largest allocation of a scrape). A leader that fails or
+// passes the deadline fails only its own partitions, and the error names it.
+// Partitions whose leader moved are asked again once, at the leaders a
+// fresh layout names.
+func (r *Reader) listOffsets(ctx context.Context, layout Layout, partitions []offset.TopicPartition, timestamp int64, isolation int8, what string) listedOffsets {
 	out := listedOffsets{what: what, offsets: map[string]offset.Table{}, errs: map[offset.TopicPartition]error{}}
-	byTopic := map[string]int{}
-	// The reader lists a topic's partitions together: each run of one
-	// topic's partitions costs its map lookups once.
+	// Room for every partition asked, so that the answers fill each topic's
+	// table without growing it. The reader lists a topic's partitions
+	// together: each run of one topic's partitions costs its lookups once.
 	for k := 0; k < len(partitions); {
 		topic := partitions[k].Topic
 		run := partitions[k : k+runLength(partitions[k:], topic)]
 		k += len(run)
-		i, ok := byTopic[topic]
-		if !ok {
-			i = len(req.Topics)
-			byTopic[topic] = i
-			rt := kmsg.NewListOffsetsRequestTopic()
-			rt.Topic = topic
-			rt.Partitions = make([]kmsg.ListOffsetsRequestTopicPartition, 0, len(run))
-			req.Topics = append(req.Topics, rt)
-		}
-		// Room for every partition asked, so that the answers fill the
-		// topic's table without growing it.
-		listed, highest := out.offsets[topic], int32(-1)
-		for _, tp := range run {
-			highest = max(highest, tp.Partition)
-			rp := kmsg.NewListOffsetsRequestTopicPartition()
-			rp.Partition = tp.Partition
-			rp.Timestamp = timestamp
-			rp.CurrentLeaderEpoch = -1
-			req.Topics[i].Partitions = append(req.Topics[i].Partitions, rp)
-		}
-		listed.Grow(int(highest) + 1)
+		listed := out.offsets[topic]
+		listed.Grow(int(run[len(run)-1].Partition) + 1)
 		out.offsets[topic] = listed
 	}
+	moved := r.listAtLeaders(ctx, layout, partitions, timestamp, isolation, &out)
+	if len(moved) == 0 || ctx.Err() != nil {
+		return out
+	}
+	topics := make([]string, 0, 1)
+	for _, tp := range moved {
+		if len(topics) == 0 || topics[len(topics)-1] != tp.Topic {
+			topics = append(topics, tp.Topic)
+		}
+	}
+	fresh, err := r.readLayout(ctx, topics)
+	if err != nil {
+		return out // the first answers' errors stand
+	}
+	var again []offset.TopicPartition
+	for _, tp := range moved {
+		if _, ok := fresh.leaders[tp]; ok {
+			delete(out.errs, tp)
+			again = append(again, tp)
+		}
+	}
+	r.listAtLeaders(ctx, fresh, again, timestamp, isolation, &out)
+	return out
+}
 
-	for _, shard := range r.client.RequestSharded(ctx, req) {
-		if shard.Err != nil {
-			for _, t := range shard.Req.(*kmsg.ListOffsetsRequest).Topics {
+// listAtLeaders asks each partition's leader in layout for its offset at
+// timestamp, into out, and returns the partitions whose leader answered
+// that it no longer leads them, in the order asked.
+func (r *Reader) listAtLeaders(ctx context.Context, layout Layout, partitions []offset.TopicPartition, timestamp int64, isolation int8, out *listedOffsets) []offset.TopicPartition {
+	byLeader := map[int32]*kmsg.ListOffsetsRequest{}
+	for _, tp := range partitions {
+		leader, ok := layout.leaders[tp]
+		if !ok {
+			out.errs[tp] = fmt.Errorf("partition %d of topic %q has no leader in the metadata", tp.Partition, tp.Topic)
+			continue
+		}
+		req := byLeader[leader]
+		if req == nil {
+			req = kmsg.NewPtrListOffsetsRequest()
+			req.ReplicaID = -1
+			req.IsolationLevel = isolation
+			byLeader[leader] = req
+		}
+		if n := len(req.Topics); n == 0 || req.Topics[n-1].Topic != tp.Topic {
+			rt := kmsg.NewListOffsetsRequestTopic()
+			rt.Topic = tp.Topic
+			req.Topics = append(req.Topics, rt)
+		}
+		rp := kmsg.NewListOffsetsRequestTopicPartition()
+		rp.Partition = tp.Partition
+		rp.Timestamp = timestamp
+		rp.CurrentLeaderEpoch = -1
+		rt := &req.Topics[len(req.Topics)-1]
+		rt.Partitions = append(rt.Partitions, rp)
+	}
+	type answer struct {
+		leader int32
+		req    *kmsg.ListOffsetsRequest
+		resp   *kmsg.ListOffsetsResponse
+		err    error
+	}
+	answers := make([]answer, 0, len(byLeader))
+	for leader, req := range byLeader {
+		answers = append(answers, answer{leader: leader, req: req})
+	}
+	var wg sync.WaitGroup
+	for i := range answers {
+		a := &answers[i]
+		wg.Go(func() {
+			// Retried while the leader cannot be reached, as a rolling
+			// restart makes it for a moment.
+			resp, err := r.client.Broker(int(a.leader)).RetriableRequest(ctx, a.req)
+			if err == nil {
+				a.resp = resp.(*kmsg.ListOffsetsResponse)
+			}
+			a.err = err
+		})
+	}
+	wg.Wait()
+	var moved []offset.TopicPartition
+	for _, a := range answers {
+		broker := layout.describeBroker(a.leader)
+		if a.err != nil {
+			for _, t := range a.req.Topics {
 				for _, p := range t.Partitions {
 					tp := offset.TopicPartition{Topic: t.Topic, Partition: p.Partition}
-					out.errs[tp] = partitionListError(tp, what, shard.Meta, r.explain(shard.Err))
+					out.errs[tp] = partitionListError(tp, out.what, broker, r.explain(a.err))
 				}
 			}
 			continue
 		}
-		for _, t := range shard.Resp.(*kmsg.ListOffsetsResponse).Topics {
+		for _, t := range a.resp.Topics {
 			listed := out.offsets[t.Topic]
 			for _, p := range t.Partitions {
 				tp := offset.TopicPartition{Topic: t.Topic, Partition: p.Partition}
-				if p.ErrorCode != 0 {
-					out.errs[tp] = partitionListError(tp, what, shard.Meta, kerr.ErrorForCode(p.ErrorCode))
+				if err := kerr.ErrorForCode(p.ErrorCode); err != nil {
+					if leadershipMoved(err) {
+						moved = append(moved, tp)
+					}
+					out.errs[tp] = partitionListError(tp, out.what, broker, err)
 					continue
 				}
 				listed.Set(p.Partition, p.Offset)
@@ -449,11 +535,24 @@ func (r *Reader) listOffsets(ctx context.Context, partitions []offset.TopicParti
 			out.offsets[t.Topic] = listed
 		}
 	}
-	return out
+	slices.SortFunc(moved, func(a, b offset.TopicPartition) int {
+		return cmp.Or(cmp.Compare(a.Topic, b.Topic), cmp.Compare(a.Partition, b.Partition))
+	})
+	return moved
 }
 
-func partitionListError(tp offset.TopicPartition, what string, meta kgo.BrokerMetadata, err error) error {
-	broker := describeBroker(meta)
+// leadershipMoved tells whether a partition's answer says to ask its new
+// leader: the broker no longer leads it, or is still taking over.
+func leadershipMoved(err error) bool {
+	for _, moved := range []error{kerr.NotLeaderForPartition, kerr.LeaderNotAvailable, kerr.FencedLeaderEpoch, kerr.UnknownLeaderEpoch, kerr.OffsetNotAvailable, kerr.UnknownTopicOrPartition} {
+		if errors.Is(err, moved) {
+			return true
+		}
+	}
+	return false
+}
+
+func partitionListError(tp offset.TopicPartition, what, broker string, err error) error {
 	switch {
 	case errors.Is(err, kerr.UnknownTopicOrPartition):
 		return fmt.Errorf("listing the %s of partition %d of topic %q on %s: the broker does not know it (topic deleted, or leadership moved): %w", what, tp.Partition, tp.Topic, broker, err)

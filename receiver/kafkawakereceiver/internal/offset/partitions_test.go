@@ -1,8 +1,6 @@
 package offset
 
 import (
-	"maps"
-	"slices"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -22,7 +20,6 @@ func TestPartitionsKeepOrderWhateverOrderTheyAreSetIn(t *testing.T) {
 			}
 			ps.Set(2, at(20)) // setting again replaces
 			assert.Equal(t, 4, ps.Len())
-			assert.Equal(t, []int32{0, 1, 2, 5}, slices.Collect(maps.Keys(maps.Collect(ps.All()))))
 			var walked []int32
 			for p := range ps.All() {
 				walked = append(walked, p)
