@@ -110,6 +110,27 @@ func TestLeaderMovesKeepValuesRight(t *testing.T) {
 	}
 }
 
+func TestAPartitionWhoseLeaderMovedIsAskedAgainInTheSameScrape(t *testing.T) {
+	c := kafkatest.New(t, kfake.SeedTopics(3, "events"))
+	for p := range int32(3) {
+		c.Produce("events", p, int(p)+1)
+	}
+	s, _ := startScraper(t, c.Kfake.ListenAddrs(), OffsetResetEarliest,
+		BindingConfig{Topic: "events", ConsumerGroup: "g", Function: "f"})
+	assert.Equal(t, int64(6), scrapeOK(t, c, s).intValue(t, pendingName, "f"))
+
+	// Between the scrape's metadata and its offsets, partition 1 changes
+	// leader: the broker the metadata named answers once that it no longer
+	// leads it.
+	c.Produce("events", 1, 4)
+	requests := countRequests(c.Kfake)
+	moved := c.Kfake.Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.ListOffsets}, Topic: "events", Partitions: []int32{1}, Err: kerr.NotLeaderForPartition, Count: 1})
+	assert.Equal(t, int64(10), scrapeOK(t, c, s).intValue(t, pendingName, "f"), "asked again at its leader, not reported dark")
+	assert.Equal(t, 1, moved.Hits(), "the leader answered once that it had moved")
+	byAPI, _ := requests.snapshot()
+	assert.Equal(t, int64(2), byAPI["Metadata"], "the scrape's metadata, then the moved partition's topic again")
+}
+
 func TestStalledLeaderIsAnErrorNotASmallerValue(t *testing.T) {
 	c := kafkatest.New(t, kfake.SeedTopics(3, "orders"), kfake.SeedTopics(1, "calm"))
 	placePartitions(t, c.Kfake, "orders", 0, 1, 2)
