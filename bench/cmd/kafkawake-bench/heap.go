@@ -34,7 +34,7 @@ var heapParts = []struct {
 	{"OTLP exporter", "the requests it encodes and sends (OTLP push run only)", []string{"otlpexporter", "google.golang.org/grpc", "google.golang.org/protobuf"}},
 	{"pdata in flight", "the receiver's points and the processor's counters on their way through the pipeline", []string{"go.opentelemetry.io/collector/pdata"}},
 	{"processor state", "the wake decisions' memory per binding and function", []string{"slimfaaswakeprocessor"}},
-	{"Kafka client (franz-go)", "metadata cache, connections, decoded answers", []string{"github.com/twmb/franz-go"}},
+	{"Kafka client (franz-go)", "connections, coordinators, decoded answers", []string{"github.com/twmb/franz-go"}},
 	{"receiver state", "the memory per binding (positions, histories, tables) and a scrape's assembly", []string{"kafkawakereceiver"}},
 	{"collector and runtime", "the service, its telemetry, goroutine stacks", nil},
 }
