@@ -340,7 +340,7 @@ func (r *report) writeScrape(w func(string, ...any)) {
 			f1(s.P50MS), f1(s.P99MS), f1(s.CPUMS), thousands(s.Allocs), thousands(s.AllocKB))
 	}
 	w("\n")
-	w("Requests per scrape are 1 Metadata, 2 ListOffsets (log starts and end offsets) per broker leading a watched partition, and per group coordinator 1 OffsetFetch and 1 describe of each group type in use (DescribeGroups for classic groups, ConsumerGroupDescribe for KIP-848 groups; kfake answers both for every group): 6 on one broker, 16 on three, whatever the bindings and partitions.\n\n")
+	w("Requests per scrape are 1 Metadata, 2 ListOffsets (log starts and end offsets) per broker leading a watched partition, and per group coordinator 1 OffsetFetch, 1 DescribeGroups and 1 ConsumerGroupDescribe (the members of both group types): 6 on one broker, 16 on three, whatever the bindings and partitions.\n\n")
 	w("CPU ms per scrape is close to the wall time: a scrape of many bindings is bound by the receiver's own CPU (decoding the answers, assembling each binding, building the metrics, GC), not by waiting on kfake.")
 	if len(r.profiles) > 0 {
 		w(" Section 6 has a CPU profile.")
