@@ -2,6 +2,7 @@ package kafkawakereceiver
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -111,24 +112,40 @@ func TestLeaderMovesKeepValuesRight(t *testing.T) {
 }
 
 func TestAPartitionWhoseLeaderMovedIsAskedAgainInTheSameScrape(t *testing.T) {
-	c := kafkatest.New(t, kfake.SeedTopics(3, "events"))
-	for p := range int32(3) {
-		c.Produce("events", p, int(p)+1)
-	}
-	s, _ := startScraper(t, c.Kfake.ListenAddrs(), OffsetResetEarliest,
-		BindingConfig{Topic: "events", ConsumerGroup: "g", Function: "f"})
-	assert.Equal(t, int64(6), scrapeOK(t, c, s).intValue(t, pendingName, "f"))
+	for _, retries := range []int{20, 0} {
+		t.Run(fmt.Sprintf("metadata.retry.max=%d", retries), func(t *testing.T) {
+			c := kafkatest.New(t, kfake.SeedTopics(3, "events"))
+			for p := range int32(3) {
+				c.Produce("events", p, int(p)+1)
+			}
+			s, _ := startScraperWith(t, func(cfg *Config) {
+				cfg.Brokers = c.Kfake.ListenAddrs()
+				cfg.OffsetReset = OffsetResetEarliest
+				cfg.Bindings = []BindingConfig{{Topic: "events", ConsumerGroup: "g", Function: "f"}}
+				cfg.Metadata.Retry.Max = retries
+			})
+			assert.Equal(t, int64(6), scrapeOK(t, c, s).intValue(t, pendingName, "f"))
 
-	// Between the scrape's metadata and its offsets, partition 1 changes
-	// leader: the broker the metadata named answers once that it no longer
-	// leads it.
-	c.Produce("events", 1, 4)
-	requests := countRequests(c.Kfake)
-	moved := c.Kfake.Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.ListOffsets}, Topic: "events", Partitions: []int32{1}, Err: kerr.NotLeaderForPartition, Count: 1})
-	assert.Equal(t, int64(10), scrapeOK(t, c, s).intValue(t, pendingName, "f"), "asked again at its leader, not reported dark")
-	assert.Equal(t, 1, moved.Hits(), "the leader answered once that it had moved")
-	byAPI, _ := requests.snapshot()
-	assert.Equal(t, int64(2), byAPI["Metadata"], "the scrape's metadata, then the moved partition's topic again")
+			// Between the scrape's metadata and its offsets, partition 1
+			// changes leader: the broker the metadata named answers once
+			// that it no longer leads it.
+			c.Produce("events", 1, 4)
+			requests := countRequests(c.Kfake)
+			moved := c.Kfake.Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.ListOffsets}, Topic: "events", Partitions: []int32{1}, Err: kerr.NotLeaderForPartition, Count: 1})
+			if retries == 0 {
+				md, err := s.scrape(c.Ctx())
+				assert.ErrorContains(t, err, `partition 1 of topic "events"`)
+				assert.ErrorContains(t, err, kerr.NotLeaderForPartition.Message)
+				assert.False(t, pointsByFunction(t, md).has(pendingName, "f"), "without retries the moved partition waits for the next scrape")
+				assert.Equal(t, int64(10), scrapeOK(t, c, s).intValue(t, pendingName, "f"))
+				return
+			}
+			assert.Equal(t, int64(10), scrapeOK(t, c, s).intValue(t, pendingName, "f"), "asked again at its leader, not reported dark")
+			assert.Equal(t, 1, moved.Hits(), "the leader answered once that it had moved")
+			byAPI, _ := requests.snapshot()
+			assert.Equal(t, int64(2), byAPI["Metadata"], "the scrape's metadata, then the moved partition's topic again")
+		})
+	}
 }
 
 func TestStalledLeaderIsAnErrorNotASmallerValue(t *testing.T) {

@@ -153,7 +153,11 @@ func (s *kafkaScraper) start(ctx context.Context, host component.Host) error {
 		return err
 	}
 	s.client = client
-	s.reader = kafkaread.NewReader(client, s.cfg.readCommitted(), s.cfg.Authentication.SASL != nil)
+	s.reader = kafkaread.NewReader(client, kafkaread.ReaderConfig{
+		ReadCommitted: s.cfg.readCommitted(),
+		UsesSASL:      s.cfg.Authentication.SASL != nil,
+		AskMovedAgain: s.cfg.Metadata.Retry.Max > 0,
+	})
 	ageOn := s.cfg.PendingAge.Method != PendingAgeNone && s.cfg.Metrics.SlimfaaskafkaPendingAge.Enabled
 	fetchAges := ageOn && s.cfg.PendingAge.Method == PendingAgeFetch
 	if s.cfg.readCommitted() || fetchAges {

@@ -18,7 +18,7 @@ import (
 func TestShareGroupMembersComeFromShareGroupDescribe(t *testing.T) {
 	c := kafkatest.New(t, kfake.SeedTopics(1, "queue"))
 	c.Produce("queue", 0, 3)
-	r := NewReader(c.Client, false, false)
+	r := NewReader(c.Client, ReaderConfig{})
 	members := func() GroupMembers {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()

@@ -118,20 +118,28 @@ type committedOffset struct {
 // depends on the number of brokers, not on bindings or partitions.
 type Reader struct {
 	client *kgo.Client
-	// readCommitted lists end offsets as the last stable offset, which is
-	// where a read_committed consumer stops.
-	readCommitted bool
-	// usesSASL turns a bare EOF from the brokers into a hint: brokers close
-	// the connection when they reject SASL credentials.
-	usesSASL bool
+	ReaderConfig
 	// layoutReads counts the metadata reads, so that each starts at the
 	// next broker.
 	layoutReads atomic.Uint64
 }
 
+// ReaderConfig says how a Reader reads.
+type ReaderConfig struct {
+	// ReadCommitted lists end offsets as the last stable offset, which is
+	// where a read_committed consumer stops.
+	ReadCommitted bool
+	// UsesSASL turns a bare EOF from the brokers into a hint: brokers close
+	// the connection when they reject SASL credentials.
+	UsesSASL bool
+	// AskMovedAgain asks a partition whose leader moved during the scrape
+	// again, at the leader a fresh metadata read names.
+	AskMovedAgain bool
+}
+
 // NewReader reads with client.
-func NewReader(client *kgo.Client, readCommitted, usesSASL bool) *Reader {
-	return &Reader{client: client, readCommitted: readCommitted, usesSASL: usesSASL}
+func NewReader(client *kgo.Client, cfg ReaderConfig) *Reader {
+	return &Reader{client: client, ReaderConfig: cfg}
 }
 
 // Read reads topics and groups. It runs the group reads beside the partition reads, so a slow group
@@ -186,7 +194,7 @@ func (r *Reader) readPartitions(ctx context.Context, topics []string, since []To
 	if len(listable) == 0 {
 		return c
 	}
-	endIsolation := IsolationCode(r.readCommitted)
+	endIsolation := IsolationCode(r.ReadCommitted)
 	var ends, starts listedOffsets
 	var wg sync.WaitGroup
 	wg.Go(func() { ends = r.listOffsets(ctx, layout, listable, latestOffset, endIsolation, "end offset") })
@@ -414,7 +422,7 @@ func (l listedOffsets) lookup(listed offset.Table, tp offset.TopicPartition) (in
 // partitions, the largest allocation of a scrape). A leader that fails or
 // passes the deadline fails only its own partitions, and the error names it.
 // Partitions whose leader moved are asked again once, at the leaders a
-// fresh layout names.
+// fresh layout names, unless retries are off.
 func (r *Reader) listOffsets(ctx context.Context, layout Layout, partitions []offset.TopicPartition, timestamp int64, isolation int8, what string) listedOffsets {
 	out := listedOffsets{what: what, offsets: map[string]offset.Table{}, errs: map[offset.TopicPartition]error{}}
 	// Room for every partition asked, so that the answers fill each topic's
@@ -429,7 +437,7 @@ func (r *Reader) listOffsets(ctx context.Context, layout Layout, partitions []of
 		out.offsets[topic] = listed
 	}
 	moved := r.listAtLeaders(ctx, layout, partitions, timestamp, isolation, &out)
-	if len(moved) == 0 || ctx.Err() != nil {
+	if len(moved) == 0 || !r.AskMovedAgain || ctx.Err() != nil {
 		return out
 	}
 	topics := make([]string, 0, 1)
@@ -642,7 +650,7 @@ func groupFailure(group, coordinator string, err error) groupOffsets {
 }
 
 func (r *Reader) explain(err error) error {
-	if r.usesSASL && errors.Is(err, io.EOF) {
+	if r.UsesSASL && errors.Is(err, io.EOF) {
 		return fmt.Errorf("%w (the broker closed the connection: check the SASL mechanism, username and password)", err)
 	}
 	return err
