@@ -295,6 +295,9 @@ func (r *Reader) readLayout(ctx context.Context, topics []string) (Layout, error
 	if len(brokers) == 0 {
 		brokers = r.client.SeedBrokers()
 	}
+	if len(brokers) == 0 {
+		return Layout{}, errors.New("reading topic metadata: the client knows no broker")
+	}
 	first := int(r.layoutReads.Add(1))
 	var err error
 	for attempt := range metadataAttempts {
