@@ -12,7 +12,6 @@ import (
 
 	schema "github.com/kafkawake/kafkawake/internal/metadata"
 	"github.com/kafkawake/kafkawake/receiver/kafkawakereceiver/internal/health"
-	"github.com/kafkawake/kafkawake/receiver/kafkawakereceiver/internal/kafkaread"
 	"github.com/kafkawake/kafkawake/receiver/kafkawakereceiver/internal/rates"
 	"github.com/kafkawake/kafkawake/receiver/kafkawakereceiver/internal/scaling"
 	"github.com/kafkawake/kafkawake/receiver/kafkawakereceiver/internal/watch"
@@ -41,7 +40,7 @@ func newReporter(cfg *Config, set receiver.Settings) *reporter {
 // problems that changed, and hands the watch the new sights. It returns the
 // points, whether every binding was read in full, and the partial errors
 // of the others.
-func (s *kafkaScraper) report(now time.Time, snapshot kafkaread.Snapshot, reads []bindingRead) (pmetric.Metrics, bool, error) {
+func (s *kafkaScraper) report(now time.Time, reads []bindingRead) (pmetric.Metrics, bool, error) {
 	ts := pcommon.NewTimestampFromTime(now)
 	w := s.out.points.newPointWriter(len(reads))
 	var errs scrapererror.ScrapeErrors
@@ -61,9 +60,7 @@ func (s *kafkaScraper) report(now time.Time, snapshot kafkaread.Snapshot, reads 
 			recordStatus(w, ts, at, health.Error)
 			continue
 		}
-		if s.watcher != nil {
-			mem.sight = watch.SightOf(s.observations, b.Topic, snapshot, r.Partitions, r.result.Pending)
-		}
+		mem.sight = r.sight
 		w.int(pendingMessages, ts, r.result.Pending, at)
 		if owned != nil && known {
 			w.int(bindingOwned, ts, boolToInt(owned[r.index]), at)
@@ -81,17 +78,17 @@ func (s *kafkaScraper) report(now time.Time, snapshot kafkaread.Snapshot, reads 
 			w.double(pendingAge, ts, r.age.Seconds, at)
 		}
 		w.int(producedMessages, ts, r.produced, at)
-		w.int(partitions, ts, int64(r.Partitions.Len()), at)
+		w.int(partitions, ts, int64(r.partitions), at)
 		w.int(partitionsPending, ts, int64(r.result.PartitionsPending), at)
 		if policy := s.policies[r.index]; policy != nil {
-			backlog := scaling.Backlog{Pending: r.result.Pending, Partitions: r.Partitions.Len(), PartitionsPending: r.result.PartitionsPending, Queue: b.IsShare()}
+			backlog := scaling.Backlog{Pending: r.result.Pending, Partitions: r.partitions, PartitionsPending: r.result.PartitionsPending, Queue: b.IsShare()}
 			w.int(desiredReplicas, ts, scaling.DesiredReplicas(backlog, *policy), at)
 		}
 		change, ok := mem.rates.Over()
 		if seconds, known := scaling.DrainTime(r.result.Pending, change, ok); known {
 			w.double(drainTime, ts, seconds, at)
 		}
-		s.reportHealth(w, now, ts, b, mem, &r, change, ok)
+		s.reportHealth(w, ts, b, mem, &r, change, ok)
 	}
 	s.updateWatch()
 	md := w.emit()
@@ -100,7 +97,7 @@ func (s *kafkaScraper) report(now time.Time, snapshot kafkaread.Snapshot, reads 
 
 // reportHealth records the binding's members, lost messages, stalled
 // partitions and status, and logs the losses and the members' problems.
-func (s *kafkaScraper) reportHealth(w *pointWriter, now time.Time, ts pcommon.Timestamp, b BindingConfig, mem *bindingMemory, r *bindingRead, window rates.Change, windowKnown bool) {
+func (s *kafkaScraper) reportHealth(w *pointWriter, ts pcommon.Timestamp, b BindingConfig, mem *bindingMemory, r *bindingRead, window rates.Change, windowKnown bool) {
 	at := b.attributes()
 	members, membersKnown := r.members.Members, r.membersRead && r.members.Err == nil
 	if r.membersRead {
@@ -109,16 +106,11 @@ func (s *kafkaScraper) reportHealth(w *pointWriter, now time.Time, ts pcommon.Ti
 	if membersKnown {
 		w.int(groupMembers, ts, int64(members), at)
 	}
-	stalled := 0
-	if r.CommitsErr == nil {
-		stalled = mem.stalls.Observe(now, s.cfg.Health.StallAfter, r.listed, r.result.Ranges, members, membersKnown)
-		_, found := mem.losses.Observe(r.listed)
-		s.logLosses(b, found)
-	}
+	s.logLosses(b, r.losses)
 	w.int(lostMessages, ts, mem.losses.Total(), at)
-	w.int(stalledPartitions, ts, int64(stalled), at)
+	w.int(stalledPartitions, ts, int64(r.stalled), at)
 	recordStatus(w, ts, at, health.StatusOf(health.Figures{
-		Read: true, Pending: r.result.Pending, StalledPartitions: stalled,
+		Read: true, Pending: r.result.Pending, StalledPartitions: r.stalled,
 		Members: members, MembersKnown: membersKnown, Window: window, WindowKnown: windowKnown,
 	}))
 }
