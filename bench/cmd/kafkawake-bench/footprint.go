@@ -91,7 +91,7 @@ var footprints = []topology{
 	{brokers: 3, topics: 1000, partitions: 100, bindings: 10000, interval: 5 * time.Second},
 	{brokers: 3, topics: 1000, partitions: 100, bindings: 10000, interval: 5 * time.Second, lean: true},
 	// The README's advice for 10,000 bindings: push, with GOMEMLIMIT.
-	{brokers: 3, topics: 1000, partitions: 100, bindings: 10000, interval: 5 * time.Second, push: true, memLimit: "400MiB"},
+	{brokers: 3, topics: 1000, partitions: 100, bindings: 10000, interval: 5 * time.Second, push: true, memLimit: "300MiB"},
 }
 
 // footprintResult is the collector's memory and CPU over a bounded run.
