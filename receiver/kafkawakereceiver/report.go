@@ -99,7 +99,7 @@ func (s *kafkaScraper) report(now time.Time, reads []bindingRead) (pmetric.Metri
 // partitions and status, and logs the losses and the members' problems.
 func (s *kafkaScraper) reportHealth(w *pointWriter, ts pcommon.Timestamp, b BindingConfig, mem *bindingMemory, r *bindingRead, window rates.Change, windowKnown bool) {
 	at := b.attributes()
-	members, membersKnown := r.members.Members, r.membersRead && r.members.Err == nil
+	members, membersKnown := r.knownMembers()
 	if r.membersRead {
 		s.logMembers(b, mem, r.members.Err)
 	}

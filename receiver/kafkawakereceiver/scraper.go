@@ -235,6 +235,11 @@ type bindingRead struct {
 	sight watch.Sight
 }
 
+// knownMembers is the group's member count, and whether it is known.
+func (r *bindingRead) knownMembers() (int, bool) {
+	return r.members.Members, r.membersRead && r.members.Err == nil
+}
+
 // observe reads, settles, computes, ages and reports the given bindings, in
 // increasing order, reading the topics and groups of scope. Callers hold
 // s.mu.
@@ -336,7 +341,7 @@ func (s *kafkaScraper) compute(now time.Time, snapshot kafkaread.Snapshot, reads
 		r.produced = mem.produced.Observe(snapshot.TopicID(b.Topic), r.listed)
 		mem.rates.Add(now, r.produced, r.result.Consumed)
 		if r.CommitsErr == nil {
-			members, membersKnown := r.members.Members, r.membersRead && r.members.Err == nil
+			members, membersKnown := r.knownMembers()
 			r.stalled = mem.stalls.Observe(now, s.cfg.Health.StallAfter, r.listed, r.result.Ranges, members, membersKnown)
 			_, r.losses = mem.losses.Observe(r.listed)
 		}
