@@ -98,8 +98,8 @@ func NewFetchRequests(layout Layout, shape FetchShape) *FetchRequests {
 // Add asks for partition of topic from fetchOffset; it reports false when
 // the partition has no known leader.
 func (f *FetchRequests) Add(tp offset.TopicPartition, fetchOffset int64, partitionMaxBytes int32) bool {
-	leader, ok := f.layout.leaders[tp]
-	if !ok || leader < 0 {
+	leader, ok := f.layout.Leader(tp)
+	if !ok {
 		return false
 	}
 	req := f.ByLeader[leader]

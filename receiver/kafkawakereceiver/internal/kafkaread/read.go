@@ -13,6 +13,7 @@ import (
 	"io"
 	"net"
 	"slices"
+	"sort"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -88,11 +89,14 @@ func (t *listedTopic) err(i int) error {
 }
 
 // index is the position of partition p in the topic's list.
-func (t *listedTopic) index(p int32) (int, bool) {
-	if int(p) < len(t.partitions) && p >= 0 && t.partitions[p] == p {
+func (t *listedTopic) index(p int32) (int, bool) { return partitionIndex(t.partitions, p) }
+
+// partitionIndex is the position of partition p in a topic's sorted list.
+func partitionIndex(partitions []int32, p int32) (int, bool) {
+	if int(p) < len(partitions) && p >= 0 && partitions[p] == p {
 		return int(p), true // partitions are numbered densely from 0
 	}
-	return slices.BinarySearch(t.partitions, p)
+	return slices.BinarySearch(partitions, p)
 }
 
 // groupOffsets is what one group's coordinator answered.
@@ -174,7 +178,11 @@ func (r *Reader) readPartitions(ctx context.Context, topics []string, since []To
 		return c
 	}
 	c.Layout = layout
-	listable := make([]offset.TopicPartition, 0, len(layout.leaders))
+	count := 0
+	for _, t := range topics {
+		count += len(layout.partitions[t])
+	}
+	listable := make([]offset.TopicPartition, 0, count)
 	for _, t := range topics {
 		if err := layout.topicErrs[t]; err != nil {
 			c.topicErrs[t] = err
@@ -182,10 +190,11 @@ func (r *Reader) readPartitions(ctx context.Context, topics []string, since []To
 		}
 		lt := newListedTopic(layout.partitions[t])
 		c.listed[t] = lt
+		leaders := layout.leaders[t]
 		for i, p := range lt.partitions {
 			tp := offset.TopicPartition{Topic: t, Partition: p}
-			if err := layout.leaderless[tp]; err != nil {
-				lt.fail(i, err)
+			if leaders[i] < 0 {
+				lt.fail(i, layout.leaderless[tp])
 				continue
 			}
 			listable = append(listable, tp)
@@ -262,7 +271,11 @@ func partitionsOf(partitions []offset.TopicPartition, topics []string) []offset.
 // of this scrape says.
 type Layout struct {
 	partitions map[string][]int32 // sorted
-	leaders    map[offset.TopicPartition]int32
+	// leaders holds, per topic, the leader of each partition in the order
+	// of partitions, -1 for one without a leader (its error is in
+	// leaderless): the reader looks up every partition's leader on every
+	// scrape, by position rather than by hashing a topic-partition.
+	leaders    map[string][]int32
 	ids        map[string][16]byte
 	names      map[[16]byte]string
 	topicErrs  map[string]error
@@ -330,13 +343,9 @@ func (r *Reader) readLayout(ctx context.Context, topics []string) (Layout, error
 // are missing or not authorized, and partitions without a leader, carry
 // their own error so that the others are still read.
 func layoutOf(resp *kmsg.MetadataResponse) Layout {
-	partitionCount := 0
-	for _, t := range resp.Topics {
-		partitionCount += len(t.Partitions)
-	}
 	l := Layout{
 		partitions: make(map[string][]int32, len(resp.Topics)),
-		leaders:    make(map[offset.TopicPartition]int32, partitionCount),
+		leaders:    make(map[string][]int32, len(resp.Topics)),
 		ids:        make(map[string][16]byte, len(resp.Topics)),
 		names:      make(map[[16]byte]string, len(resp.Topics)),
 		topicErrs:  map[string]error{},
@@ -357,10 +366,10 @@ func layoutOf(resp *kmsg.MetadataResponse) Layout {
 		}
 		l.ids[topic] = t.TopicID
 		l.names[t.TopicID] = topic
-		l.partitions[topic] = make([]int32, 0, len(t.Partitions))
-		for _, p := range t.Partitions {
+		partitions, leaders := make([]int32, len(t.Partitions)), make([]int32, len(t.Partitions))
+		for i, p := range t.Partitions {
 			tp := offset.TopicPartition{Topic: topic, Partition: p.Partition}
-			l.partitions[topic] = append(l.partitions[topic], p.Partition)
+			partitions[i], leaders[i] = p.Partition, -1
 			// REPLICA_NOT_AVAILABLE only says a follower is down; the
 			// leader still answers.
 			err := kerr.ErrorForCode(p.ErrorCode)
@@ -373,12 +382,25 @@ func layoutOf(resp *kmsg.MetadataResponse) Layout {
 			case p.Leader < 0:
 				l.leaderless[tp] = fmt.Errorf("partition %d of topic %q has no leader; it is read again once Kafka elects one", p.Partition, topic)
 			default:
-				l.leaders[tp] = p.Leader
+				leaders[i] = p.Leader
 			}
 		}
-		slices.Sort(l.partitions[topic])
+		if !slices.IsSorted(partitions) {
+			sort.Sort(partitionLeaders{partitions, leaders})
+		}
+		l.partitions[topic], l.leaders[topic] = partitions, leaders
 	}
 	return l
+}
+
+// partitionLeaders sorts a topic's partitions with their leaders.
+type partitionLeaders struct{ partitions, leaders []int32 }
+
+func (pl partitionLeaders) Len() int           { return len(pl.partitions) }
+func (pl partitionLeaders) Less(i, j int) bool { return pl.partitions[i] < pl.partitions[j] }
+func (pl partitionLeaders) Swap(i, j int) {
+	pl.partitions[i], pl.partitions[j] = pl.partitions[j], pl.partitions[i]
+	pl.leaders[i], pl.leaders[j] = pl.leaders[j], pl.leaders[i]
 }
 
 // describeBroker names the broker a request went to, for error messages.
@@ -455,7 +477,7 @@ func (r *Reader) listOffsets(ctx context.Context, layout Layout, partitions []of
 	}
 	var again []offset.TopicPartition
 	for _, tp := range moved {
-		if _, ok := fresh.leaders[tp]; ok {
+		if _, ok := fresh.Leader(tp); ok {
 			delete(out.errs, tp)
 			again = append(again, tp)
 		}
@@ -469,8 +491,14 @@ func (r *Reader) listOffsets(ctx context.Context, layout Layout, partitions []of
 // that it no longer leads them, in the order asked.
 func (r *Reader) listAtLeaders(ctx context.Context, layout Layout, partitions []offset.TopicPartition, timestamp int64, isolation int8, out *listedOffsets) []offset.TopicPartition {
 	byLeader := map[int32]*kmsg.ListOffsetsRequest{}
-	for _, tp := range partitions {
-		leader, ok := layout.leaders[tp]
+	var topicPartitions, topicLeaders []int32
+	for i, tp := range partitions {
+		// The reader lists a topic's partitions together: its slices are
+		// looked up once per run.
+		if i == 0 || tp.Topic != partitions[i-1].Topic {
+			topicPartitions, topicLeaders = layout.partitions[tp.Topic], layout.leaders[tp.Topic]
+		}
+		leader, ok := leaderAt(topicPartitions, topicLeaders, tp.Partition)
 		if !ok {
 			out.errs[tp] = fmt.Errorf("partition %d of topic %q has no leader in the metadata", tp.Partition, tp.Topic)
 			continue
@@ -771,8 +799,16 @@ func (l Layout) TopicID(topic string) [16]byte { return l.ids[topic] }
 
 // Leader is the partition's leader broker, and false when it has none.
 func (l Layout) Leader(tp offset.TopicPartition) (int32, bool) {
-	leader, ok := l.leaders[tp]
-	return leader, ok
+	return leaderAt(l.partitions[tp.Topic], l.leaders[tp.Topic], tp.Partition)
+}
+
+// leaderAt is partition p's leader in one topic's layout.
+func leaderAt(partitions, leaders []int32, p int32) (int32, bool) {
+	i, ok := partitionIndex(partitions, p)
+	if !ok || leaders[i] < 0 {
+		return 0, false
+	}
+	return leaders[i], true
 }
 
 // IsolationCode is the isolation level of Fetch and ListOffsets requests:

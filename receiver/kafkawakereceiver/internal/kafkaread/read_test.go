@@ -137,7 +137,14 @@ func TestLayoutOfMetadata(t *testing.T) {
 
 	l := layoutOf(resp)
 	assert.Equal(t, []int32{0, 1, 2, 3}, l.partitions["orders"])
-	assert.Equal(t, map[offset.TopicPartition]int32{{Topic: "orders", Partition: 0}: 1, {Topic: "orders", Partition: 2}: 3}, l.leaders)
+	leaders := map[offset.TopicPartition]int32{}
+	for _, p := range l.partitions["orders"] {
+		tp := offset.TopicPartition{Topic: "orders", Partition: p}
+		if leader, ok := l.Leader(tp); ok {
+			leaders[tp] = leader
+		}
+	}
+	assert.Equal(t, map[offset.TopicPartition]int32{{Topic: "orders", Partition: 0}: 1, {Topic: "orders", Partition: 2}: 3}, leaders)
 	assert.ErrorContains(t, l.leaderless[offset.TopicPartition{Topic: "orders", Partition: 1}], `partition 1 of topic "orders" has no usable leader`)
 	assert.ErrorIs(t, l.leaderless[offset.TopicPartition{Topic: "orders", Partition: 1}], kerr.LeaderNotAvailable)
 	assert.ErrorContains(t, l.leaderless[offset.TopicPartition{Topic: "orders", Partition: 3}], `partition 3 of topic "orders" has no leader`)
