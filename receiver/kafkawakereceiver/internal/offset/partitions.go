@@ -51,6 +51,9 @@ func (ps *Partitions) Set(p int32, o Partition) {
 	ps.list = slices.Insert(ps.list, i, numbered{id: p, Partition: o})
 }
 
+// Clone returns a read that can be changed without changing ps.
+func (ps Partitions) Clone() Partitions { return Partitions{list: slices.Clone(ps.list)} }
+
 // Len is the number of partitions read.
 func (ps Partitions) Len() int { return len(ps.list) }
 

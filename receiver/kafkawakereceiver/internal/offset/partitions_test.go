@@ -51,3 +51,13 @@ func TestPartitionsOfAMapAreSorted(t *testing.T) {
 	_, ok := empty.Get(0)
 	assert.False(t, ok)
 }
+
+func TestAClonedReadChangesAlone(t *testing.T) {
+	ps := PartitionsOf(map[int32]Partition{0: {HighWatermark: 10}, 1: {HighWatermark: 20}})
+	clone := ps.Clone()
+	clone.Set(1, Partition{HighWatermark: 15})
+	got, _ := ps.Get(1)
+	assert.Equal(t, int64(20), got.HighWatermark, "the original keeps its offsets")
+	got, _ = clone.Get(1)
+	assert.Equal(t, int64(15), got.HighWatermark)
+}

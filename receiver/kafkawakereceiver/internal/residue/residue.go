@@ -113,19 +113,24 @@ func (m *Memory) suspects(partitions offset.Partitions) map[int32]offset.Range {
 
 // apply remembers this scrape's ranges, forgets the verdicts of ranges that
 // moved, and returns the partitions with every range proven empty closed at
-// its start.
+// its start. The partitions themselves are left as read (the receiver keeps
+// them as Kafka listed them); they are copied only when a range closes.
 func (m *Memory) apply(partitions offset.Partitions) offset.Partitions {
 	clear(m.prevRanges)
-	out := offset.NewPartitions(partitions.Len())
+	out, copied := partitions, false
 	for p, o := range partitions.All() {
-		if o.Committed != offset.NoCommit {
-			r := offset.CommittedRange(o)
-			m.prevRanges[p] = r
-			if v := m.verdicts[p]; v.empty && v.Range == r {
-				o.HighWatermark = r.From
-			}
+		if o.Committed == offset.NoCommit {
+			continue
 		}
-		out.Set(p, o)
+		r := offset.CommittedRange(o)
+		m.prevRanges[p] = r
+		if v := m.verdicts[p]; v.empty && v.Range == r {
+			if !copied {
+				out, copied = partitions.Clone(), true
+			}
+			o.HighWatermark = r.From
+			out.Set(p, o)
+		}
 	}
 	for p, v := range m.verdicts {
 		if m.prevRanges[p] != v.Range {
