@@ -105,8 +105,17 @@ func (f *function) serve(worker int) {
 
 	processed := 0
 	lastWork := time.Now()
+	// A consumer-group instance is not idle before its group hands it
+	// partitions, however long the join takes on a loaded machine: until
+	// then the idle clock stays at now. A share-group member has no such
+	// moment to wait for, so its clock starts when it does.
+	waitsForAssignment := f.cfg.ShareGroup == ""
 	idleSince := func() time.Time {
-		if at := time.Unix(0, assigned.Load()); at.After(lastWork) {
+		at := assigned.Load()
+		if at == 0 && waitsForAssignment {
+			return time.Now()
+		}
+		if at := time.Unix(0, at); at.After(lastWork) {
 			return at
 		}
 		return lastWork

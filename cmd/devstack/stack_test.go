@@ -11,6 +11,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 	"go.uber.org/goleak"
 )
 
@@ -143,6 +144,32 @@ func TestFunctionScalesToZeroWhenIdleAndWakesAgain(t *testing.T) {
 		return err == nil && total == 5
 	}, eventually, 20*time.Millisecond)
 	require.Eventually(t, func() bool { return !s.function.isRunning() }, eventually, 20*time.Millisecond)
+}
+
+// TestASlowJoinIsNotIdleness: the group answers the instance's join only
+// after twice the idle timeout, as a loaded machine can; the instance still
+// works through what waited instead of scaling to zero before it is a member.
+func TestASlowJoinIsNotIdleness(t *testing.T) {
+	cfg := testConfig()
+	cfg.IdleTimeout = time.Second
+	s, admin := startTestStack(t, cfg)
+	s.cluster.ControlKey(int16(kmsg.JoinGroup), func(kmsg.Request) (kmsg.Response, error, bool) {
+		s.cluster.SleepControl(func() {
+			select {
+			case <-time.After(2 * cfg.IdleTimeout):
+			case <-t.Context().Done():
+			}
+		})
+		s.cluster.DropControl() // one slow join is enough
+		return nil, nil, false
+	})
+
+	produce(t, s, cfg.Topic, 5)
+	require.Equal(t, http.StatusNoContent, sendWake(t, http.MethodPost, s.wakeURL(cfg.Function)))
+	require.Eventually(t, func() bool {
+		total, err := committedTotal(t.Context(), admin, cfg.Group)
+		return err == nil && total == 5
+	}, eventually, 20*time.Millisecond)
 }
 
 // TestQueueWorkersDrainOnePartition: with a share group, a wake starts
