@@ -33,11 +33,12 @@ type Result struct {
 	PartitionsPending int
 	Consumed          int64     // cumulative since the binding's first observation here
 	LastActivity      time.Time // zero until the first observed activity
-	// Ranges are the partitions' pending ranges, by partition. They are
-	// valid until the next observation of the same State, which reuses them.
+	// Ranges are the partitions' pending ranges, by partition, written in
+	// the room the observation was given.
 	Ranges []offset.PartitionRange
 	// OutOfRange lists, by partition, the partitions whose commit is beyond
-	// their end; it is valid like Ranges.
+	// their end. It is valid until the next observation of the same State,
+	// which reuses it.
 	OutOfRange []int32
 }
 
@@ -61,7 +62,6 @@ type State struct {
 	prevEnds     offset.Table
 	producedMode bool
 
-	ranges     []offset.PartitionRange
 	outOfRange []int32
 }
 
@@ -72,15 +72,18 @@ func NewState() *State {
 }
 
 // Observe applies the lag and consumption rules to one observation's
-// offsets.
-func (s *State) Observe(now time.Time, partitions offset.Partitions, reset Reset) Result {
+// offsets. The pending ranges are written into room, grown when it has less
+// capacity than one range per partition: the ranges belong to the
+// observation, not to the State, so a caller observing many bindings can
+// give each a part of one block and free it when the observation is done,
+// instead of every binding keeping its ranges between observations.
+func (s *State) Observe(now time.Time, partitions offset.Partitions, reset Reset, room []offset.PartitionRange) Result {
 	var pending, consumedDelta int64
 	partitionsPending := 0
 	s.position.Grow(partitions.Len())
-	// Exactly one range per partition: append's doubling would keep room
-	// for 128 ranges behind each binding of 100 partitions. The read lists
-	// partitions in order, so the ranges come out sorted.
-	s.ranges, s.outOfRange = slices.Grow(s.ranges[:0], partitions.Len()), s.outOfRange[:0]
+	// The read lists partitions in order, so the ranges come out sorted.
+	ranges := slices.Grow(room[:0], partitions.Len())
+	s.outOfRange = s.outOfRange[:0]
 	for p, o := range partitions.All() {
 		if beyondEnd(o) {
 			// The consumer finds its offset out of range and resets: the
@@ -102,7 +105,7 @@ func (s *State) Observe(now time.Time, partitions offset.Partitions, reset Reset
 		if count > 0 {
 			partitionsPending++
 		}
-		s.ranges = append(s.ranges, offset.PartitionRange{Partition: p, Range: r, Pending: count})
+		ranges = append(ranges, offset.PartitionRange{Partition: p, Range: r, Pending: count})
 		if o.Committed == offset.NoCommit {
 			s.position.Set(p, r.From)
 			continue
@@ -125,7 +128,7 @@ func (s *State) Observe(now time.Time, partitions offset.Partitions, reset Reset
 		s.consumed += consumedDelta
 		s.lastActivity = now
 	}
-	return Result{Pending: pending, PartitionsPending: partitionsPending, Consumed: s.consumed, LastActivity: s.lastActivity, Ranges: s.ranges, OutOfRange: s.outOfRange}
+	return Result{Pending: pending, PartitionsPending: partitionsPending, Consumed: s.consumed, LastActivity: s.lastActivity, Ranges: ranges, OutOfRange: s.outOfRange}
 }
 
 // beyondEnd tells whether the group's commit on a partition is past its end:

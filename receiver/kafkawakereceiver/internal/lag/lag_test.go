@@ -30,7 +30,7 @@ func TestPartitionPending(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			res := NewState().Observe(time.Time{}, offset.PartitionsOf(map[int32]offset.Partition{0: tt.offsets}), tt.reset)
+			res := NewState().Observe(time.Time{}, offset.PartitionsOf(map[int32]offset.Partition{0: tt.offsets}), tt.reset, nil)
 			require.Len(t, res.Ranges, 1)
 			got := res.Ranges[0].Range
 			assert.Equal(t, tt.want, got.Len())
@@ -46,7 +46,7 @@ func TestPendingRangeStartsAtTheLatestBaseline(t *testing.T) {
 	var got map[int32]offset.Range
 	observe := func(partitions offset.Partitions) {
 		got = map[int32]offset.Range{}
-		for _, r := range s.Observe(time.Time{}, partitions, FromLatest).Ranges {
+		for _, r := range s.Observe(time.Time{}, partitions, FromLatest, nil).Ranges {
 			got[r.Partition] = r.Range
 		}
 	}
@@ -70,10 +70,10 @@ func TestACommitBeyondTheEndCountsAsTheConsumerWillSeeIt(t *testing.T) {
 	// The topic is re-created: the group's commit at 150 is past the new
 	// topic's end. Its consumer resets to earliest and reads what is there.
 	s := NewState()
-	res := s.Observe(time.Time{}, parts(po(55, 0, 150), po(10, 0, 10)), FromEarliest)
+	res := s.Observe(time.Time{}, parts(po(55, 0, 150), po(10, 0, 10)), FromEarliest, nil)
 	assert.Equal(t, int64(55), res.Pending)
 	assert.Equal(t, []int32{0}, res.OutOfRange)
-	res = s.Observe(time.Time{}, parts(po(55, 0, 30), po(10, 0, 10)), FromEarliest)
+	res = s.Observe(time.Time{}, parts(po(55, 0, 30), po(10, 0, 10)), FromEarliest, nil)
 	assert.Equal(t, int64(25), res.Pending)
 	assert.Equal(t, int64(30), res.Consumed, "the reset consumer's first commit is consumption from where it started")
 	assert.Empty(t, res.OutOfRange)
@@ -86,7 +86,7 @@ func runSteps(t *testing.T, reset Reset, steps []step) {
 	var lastActivity time.Time
 	for i, st := range steps {
 		now := start.Add(time.Duration(i) * 2 * time.Second)
-		obs := s.Observe(now, st.partitions, reset)
+		obs := s.Observe(now, st.partitions, reset, nil)
 		assert.Equal(t, st.wantPending, obs.Pending, "step %d pending", i)
 		assert.Equal(t, st.wantConsumed, obs.Consumed, "step %d consumed", i)
 		if st.wantActivity {
@@ -227,7 +227,7 @@ func TestShareGroupPendingIsTheBrokersUnacknowledgedCount(t *testing.T) {
 	s := NewState()
 	// Records 40..99 are past the start offset, but 20 of them are already
 	// acknowledged: 40 wait, acquired ones included.
-	res := s.Observe(time.Time{}, parts(share(100, 0, 40, 40), share(50, 0, 50, 0)), FromLatest)
+	res := s.Observe(time.Time{}, parts(share(100, 0, 40, 40), share(50, 0, 50, 0)), FromLatest, nil)
 	assert.Equal(t, int64(40), res.Pending)
 	assert.Equal(t, 1, res.PartitionsPending)
 	require.Len(t, res.Ranges, 2)
@@ -237,7 +237,7 @@ func TestShareGroupPendingIsTheBrokersUnacknowledgedCount(t *testing.T) {
 
 	// Every record past the start offset acknowledged but the start offset
 	// not moved yet: nothing waits.
-	res = s.Observe(time.Time{}, parts(share(100, 0, 40, 0), share(50, 0, 50, 0)), FromLatest)
+	res = s.Observe(time.Time{}, parts(share(100, 0, 40, 0), share(50, 0, 50, 0)), FromLatest, nil)
 	assert.Zero(t, res.Pending)
 	assert.Zero(t, res.PartitionsPending)
 	assert.True(t, res.Ranges[0].Empty())
@@ -246,15 +246,15 @@ func TestShareGroupPendingIsTheBrokersUnacknowledgedCount(t *testing.T) {
 func TestShareGroupConsumptionIsTheStartOffsetsGrowth(t *testing.T) {
 	t0 := time.Unix(1000, 0)
 	s := NewState()
-	res := s.Observe(t0, parts(share(100, 0, 40, 60)), FromLatest)
+	res := s.Observe(t0, parts(share(100, 0, 40, 60)), FromLatest, nil)
 	assert.Zero(t, res.Consumed, "first sight is a baseline")
-	res = s.Observe(t0.Add(time.Second), parts(share(100, 0, 70, 30)), FromLatest)
+	res = s.Observe(t0.Add(time.Second), parts(share(100, 0, 70, 30)), FromLatest, nil)
 	assert.Equal(t, int64(30), res.Consumed)
 	assert.Equal(t, t0.Add(time.Second), res.LastActivity)
 	// Acknowledgements past the start offset lower the lag but are not
 	// consumption until the start offset moves: the two reads are taken at
 	// different moments, so only the offset is trusted.
-	res = s.Observe(t0.Add(2*time.Second), parts(share(100, 0, 70, 10)), FromLatest)
+	res = s.Observe(t0.Add(2*time.Second), parts(share(100, 0, 70, 10)), FromLatest, nil)
 	assert.Equal(t, int64(30), res.Consumed)
 	assert.Equal(t, int64(10), res.Pending)
 	assert.Equal(t, t0.Add(time.Second), res.LastActivity)
@@ -268,23 +268,23 @@ func TestShareGroupUninitialisedPartitionsFollowTheGroupsReset(t *testing.T) {
 		return p
 	}
 	t.Run("earliest counts every retained record", func(t *testing.T) {
-		res := NewState().Observe(t0, parts(uninitialised(100, 10, 0)), FromEarliest)
+		res := NewState().Observe(t0, parts(uninitialised(100, 10, 0)), FromEarliest, nil)
 		assert.Equal(t, int64(90), res.Pending)
 	})
 	t.Run("latest counts from the first sight", func(t *testing.T) {
 		s := NewState()
-		assert.Zero(t, s.Observe(t0, parts(uninitialised(100, 10, 0)), FromLatest).Pending)
-		assert.Equal(t, int64(5), s.Observe(t0, parts(uninitialised(105, 10, 0)), FromLatest).Pending)
+		assert.Zero(t, s.Observe(t0, parts(uninitialised(100, 10, 0)), FromLatest, nil).Pending)
+		assert.Equal(t, int64(5), s.Observe(t0, parts(uninitialised(105, 10, 0)), FromLatest, nil).Pending)
 	})
 	t.Run("by_duration counts from the first record newer than the duration", func(t *testing.T) {
 		s := NewState()
-		assert.Equal(t, int64(30), s.Observe(t0, parts(uninitialised(100, 10, 70)), FromTimestamp).Pending)
-		assert.Equal(t, int64(90), s.Observe(t0, parts(uninitialised(100, 10, 0)), FromTimestamp).Pending, "never before the log start")
+		assert.Equal(t, int64(30), s.Observe(t0, parts(uninitialised(100, 10, 70)), FromTimestamp, nil).Pending)
+		assert.Equal(t, int64(90), s.Observe(t0, parts(uninitialised(100, 10, 0)), FromTimestamp, nil).Pending, "never before the log start")
 	})
 	t.Run("the first member's start offset counts consumption from where the group started", func(t *testing.T) {
 		s := NewState()
-		s.Observe(t0, parts(uninitialised(100, 0, 0)), FromEarliest)
-		res := s.Observe(t0.Add(time.Second), parts(share(100, 0, 30, 70)), FromEarliest)
+		s.Observe(t0, parts(uninitialised(100, 0, 0)), FromEarliest, nil)
+		res := s.Observe(t0.Add(time.Second), parts(share(100, 0, 30, 70)), FromEarliest, nil)
 		assert.Equal(t, int64(30), res.Consumed)
 		assert.Equal(t, int64(70), res.Pending)
 	})
@@ -299,7 +299,7 @@ func TestRangesComeSortedByPartition(t *testing.T) {
 		"with a gap in numbers": {7: at(70), 0: at(10), 3: at(30)},
 	} {
 		t.Run(name, func(t *testing.T) {
-			res := NewState().Observe(time.Time{}, offset.PartitionsOf(partitions), FromEarliest)
+			res := NewState().Observe(time.Time{}, offset.PartitionsOf(partitions), FromEarliest, nil)
 			require.Len(t, res.Ranges, len(partitions))
 			for i, r := range res.Ranges {
 				assert.Equal(t, partitions[r.Partition].HighWatermark, r.Range.To, "range %d belongs to partition %d", i, r.Partition)
@@ -309,4 +309,23 @@ func TestRangesComeSortedByPartition(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestRangesAreWrittenInTheRoomGiven: a caller observing many bindings
+// hands each a part of one block; the ranges land there, and never past
+// the part's capacity, where the next binding's ranges go.
+func TestRangesAreWrittenInTheRoomGiven(t *testing.T) {
+	block := make([]offset.PartitionRange, 3)
+	block[2] = offset.PartitionRange{Partition: 99}
+	two := parts(po(10, 0, 5), po(20, 0, 5))
+
+	res := NewState().Observe(time.Time{}, two, FromEarliest, block[0:0:2])
+	require.Len(t, res.Ranges, 2)
+	assert.Same(t, &block[0], &res.Ranges[0], "the ranges are written in the room given")
+	assert.Equal(t, offset.PartitionRange{Partition: 1, Range: offset.Range{From: 5, To: 20}, Pending: 15}, block[1])
+	assert.Equal(t, int32(99), block[2].Partition, "nothing is written past the room")
+
+	res = NewState().Observe(time.Time{}, two, FromEarliest, block[2:2:3])
+	require.Len(t, res.Ranges, 2, "a room too small is grown elsewhere")
+	assert.Equal(t, int32(99), block[2].Partition)
 }
