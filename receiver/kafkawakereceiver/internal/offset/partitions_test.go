@@ -61,3 +61,38 @@ func TestAClonedReadChangesAlone(t *testing.T) {
 	got, _ = clone.Get(1)
 	assert.Equal(t, int64(15), got.HighWatermark)
 }
+
+// TestAShareGroupsFieldsSurviveAnyOrder: the fields only share groups use
+// are kept apart from the rest, and only once one is set; every partition
+// still reads back whole, whatever the order and whatever came before.
+func TestAShareGroupsFieldsSurviveAnyOrder(t *testing.T) {
+	plain := func(end int64) Partition { return Partition{HighWatermark: end, Committed: NoCommit} }
+	queued := func(end, unacked, fromTime int64) Partition {
+		return Partition{HighWatermark: end, Committed: 3, Share: true, Unacknowledged: unacked, TimestampStart: fromTime}
+	}
+	want := map[int32]Partition{0: plain(10), 1: queued(11, 4, 0), 2: plain(12), 3: queued(13, 0, 7), 5: queued(15, 2, 1)}
+	for name, order := range map[string][]int32{
+		"plain ones first":             {0, 2, 1, 3, 5},
+		"a queued one first":           {1, 0, 2, 3, 5},
+		"inserted before earlier ones": {5, 3, 2, 1, 0},
+	} {
+		t.Run(name, func(t *testing.T) {
+			var ps Partitions
+			for _, p := range order {
+				ps.Set(p, want[p])
+			}
+			got := map[int32]Partition{}
+			for p, o := range ps.All() {
+				got[p] = o
+			}
+			assert.Equal(t, want, got)
+
+			clone := ps.Clone()
+			clone.Set(1, plain(99))
+			o, _ := ps.Get(1)
+			assert.Equal(t, want[1], o, "a clone's change stays in the clone")
+			o, _ = clone.Get(1)
+			assert.Equal(t, plain(99), o, "setting a plain partition clears its queue fields")
+		})
+	}
+}
