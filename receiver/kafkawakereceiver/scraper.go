@@ -276,7 +276,7 @@ func (s *kafkaScraper) observe(ctx context.Context, indexes []int, scope readSco
 	// The report writes figures, not offsets: the partitions' lists, and
 	// the pending ranges unless it writes them per partition, can go before
 	// the points are built (at 10,000 bindings of 100 partitions, about
-	// 60 MB of lists, 30 MB of ranges and 100 MB of points).
+	// 30 MB of lists, 30 MB of ranges and 100 MB of points).
 	for n := range reads {
 		reads[n].Partitions, reads[n].listed = offset.Partitions{}, offset.Partitions{}
 		if !s.out.perPartition {
