@@ -220,6 +220,9 @@ func (r *Reader) readPartitions(ctx context.Context, topics []string, since []To
 		})
 	}
 	wg.Wait()
+	for _, listed := range append([]listedOffsets{ends, starts}, sinceLists...) {
+		layout.follow(listed)
+	}
 	for i, ts := range since {
 		c.since[ts.Millis] = sinceLists[i]
 	}
@@ -422,6 +425,31 @@ type listedOffsets struct {
 	// offsets holds, per topic, the offset of each partition that came back.
 	offsets map[string]offset.Table
 	errs    map[offset.TopicPartition]error
+	// moved is the fresh layout read for the partitions whose leader
+	// moved during the scrape, when any did; followed names those it
+	// gave a leader, which were asked again.
+	moved    Layout
+	followed []offset.TopicPartition
+}
+
+// follow records in l the new leaders that listed found for the partitions
+// whose leader moved during the scrape, so that what polls by the
+// scrape's layout (the watch) asks the new leader from this scrape on.
+// Callers own l: the reader builds one layout per scrape.
+func (l Layout) follow(listed listedOffsets) {
+	for _, tp := range listed.followed {
+		leader, ok := listed.moved.Leader(tp)
+		i, found := partitionIndex(l.partitions[tp.Topic], tp.Partition)
+		if !ok || !found {
+			continue
+		}
+		l.leaders[tp.Topic][i] = leader
+		if _, named := l.brokers[leader]; !named {
+			if name, ok := listed.moved.brokers[leader]; ok {
+				l.brokers[leader] = name
+			}
+		}
+	}
 }
 
 func (l listedOffsets) get(tp offset.TopicPartition) (int64, error) {
@@ -483,6 +511,9 @@ func (r *Reader) listOffsets(ctx context.Context, layout Layout, partitions []of
 		}
 	}
 	r.listAtLeaders(ctx, fresh, again, timestamp, isolation, &out)
+	// The fresh metadata is newer than the scrape's, whatever its leaders
+	// answered.
+	out.moved, out.followed = fresh, again
 	return out
 }
 

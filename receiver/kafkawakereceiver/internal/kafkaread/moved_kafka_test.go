@@ -1,0 +1,49 @@
+package kafkaread
+
+import (
+	"sync/atomic"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/kafkawake/kafkawake/internal/kafkatest"
+	"github.com/kafkawake/kafkawake/receiver/kafkawakereceiver/internal/offset"
+)
+
+// TestAMovedLeaderIsFollowedInTheScrapesLayout: partition 1 changes leader
+// after the scrape read its metadata. Its old leader answers that it no
+// longer leads it, the partition is asked again at the new leader, and the
+// snapshot's layout names the new leader from then on, so that what polls
+// by it (the watch) does not ask the old one until the next scrape.
+func TestAMovedLeaderIsFollowedInTheScrapesLayout(t *testing.T) {
+	c := kafkatest.New(t, kfake.SeedTopics(3, "events"))
+	moving := offset.TopicPartition{Topic: "events", Partition: 1}
+	const from, to int32 = 0, 2
+	require.NoError(t, c.Kfake.MoveTopicPartition(moving.Topic, moving.Partition, from))
+	c.Produce("events", 1, 4)
+
+	// The first ListOffsets waits, while the cluster runs on, for the
+	// partition to move; the old leader then answers it, and no longer
+	// leads the partition.
+	var moved atomic.Bool
+	c.Kfake.ControlKey(int16(kmsg.ListOffsets), func(kmsg.Request) (kmsg.Response, error, bool) {
+		c.Kfake.KeepControl()
+		if moved.CompareAndSwap(false, true) {
+			c.Kfake.SleepControl(func() {
+				assert.NoError(t, c.Kfake.MoveTopicPartition(moving.Topic, moving.Partition, to))
+			})
+		}
+		return nil, nil, false
+	})
+
+	r := NewReader(c.Client, ReaderConfig{AskMovedAgain: true})
+	snapshot := r.Read(c.Ctx(), Query{Topics: []string{"events"}})
+	require.True(t, moved.Load())
+	assert.Equal(t, int64(4), snapshot.End(moving), "asked again at the new leader")
+	leader, ok := snapshot.Leader(moving)
+	require.True(t, ok)
+	assert.Equal(t, to, leader, "the scrape's layout follows the move")
+}
