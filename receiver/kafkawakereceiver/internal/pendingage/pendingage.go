@@ -126,7 +126,10 @@ func New(fetch, readCommitted bool, fetcher kafkaread.Fetcher, logger *zap.Logge
 // Binding is one binding an observation read in full.
 type Binding struct {
 	Topic string
-	// Partitions are its offsets: their high watermarks feed the history.
+	// Partitions are its offsets: their high watermarks feed the history,
+	// which takes a topic's once per observation, from the first binding
+	// of the topic that has them. Later bindings of the topic may leave
+	// them out.
 	Partitions offset.Partitions
 	// Ranges are its pending ranges; Aged is false when it has none that
 	// can be dated (its group's commits are unknown), and it gets no age.
@@ -146,7 +149,9 @@ type Age struct {
 // partitions it cannot read.
 func (a *Ager) Ages(ctx context.Context, now time.Time, layout kafkaread.Layout, bindings []Binding) []Age {
 	for _, b := range bindings {
-		a.history.observe(now, b.Topic, layout.TopicID(b.Topic), b.Partitions)
+		if b.Partitions.Len() > 0 {
+			a.history.observe(now, b.Topic, layout.TopicID(b.Topic), b.Partitions)
+		}
 	}
 	var fetched map[offset.TopicPartition]fetchedRecord
 	if a.records != nil {
