@@ -198,3 +198,26 @@ func TestCommitsOfPartitionsTheAnswerSkipped(t *testing.T) {
 	}), got.Partitions)
 	assert.Equal(t, int64(10), c.End(offset.TopicPartition{Topic: "orders", Partition: 3}))
 }
+
+func TestAPartitionsCommitErrorFailsOnlyItsTopic(t *testing.T) {
+	// The group answers for two topics; one partition of "orders" is an
+	// error, "refunds" is whole.
+	answer := offsetFetchGroup("g", 0, fetchedPartition(0, 3, 0), fetchedPartition(1, -1, kerr.UnstableOffsetCommit.Code))
+	refunds := kmsg.NewOffsetFetchResponseGroupTopic()
+	refunds.Topic = "refunds"
+	refunds.Partitions = []kmsg.OffsetFetchResponseGroupTopicPartition{fetchedPartition(0, 4, 0), fetchedPartition(1, 2, 0)}
+	answer.Topics = append(answer.Topics, refunds)
+	groups := map[string]groupOffsets{"g": groupOffsetsOf(answer, "broker 1 (k1:9092)")}
+	c := readTopic("orders", []int64{10, 10}, []int64{0, 0}, groups)
+	c.listed["refunds"] = readTopic("refunds", []int64{6, 6}, []int64{0, 0}, groups).listed["refunds"]
+
+	_, err := c.Binding("orders", "g")
+	assert.ErrorContains(t, err, `committed offset of group "g" on partition 1 of topic "orders"`)
+	assert.ErrorIs(t, err, kerr.UnstableOffsetCommit)
+	got, err := c.Binding("refunds", "g")
+	require.NoError(t, err)
+	assert.Equal(t, offset.PartitionsOf(map[int32]offset.Partition{
+		0: {HighWatermark: 6, Committed: 4},
+		1: {HighWatermark: 6, Committed: 2},
+	}), got.Partitions)
+}
