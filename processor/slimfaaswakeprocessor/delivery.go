@@ -66,6 +66,9 @@ func (p *wakeProcessor) deliver(client *http.Client, call wakeCall) {
 	backOff := newBackOff(p.cfg.RetryOnFailure)
 	for attempt := 1; ; attempt++ {
 		res, ok := p.attempt(client, call.url)
+		if attempt == 1 {
+			p.firstAttemptDone()
+		}
 		if !ok {
 			// Cancelled by Shutdown: not an answer from SlimFaas.
 			return

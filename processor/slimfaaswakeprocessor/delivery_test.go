@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"runtime/pprof"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -309,4 +311,48 @@ func TestWakeBurstsReuseTheirConnections(t *testing.T) {
 			assert.Equal(t, 2*functions, slimfaas.TotalWakes(), "every wake was made")
 		})
 	}
+}
+
+// A burst of wakes larger than maxConcurrentWakes waits as data: only the
+// calls that can run have a goroutine. Shutdown drops the calls that never
+// started, which count neither as wakeups nor as failures.
+func TestABurstOfWakesWaitsAsDataNotAsGoroutines(t *testing.T) {
+	slimfaas := slimfaastest.NewScripted(t, func(w http.ResponseWriter, r *http.Request, _ int) {
+		<-r.Context().Done()
+		w.WriteHeader(http.StatusNoContent)
+	})
+	tp := newTestProcessor(t, configFor(slimfaas.URL))
+
+	const functions = 4 * maxConcurrentWakes
+	var points []point
+	for i := range functions {
+		points = append(points, pendingPoint("t", "g", fmt.Sprintf("fn-%d", i), 1))
+	}
+	tp.process(t, batch(points))
+	require.Eventually(t, func() bool { return len(slimfaas.Calls()) == maxConcurrentWakes }, 10*time.Second, time.Millisecond)
+	assert.Equal(t, maxConcurrentWakes, goroutinesIn(t, "(*wakeProcessor).deliver"), "goroutines for %d wakes", functions)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	require.NoError(t, tp.shutdown(ctx))
+	assert.Len(t, slimfaas.Calls(), maxConcurrentWakes, "no queued call starts after Shutdown")
+	tp.mu.Lock()
+	assert.False(t, tp.bindings.functions.inFlight(), "the dropped calls leave no function in flight")
+	tp.mu.Unlock()
+	out := tp.process(t, batch(points[:1]))
+	assert.Equal(t, zeroCounters(bindingID{"t", "g", "fn-0"}), counters(t, out, 0))
+}
+
+// goroutinesIn counts the goroutines whose stack holds function.
+func goroutinesIn(t *testing.T, function string) int {
+	t.Helper()
+	var stacks strings.Builder
+	require.NoError(t, pprof.Lookup("goroutine").WriteTo(&stacks, 2))
+	n := 0
+	for _, g := range strings.Split(stacks.String(), "\n\n") {
+		if strings.Contains(g, function) {
+			n++
+		}
+	}
+	return n
 }
