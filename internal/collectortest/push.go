@@ -46,6 +46,11 @@ func (s *OTLPSink) Export(_ context.Context, req pmetricotlp.ExportRequest) (pme
 // Stop closes the sink and its connections.
 func (s *OTLPSink) Stop() { s.server.Stop() }
 
+// pushConsumers is how many requests the README's push pipeline encodes
+// and sends at once (the exporter's default is 10): each holds its encoded
+// request, about 1 MB for 10,000 points, in gRPC's buffers until sent.
+const pushConsumers = 2
+
 // WithOTLPPush turns a config that serves the Prometheus exporter into the
 // README's push pipeline: the OTLP exporter sends to addr, behind a batch
 // processor after slimfaaswake that splits each scrape into requests of at
@@ -58,7 +63,7 @@ func WithOTLPPush(config, addr string, batchPoints int) string {
 	for end < len(config) && config[end] == ' ' {
 		end += strings.IndexByte(config[end:], '\n') + 1
 	}
-	config = config[:start] + fmt.Sprintf("exporters:\n  otlp_grpc:\n    endpoint: %s\n    tls:\n      insecure: true\n", addr) + config[end:]
+	config = config[:start] + fmt.Sprintf("exporters:\n  otlp_grpc:\n    endpoint: %s\n    tls:\n      insecure: true\n    sending_queue:\n      num_consumers: %d\n", addr, pushConsumers) + config[end:]
 	config = strings.Replace(config, "processors:\n", fmt.Sprintf("processors:\n  batch:\n    send_batch_size: %d\n    send_batch_max_size: %d\n", batchPoints, batchPoints), 1)
 	config = strings.Replace(config, "processors: [slimfaaswake]", "processors: [slimfaaswake, batch]", 1)
 	return strings.Replace(config, "exporters: [prometheus]", "exporters: [otlp_grpc]", 1)

@@ -31,7 +31,7 @@ service:
 
 	assert.NotContains(t, got, "prometheus")
 	assert.NotContains(t, got, "9999")
-	assert.Contains(t, got, "exporters:\n  otlp_grpc:\n    endpoint: 127.0.0.1:4317\n    tls:\n      insecure: true\nextensions:\n  pprof:\n")
+	assert.Contains(t, got, "exporters:\n  otlp_grpc:\n    endpoint: 127.0.0.1:4317\n    tls:\n      insecure: true\n    sending_queue:\n      num_consumers: 2\nextensions:\n  pprof:\n")
 	assert.Contains(t, got, "exporters: [otlp_grpc]")
 	assert.Contains(t, got, "  extensions: [pprof]\n")
 	assert.Contains(t, got, "processors:\n  batch:\n    send_batch_size: 50\n    send_batch_max_size: 50\n  slimfaaswake:\n")
