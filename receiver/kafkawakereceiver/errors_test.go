@@ -3,6 +3,8 @@ package kafkawakereceiver
 import (
 	"context"
 	"fmt"
+	"slices"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -67,6 +69,31 @@ func TestCoordinatorErrorsAreRetriedOrReported(t *testing.T) {
 	// Recovery: correct values on the next scrape.
 	h.Remove()
 	assert.Equal(t, int64(6), scrapeOK(t, c, s).intValue(t, pendingName, "f"))
+}
+
+// A coordinator that answers NOT_COORDINATOR (the group moved) is asked no
+// more: the group is read again through the client in the same scrape, and
+// its coordinator is found again for the next.
+func TestAMovedCoordinatorIsFoundAgain(t *testing.T) {
+	c := kafkatest.New(t, kfake.SeedTopics(2, "events"))
+	c.Produce("events", 0, 10)
+	c.Commit("g", "events", 0, 4)
+	s, _ := startScraper(t, c.Kfake.ListenAddrs(), OffsetResetEarliest,
+		BindingConfig{Topic: "events", ConsumerGroup: "g", Function: "f"})
+	assert.Equal(t, int64(6), scrapeOK(t, c, s).intValue(t, pendingName, "f"))
+
+	var findings atomic.Int64
+	c.Kfake.ControlKey(int16(kmsg.FindCoordinator), func(req kmsg.Request) (kmsg.Response, error, bool) {
+		c.Kfake.KeepControl()
+		if slices.Contains(req.(*kmsg.FindCoordinatorRequest).CoordinatorKeys, "g") {
+			findings.Add(1)
+		}
+		return nil, nil, false
+	})
+	c.Kfake.Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.OffsetFetch}, Group: "g", Err: kerr.NotCoordinator, Count: 1})
+	assert.Equal(t, int64(6), scrapeOK(t, c, s).intValue(t, pendingName, "f"), "read again in the same scrape")
+	assert.Equal(t, int64(6), scrapeOK(t, c, s).intValue(t, pendingName, "f"))
+	assert.Positive(t, findings.Load(), "the coordinator was looked up again")
 }
 
 func TestPartitionErrorIsReportedNotZero(t *testing.T) {

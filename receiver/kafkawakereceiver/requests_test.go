@@ -1,11 +1,13 @@
 package kafkawakereceiver
 
 import (
+	"sync/atomic"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 func TestRequestsPerScrapeDoNotGrowWithBindingsOrPartitions(t *testing.T) {
@@ -94,4 +96,44 @@ func TestNoDescribeForMetricsThatAreOff(t *testing.T) {
 	}
 	counts, _ := rc.snapshot()
 	assert.Zero(t, counts["DescribeGroups"]+counts["ConsumerGroupDescribe"], "%v", counts)
+}
+
+// The committed offsets are read from the coordinators directly: the
+// client's sharding would look every answer's topics up in its metadata
+// cache and fetch the missing ones into it, a copy of every partition's
+// replicas. The coordinators are found once and remembered.
+func TestCommitsAreReadWithoutFillingTheClientsMetadataCache(t *testing.T) {
+	c, err := kfake.NewCluster(kfake.NumBrokers(3), kfake.SeedTopics(4, topicNames(3)...))
+	require.NoError(t, err)
+	defer c.Close()
+	bindings := seedWorkload(t, c, 3, 6)
+	// Metadata requests that name topics: the scrape's own, and the
+	// client's lookups for its cache. Its lookups of brokers name none.
+	var topicMetadata atomic.Int64
+	c.ControlKey(int16(kmsg.Metadata), func(req kmsg.Request) (kmsg.Response, error, bool) {
+		c.KeepControl()
+		if len(req.(*kmsg.MetadataRequest).Topics) > 0 {
+			topicMetadata.Add(1)
+		}
+		return nil, nil, false
+	})
+	s, _ := startScraperWith(t, func(cfg *Config) {
+		cfg.Brokers = c.ListenAddrs()
+		cfg.Bindings = bindings
+	})
+	scrape := func() {
+		md, err := s.scrape(t.Context())
+		require.NoError(t, err)
+		require.Positive(t, md.DataPointCount())
+	}
+	scrape()
+	rc := countRequests(c)
+	const scrapes = 4
+	for range scrapes {
+		scrape()
+	}
+	counts, _ := rc.snapshot()
+	assert.Equal(t, int64(1+scrapes), topicMetadata.Load(), "Metadata requests naming topics: the scrapes' own only")
+	assert.Zero(t, counts["FindCoordinator"], "the coordinators are remembered: %v", counts)
+	assert.LessOrEqual(t, counts["OffsetFetch"], int64(scrapes*3), "one OffsetFetch per coordinator: %v", counts)
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/open-telemetry/opentelemetry-collector-contrib/pkg/kafka/configkafka"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 	"github.com/twmb/franz-go/pkg/kversion"
 	"go.opentelemetry.io/collector/component"
 )
@@ -51,13 +52,16 @@ func Options(ctx context.Context, cfg *configkafka.ClientConfig, host component.
 	if cfg.Metadata.Retry.Backoff > 0 {
 		opts = append(opts, kgo.RetryBackoffFn(retryBackoff(cfg.Metadata.Retry.Backoff, rand.Float64)))
 	}
+	versions := kversion.Stable()
 	if cfg.ProtocolVersion != "" {
 		// Validate has checked that the version parses. Pinned both ways, as
 		// contrib's Kafka components do, for brokers whose ApiVersions
 		// answer overstates what they serve.
-		versions := kversion.FromString(cfg.ProtocolVersion)
-		opts = append(opts, kgo.MinVersions(versions), kgo.MaxVersions(versions))
+		versions = kversion.FromString(cfg.ProtocolVersion)
+		opts = append(opts, kgo.MinVersions(versions))
 	}
+	capOffsetFetch(versions)
+	opts = append(opts, kgo.MaxVersions(versions))
 	if cfg.TLS != nil {
 		tlsConfig, err := cfg.TLS.LoadTLSConfig(ctx)
 		if err != nil {
@@ -76,6 +80,21 @@ func Options(ctx context.Context, cfg *configkafka.ClientConfig, host component.
 		opts = append(opts, kgo.SASL(mechanism))
 	}
 	return opts, nil
+}
+
+// LastOffsetFetchByName is the last OffsetFetch version whose answer names
+// its topics; later versions name them by topic ID only. The reader sends
+// OffsetFetch straight to the group coordinators, where nothing would turn
+// the IDs back into names. Every broker that serves a later version serves
+// this one.
+const LastOffsetFetchByName = 9
+
+// capOffsetFetch lowers OffsetFetch in versions to LastOffsetFetchByName.
+func capOffsetFetch(versions *kversion.Versions) {
+	key := kmsg.OffsetFetch.Int16()
+	if v, ok := versions.LookupMaxKeyVersion(key); ok && v > LastOffsetFetchByName {
+		versions.SetMaxKeyVersion(key, LastOffsetFetchByName)
+	}
 }
 
 // maxRetryBackoff is the longest wait between two tries unless

@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 	"github.com/twmb/franz-go/pkg/kversion"
 	"go.opentelemetry.io/collector/component/componenttest"
 )
@@ -66,6 +67,46 @@ func TestRetryBackoff(t *testing.T) {
 			for i, want := range tt.want {
 				assert.Equal(t, want, backoff(i+1), "after %d failed tries", i+1)
 			}
+		})
+	}
+}
+
+func TestOffsetFetchStopsAtTheLastVersionNamingTopics(t *testing.T) {
+	key := kmsg.OffsetFetch.Int16()
+	tests := []struct {
+		name, protocolVersion string
+		want                  int16
+	}{
+		{"franz-go's stable versions are lowered", "", LastOffsetFetchByName},
+		{"a pinned broker version above it is lowered both ways", "4.4.0", LastOffsetFetchByName},
+		{"a pinned broker version at or below it stays", "2.8.0", 7},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := configkafka.NewDefaultClientConfig()
+			cfg.ProtocolVersion = tt.protocolVersion
+			opts, err := Options(t.Context(), &cfg, componenttest.NewNopHost())
+			require.NoError(t, err)
+			client, err := kgo.NewClient(opts...)
+			require.NoError(t, err)
+			defer client.Close()
+			want := kversion.Stable()
+			if tt.protocolVersion != "" {
+				want = kversion.FromString(tt.protocolVersion)
+			}
+			uncapped, _ := want.LookupMaxKeyVersion(key)
+			require.Equal(t, tt.want < uncapped, tt.want == LastOffsetFetchByName, "the case's versions are on the side of the cap its name says")
+
+			got, _ := client.OptValue(kgo.MaxVersions).(*kversion.Versions).LookupMaxKeyVersion(key)
+			assert.Equal(t, tt.want, got)
+			if tt.protocolVersion != "" {
+				floor, _ := client.OptValue(kgo.MinVersions).(*kversion.Versions).LookupMaxKeyVersion(key)
+				assert.Equal(t, tt.want, floor, "the pin never asks for more than the cap")
+			}
+			// No other request is touched.
+			produce, _ := client.OptValue(kgo.MaxVersions).(*kversion.Versions).LookupMaxKeyVersion(kmsg.Produce.Int16())
+			wantProduce, _ := want.LookupMaxKeyVersion(kmsg.Produce.Int16())
+			assert.Equal(t, wantProduce, produce)
 		})
 	}
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
+	"github.com/twmb/franz-go/pkg/kversion"
 
 	"github.com/kafkawake/kafkawake/receiver/kafkawakereceiver/internal/offset"
 )
@@ -130,6 +131,12 @@ type Reader struct {
 	// layoutReads counts the metadata reads, so that each starts at the
 	// next broker.
 	layoutReads atomic.Uint64
+	// coordinators remembers where each group's offsets were read.
+	coordinators coordinatorCache
+	// shardedCommits is set while OffsetFetch cannot ask for several groups
+	// at once (protocol_version, or a broker, older than Kafka 2.4): every
+	// group is then read through the client, which asks one at a time.
+	shardedCommits atomic.Bool
 }
 
 // ReaderConfig says how a Reader reads.
@@ -147,7 +154,13 @@ type ReaderConfig struct {
 
 // NewReader reads with client.
 func NewReader(client *kgo.Client, cfg ReaderConfig) *Reader {
-	return &Reader{client: client, ReaderConfig: cfg}
+	r := &Reader{client: client, ReaderConfig: cfg}
+	if versions, ok := client.OptValue(kgo.MaxVersions).(*kversion.Versions); ok && versions != nil {
+		if v, known := versions.LookupMaxKeyVersion(kmsg.OffsetFetch.Int16()); known && v < firstOffsetFetchForManyGroups {
+			r.shardedCommits.Store(true)
+		}
+	}
+	return r
 }
 
 // Read reads topics and groups. It runs the group reads beside the partition reads, so a slow group
@@ -637,12 +650,10 @@ func partitionListError(tp offset.TopicPartition, what, broker string, err error
 	}
 }
 
-// readGroups sends one OffsetFetch per group coordinator for all groups.
-func (r *Reader) readGroups(ctx context.Context, groups []string) map[string]groupOffsets {
-	out := make(map[string]groupOffsets, len(groups))
-	if len(groups) == 0 {
-		return out
-	}
+// readGroupsSharded sends one OffsetFetch per group coordinator for groups
+// through the client, which finds the coordinators, retries what is
+// retriable and finds a moved coordinator again.
+func (r *Reader) readGroupsSharded(ctx context.Context, groups []string, out map[string]groupOffsets) {
 	req := kmsg.NewPtrOffsetFetchRequest()
 	for _, g := range groups {
 		rg := kmsg.NewOffsetFetchRequestGroup()
@@ -662,7 +673,6 @@ func (r *Reader) readGroups(ctx context.Context, groups []string) map[string]gro
 			out[g.Group] = groupOffsetsOf(g, coordinator)
 		}
 	}
-	return out
 }
 
 // groupOffsetsOf reads one group's answer.
