@@ -76,7 +76,9 @@ func (r *Reader) readGroupsDirect(ctx context.Context, groups []string, out map[
 		switch {
 		case a.err != nil && ctx.Err() != nil:
 			// No time is left to ask again: the coordinator did not answer.
+			// The next scrape finds it again, in case it moved.
 			for _, g := range a.req.Groups {
+				r.coordinators.forget(g.Group)
 				out[g.Group] = groupFailure(g.Group, coordinator, r.explain(a.err))
 			}
 			continue
