@@ -7,7 +7,9 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/kafkawake/kafkawake/internal/kafkatest"
 	schema "github.com/kafkawake/kafkawake/internal/metadata"
@@ -84,6 +86,50 @@ func TestDrainTimeIsInfiniteForASleepingFunctionAndZeroWhenIdle(t *testing.T) {
 	pts = scrapeOK(t, c, s)
 	assert.True(t, math.IsInf(pts[drainTimeName]["sleeping"].DoubleValue(), 1), "messages arrive and nobody reads them")
 	assert.Equal(t, int64(3), pts.intValue(t, producedName, "sleeping"))
+}
+
+// The bindings of a topic share one count of its messages: a binding whose
+// group could not be read for a scrape still counts what was produced
+// meanwhile, and a binding whose group is read first after the others
+// counts from then.
+func TestBindingsOfATopicCountItsMessagesFromTheirFirstRead(t *testing.T) {
+	c := kafkatest.New(t, kfake.SeedTopics(2, "events"))
+	c.Produce("events", 0, 10)
+	s, clock := startScraper(t, c.Kfake.ListenAddrs(), OffsetResetEarliest,
+		BindingConfig{Topic: "events", ConsumerGroup: "steady", Function: "steady"},
+		BindingConfig{Topic: "events", ConsumerGroup: "flaky", Function: "flaky"},
+		BindingConfig{Topic: "events", ConsumerGroup: "late", Function: "late"})
+	late := c.Kfake.Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.OffsetFetch}, Group: "late", Err: kerr.UnknownServerError, Count: -1})
+	md, err := s.scrape(c.Ctx())
+	require.Error(t, err)
+	pts := pointsByFunction(t, md)
+	assert.Equal(t, int64(0), pts.intValue(t, producedName, "steady"))
+	assert.Equal(t, int64(0), pts.intValue(t, producedName, "flaky"))
+
+	// flaky's group cannot be read while 5 messages arrive.
+	flaky := c.Kfake.Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.OffsetFetch}, Group: "flaky", Err: kerr.UnknownServerError, Count: -1})
+	c.Produce("events", 1, 5)
+	clock.Advance(2 * time.Second)
+	md, err = s.scrape(c.Ctx())
+	require.Error(t, err)
+	pts = pointsByFunction(t, md)
+	assert.Equal(t, int64(5), pts.intValue(t, producedName, "steady"))
+	assert.False(t, pts.has(producedName, "flaky"))
+
+	flaky.Remove()
+	late.Remove()
+	c.Produce("events", 0, 3)
+	clock.Advance(2 * time.Second)
+	pts = scrapeOK(t, c, s)
+	assert.Equal(t, int64(8), pts.intValue(t, producedName, "steady"))
+	assert.Equal(t, int64(8), pts.intValue(t, producedName, "flaky"), "the messages produced while its group was unreadable count")
+	assert.Equal(t, int64(0), pts.intValue(t, producedName, "late"), "its first read is its baseline")
+
+	c.Produce("events", 1, 2)
+	clock.Advance(2 * time.Second)
+	pts = scrapeOK(t, c, s)
+	assert.Equal(t, int64(10), pts.intValue(t, producedName, "steady"))
+	assert.Equal(t, int64(2), pts.intValue(t, producedName, "late"))
 }
 
 func TestProducedMessagesIgnoreDeletedRecordsAndCountAddedPartitions(t *testing.T) {

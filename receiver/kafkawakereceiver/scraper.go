@@ -37,6 +37,8 @@ type kafkaScraper struct {
 
 	// memories holds one bindingMemory per binding, in configuration order.
 	memories []bindingMemory
+	// topics holds one topicMemory per topic read.
+	topics map[string]*topicMemory
 	// policies holds each binding's desired-replicas rule; nil when the
 	// binding has no target_pending_per_replica.
 	policies []*scaling.Policy
@@ -83,6 +85,7 @@ func newKafkaScraper(cfg *Config, set receiver.Settings) *kafkaScraper {
 		now:        time.Now,
 		out:        newReporter(cfg, set),
 		memories:   make([]bindingMemory, len(cfg.Bindings)),
+		topics:     map[string]*topicMemory{},
 		groupKinds: map[string]kafkaread.GroupKind{},
 		wantMembers: cfg.Metrics.SlimfaaskafkaGroupMembers.Enabled || cfg.Metrics.SlimfaaskafkaBindingStatus.Enabled ||
 			cfg.Metrics.SlimfaaskafkaStalledPartitions.Enabled,
@@ -347,7 +350,7 @@ func (s *kafkaScraper) compute(now time.Time, snapshot kafkaread.Snapshot, reads
 			r.result = mem.lag.Observe(now, r.Partitions, s.resetOf(r.index), ranges.room(r.Partitions.Len()))
 		}
 		r.partitions = r.Partitions.Len()
-		r.produced = mem.produced.Observe(snapshot.TopicID(b.Topic), r.listed)
+		r.produced = mem.produced.Since(s.producedTo(b.Topic, snapshot.TopicID(b.Topic), r.listed))
 		mem.rates.Add(now, r.produced, r.result.Consumed)
 		if r.CommitsErr == nil {
 			members, membersKnown := r.knownMembers()
@@ -366,6 +369,22 @@ func (s *kafkaScraper) compute(now time.Time, snapshot kafkaread.Snapshot, reads
 		// about 30 MB, and the step's peak holds one of them, not both.
 		r.Partitions, r.listed = offset.Partitions{}, offset.Partitions{}
 	}
+}
+
+// producedTo returns the messages produced to topic, observing it from the
+// first binding of the topic read in full in this observation: every
+// binding of a topic lists the same partitions.
+func (s *kafkaScraper) producedTo(topic string, id [16]byte, listed offset.Partitions) int64 {
+	t := s.topics[topic]
+	if t == nil {
+		t = &topicMemory{}
+		s.topics[topic] = t
+	}
+	if t.observation != s.observations {
+		t.observation = s.observations
+		t.producedTotal = t.produced.Observe(id, listed)
+	}
+	return t.producedTotal
 }
 
 // rangeBlocks hands out room for each binding's pending ranges from blocks

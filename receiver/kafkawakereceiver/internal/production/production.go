@@ -1,12 +1,13 @@
-// Package production counts the messages produced to a binding's topic:
-// the growth of its partitions' high watermarks, never negative and never
-// phantom.
+// Package production counts the messages produced to a topic: the growth
+// of its partitions' high watermarks, never negative and never phantom. One
+// Counter per topic serves every binding of the topic, each counting from
+// its own Baseline.
 package production // import "github.com/kafkawake/kafkawake/receiver/kafkawakereceiver/internal/production"
 
 import "github.com/kafkawake/kafkawake/receiver/kafkawakereceiver/internal/offset"
 
-// Counter follows one binding's topic across observations. Only complete
-// reads are fed to it.
+// Counter follows one topic across observations. Only complete reads are
+// fed to it.
 type Counter struct {
 	started bool
 	topicID [16]byte
@@ -42,4 +43,23 @@ func (c *Counter) Observe(topicID [16]byte, partitions offset.Partitions) int64 
 	c.ends.Retain(partitions)
 	c.started, c.topicID = true, topicID
 	return c.total
+}
+
+// Baseline is one binding's share of its topic's Counter: the topic's count
+// at the binding's first observation. A binding observed later than the
+// topic, or not at every observation of it, counts the same messages as a
+// Counter of its own would: those produced since its first observation.
+type Baseline struct {
+	started bool
+	at      int64
+}
+
+// Since returns the messages produced since the binding's first
+// observation, given the topic's total at this observation; the first call
+// is the baseline and returns 0.
+func (b *Baseline) Since(topicTotal int64) int64 {
+	if !b.started {
+		b.started, b.at = true, topicTotal
+	}
+	return topicTotal - b.at
 }

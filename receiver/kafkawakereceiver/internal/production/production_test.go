@@ -45,3 +45,28 @@ func TestProducedMessages(t *testing.T) {
 		assert.Equal(t, st.want, c.Observe(st.id, offset.PartitionsOf(st.partitions)), st.name)
 	}
 }
+
+// Two bindings of one topic, the second first observed two observations
+// later and then missing one, count what their own counters would.
+func TestBindingsCountFromTheirOwnFirstObservation(t *testing.T) {
+	topic := [16]byte{1}
+	ends := func(e0, e1 int64) offset.Partitions {
+		return offset.PartitionsOf(map[int32]offset.Partition{0: {HighWatermark: e0}, 1: {HighWatermark: e1}})
+	}
+	observations := []offset.Partitions{ends(10, 10), ends(15, 12), ends(20, 12), ends(26, 13), ends(30, 20)}
+	var shared Counter
+	var first, second Baseline
+	var own Counter
+	for i, o := range observations {
+		total := shared.Observe(topic, o)
+		ownTotal := int64(0)
+		if i >= 2 && i != 3 {
+			ownTotal = own.Observe(topic, o)
+		}
+		assert.Equal(t, total, first.Since(total), "observation %d: the first binding counts the topic", i)
+		if i >= 2 && i != 3 {
+			assert.Equal(t, ownTotal, second.Since(total), "observation %d: the second binding counts from its first observation", i)
+		}
+	}
+	assert.Equal(t, int64(30), shared.Observe(topic, ends(30, 20)))
+}
