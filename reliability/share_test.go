@@ -33,8 +33,12 @@ func TestIdleShareGroupIsWokenByNewMessages(t *testing.T) {
 
 	k.Produce("jobs", 0, 2)
 	require.Eventually(t, func() bool { return sf.Wakes()["worker"] == 1 }, 10*time.Second, 10*time.Millisecond)
-	values := p.pendingValues("worker")
-	assert.Equal(t, int64(2), values[len(values)-1])
+	// The wake call starts while its batch is still on its way to the
+	// test's sink: wait for the batch rather than read the one before it.
+	require.Eventually(t, func() bool {
+		values := p.pendingValues("worker")
+		return len(values) > 0 && values[len(values)-1] == 2
+	}, 10*time.Second, 10*time.Millisecond, "the new messages are pending")
 	p.waitBatches(t, p.batches()+3)
 	assert.Equal(t, 1, sf.Wakes()["worker"], "one wake per cooldown")
 }
