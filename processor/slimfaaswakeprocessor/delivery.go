@@ -67,7 +67,7 @@ func (p *wakeProcessor) deliver(client *http.Client, call wakeCall) {
 	for attempt := 1; ; attempt++ {
 		res, ok := p.attempt(client, call.url)
 		if attempt == 1 {
-			p.firstAttemptDone()
+			p.queue.firstAttemptDone()
 		}
 		if !ok {
 			// Cancelled by Shutdown: not an answer from SlimFaas.

@@ -49,6 +49,8 @@ type wakeProcessor struct {
 	cancelRun context.CancelFunc
 	calls     sync.WaitGroup
 	callSlots chan struct{}
+	// queue holds the wake calls decided but not started yet.
+	queue wakeQueue
 
 	// mu guards everything below.
 	mu        sync.Mutex
@@ -57,24 +59,11 @@ type wakeProcessor struct {
 	// client is nil before Start, after Shutdown, and in dry run.
 	client  *http.Client
 	stopped bool
-	// queued holds the wake calls decided but not started yet, and
-	// firstAttempts counts the started calls still waiting for or making
-	// their first attempt, at most maxConcurrentWakes: a burst of 10,000
-	// wakes waits here as data rather than as 10,000 goroutines, whose
-	// stacks were about 45 MiB of RSS at once.
-	queued        []queuedWake
-	firstAttempts int
-}
-
-// queuedWake is a wake call waiting for its goroutine.
-type queuedWake struct {
-	client *http.Client
-	call   wakeCall
 }
 
 func newWakeProcessor(cfg *Config, set processor.Settings, now func() time.Time) *wakeProcessor {
 	runCtx, cancelRun := context.WithCancel(context.Background())
-	return &wakeProcessor{
+	p := &wakeProcessor{
 		cfg:       cfg,
 		set:       set,
 		logger:    set.Logger,
@@ -87,6 +76,11 @@ func newWakeProcessor(cfg *Config, set processor.Settings, now func() time.Time)
 		bindings:  newBindingTable(cfg.BindingExpiry),
 		overrides: newOverrideCheck(cfg.Functions),
 	}
+	p.queue.start = func(w queuedWake) {
+		p.calls.Add(1)
+		go p.deliver(w.client, w.call)
+	}
+	return p
 }
 
 func (p *wakeProcessor) start(ctx context.Context, host component.Host) error {
@@ -132,10 +126,9 @@ func (p *wakeProcessor) shutdown(ctx context.Context) error {
 	// Calls never started are dropped, as the running ones are cancelled:
 	// neither a wakeup nor a failure.
 	now := p.now()
-	for _, w := range p.queued {
+	for _, w := range p.queue.close() {
 		p.bindings.functions.end(w.call.binding.key.function, now)
 	}
-	p.queued = nil
 	p.mu.Unlock()
 
 	p.cancelRun()
@@ -249,35 +242,8 @@ func (p *wakeProcessor) startWake(b *binding, reason schema.AttributeReason, rul
 		return actionNotRunning
 	}
 	p.bindings.functions.begin(function)
-	p.queued = append(p.queued, queuedWake{client: p.client, call: wakeCall{binding: b, reason: reason, rules: rules, url: url}})
-	p.startQueued()
+	p.queue.push(queuedWake{client: p.client, call: wakeCall{binding: b, reason: reason, rules: rules, url: url}})
 	return actionCalled
-}
-
-// startQueued starts queued wake calls, in the order they were decided,
-// while fewer than maxConcurrentWakes wait for or make a first attempt.
-// Callers hold p.mu.
-func (p *wakeProcessor) startQueued() {
-	for len(p.queued) > 0 && p.firstAttempts < maxConcurrentWakes && !p.stopped {
-		next := p.queued[0]
-		p.queued[0] = queuedWake{}
-		p.queued = p.queued[1:]
-		p.firstAttempts++
-		p.calls.Add(1)
-		go p.deliver(next.client, next.call)
-	}
-	if len(p.queued) == 0 {
-		// A burst's backing array goes with it.
-		p.queued = nil
-	}
-}
-
-// firstAttemptDone makes room for the next queued call.
-func (p *wakeProcessor) firstAttemptDone() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.firstAttempts--
-	p.startQueued()
 }
 
 // applyAttempt applies the transition of one wake attempt of b at now: the
