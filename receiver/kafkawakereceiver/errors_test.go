@@ -47,12 +47,20 @@ func TestTopicDeletedWhileRunning(t *testing.T) {
 	}
 }
 
-func TestCoordinatorErrorsAreRetriedOrReported(t *testing.T) {
+// startOnCommittedGroup starts a scraper of one binding, f, whose group g
+// has 6 messages pending on partition 0 of "events".
+func startOnCommittedGroup(t *testing.T) (*kafkatest.Cluster, *kafkaScraper) {
+	t.Helper()
 	c := kafkatest.New(t, kfake.SeedTopics(2, "events"))
 	c.Produce("events", 0, 10)
 	c.Commit("g", "events", 0, 4)
 	s, _ := startScraper(t, c.Kfake.ListenAddrs(), OffsetResetEarliest,
 		BindingConfig{Topic: "events", ConsumerGroup: "g", Function: "f"})
+	return c, s
+}
+
+func TestCoordinatorErrorsAreRetriedOrReported(t *testing.T) {
+	c, s := startOnCommittedGroup(t)
 
 	// A coordinator that is loading answers retriable errors: the client
 	// retries and the values are right.
@@ -75,11 +83,7 @@ func TestCoordinatorErrorsAreRetriedOrReported(t *testing.T) {
 // more: the group is read again through the client in the same scrape, and
 // its coordinator is found again for the next.
 func TestAMovedCoordinatorIsFoundAgain(t *testing.T) {
-	c := kafkatest.New(t, kfake.SeedTopics(2, "events"))
-	c.Produce("events", 0, 10)
-	c.Commit("g", "events", 0, 4)
-	s, _ := startScraper(t, c.Kfake.ListenAddrs(), OffsetResetEarliest,
-		BindingConfig{Topic: "events", ConsumerGroup: "g", Function: "f"})
+	c, s := startOnCommittedGroup(t)
 	assert.Equal(t, int64(6), scrapeOK(t, c, s).intValue(t, pendingName, "f"))
 
 	var findings atomic.Int64

@@ -43,13 +43,7 @@ const firstOffsetFetchForManyGroups = 8
 // groups left for the client's sharded path.
 func (r *Reader) readGroupsDirect(ctx context.Context, groups []string, out map[string]groupOffsets) (again []string) {
 	byNode, brokers, again := r.coordinators.assign(ctx, r.client, groups)
-	type answer struct {
-		node int32
-		req  *kmsg.OffsetFetchRequest
-		resp *kmsg.OffsetFetchResponse
-		err  error
-	}
-	answers := make([]answer, 0, len(byNode))
+	answers := make([]sentTo[*kmsg.OffsetFetchRequest, *kmsg.OffsetFetchResponse], 0, len(byNode))
 	for node, gs := range byNode {
 		req := kmsg.NewPtrOffsetFetchRequest()
 		req.Groups = make([]kmsg.OffsetFetchRequestGroup, len(gs))
@@ -57,22 +51,11 @@ func (r *Reader) readGroupsDirect(ctx context.Context, groups []string, out map[
 			req.Groups[i] = kmsg.NewOffsetFetchRequestGroup()
 			req.Groups[i].Group = g
 		}
-		answers = append(answers, answer{node: node, req: req})
+		answers = append(answers, sentTo[*kmsg.OffsetFetchRequest, *kmsg.OffsetFetchResponse]{broker: node, req: req})
 	}
-	var wg sync.WaitGroup
-	for i := range answers {
-		a := &answers[i]
-		wg.Go(func() {
-			resp, err := r.client.Broker(int(a.node)).RetriableRequest(ctx, a.req)
-			if err == nil {
-				a.resp = resp.(*kmsg.OffsetFetchResponse)
-			}
-			a.err = err
-		})
-	}
-	wg.Wait()
+	sendEach(ctx, r.client, answers)
 	for _, a := range answers {
-		coordinator := describeBroker(brokers[a.node])
+		coordinator := describeBroker(brokers[a.broker])
 		switch {
 		case a.err != nil && ctx.Err() != nil:
 			// No time is left to ask again: the coordinator did not answer.

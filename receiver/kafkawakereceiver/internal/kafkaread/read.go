@@ -423,6 +423,32 @@ func (pl partitionLeaders) Swap(i, j int) {
 	pl.leaders[i], pl.leaders[j] = pl.leaders[j], pl.leaders[i]
 }
 
+// sentTo is a request sent to one broker, and its answer or error.
+type sentTo[Req kmsg.Request, Resp kmsg.Response] struct {
+	broker int32
+	req    Req
+	resp   Resp
+	err    error
+}
+
+// sendEach sends every request to its broker, all at once, and waits for
+// the answers. Each is retried while its broker cannot be reached, as a
+// rolling restart makes it for a moment.
+func sendEach[Req kmsg.Request, Resp kmsg.Response](ctx context.Context, client *kgo.Client, sent []sentTo[Req, Resp]) {
+	var wg sync.WaitGroup
+	for i := range sent {
+		s := &sent[i]
+		wg.Go(func() {
+			resp, err := client.Broker(int(s.broker)).RetriableRequest(ctx, s.req)
+			if err == nil {
+				s.resp = resp.(Resp)
+			}
+			s.err = err
+		})
+	}
+	wg.Wait()
+}
+
 // describeBroker names the broker a request went to, for error messages.
 func describeBroker(meta kgo.BrokerMetadata) string {
 	if meta.NodeID < 0 {
@@ -570,33 +596,14 @@ func (r *Reader) listAtLeaders(ctx context.Context, layout Layout, partitions []
 		rt := &req.Topics[len(req.Topics)-1]
 		rt.Partitions = append(rt.Partitions, rp)
 	}
-	type answer struct {
-		leader int32
-		req    *kmsg.ListOffsetsRequest
-		resp   *kmsg.ListOffsetsResponse
-		err    error
-	}
-	answers := make([]answer, 0, len(byLeader))
+	answers := make([]sentTo[*kmsg.ListOffsetsRequest, *kmsg.ListOffsetsResponse], 0, len(byLeader))
 	for leader, req := range byLeader {
-		answers = append(answers, answer{leader: leader, req: req})
+		answers = append(answers, sentTo[*kmsg.ListOffsetsRequest, *kmsg.ListOffsetsResponse]{broker: leader, req: req})
 	}
-	var wg sync.WaitGroup
-	for i := range answers {
-		a := &answers[i]
-		wg.Go(func() {
-			// Retried while the leader cannot be reached, as a rolling
-			// restart makes it for a moment.
-			resp, err := r.client.Broker(int(a.leader)).RetriableRequest(ctx, a.req)
-			if err == nil {
-				a.resp = resp.(*kmsg.ListOffsetsResponse)
-			}
-			a.err = err
-		})
-	}
-	wg.Wait()
+	sendEach(ctx, r.client, answers)
 	var moved []offset.TopicPartition
 	for _, a := range answers {
-		broker := layout.describeBroker(a.leader)
+		broker := layout.describeBroker(a.broker)
 		if a.err != nil {
 			for _, t := range a.req.Topics {
 				for _, p := range t.Partitions {
