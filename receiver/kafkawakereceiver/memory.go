@@ -63,8 +63,8 @@ func newBindingMemory(cfg *Config, binding int) bindingMemory {
 type topicMemory struct {
 	// produced counts the messages produced to the topic.
 	produced production.Counter
-	// observation is the last observation that fed produced, and
-	// producedTotal its count then.
+	// observation is the last observation that read the topic, and
+	// producedTotal the count of produced then.
 	observation   uint64
 	producedTotal int64
 }

@@ -333,10 +333,6 @@ func (s *kafkaScraper) settle(ctx context.Context, layout kafkaread.Layout, read
 // watch is to poll for it.
 func (s *kafkaScraper) compute(now time.Time, snapshot kafkaread.Snapshot, reads []bindingRead) {
 	var ranges rangeBlocks
-	// The age step reads a topic's high watermarks once per observation,
-	// from the first binding of the topic it is given: only that binding
-	// keeps its lists past this step.
-	feedsHistory := make(map[string]bool)
 	for n := range reads {
 		r := &reads[n]
 		mem := &s.memories[r.index]
@@ -350,7 +346,8 @@ func (s *kafkaScraper) compute(now time.Time, snapshot kafkaread.Snapshot, reads
 			r.result = mem.lag.Observe(now, r.Partitions, s.resetOf(r.index), ranges.room(r.Partitions.Len()))
 		}
 		r.partitions = r.Partitions.Len()
-		r.produced = mem.produced.Since(s.producedTo(b.Topic, snapshot.TopicID(b.Topic), r.listed))
+		topic, readFirst := s.observeTopic(b.Topic, snapshot.TopicID(b.Topic), r.listed)
+		r.produced = mem.produced.Since(topic.producedTotal)
 		mem.rates.Add(now, r.produced, r.result.Consumed)
 		if r.CommitsErr == nil {
 			members, membersKnown := r.knownMembers()
@@ -360,8 +357,10 @@ func (s *kafkaScraper) compute(now time.Time, snapshot kafkaread.Snapshot, reads
 		if s.watcher != nil {
 			r.sight = watch.SightOf(s.observations, b.Topic, snapshot, r.Partitions, r.result.Pending)
 		}
-		if s.ager != nil && !feedsHistory[b.Topic] {
-			feedsHistory[b.Topic] = true
+		// The age step reads a topic's high watermarks once per
+		// observation, from the first binding of the topic it is given:
+		// only the binding that read the topic first keeps its lists.
+		if s.ager != nil && readFirst {
 			continue
 		}
 		// Released binding by binding, the lists make room for the ranges
@@ -371,20 +370,21 @@ func (s *kafkaScraper) compute(now time.Time, snapshot kafkaread.Snapshot, reads
 	}
 }
 
-// producedTo returns the messages produced to topic, observing it from the
-// first binding of the topic read in full in this observation: every
-// binding of a topic lists the same partitions.
-func (s *kafkaScraper) producedTo(topic string, id [16]byte, listed offset.Partitions) int64 {
+// observeTopic returns the topic's memory, observed from the first binding
+// of the topic read in full in this observation (every binding of a topic
+// lists the same partitions), and whether that binding is this one.
+func (s *kafkaScraper) observeTopic(topic string, id [16]byte, listed offset.Partitions) (*topicMemory, bool) {
 	t := s.topics[topic]
 	if t == nil {
 		t = &topicMemory{}
 		s.topics[topic] = t
 	}
-	if t.observation != s.observations {
-		t.observation = s.observations
-		t.producedTotal = t.produced.Observe(id, listed)
+	if t.observation == s.observations {
+		return t, false
 	}
-	return t.producedTotal
+	t.observation = s.observations
+	t.producedTotal = t.produced.Observe(id, listed)
+	return t, true
 }
 
 // rangeBlocks hands out room for each binding's pending ranges from blocks

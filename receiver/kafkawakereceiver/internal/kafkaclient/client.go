@@ -82,18 +82,18 @@ func Options(ctx context.Context, cfg *configkafka.ClientConfig, host component.
 	return opts, nil
 }
 
-// LastOffsetFetchByName is the last OffsetFetch version whose answer names
+// lastOffsetFetchByName is the last OffsetFetch version whose answer names
 // its topics; later versions name them by topic ID only. The reader sends
 // OffsetFetch straight to the group coordinators, where nothing would turn
 // the IDs back into names. Every broker that serves a later version serves
 // this one.
-const LastOffsetFetchByName = 9
+const lastOffsetFetchByName = 9
 
-// capOffsetFetch lowers OffsetFetch in versions to LastOffsetFetchByName.
+// capOffsetFetch lowers OffsetFetch in versions to lastOffsetFetchByName.
 func capOffsetFetch(versions *kversion.Versions) {
 	key := kmsg.OffsetFetch.Int16()
-	if v, ok := versions.LookupMaxKeyVersion(key); ok && v > LastOffsetFetchByName {
-		versions.SetMaxKeyVersion(key, LastOffsetFetchByName)
+	if v, ok := versions.LookupMaxKeyVersion(key); ok && v > lastOffsetFetchByName {
+		versions.SetMaxKeyVersion(key, lastOffsetFetchByName)
 	}
 }
 

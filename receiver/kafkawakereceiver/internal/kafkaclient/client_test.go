@@ -77,8 +77,8 @@ func TestOffsetFetchStopsAtTheLastVersionNamingTopics(t *testing.T) {
 		name, protocolVersion string
 		want                  int16
 	}{
-		{"franz-go's stable versions are lowered", "", LastOffsetFetchByName},
-		{"a pinned broker version above it is lowered both ways", "4.4.0", LastOffsetFetchByName},
+		{"franz-go's stable versions are lowered", "", lastOffsetFetchByName},
+		{"a pinned broker version above it is lowered both ways", "4.4.0", lastOffsetFetchByName},
 		{"a pinned broker version at or below it stays", "2.8.0", 7},
 	}
 	for _, tt := range tests {
@@ -95,7 +95,7 @@ func TestOffsetFetchStopsAtTheLastVersionNamingTopics(t *testing.T) {
 				want = kversion.FromString(tt.protocolVersion)
 			}
 			uncapped, _ := want.LookupMaxKeyVersion(key)
-			require.Equal(t, tt.want < uncapped, tt.want == LastOffsetFetchByName, "the case's versions are on the side of the cap its name says")
+			require.Equal(t, tt.want < uncapped, tt.want == lastOffsetFetchByName, "the case's versions are on the side of the cap its name says")
 
 			got, _ := client.OptValue(kgo.MaxVersions).(*kversion.Versions).LookupMaxKeyVersion(key)
 			assert.Equal(t, tt.want, got)

@@ -77,15 +77,15 @@ func (r *Reader) readGroupsDirect(ctx context.Context, groups []string, out map[
 			}
 			continue
 		}
-		answered := make(map[string]bool, len(a.resp.Groups))
+		// A group is asked of one coordinator only: out holds the groups
+		// this one answered.
 		for _, g := range a.resp.Groups {
-			if !answered[g.Group] && answeredDirectly(g) {
-				answered[g.Group] = true
+			if _, seen := out[g.Group]; !seen && answeredDirectly(g) {
 				out[g.Group] = groupOffsetsOf(g, coordinator)
 			}
 		}
 		for _, g := range a.req.Groups {
-			if !answered[g.Group] {
+			if _, answered := out[g.Group]; !answered {
 				r.coordinators.forget(g.Group)
 				again = append(again, g.Group)
 			}
