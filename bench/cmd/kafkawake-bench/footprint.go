@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"maps"
 	"os"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
@@ -116,7 +115,8 @@ type footprintResult struct {
 	expositionTimes                 []time.Duration
 	requests                        map[string]int64 // Kafka requests by API over the measured window
 	memLimit                        string           // the collector's GOMEMLIMIT, if set
-	heap                            heapAttribution
+	heap                            attribution
+	cpu                             attribution // a CPU profile of the window's end
 	// rssPeakAnonKB and rssPeakFileKB split the peak sample: the heap,
 	// stacks and runtime, and the pages of the binary and its mapped files.
 	rssPeakAnonKB, rssPeakFileKB int64
@@ -243,7 +243,14 @@ func runFootprint(ctx context.Context, o options, t topology) (footprintResult, 
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
 	end := time.Now().Add(o.footprint)
+	// The CPU profile covers the window's end while the loop goes on, so
+	// that it sees /metrics read as the rest of the window does.
+	profileTime := min(cpuProfileTime, o.footprint)
+	var cpuProfile <-chan profileResult
 	for time.Now().Before(end) {
+		if cpuProfile == nil && !time.Now().Before(end.Add(-profileTime)) {
+			cpuProfile = profileCPU(ctx, pprofPort, profileTime)
+		}
 		select {
 		case <-tick.C:
 		case <-col.Exited():
@@ -270,10 +277,11 @@ func runFootprint(ctx context.Context, o options, t topology) (footprintResult, 
 		res.series = int(float64(points-pushedBefore) / scrapes)
 		res.expositionBytes = int(float64(size-pushedBytesBefore) / scrapes)
 	}
-	if o.profiles != "" {
-		if err := keepCPUProfile(ctx, pprofPort, filepath.Join(o.profiles, "cpu-"+t.file()+".pprof")); err != nil {
-			return res, err
-		}
+	if cpuProfile == nil {
+		cpuProfile = profileCPU(ctx, pprofPort, profileTime)
+	}
+	if res.cpu, err = attributeCPU(<-cpuProfile, o.profiles, t.file()); err != nil {
+		return res, err
 	}
 	if res.heap, err = attributeHeap(ctx, pprofPort, t.interval, o.profiles, t.file()); err != nil {
 		return res, err

@@ -127,6 +127,8 @@ type scrapeResult struct {
 	Checked      int     `json:"checked"`
 	CheckSeed    uint64  `json:"check_seed"`
 	SetupSeconds float64 `json:"setup_seconds"`
+	CopyAllocs   float64 `json:"copy_allocs"`
+	CopyCPUMS    float64 `json:"copy_cpu_ms"`
 }
 
 func (r scrapeResult) requestsPerCheck() float64 { return float64(r.TotalReqs) / float64(r.Checks) }

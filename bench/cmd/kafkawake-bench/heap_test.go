@@ -19,13 +19,6 @@ func TestPackageOfASymbol(t *testing.T) {
 }
 
 func TestHeapSamplesGoToTheFirstComponentOnTheirStack(t *testing.T) {
-	stack := func(functions ...string) []*pprof.Location {
-		var locs []*pprof.Location
-		for _, f := range functions {
-			locs = append(locs, &pprof.Location{Line: []pprof.Line{{Function: &pprof.Function{Name: f}}}})
-		}
-		return locs
-	}
 	prof := &pprof.Profile{
 		SampleType: []*pprof.ValueType{{Type: "inuse_objects"}, {Type: "inuse_space"}},
 		Sample: []*pprof.Sample{
@@ -46,8 +39,47 @@ func TestHeapSamplesGoToTheFirstComponentOnTheirStack(t *testing.T) {
 			{Value: []int64{1, 3}, Location: stack("runtime.malg")},
 		},
 	}
-	h, err := attribute(prof)
+	h, err := attribute(prof, "inuse_space", heapParts)
 	assert.NoError(t, err)
 	assert.Equal(t, int64(130), h.total)
 	assert.Equal(t, map[string]int64{"receiver state": 100, "pdata in flight": 20, "Prometheus exporter": 7, "collector and runtime": 3}, h.byPart)
+}
+
+func TestCPUSamplesGoToTheComponentDoingTheWork(t *testing.T) {
+	prof := &pprof.Profile{
+		SampleType: []*pprof.ValueType{{Type: "samples"}, {Type: "cpu"}},
+		Sample: []*pprof.Sample{
+			// Writing a point is the receiver's work, not pdata's.
+			{Value: []int64{1, 50}, Location: stack(
+				"go.opentelemetry.io/collector/pdata/pcommon.Map.PutStr",
+				"github.com/kafkawake/kafkawake/receiver/kafkawakereceiver.(*pointWriter).point")},
+			// An allocation's assist stays with the allocating component.
+			{Value: []int64{1, 20}, Location: stack(
+				"runtime.gcAssistAlloc",
+				"runtime.mallocgc",
+				"github.com/kafkawake/kafkawake/processor/slimfaaswakeprocessor.(*wakeProcessor).appendCount")},
+			// The runtime's own marking is garbage collection.
+			{Value: []int64{1, 15}, Location: stack("runtime.scanobject", "runtime.gcDrain", "runtime.gcBgMarkWorker")},
+			{Value: []int64{1, 10}, Location: stack(
+				"github.com/twmb/franz-go/pkg/kmsg.(*ListOffsetsResponse).ReadFrom",
+				"github.com/twmb/franz-go/pkg/kgo.(*brokerCxn).handleResp")},
+			{Value: []int64{1, 5}, Location: stack("runtime.schedule", "runtime.park_m")},
+		},
+	}
+	a, err := attribute(prof, "cpu", cpuParts)
+	assert.NoError(t, err)
+	assert.Equal(t, int64(100), a.total)
+	assert.Equal(t, map[string]int64{
+		"kafkawake receiver": 50, "slimfaaswake processor": 20, "garbage collection": 15,
+		"Kafka client (franz-go)": 10, "collector and runtime": 5,
+	}, a.byPart)
+}
+
+// stack is a sample's stack, innermost function first.
+func stack(functions ...string) []*pprof.Location {
+	var locs []*pprof.Location
+	for _, f := range functions {
+		locs = append(locs, &pprof.Location{Line: []pprof.Line{{Function: &pprof.Function{Name: f}}}})
+	}
+	return locs
 }
