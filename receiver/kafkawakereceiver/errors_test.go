@@ -100,6 +100,40 @@ func TestAMovedCoordinatorIsFoundAgain(t *testing.T) {
 	assert.Positive(t, findings.Load(), "the coordinator was looked up again")
 }
 
+// A describe answered NOT_COORDINATOR (the group moved) is asked again in
+// the same scrape, and the group's coordinator is looked up again, for each
+// kind of consumer group.
+func TestAMovedCoordinatorIsDescribedAgain(t *testing.T) {
+	for _, kip848 := range []bool{false, true} {
+		name, describe := "classic", kmsg.DescribeGroups
+		if kip848 {
+			name, describe = "KIP-848", kmsg.ConsumerGroupDescribe
+		}
+		t.Run(name, func(t *testing.T) {
+			c := kafkatest.New(t, kfake.SeedTopics(1, "orders"))
+			c.Produce("orders", 0, 5)
+			s, _ := startScraper(t, c.Kfake.ListenAddrs(), OffsetResetEarliest,
+				BindingConfig{Topic: "orders", ConsumerGroup: "g", Function: "f"})
+			startMember(t, c, "g", "orders", kip848)
+			require.Eventually(t, func() bool { return scrapeOK(t, c, s).intValue(t, membersName, "f") == 1 }, 20*time.Second, 10*time.Millisecond)
+
+			var findings atomic.Int64
+			c.Kfake.ControlKey(int16(kmsg.FindCoordinator), func(req kmsg.Request) (kmsg.Response, error, bool) {
+				c.Kfake.KeepControl()
+				if slices.Contains(req.(*kmsg.FindCoordinatorRequest).CoordinatorKeys, "g") {
+					findings.Add(1)
+				}
+				return nil, nil, false
+			})
+			c.Kfake.Fault(kfake.Fault{Keys: []kmsg.Key{describe}, Group: "g", Err: kerr.NotCoordinator, Count: 1})
+			assert.Equal(t, int64(1), scrapeOK(t, c, s).intValue(t, membersName, "f"), "described again in the same scrape")
+			findings.Store(0)
+			assert.Equal(t, int64(1), scrapeOK(t, c, s).intValue(t, membersName, "f"))
+			assert.Positive(t, findings.Load(), "the next scrape looks the coordinator up again")
+		})
+	}
+}
+
 func TestPartitionErrorIsReportedNotZero(t *testing.T) {
 	c := kafkatest.New(t, kfake.SeedTopics(2, "events"))
 	c.Produce("events", 1, 10)

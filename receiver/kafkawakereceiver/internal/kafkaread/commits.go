@@ -99,8 +99,7 @@ func (r *Reader) readGroupsDirect(ctx context.Context, groups []string, out map[
 // with every topic named (a version that names topics by ID only would
 // need the client's metadata to name them).
 func answeredDirectly(g kmsg.OffsetFetchResponseGroup) bool {
-	switch err := kerr.ErrorForCode(g.ErrorCode); {
-	case errors.Is(err, kerr.NotCoordinator), errors.Is(err, kerr.CoordinatorLoadInProgress), errors.Is(err, kerr.CoordinatorNotAvailable):
+	if coordinatorMoved(g.ErrorCode) {
 		return false
 	}
 	for _, t := range g.Topics {
@@ -109,6 +108,20 @@ func answeredDirectly(g kmsg.OffsetFetchResponseGroup) bool {
 		}
 	}
 	return true
+}
+
+// coordinatorMoved tells whether a group's error code says to ask its
+// coordinator again, after finding it again: it moved, is loading the
+// group, or is not available.
+func coordinatorMoved(code int16) bool {
+	if code == 0 {
+		return false
+	}
+	switch err := kerr.ErrorForCode(code); {
+	case errors.Is(err, kerr.NotCoordinator), errors.Is(err, kerr.CoordinatorLoadInProgress), errors.Is(err, kerr.CoordinatorNotAvailable):
+		return true
+	}
+	return false
 }
 
 // coordinatorCache remembers each group's coordinator between scrapes, so

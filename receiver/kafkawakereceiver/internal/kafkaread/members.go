@@ -136,9 +136,17 @@ func (r *Reader) describeClassic(ctx context.Context, groups []string) map[strin
 	if len(groups) == 0 {
 		return out
 	}
-	req := kmsg.NewPtrDescribeGroupsRequest()
-	req.Groups = groups
-	for _, shard := range r.client.RequestSharded(ctx, req) {
+	again := describeDirect(ctx, r, "DescribeGroups", groups, out, newDescribeGroups, func(resp *kmsg.DescribeGroupsResponse) []described {
+		d := make([]described, len(resp.Groups))
+		for i, g := range resp.Groups {
+			d[i] = described{group: g.Group, code: g.ErrorCode, state: g.State, members: len(g.Members)}
+		}
+		return d
+	})
+	if len(again) == 0 {
+		return out
+	}
+	for _, shard := range r.client.RequestSharded(ctx, newDescribeGroups(again)) {
 		if shard.Err != nil {
 			for _, g := range shard.Req.(*kmsg.DescribeGroupsRequest).Groups {
 				out[g] = groupAnswer{err: describeError(g, "DescribeGroups", shard.Meta, r.explain(shard.Err))}
@@ -152,14 +160,28 @@ func (r *Reader) describeClassic(ctx context.Context, groups []string) map[strin
 	return out
 }
 
+func newDescribeGroups(groups []string) *kmsg.DescribeGroupsRequest {
+	req := kmsg.NewPtrDescribeGroupsRequest()
+	req.Groups = groups
+	return req
+}
+
 func (r *Reader) describeConsumer(ctx context.Context, groups []string) map[string]groupAnswer {
 	out := make(map[string]groupAnswer, len(groups))
 	if len(groups) == 0 {
 		return out
 	}
-	req := kmsg.NewPtrConsumerGroupDescribeRequest()
-	req.Groups = groups
-	for _, shard := range r.client.RequestSharded(ctx, req) {
+	again := describeDirect(ctx, r, "ConsumerGroupDescribe", groups, out, newConsumerGroupDescribe, func(resp *kmsg.ConsumerGroupDescribeResponse) []described {
+		d := make([]described, len(resp.Groups))
+		for i, g := range resp.Groups {
+			d[i] = described{group: g.Group, code: g.ErrorCode, state: g.State, members: len(g.Members)}
+		}
+		return d
+	})
+	if len(again) == 0 {
+		return out
+	}
+	for _, shard := range r.client.RequestSharded(ctx, newConsumerGroupDescribe(again)) {
 		if shard.Err != nil {
 			for _, g := range shard.Req.(*kmsg.ConsumerGroupDescribeRequest).Groups {
 				out[g] = groupAnswer{err: describeError(g, "ConsumerGroupDescribe", shard.Meta, r.explain(shard.Err))}
@@ -171,6 +193,71 @@ func (r *Reader) describeConsumer(ctx context.Context, groups []string) map[stri
 		}
 	}
 	return out
+}
+
+func newConsumerGroupDescribe(groups []string) *kmsg.ConsumerGroupDescribeRequest {
+	req := kmsg.NewPtrConsumerGroupDescribeRequest()
+	req.Groups = groups
+	return req
+}
+
+// described is one group of a describe's answer.
+type described struct {
+	group   string
+	code    int16
+	state   string
+	members int
+}
+
+// describeDirect describes groups at their coordinators directly, as the
+// committed offsets are read (readGroupsDirect): through the client's
+// sharding, each describe would look the coordinator of every group up
+// again, a cost that grows with the groups on every scrape. It writes the
+// answers it has into out and returns the groups left for the client's
+// sharded path: those whose coordinator is not known, could not be reached
+// while time is left, or moved.
+func describeDirect[Req kmsg.Request, Resp kmsg.Response](ctx context.Context, r *Reader, api string, groups []string, out map[string]groupAnswer,
+	request func([]string) Req, read func(Resp) []described,
+) (again []string) {
+	byNode, brokers, again := r.coordinators.assign(ctx, r.client, groups)
+	sent := make([]sentTo[Req, Resp], 0, len(byNode))
+	for node, gs := range byNode {
+		sent = append(sent, sentTo[Req, Resp]{broker: node, req: request(gs)})
+	}
+	sendEach(ctx, r.client, sent)
+	for _, s := range sent {
+		asked, coordinator := byNode[s.broker], brokers[s.broker]
+		switch {
+		case s.err != nil && ctx.Err() != nil:
+			// No time is left to ask again; the next scrape finds the
+			// coordinator again, in case it moved.
+			for _, g := range asked {
+				r.coordinators.forget(g)
+				out[g] = groupAnswer{err: describeError(g, api, coordinator, r.explain(s.err))}
+			}
+			continue
+		case s.err != nil:
+			// Unreachable for now, or a broker without the API: the
+			// client's path retries, or says so.
+			for _, g := range asked {
+				r.coordinators.forget(g)
+			}
+			again = append(again, asked...)
+			continue
+		}
+		for _, d := range read(s.resp) {
+			if !coordinatorMoved(d.code) {
+				out[d.group] = answerOf(d.group, api, coordinator, d.code, d.state, d.members)
+			}
+		}
+		for _, g := range asked {
+			if _, answered := out[g]; !answered {
+				r.coordinators.forget(g)
+				again = append(again, g)
+			}
+		}
+	}
+	return again
 }
 
 func (r *Reader) describeShare(ctx context.Context, groups []string) map[string]groupAnswer {
