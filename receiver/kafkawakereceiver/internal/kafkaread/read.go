@@ -392,9 +392,9 @@ func layoutOf(resp *kmsg.MetadataResponse) Layout {
 			partitions[i], leaders[i] = p.Partition, -1
 			// REPLICA_NOT_AVAILABLE only says a follower is down; the
 			// leader still answers.
-			err := kerr.ErrorForCode(p.ErrorCode)
-			if errors.Is(err, kerr.ReplicaNotAvailable) {
-				err = nil
+			var err error
+			if p.ErrorCode != 0 && p.ErrorCode != kerr.ReplicaNotAvailable.Code {
+				err = kerr.ErrorForCode(p.ErrorCode)
 			}
 			switch {
 			case err != nil:
@@ -617,7 +617,8 @@ func (r *Reader) listAtLeaders(ctx context.Context, layout Layout, partitions []
 			listed := out.offsets[t.Topic]
 			for _, p := range t.Partitions {
 				tp := offset.TopicPartition{Topic: t.Topic, Partition: p.Partition}
-				if err := kerr.ErrorForCode(p.ErrorCode); err != nil {
+				if p.ErrorCode != 0 { // most answers: ErrorForCode is a map lookup
+					err := kerr.ErrorForCode(p.ErrorCode)
 					if leadershipMoved(err) {
 						moved = append(moved, tp)
 					}
