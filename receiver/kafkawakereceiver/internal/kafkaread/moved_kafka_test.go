@@ -1,11 +1,13 @@
 package kafkaread
 
 import (
+	"slices"
 	"sync/atomic"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
@@ -46,4 +48,38 @@ func TestAMovedLeaderIsFollowedInTheScrapesLayout(t *testing.T) {
 	leader, ok := snapshot.Leader(moving)
 	require.True(t, ok)
 	assert.Equal(t, to, leader, "the scrape's layout follows the move")
+}
+
+// A describe that finds the group's coordinator moved (NOT_COORDINATOR) is
+// answered through the client in the same call, and the next call looks
+// the coordinator up again instead of asking the one that moved. Members
+// is called alone, so that no read of committed offsets finds it first.
+func TestTheNextDescribeFindsAMovedCoordinatorAgain(t *testing.T) {
+	for kind, describe := range map[GroupKind]kmsg.Key{KindClassic: kmsg.DescribeGroups, KindConsumer: kmsg.ConsumerGroupDescribe} {
+		t.Run(describe.Name(), func(t *testing.T) {
+			c := kafkatest.New(t, kfake.SeedTopics(1, "orders"))
+			c.Commit("g", "orders", 0, 0)
+			r := NewReader(c.Client, ReaderConfig{})
+			members := func() GroupMembers { return r.Members(c.Ctx(), map[string]GroupKind{"g": kind})["g"] }
+			require.NoError(t, members().Err)
+
+			var findings atomic.Int64
+			c.Kfake.ControlKey(int16(kmsg.FindCoordinator), func(req kmsg.Request) (kmsg.Response, error, bool) {
+				c.Kfake.KeepControl()
+				if slices.Contains(req.(*kmsg.FindCoordinatorRequest).CoordinatorKeys, "g") {
+					findings.Add(1)
+				}
+				return nil, nil, false
+			})
+			c.Kfake.Fault(kfake.Fault{Keys: []kmsg.Key{describe}, Group: "g", Err: kerr.NotCoordinator, Count: 1})
+			require.NoError(t, members().Err, "answered through the client in the same call")
+
+			findings.Store(0)
+			require.NoError(t, members().Err)
+			assert.Positive(t, findings.Load(), "the next call looks the coordinator up again")
+			findings.Store(0)
+			require.NoError(t, members().Err)
+			assert.Zero(t, findings.Load(), "and remembers it")
+		})
+	}
 }
