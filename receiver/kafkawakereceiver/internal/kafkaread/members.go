@@ -132,73 +132,81 @@ func cmpErr(errs ...error) error {
 }
 
 func (r *Reader) describeClassic(ctx context.Context, groups []string) map[string]groupAnswer {
-	out := make(map[string]groupAnswer, len(groups))
-	if len(groups) == 0 {
-		return out
-	}
-	again := describeDirect(ctx, r, "DescribeGroups", groups, out, newDescribeGroups, func(resp *kmsg.DescribeGroupsResponse) []described {
-		d := make([]described, len(resp.Groups))
-		for i, g := range resp.Groups {
-			d[i] = described{group: g.Group, code: g.ErrorCode, state: g.State, members: len(g.Members)}
-		}
-		return d
-	})
-	if len(again) == 0 {
-		return out
-	}
-	for _, shard := range r.client.RequestSharded(ctx, newDescribeGroups(again)) {
-		if shard.Err != nil {
-			for _, g := range shard.Req.(*kmsg.DescribeGroupsRequest).Groups {
-				out[g] = groupAnswer{err: describeError(g, "DescribeGroups", shard.Meta, r.explain(shard.Err))}
+	return describe(ctx, r, "DescribeGroups", groups,
+		func(groups []string) *kmsg.DescribeGroupsRequest {
+			req := kmsg.NewPtrDescribeGroupsRequest()
+			req.Groups = groups
+			return req
+		},
+		func(req *kmsg.DescribeGroupsRequest) []string { return req.Groups },
+		func(resp *kmsg.DescribeGroupsResponse) []described {
+			d := make([]described, len(resp.Groups))
+			for i, g := range resp.Groups {
+				d[i] = described{group: g.Group, code: g.ErrorCode, state: g.State, members: len(g.Members)}
 			}
-			continue
-		}
-		for _, g := range shard.Resp.(*kmsg.DescribeGroupsResponse).Groups {
-			out[g.Group] = answerOf(g.Group, "DescribeGroups", shard.Meta, g.ErrorCode, g.State, len(g.Members))
-		}
-	}
-	return out
-}
-
-func newDescribeGroups(groups []string) *kmsg.DescribeGroupsRequest {
-	req := kmsg.NewPtrDescribeGroupsRequest()
-	req.Groups = groups
-	return req
+			return d
+		})
 }
 
 func (r *Reader) describeConsumer(ctx context.Context, groups []string) map[string]groupAnswer {
+	return describe(ctx, r, "ConsumerGroupDescribe", groups,
+		func(groups []string) *kmsg.ConsumerGroupDescribeRequest {
+			req := kmsg.NewPtrConsumerGroupDescribeRequest()
+			req.Groups = groups
+			return req
+		},
+		func(req *kmsg.ConsumerGroupDescribeRequest) []string { return req.Groups },
+		func(resp *kmsg.ConsumerGroupDescribeResponse) []described {
+			d := make([]described, len(resp.Groups))
+			for i, g := range resp.Groups {
+				d[i] = described{group: g.Group, code: g.ErrorCode, state: g.State, members: len(g.Members)}
+			}
+			return d
+		})
+}
+
+func (r *Reader) describeShare(ctx context.Context, groups []string) map[string]groupAnswer {
+	return describe(ctx, r, "ShareGroupDescribe", groups,
+		func(groups []string) *kmsg.ShareGroupDescribeRequest {
+			req := kmsg.NewPtrShareGroupDescribeRequest()
+			req.GroupIDs = groups
+			return req
+		},
+		func(req *kmsg.ShareGroupDescribeRequest) []string { return req.GroupIDs },
+		func(resp *kmsg.ShareGroupDescribeResponse) []described {
+			d := make([]described, len(resp.Groups))
+			for i, g := range resp.Groups {
+				d[i] = described{group: g.GroupID, code: g.ErrorCode, state: g.GroupState, members: len(g.Members)}
+			}
+			return d
+		})
+}
+
+// describe describes groups with one API, in one request per coordinator:
+// sent to the coordinators directly (describeDirect), and through the
+// client's sharding for the groups left.
+func describe[Req kmsg.Request, Resp kmsg.Response](ctx context.Context, r *Reader, api string, groups []string,
+	request func([]string) Req, asked func(Req) []string, read func(Resp) []described,
+) map[string]groupAnswer {
 	out := make(map[string]groupAnswer, len(groups))
 	if len(groups) == 0 {
 		return out
 	}
-	again := describeDirect(ctx, r, "ConsumerGroupDescribe", groups, out, newConsumerGroupDescribe, func(resp *kmsg.ConsumerGroupDescribeResponse) []described {
-		d := make([]described, len(resp.Groups))
-		for i, g := range resp.Groups {
-			d[i] = described{group: g.Group, code: g.ErrorCode, state: g.State, members: len(g.Members)}
-		}
-		return d
-	})
-	if len(again) == 0 {
+	if groups = describeDirect(ctx, r, api, groups, out, request, read); len(groups) == 0 {
 		return out
 	}
-	for _, shard := range r.client.RequestSharded(ctx, newConsumerGroupDescribe(again)) {
+	for _, shard := range r.client.RequestSharded(ctx, request(groups)) {
 		if shard.Err != nil {
-			for _, g := range shard.Req.(*kmsg.ConsumerGroupDescribeRequest).Groups {
-				out[g] = groupAnswer{err: describeError(g, "ConsumerGroupDescribe", shard.Meta, r.explain(shard.Err))}
+			for _, g := range asked(shard.Req.(Req)) {
+				out[g] = groupAnswer{err: describeError(g, api, shard.Meta, r.explain(shard.Err))}
 			}
 			continue
 		}
-		for _, g := range shard.Resp.(*kmsg.ConsumerGroupDescribeResponse).Groups {
-			out[g.Group] = answerOf(g.Group, "ConsumerGroupDescribe", shard.Meta, g.ErrorCode, g.State, len(g.Members))
+		for _, d := range read(shard.Resp.(Resp)) {
+			out[d.group] = answerOf(d.group, api, shard.Meta, d.code, d.state, d.members)
 		}
 	}
 	return out
-}
-
-func newConsumerGroupDescribe(groups []string) *kmsg.ConsumerGroupDescribeRequest {
-	req := kmsg.NewPtrConsumerGroupDescribeRequest()
-	req.Groups = groups
-	return req
 }
 
 // described is one group of a describe's answer.
@@ -258,27 +266,6 @@ func describeDirect[Req kmsg.Request, Resp kmsg.Response](ctx context.Context, r
 		}
 	}
 	return again
-}
-
-func (r *Reader) describeShare(ctx context.Context, groups []string) map[string]groupAnswer {
-	out := make(map[string]groupAnswer, len(groups))
-	if len(groups) == 0 {
-		return out
-	}
-	req := kmsg.NewPtrShareGroupDescribeRequest()
-	req.GroupIDs = groups
-	for _, shard := range r.client.RequestSharded(ctx, req) {
-		if shard.Err != nil {
-			for _, g := range shard.Req.(*kmsg.ShareGroupDescribeRequest).GroupIDs {
-				out[g] = groupAnswer{err: describeError(g, "ShareGroupDescribe", shard.Meta, r.explain(shard.Err))}
-			}
-			continue
-		}
-		for _, g := range shard.Resp.(*kmsg.ShareGroupDescribeResponse).Groups {
-			out[g.GroupID] = answerOf(g.GroupID, "ShareGroupDescribe", shard.Meta, g.ErrorCode, g.GroupState, len(g.Members))
-		}
-	}
-	return out
 }
 
 // answerOf reads one group of a describe: a group that does not exist

@@ -55,7 +55,7 @@ func TestAMovedLeaderIsFollowedInTheScrapesLayout(t *testing.T) {
 // the coordinator up again instead of asking the one that moved. Members
 // is called alone, so that no read of committed offsets finds it first.
 func TestTheNextDescribeFindsAMovedCoordinatorAgain(t *testing.T) {
-	for kind, describe := range map[GroupKind]kmsg.Key{KindClassic: kmsg.DescribeGroups, KindConsumer: kmsg.ConsumerGroupDescribe} {
+	for kind, describe := range map[GroupKind]kmsg.Key{KindClassic: kmsg.DescribeGroups, KindConsumer: kmsg.ConsumerGroupDescribe, KindShare: kmsg.ShareGroupDescribe} {
 		t.Run(describe.Name(), func(t *testing.T) {
 			c := kafkatest.New(t, kfake.SeedTopics(1, "orders"))
 			c.Commit("g", "orders", 0, 0)
