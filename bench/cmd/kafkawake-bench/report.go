@@ -184,6 +184,11 @@ func thousands(v float64) string {
 }
 
 func requestKeys(m map[string]int64, checks int) string {
+	return requestKeysPer(m, float64(checks))
+}
+
+// requestKeysPer is each API's requests divided by per (scrapes, intervals).
+func requestKeysPer(m map[string]int64, per float64) string {
 	keys := make([]string, 0, len(m))
 	for k := range m {
 		keys = append(keys, k)
@@ -191,7 +196,7 @@ func requestKeys(m map[string]int64, checks int) string {
 	sort.Strings(keys)
 	parts := make([]string, len(keys))
 	for i, k := range keys {
-		parts[i] = fmt.Sprintf("%s %s", k, strings.TrimSuffix(strings.TrimSuffix(fmt.Sprintf("%.2f", float64(m[k])/float64(checks)), "0"), ".0"))
+		parts[i] = fmt.Sprintf("%s %s", k, strings.TrimSuffix(strings.TrimSuffix(fmt.Sprintf("%.2f", float64(m[k])/per), "0"), ".0"))
 	}
 	return strings.Join(parts, ", ")
 }
@@ -468,6 +473,11 @@ func (r *report) writeFootprint(w func(string, ...any)) {
 		w("| %s | %s | %.1f MiB | %.1f MiB | %.1f MiB | %.1f / %.1f MiB | %d MB | %.2f %% | %.2f %% | %s ms | %s | %s | %s KiB | %s / %s ms | %s | %s |\n",
 			f.name()+map[bool]string{true: ", GOMEMLIMIT=" + f.memLimit}[f.memLimit != ""], f.interval, mib(f.rssStartKB), mib(f.rssMedianKB), mib(f.rssPeakKB), mib(f.rssPeakAnonKB), mib(f.rssPeakFileKB), f.maxLiveMB, f.cpuPercent, f.maxWindowPercent,
 			thousands(float64(f.cpuPerScrape().Milliseconds())), f1(float64(total)/f.scrapes()), thousands(float64(f.series)), thousands(float64(f.expositionBytes)/1024), ms(p50), ms(worst), thousands(float64(f.wakes)), thousands(float64(f.wakeConns)))
+	}
+	w("\nKafka requests per interval by API:\n\n")
+	for _, e := range r.envelopes {
+		f := e.footprint
+		w("- %s: %s\n", f.name()+map[bool]string{true: ", GOMEMLIMIT=" + f.memLimit}[f.memLimit != ""], requestKeysPer(f.requests, f.scrapes()))
 	}
 	w("\n**Memory by component.** At the end of each run the harness reads %d heap profiles from the pprof extension (`/debug/pprof/heap?gc=1`, so each after a collection), spread over one collection interval, and averages them. Each sample's in-use bytes go to the first component found on its allocation stack, in the order of the table: the exporters keep their own copies of the points, so they come before pdata; pdata allocated under none of them is in flight through the pipeline. A profile is a moment: one taken during a scrape also holds that scrape's decoded answers and assembly.\n\n", heapProfiles)
 	w("| Component | What it holds |")
