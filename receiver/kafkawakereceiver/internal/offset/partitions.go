@@ -100,6 +100,13 @@ func (ps Partitions) Get(p int32) (Partition, bool) {
 	return Partition{}, false
 }
 
+// Has tells whether the read holds partition p, without building its
+// offsets as Get does.
+func (ps Partitions) Has(p int32) bool {
+	_, found := ps.search(p)
+	return found
+}
+
 // All yields each partition and its offsets, in ascending order.
 func (ps Partitions) All() iter.Seq2[int32, Partition] {
 	return func(yield func(int32, Partition) bool) {

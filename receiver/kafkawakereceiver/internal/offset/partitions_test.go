@@ -29,10 +29,12 @@ func TestPartitionsKeepOrderWhateverOrderTheyAreSetIn(t *testing.T) {
 				got, ok := ps.Get(p)
 				assert.True(t, ok, "partition %d", p)
 				assert.Equal(t, want, got.HighWatermark, "partition %d", p)
+				assert.True(t, ps.Has(p), "partition %d", p)
 			}
 			for _, absent := range []int32{-1, 3, 4, 6, 100} {
 				_, ok := ps.Get(absent)
 				assert.False(t, ok, "partition %d", absent)
+				assert.False(t, ps.Has(absent), "partition %d", absent)
 			}
 		})
 	}

@@ -64,10 +64,7 @@ func (t *Table) Clear() { t.values = t.values[:0] }
 // are gone.
 func (t *Table) Retain(read Partitions) {
 	for p, v := range t.values {
-		if v == absent {
-			continue
-		}
-		if _, ok := read.Get(int32(p)); !ok {
+		if v != absent && !read.Has(int32(p)) {
 			t.values[p] = absent
 		}
 	}
