@@ -4,6 +4,8 @@ package kafkatest // import "github.com/kafkawake/kafkawake/internal/kafkatest"
 
 import (
 	"context"
+	"slices"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -147,4 +149,18 @@ func (s *ShareConsumer) Leave() { s.Client.Close() }
 // the partitions the group initialises afterwards.
 func (c *Cluster) SetShareReset(group, value string) {
 	c.Kfake.SetGroupConfigs(group, map[string]string{"share.auto.offset.reset": value})
+}
+
+// CountCoordinatorLookups counts, from now on, the FindCoordinator requests
+// that ask for group's coordinator.
+func (c *Cluster) CountCoordinatorLookups(group string) *atomic.Int64 {
+	var lookups atomic.Int64
+	c.Kfake.ControlKey(int16(kmsg.FindCoordinator), func(req kmsg.Request) (kmsg.Response, error, bool) {
+		c.Kfake.KeepControl()
+		if slices.Contains(req.(*kmsg.FindCoordinatorRequest).CoordinatorKeys, group) {
+			lookups.Add(1)
+		}
+		return nil, nil, false
+	})
+	return &lookups
 }

@@ -3,8 +3,6 @@ package kafkawakereceiver
 import (
 	"context"
 	"fmt"
-	"slices"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -86,14 +84,7 @@ func TestAMovedCoordinatorIsFoundAgain(t *testing.T) {
 	c, s := startOnCommittedGroup(t)
 	assert.Equal(t, int64(6), scrapeOK(t, c, s).intValue(t, pendingName, "f"))
 
-	var findings atomic.Int64
-	c.Kfake.ControlKey(int16(kmsg.FindCoordinator), func(req kmsg.Request) (kmsg.Response, error, bool) {
-		c.Kfake.KeepControl()
-		if slices.Contains(req.(*kmsg.FindCoordinatorRequest).CoordinatorKeys, "g") {
-			findings.Add(1)
-		}
-		return nil, nil, false
-	})
+	findings := c.CountCoordinatorLookups("g")
 	c.Kfake.Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.OffsetFetch}, Group: "g", Err: kerr.NotCoordinator, Count: 1})
 	assert.Equal(t, int64(6), scrapeOK(t, c, s).intValue(t, pendingName, "f"), "read again in the same scrape")
 	assert.Equal(t, int64(6), scrapeOK(t, c, s).intValue(t, pendingName, "f"))

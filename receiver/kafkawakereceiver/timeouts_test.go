@@ -78,14 +78,7 @@ func TestSlowCoordinatorDelaysOnlyItsGroups(t *testing.T) {
 
 	// A coordinator that did not answer in time is found again, in case
 	// the group moved.
-	var findings atomic.Int64
-	c.Kfake.ControlKey(int16(kmsg.FindCoordinator), func(req kmsg.Request) (kmsg.Response, error, bool) {
-		c.Kfake.KeepControl()
-		if slices.Contains(req.(*kmsg.FindCoordinatorRequest).CoordinatorKeys, slowGroup) {
-			findings.Add(1)
-		}
-		return nil, nil, false
-	})
+	findings := c.CountCoordinatorLookups(slowGroup)
 	stalled.end()
 	assert.Equal(t, int64(8), scrapeOK(t, c, s).intValue(t, pendingName, "slow"))
 	assert.Positive(t, findings.Load(), "the slow group's coordinator was looked up again")

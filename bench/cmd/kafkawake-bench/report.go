@@ -480,52 +480,13 @@ func (r *report) writeFootprint(w func(string, ...any)) {
 		w("- %s: %s\n", f.name()+map[bool]string{true: ", GOMEMLIMIT=" + f.memLimit}[f.memLimit != ""], requestKeysPer(f.requests, f.scrapes()))
 	}
 	w("\n**Memory by component.** At the end of each run the harness reads %d heap profiles from the pprof extension (`/debug/pprof/heap?gc=1`, so each after a collection), spread over one collection interval, and averages them. Each sample's in-use bytes go to the first component found on its allocation stack, in the order of the table: the exporters keep their own copies of the points, so they come before pdata; pdata allocated under none of them is in flight through the pipeline. A profile is a moment: one taken during a scrape also holds that scrape's decoded answers and assembly.\n\n", heapProfiles)
-	w("| Component | What it holds |")
-	for _, e := range r.envelopes {
-		w(" %s bindings |", e.footprint.name())
-	}
-	w("\n|---|---|")
-	for range r.envelopes {
-		w("---:|")
-	}
-	w("\n")
-	for _, part := range heapParts {
-		w("| %s | %s |", part.name, part.why)
-		for _, e := range r.envelopes {
-			h := e.footprint.heap
-			w(" %.1f MiB (%.0f %%) |", float64(h.byPart[part.name])/(1<<20), 100*float64(h.byPart[part.name])/float64(max(h.total, 1)))
-		}
-		w("\n")
-	}
-	w("| **in use** | |")
-	for _, e := range r.envelopes {
-		w(" **%.1f MiB** |", float64(e.footprint.heap.total)/(1<<20))
-	}
-	w("\n\n")
+	r.writeComponents(w, "What it holds", heapParts, func(f footprintResult, part string) string {
+		return fmt.Sprintf("%.1f MiB (%.0f %%)", float64(f.heap.byPart[part])/(1<<20), 100*float64(f.heap.byPart[part])/float64(max(f.heap.total, 1)))
+	}, "in use", func(f footprintResult) string { return fmt.Sprintf("%.1f MiB", float64(f.heap.total)/(1<<20)) })
 	w("**CPU by component.** A CPU profile from the pprof extension (`/debug/pprof/profile`) covers the last %s of each run's window, while `/metrics` is still read. Each sample goes to the first component found on its stack, in the order of the table, and is shown in %% of one core over the profile, then as a share of the profile. Points are the work of whoever writes them (the receiver, the processor's counters, the exporters' copies); the garbage collection a goroutine does while allocating stays with its component, and the row *garbage collection* is the runtime's background work.\n\n", cpuProfileTime)
-	w("| Component | What it does |")
-	for _, e := range r.envelopes {
-		w(" %s bindings |", e.footprint.name())
-	}
-	w("\n|---|---|")
-	for range r.envelopes {
-		w("---:|")
-	}
-	w("\n")
-	for _, part := range cpuParts {
-		w("| %s | %s |", part.name, part.why)
-		for _, e := range r.envelopes {
-			c := e.footprint.cpu
-			w(" %.2f %% (%.0f %%) |", c.percentOfACore(c.byPart[part.name]), 100*float64(c.byPart[part.name])/float64(max(c.total, 1)))
-		}
-		w("\n")
-	}
-	w("| **total** | |")
-	for _, e := range r.envelopes {
-		c := e.footprint.cpu
-		w(" **%.2f %%** |", c.percentOfACore(c.total))
-	}
-	w("\n\n")
+	r.writeComponents(w, "What it does", cpuParts, func(f footprintResult, part string) string {
+		return fmt.Sprintf("%.2f %% (%.0f %%)", f.cpu.percentOfACore(f.cpu.byPart[part]), 100*float64(f.cpu.byPart[part])/float64(max(f.cpu.total, 1)))
+	}, "total", func(f footprintResult) string { return fmt.Sprintf("%.2f %%", f.cpu.percentOfACore(f.cpu.total)) })
 	for _, e := range r.envelopes {
 		f := e.footprint
 		if f.bindings != targetBindings {
@@ -539,6 +500,34 @@ func (r *report) writeFootprint(w func(string, ...any)) {
 			how, verdict(mib(f.rssPeakKB) <= targetRSSMiB), mib(f.rssPeakKB), mib(f.rssPeakFileKB), verdict(f.cpuPercent <= targetCPUPercent), f.cpuPercent)
 	}
 	w("The file-backed part of the RSS is the pages of the collector binary (about %s MiB: the collector's service, four exporters, three processors and two extensions) that the process has touched. The anonymous part holds, besides the live heap, the Go runtime, goroutine stacks and heap the runtime has not returned to the OS yet; the README's \"Sizing\" section gives `GOMEMLIMIT`'s measured effect on it.\n\n", f1(r.binaryMiB))
+}
+
+// writeComponents writes a table of a footprint's parts, one column per
+// run, and the runs' totals, named totalName, last.
+func (r *report) writeComponents(w func(string, ...any), what string, parts []component, cell func(footprintResult, string) string,
+	totalName string, total func(footprintResult) string,
+) {
+	w("| Component | %s |", what)
+	for _, e := range r.envelopes {
+		w(" %s bindings |", e.footprint.name())
+	}
+	w("\n|---|---|")
+	for range r.envelopes {
+		w("---:|")
+	}
+	w("\n")
+	for _, part := range parts {
+		w("| %s | %s |", part.name, part.why)
+		for _, e := range r.envelopes {
+			w(" %s |", cell(e.footprint, part.name))
+		}
+		w("\n")
+	}
+	w("| **%s** | |", totalName)
+	for _, e := range r.envelopes {
+		w(" **%s** |", total(e.footprint))
+	}
+	w("\n\n")
 }
 
 func (r *report) writeProcessor(w func(string, ...any)) {

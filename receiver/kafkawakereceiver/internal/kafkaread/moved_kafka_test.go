@@ -1,7 +1,6 @@
 package kafkaread
 
 import (
-	"slices"
 	"sync/atomic"
 	"testing"
 
@@ -63,14 +62,7 @@ func TestTheNextDescribeFindsAMovedCoordinatorAgain(t *testing.T) {
 			members := func() GroupMembers { return r.Members(c.Ctx(), map[string]GroupKind{"g": kind})["g"] }
 			require.NoError(t, members().Err)
 
-			var findings atomic.Int64
-			c.Kfake.ControlKey(int16(kmsg.FindCoordinator), func(req kmsg.Request) (kmsg.Response, error, bool) {
-				c.Kfake.KeepControl()
-				if slices.Contains(req.(*kmsg.FindCoordinatorRequest).CoordinatorKeys, "g") {
-					findings.Add(1)
-				}
-				return nil, nil, false
-			})
+			findings := c.CountCoordinatorLookups("g")
 			c.Kfake.Fault(kfake.Fault{Keys: []kmsg.Key{describe}, Group: "g", Err: kerr.NotCoordinator, Count: 1})
 			require.NoError(t, members().Err, "answered through the client in the same call")
 
