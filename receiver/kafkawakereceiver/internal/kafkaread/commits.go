@@ -42,7 +42,8 @@ const firstOffsetFetchForManyGroups = 8
 // readGroupsDirect reads what it can of groups into out and returns the
 // groups left for the client's sharded path.
 func (r *Reader) readGroupsDirect(ctx context.Context, groups []string, out map[string]groupOffsets) (again []string) {
-	byNode, brokers, again := r.coordinators.assign(ctx, r.client, groups)
+	r.coordinators.lookUp(ctx, r.client, groups)
+	byNode, brokers, again := r.coordinators.assign(groups)
 	answers := make([]sentTo[*kmsg.OffsetFetchRequest, *kmsg.OffsetFetchResponse], 0, len(byNode))
 	for node, gs := range byNode {
 		req := kmsg.NewPtrOffsetFetchRequest()
@@ -133,14 +134,11 @@ type coordinatorCache struct {
 	brokers map[int32]kgo.BrokerMetadata
 }
 
-// assign groups the given groups by coordinator, finding the unknown ones
-// first. It returns the groups whose coordinator could not be found.
-func (cc *coordinatorCache) assign(ctx context.Context, client *kgo.Client, groups []string) (byNode map[int32][]string, brokers map[int32]kgo.BrokerMetadata, unknown []string) {
+// lookUp finds the coordinators of the groups not known yet, with one
+// FindCoordinator request for all of them.
+func (cc *coordinatorCache) lookUp(ctx context.Context, client *kgo.Client, groups []string) {
 	cc.mu.Lock()
 	defer cc.mu.Unlock()
-	if cc.byGroup == nil {
-		cc.byGroup, cc.brokers = make(map[string]int32), make(map[int32]kgo.BrokerMetadata)
-	}
 	var missing []string
 	for _, g := range groups {
 		if _, ok := cc.byGroup[g]; !ok {
@@ -150,6 +148,13 @@ func (cc *coordinatorCache) assign(ctx context.Context, client *kgo.Client, grou
 	if len(missing) > 0 {
 		cc.find(ctx, client, missing)
 	}
+}
+
+// assign groups the given groups by their known coordinator. It returns
+// the groups whose coordinator is not known.
+func (cc *coordinatorCache) assign(groups []string) (byNode map[int32][]string, brokers map[int32]kgo.BrokerMetadata, unknown []string) {
+	cc.mu.Lock()
+	defer cc.mu.Unlock()
 	byNode = make(map[int32][]string)
 	for _, g := range groups {
 		if node, ok := cc.byGroup[g]; ok {
@@ -169,6 +174,9 @@ func (cc *coordinatorCache) assign(ctx context.Context, client *kgo.Client, grou
 // (the client splits it for brokers that take one group at a time). A group
 // whose coordinator is not found stays unknown.
 func (cc *coordinatorCache) find(ctx context.Context, client *kgo.Client, groups []string) {
+	if cc.byGroup == nil {
+		cc.byGroup, cc.brokers = make(map[string]int32), make(map[int32]kgo.BrokerMetadata)
+	}
 	req := kmsg.NewPtrFindCoordinatorRequest()
 	req.CoordinatorType = 0 // groups
 	req.CoordinatorKeys = groups

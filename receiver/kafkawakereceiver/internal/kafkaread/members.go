@@ -217,17 +217,20 @@ type described struct {
 	members int
 }
 
-// describeDirect describes groups at their coordinators directly, as the
-// committed offsets are read (readGroupsDirect): through the client's
-// sharding, each describe would look the coordinator of every group up
-// again, a cost that grows with the groups on every scrape. It writes the
-// answers it has into out and returns the groups left for the client's
-// sharded path: those whose coordinator is not known, could not be reached
-// while time is left, or moved.
+// describeDirect describes groups at the coordinators the committed
+// offsets' read found (readGroupsDirect): through the client's sharding,
+// each describe would look the coordinator of every group up again, a cost
+// that grows with the groups on every scrape. It looks none up itself, so
+// that a group whose coordinator cannot be found costs no more lookups than
+// the offsets' read makes. It writes the answers it has into out and
+// returns the groups left for the client's sharded path: those whose
+// coordinator is not known (share groups, whose offsets the client reads,
+// and any group in a scrape's first describes), could not be reached while
+// time is left, or moved.
 func describeDirect[Req kmsg.Request, Resp kmsg.Response](ctx context.Context, r *Reader, api string, groups []string, out map[string]groupAnswer,
 	request func([]string) Req, read func(Resp) []described,
 ) (again []string) {
-	byNode, brokers, again := r.coordinators.assign(ctx, r.client, groups)
+	byNode, brokers, again := r.coordinators.assign(groups)
 	sent := make([]sentTo[Req, Resp], 0, len(byNode))
 	for node, gs := range byNode {
 		sent = append(sent, sentTo[Req, Resp]{broker: node, req: request(gs)})

@@ -8,7 +8,9 @@ import (
 	"github.com/stretchr/testify/require"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
+	"github.com/twmb/franz-go/pkg/kversion"
 
 	"github.com/kafkawake/kafkawake/internal/kafkatest"
 	"github.com/kafkawake/kafkawake/receiver/kafkawakereceiver/internal/offset"
@@ -49,29 +51,47 @@ func TestAMovedLeaderIsFollowedInTheScrapesLayout(t *testing.T) {
 	assert.Equal(t, to, leader, "the scrape's layout follows the move")
 }
 
-// A describe that finds the group's coordinator moved (NOT_COORDINATOR) is
-// answered through the client in the same call, and the next call looks
-// the coordinator up again instead of asking the one that moved. Members
-// is called alone, so that no read of committed offsets finds it first.
-func TestTheNextDescribeFindsAMovedCoordinatorAgain(t *testing.T) {
-	for kind, describe := range map[GroupKind]kmsg.Key{KindClassic: kmsg.DescribeGroups, KindConsumer: kmsg.ConsumerGroupDescribe, KindShare: kmsg.ShareGroupDescribe} {
+// The describes go to the coordinators the committed offsets' read found,
+// and look none up themselves. One that finds the group's coordinator moved
+// (NOT_COORDINATOR) is answered through the client in the same call, and
+// the coordinator is forgotten: the describes go through the client until
+// the next offsets' read looks it up again, and use it from then on.
+func TestDescribesUseTheCoordinatorsTheOffsetsReadFound(t *testing.T) {
+	for kind, describe := range map[GroupKind]kmsg.Key{KindClassic: kmsg.DescribeGroups, KindConsumer: kmsg.ConsumerGroupDescribe} {
 		t.Run(describe.Name(), func(t *testing.T) {
-			c := kafkatest.New(t, kfake.SeedTopics(1, "orders"))
+			// OffsetFetch capped at the last version that names topics, as
+			// the receiver's client is: the direct path needs the names.
+			versions := kversion.Stable()
+			versions.SetMaxKeyVersion(kmsg.OffsetFetch.Int16(), 9)
+			c := kafkatest.NewAs(t, []kgo.Opt{kgo.MaxVersions(versions)}, kfake.SeedTopics(1, "orders"))
 			c.Commit("g", "orders", 0, 0)
 			r := NewReader(c.Client, ReaderConfig{})
 			members := func() GroupMembers { return r.Members(c.Ctx(), map[string]GroupKind{"g": kind})["g"] }
-			require.NoError(t, members().Err)
+			readOffsets := func() {
+				answer := r.readGroups(c.Ctx(), []string{"g"})["g"]
+				require.NoError(t, answer.err)
+			}
+			lookups := c.CountCoordinatorLookups("g")
+			readOffsets()
+			require.Positive(t, lookups.Load(), "the offsets' read finds the coordinator")
 
-			findings := c.CountCoordinatorLookups("g")
+			lookups.Store(0)
+			require.NoError(t, members().Err)
+			assert.Zero(t, lookups.Load(), "the describe goes to the coordinator found")
+
 			c.Kfake.Fault(kfake.Fault{Keys: []kmsg.Key{describe}, Group: "g", Err: kerr.NotCoordinator, Count: 1})
 			require.NoError(t, members().Err, "answered through the client in the same call")
 
-			findings.Store(0)
+			lookups.Store(0)
 			require.NoError(t, members().Err)
-			assert.Positive(t, findings.Load(), "the next call looks the coordinator up again")
-			findings.Store(0)
+			assert.Zero(t, lookups.Load(), "the describes look no coordinator up themselves (the client's, found a moment ago, answers)")
+
+			lookups.Store(0)
+			readOffsets()
+			assert.Positive(t, lookups.Load(), "the next offsets' read looks the coordinator up again")
+			lookups.Store(0)
 			require.NoError(t, members().Err)
-			assert.Zero(t, findings.Load(), "and remembers it")
+			assert.Zero(t, lookups.Load(), "and the describes use it")
 		})
 	}
 }
