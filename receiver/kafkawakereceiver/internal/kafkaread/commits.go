@@ -43,52 +43,77 @@ const firstOffsetFetchForManyGroups = 8
 // groups left for the client's sharded path.
 func (r *Reader) readGroupsDirect(ctx context.Context, groups []string, out map[string]groupOffsets) (again []string) {
 	r.coordinators.lookUp(ctx, r.client, groups)
-	byNode, brokers, again := r.coordinators.assign(groups)
-	answers := make([]sentTo[*kmsg.OffsetFetchRequest, *kmsg.OffsetFetchResponse], 0, len(byNode))
-	for node, gs := range byNode {
-		req := kmsg.NewPtrOffsetFetchRequest()
-		req.Groups = make([]kmsg.OffsetFetchRequestGroup, len(gs))
-		for i, g := range gs {
-			req.Groups[i] = kmsg.NewOffsetFetchRequestGroup()
-			req.Groups[i].Group = g
-		}
-		answers = append(answers, sentTo[*kmsg.OffsetFetchRequest, *kmsg.OffsetFetchResponse]{broker: node, req: req})
-	}
-	sendEach(ctx, r.client, answers)
-	for _, a := range answers {
-		coordinator := describeBroker(brokers[a.broker])
-		switch {
-		case a.err != nil && ctx.Err() != nil:
-			// No time is left to ask again: the coordinator did not answer.
-			// The next scrape finds it again, in case it moved.
-			for _, g := range a.req.Groups {
-				r.coordinators.forget(g.Group)
-				out[g.Group] = groupFailure(g.Group, coordinator, r.explain(a.err))
+	return askCoordinators(ctx, r, groups,
+		func(groups []string) *kmsg.OffsetFetchRequest {
+			req := kmsg.NewPtrOffsetFetchRequest()
+			req.Groups = make([]kmsg.OffsetFetchRequestGroup, len(groups))
+			for i, g := range groups {
+				req.Groups[i] = kmsg.NewOffsetFetchRequestGroup()
+				req.Groups[i].Group = g
 			}
-			continue
-		case a.err != nil || a.resp.GetVersion() < firstOffsetFetchForManyGroups:
-			// Unreachable for now, or a broker too old to answer for
-			// several groups at once: the client splits the request.
-			if a.err == nil {
+			return req
+		},
+		func(resp *kmsg.OffsetFetchResponse, coordinator kgo.BrokerMetadata) bool {
+			if resp.GetVersion() < firstOffsetFetchForManyGroups {
+				// A broker too old to answer for several groups at once:
+				// the client splits the requests from now on.
 				r.shardedCommits.Store(true)
+				return false
 			}
-			for _, g := range a.req.Groups {
-				r.coordinators.forget(g.Group)
-				again = append(again, g.Group)
+			// A group is asked of one coordinator only: out holds the
+			// groups this one answered.
+			name := describeBroker(coordinator)
+			for _, g := range resp.Groups {
+				if _, seen := out[g.Group]; !seen && answeredDirectly(g) {
+					out[g.Group] = groupOffsetsOf(g, name)
+				}
+			}
+			return true
+		},
+		func(group string) bool { _, answered := out[group]; return answered },
+		func(group string, coordinator kgo.BrokerMetadata, err error) {
+			out[group] = groupFailure(group, describeBroker(coordinator), r.explain(err))
+		})
+}
+
+// askCoordinators sends one request for groups to each of their known
+// coordinators, all at once, and hands each answer to take, which keeps
+// what it can and says whether the answer could be used at all. It looks no
+// coordinator up. It returns the groups left for the client's sharded path,
+// which retries and finds coordinators again: those whose coordinator is
+// not known, could not be reached while time is left, or that take did not
+// answer (a coordinator that moved, is loading or is unavailable). A
+// coordinator that failed a group is forgotten, so that the next lookup
+// finds it again. A coordinator that did not answer before the scrape's
+// time ran out fails its groups through noTimeLeft.
+func askCoordinators[Req kmsg.Request, Resp kmsg.Response](ctx context.Context, r *Reader, groups []string,
+	request func(groups []string) Req,
+	take func(resp Resp, coordinator kgo.BrokerMetadata) bool,
+	answered func(group string) bool,
+	noTimeLeft func(group string, coordinator kgo.BrokerMetadata, err error),
+) (again []string) {
+	byNode, brokers, again := r.coordinators.assign(groups)
+	sent := make([]sentTo[Req, Resp], 0, len(byNode))
+	for node, gs := range byNode {
+		sent = append(sent, sentTo[Req, Resp]{broker: node, req: request(gs)})
+	}
+	sendEach(ctx, r.client, sent)
+	for _, s := range sent {
+		asked, coordinator := byNode[s.broker], brokers[s.broker]
+		if s.err != nil && ctx.Err() != nil {
+			for _, g := range asked {
+				r.coordinators.forget(g)
+				noTimeLeft(g, coordinator, s.err)
 			}
 			continue
 		}
-		// A group is asked of one coordinator only: out holds the groups
-		// this one answered.
-		for _, g := range a.resp.Groups {
-			if _, seen := out[g.Group]; !seen && answeredDirectly(g) {
-				out[g.Group] = groupOffsetsOf(g, coordinator)
-			}
-		}
-		for _, g := range a.req.Groups {
-			if _, answered := out[g.Group]; !answered {
-				r.coordinators.forget(g.Group)
-				again = append(again, g.Group)
+		// Unreachable for now, an unusable answer, or groups it did not
+		// answer: the client's path retries, or says why.
+		usable := s.err == nil && take(s.resp, coordinator)
+		for _, g := range asked {
+			if !usable || !answered(g) {
+				r.coordinators.forget(g)
+				again = append(again, g)
 			}
 		}
 	}

@@ -230,45 +230,19 @@ type described struct {
 func describeDirect[Req kmsg.Request, Resp kmsg.Response](ctx context.Context, r *Reader, api string, groups []string, out map[string]groupAnswer,
 	request func([]string) Req, read func(Resp) []described,
 ) (again []string) {
-	byNode, brokers, again := r.coordinators.assign(groups)
-	sent := make([]sentTo[Req, Resp], 0, len(byNode))
-	for node, gs := range byNode {
-		sent = append(sent, sentTo[Req, Resp]{broker: node, req: request(gs)})
-	}
-	sendEach(ctx, r.client, sent)
-	for _, s := range sent {
-		asked, coordinator := byNode[s.broker], brokers[s.broker]
-		switch {
-		case s.err != nil && ctx.Err() != nil:
-			// No time is left to ask again; the next scrape finds the
-			// coordinator again, in case it moved.
-			for _, g := range asked {
-				r.coordinators.forget(g)
-				out[g] = groupAnswer{err: describeError(g, api, coordinator, r.explain(s.err))}
+	return askCoordinators(ctx, r, groups, request,
+		func(resp Resp, coordinator kgo.BrokerMetadata) bool {
+			for _, d := range read(resp) {
+				if !coordinatorMoved(d.code) {
+					out[d.group] = answerOf(d.group, api, coordinator, d.code, d.state, d.members)
+				}
 			}
-			continue
-		case s.err != nil:
-			// Unreachable for now, or a broker without the API: the
-			// client's path retries, or says so.
-			for _, g := range asked {
-				r.coordinators.forget(g)
-			}
-			again = append(again, asked...)
-			continue
-		}
-		for _, d := range read(s.resp) {
-			if !coordinatorMoved(d.code) {
-				out[d.group] = answerOf(d.group, api, coordinator, d.code, d.state, d.members)
-			}
-		}
-		for _, g := range asked {
-			if _, answered := out[g]; !answered {
-				r.coordinators.forget(g)
-				again = append(again, g)
-			}
-		}
-	}
-	return again
+			return true
+		},
+		func(group string) bool { _, answered := out[group]; return answered },
+		func(group string, coordinator kgo.BrokerMetadata, err error) {
+			out[group] = groupAnswer{err: describeError(group, api, coordinator, r.explain(err))}
+		})
 }
 
 // answerOf reads one group of a describe: a group that does not exist
