@@ -65,11 +65,13 @@ func (p *wakeProcessor) deliver(client *http.Client, call wakeCall) {
 	deadline := p.now().Add(retryWindow(p.cfg.RetryOnFailure, call.rules))
 	backOff := newBackOff(p.cfg.RetryOnFailure)
 	for attempt := 1; ; attempt++ {
-		res, ok := p.attempt(client, call.url)
-		if attempt == 1 {
-			p.queue.firstAttemptDone()
+		// The queue started the call with a slot; a retry waits for one.
+		if attempt > 1 && !p.queue.acquire(p.runCtx) {
+			return
 		}
-		if !ok {
+		res := postWake(p.runCtx, client, call.url, p.now)
+		p.queue.release()
+		if p.runCtx.Err() != nil {
 			// Cancelled by Shutdown: not an answer from SlimFaas.
 			return
 		}
@@ -78,19 +80,6 @@ func (p *wakeProcessor) deliver(client *http.Client, call wakeCall) {
 			return
 		}
 	}
-}
-
-// attempt sends one wake request once a call slot is free. It returns false
-// when Shutdown cancelled it.
-func (p *wakeProcessor) attempt(client *http.Client, url string) (attemptResult, bool) {
-	select {
-	case p.callSlots <- struct{}{}:
-	case <-p.runCtx.Done():
-		return attemptResult{}, false
-	}
-	defer func() { <-p.callSlots }()
-	res := postWake(p.runCtx, client, url, p.now)
-	return res, p.runCtx.Err() == nil
 }
 
 func (p *wakeProcessor) releaseFunction(function string) {

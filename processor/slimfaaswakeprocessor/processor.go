@@ -48,9 +48,8 @@ type wakeProcessor struct {
 	runCtx    context.Context
 	cancelRun context.CancelFunc
 	calls     sync.WaitGroup
-	callSlots chan struct{}
-	// queue holds the wake calls decided but not started yet.
-	queue wakeQueue
+	// queue holds the call slots and the wake calls waiting for one.
+	queue *wakeQueue
 
 	// mu guards everything below.
 	mu        sync.Mutex
@@ -72,14 +71,13 @@ func newWakeProcessor(cfg *Config, set processor.Settings, now func() time.Time)
 		counters:  counterTemplates(set),
 		runCtx:    runCtx,
 		cancelRun: cancelRun,
-		callSlots: make(chan struct{}, maxConcurrentWakes),
 		bindings:  newBindingTable(cfg.BindingExpiry),
 		overrides: newOverrideCheck(cfg.Functions),
 	}
-	p.queue.start = func(w queuedWake) {
+	p.queue = newWakeQueue(func(w queuedWake) {
 		p.calls.Add(1)
 		go p.deliver(w.client, w.call)
-	}
+	})
 	return p
 }
 
