@@ -107,9 +107,7 @@ func TestStatusAndMembersFollowTheGroupsLife(t *testing.T) {
 
 			_, err := c.Adm.DeleteTopics(c.Ctx(), "orders")
 			require.NoError(t, err)
-			md, err := s.scrape(c.Ctx())
-			require.Error(t, err)
-			pts = pointsByFunction(t, md)
+			pts = scrapeFailing(t, c, s)
 			assert.Equal(t, "error", pts.status(t, "f"))
 			assert.False(t, pts.has(pendingName, "f"), "an error has no pending point, only its status")
 		})

@@ -173,6 +173,15 @@ func scrapeOK(t *testing.T, c *kafkatest.Cluster, s *kafkaScraper) bindingPoints
 	return pointsByFunction(t, md)
 }
 
+// scrapeFailing scrapes and requires the scrape to report an error, and
+// returns the points it still emitted.
+func scrapeFailing(t *testing.T, c *kafkatest.Cluster, s *kafkaScraper) bindingPoints {
+	t.Helper()
+	md, err := s.scrape(c.Ctx())
+	require.Error(t, err)
+	return pointsByFunction(t, md)
+}
+
 // stall holds, until released, the requests of one key that one node
 // receives and that match, through kfake's SleepControl.
 type stall struct {
